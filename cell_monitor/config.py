@@ -1,0 +1,173 @@
+"""The server's one typed settings object.
+
+Every field can be set by an environment variable (or a `.env` file): the
+service URLs under the names of the user's guide (`DATABASE_URL`, `REDIS_URL`,
+`INFLUXDB_*`), everything else as `CELL_MONITOR_<FIELD>`. Tests build their own
+`Settings(...)`; nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_CORS_ORIGINS = ["http://localhost:8888", "http://127.0.0.1:8888"]
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot work; the message names the variable to change."""
+
+
+class Environment(str, Enum):
+    development = "development"
+    production = "production"
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "cell-monitor"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Configuration of the cell-monitor server."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CELL_MONITOR_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    environment: Environment = Field(
+        Environment.development,
+        description="`production` turns unsafe defaults into start-up errors.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the embedded SQLite database lives when DATABASE_URL is unset.",
+    )
+    database_url: str | None = Field(
+        None,
+        validation_alias=_env("DATABASE_URL", "CELL_MONITOR_DATABASE_URL"),
+        description="postgresql://user:password@host:port/db or sqlite:///path; "
+        "default: a SQLite file in the data dir.",
+    )
+    redis_url: str | None = Field(
+        None,
+        validation_alias=_env("REDIS_URL", "CELL_MONITOR_REDIS_URL"),
+        description="redis://host:port/db for pub/sub between workers; default: in-process.",
+    )
+    influxdb_url: str | None = Field(
+        None,
+        validation_alias=_env("INFLUXDB_URL", "CELL_MONITOR_INFLUXDB_URL"),
+        description="InfluxDB base URL; unset turns the time-series sink off.",
+    )
+    influxdb_token: str | None = Field(
+        None, validation_alias=_env("INFLUXDB_TOKEN", "CELL_MONITOR_INFLUXDB_TOKEN")
+    )
+    influxdb_org: str | None = Field(
+        None, validation_alias=_env("INFLUXDB_ORG", "CELL_MONITOR_INFLUXDB_ORG")
+    )
+    influxdb_bucket: str = Field(
+        "cellmonitor", validation_alias=_env("INFLUXDB_BUCKET", "CELL_MONITOR_INFLUXDB_BUCKET")
+    )
+
+    host: str = Field("127.0.0.1", description="Address `cell-monitor serve` binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `cell-monitor serve` listens on.")
+    workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: LogFormat = Field(LogFormat.text, description="`text` or `json` log lines.")
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CORS_ORIGINS),
+        description="Comma-separated origins allowed to call the API from a browser.",
+    )
+
+    max_body_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest accepted request body (413 above)."
+    )
+    max_events_per_request: int = Field(
+        1000, ge=1, description="Most events in one POST (413 above)."
+    )
+    max_code_chars: int = Field(64 * 1024, ge=16, description="`code` is truncated beyond this.")
+    max_result_chars: int = Field(
+        16 * 1024, ge=16, description="`result` is truncated beyond this."
+    )
+    max_error_chars: int = Field(
+        16 * 1024, ge=16, description="`errorMessage` (and traceback) truncated beyond this."
+    )
+    max_field_chars: int = Field(
+        512, ge=16, description="Names, paths and ids are truncated beyond this."
+    )
+
+    commit_max_events: int = Field(
+        5000, ge=1, description="Most events written in one group-commit transaction."
+    )
+    commit_queue_events: int = Field(
+        100_000, ge=1, description="Events waiting for commit before ingest answers 503."
+    )
+    db_pool_size: int = Field(10, ge=1, description="Connections per worker (PostgreSQL).")
+    db_timeout_seconds: float = Field(
+        5.0, gt=0, description="Connect and health-check timeout for the database."
+    )
+    sqlite_synchronous: str = Field(
+        "FULL", description="SQLite PRAGMA synchronous; FULL makes every 2xx survive power loss."
+    )
+    slow_query_ms: float = Field(100.0, ge=0, description="Queries slower than this are logged.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("CELL_MONITOR_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _check_synchronous(cls, value: str) -> str:
+        mode = value.upper()
+        if mode not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError("CELL_MONITOR_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+        return mode
+
+    @model_validator(mode="after")
+    def _check_cors(self) -> Settings:
+        # Browsers refuse credentials with a wildcard origin; a wildcard would
+        # also let any web page post events, so it is never accepted.
+        if "*" in self.cors_origins:
+            raise ValueError(
+                "CELL_MONITOR_CORS_ORIGINS must list origins explicitly; '*' is not allowed"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The SQLAlchemy async URL of the primary store."""
+        from cell_monitor.storage.urls import to_async_url
+
+        if self.database_url:
+            return to_async_url(self.database_url)
+        return to_async_url(f"sqlite:///{self.data_dir / 'cell-monitor.sqlite3'}")

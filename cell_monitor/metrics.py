@@ -1,0 +1,80 @@
+"""Every Prometheus object of the server, in one place.
+
+Names follow the user's guide (`events_total`, `errors_total`,
+`request_duration_seconds`, `db_query_duration_seconds`, `active_connections`).
+Label values come from small fixed sets: never a student, notebook or event id.
+With several workers, set PROMETHEUS_MULTIPROC_DIR so /metrics adds them up.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from cell_monitor.schemas import KNOWN_EVENT_TYPES
+
+EVENTS = Counter("events", "Events stored, by event type", ["event_type"])
+# Server-side failures by kind (see ErrorType); student cell errors are counted
+# in CELL_EXECUTIONS, not here.
+ERRORS = Counter("errors", "Errors while serving requests, by kind", ["error_type"])
+DUPLICATES = Counter("events_duplicate", "Events received again and not stored twice")
+REJECTED = Counter("events_rejected", "Events rejected by validation")
+TRUNCATED = Counter("events_truncated", "Stored events whose long text was shortened")
+CELL_EXECUTIONS = Counter("cell_executions", "Stored cell executions, by outcome", ["outcome"])
+
+REQUEST_DURATION = Histogram(
+    "request_duration_seconds",
+    "HTTP request duration",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DB_QUERY_DURATION = Histogram(
+    "db_query_duration_seconds",
+    "Database statement duration",
+    ["operation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+SLOW_QUERIES = Counter("db_slow_queries", "Statements slower than the slow-query threshold")
+ACTIVE_CONNECTIONS = Gauge(
+    "active_connections",
+    "Open client connections (HTTP requests in flight, WebSockets)",
+    ["kind"],
+    multiprocess_mode="livesum",
+)
+
+COMMIT_GROUP_EVENTS = Histogram(
+    "commit_group_events",
+    "Events written per group-commit transaction",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+COMMIT_DURATION = Histogram(
+    "commit_duration_seconds",
+    "Duration of one group-commit transaction",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+COMMIT_QUEUE_EVENTS = Gauge(
+    "commit_queue_events",
+    "Events waiting for their group commit",
+    multiprocess_mode="livesum",
+)
+
+
+class ErrorType:
+    """The `error_type` label values of ERRORS."""
+
+    malformed_json = "malformed_json"
+    invalid_events = "invalid_events"
+    payload_too_large = "payload_too_large"
+    storage_unavailable = "storage_unavailable"
+    overloaded = "overloaded"
+    internal = "internal"
+
+
+def event_type_label(event_type: str) -> str:
+    """Known types as themselves, anything else as `other` (bounded label set)."""
+    return event_type if event_type in KNOWN_EVENT_TYPES else "other"
+
+
+def sql_operation(statement: str) -> str:
+    """The statement's verb, as a low-cardinality label."""
+    verb = statement.lstrip().split(None, 1)[0].lower() if statement.strip() else "other"
+    return verb if verb in {"select", "insert", "update", "delete", "with"} else "other"

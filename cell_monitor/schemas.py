@@ -1,0 +1,200 @@
+"""The wire contract (see DESIGN.md): events in, ingest results and read models out.
+
+Field names are camelCase and compatible with the public reference extension's
+`IStudentProgressData`, so its students' JupyterLabs can report here unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from pydantic import (
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+
+class EventType(str, Enum):
+    """The event types the system knows; others are stored as they come."""
+
+    cell_executed = "cell_executed"
+    notebook_opened = "notebook_opened"
+    notebook_saved = "notebook_saved"
+    notebook_closed = "notebook_closed"
+    help = "help"
+    help_stop = "help_stop"
+
+
+KNOWN_EVENT_TYPES = frozenset(t.value for t in EventType)
+
+_EVENT_TYPE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def _blank_to_none(value: Any) -> Any:
+    # The reference extension sends "" for unset settings (userName, teamName).
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+class EventIn(BaseModel):
+    """One event as a student's JupyterLab sends it."""
+
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
+        populate_by_name=True,
+        extra="allow",
+        str_strip_whitespace=True,
+    )
+
+    event_id: str | None = Field(None, max_length=128, description="Client UUID; idempotency key.")
+    event_type: str = Field(..., min_length=1, max_length=64)
+    event_time: datetime | None = Field(None, description="ISO 8601; no offset means UTC.")
+    email_address: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    team_name: str | None = None
+    session_id: str | None = None
+    notebook_path: str | None = None
+    cell_id: str | None = None
+    cell_index: int | None = Field(None, ge=0, le=1_000_000)
+    cell_type: str | None = Field(None, max_length=32)
+    code: str | None = None
+    execution_count: int | None = Field(None, ge=0)
+    has_error: bool | None = None
+    error_name: str | None = None
+    error_message: str | None = None
+    traceback: str | list[str] | None = None
+    result: str | None = None
+    execution_duration_ms: float | None = Field(None, ge=0, le=7 * 24 * 3600 * 1000)
+
+    @field_validator(
+        "event_id",
+        "email_address",
+        "user_id",
+        "user_name",
+        "team_name",
+        "session_id",
+        "notebook_path",
+        "cell_id",
+        "cell_type",
+        "error_name",
+        mode="before",
+    )
+    @classmethod
+    def _blank(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("event_type", mode="after")
+    @classmethod
+    def _event_type(cls, value: str) -> str:
+        value = value.lower()
+        if not set(value) <= _EVENT_TYPE_CHARS:
+            raise ValueError("must contain only letters, digits, '_', '.' or '-'")
+        return value
+
+    @field_validator("event_time", mode="after")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _identity(self) -> EventIn:
+        if not self.email_address and not self.user_id:
+            raise ValueError("an event needs emailAddress or userId to identify the student")
+        return self
+
+
+class RejectedEvent(BaseModel):
+    index: int = Field(description="Position of the event in the posted array.")
+    event_id: str | None = Field(None, serialization_alias="eventId")
+    errors: list[str]
+
+
+class IngestResponse(BaseModel):
+    """What POST /api/v1/events answers (202)."""
+
+    accepted: int = Field(description="Events stored by this request.")
+    duplicates: int = Field(description="Events whose eventId was already stored.")
+    truncated: int = Field(0, description="Accepted events whose long text was shortened.")
+    rejected: list[RejectedEvent] = Field(default_factory=list)
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(serialization_alias=to_camel),
+        populate_by_name=True,
+        from_attributes=True,
+    )
+
+
+class EventOut(ReadModel):
+    event_id: str
+    event_type: str
+    event_time: datetime
+    received_at: datetime
+    email_address: str | None = None
+    user_id: str | None = None
+    student: str = Field(description="The student's key: emailAddress, else userId.")
+    user_name: str | None = None
+    team_name: str | None = None
+    session_id: str | None = None
+    notebook_path: str | None = None
+    cell_id: str | None = None
+    cell_index: int | None = None
+    cell_type: str | None = None
+    code: str | None = None
+    execution_count: int | None = None
+    has_error: bool | None = None
+    error_name: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    result: str | None = None
+    execution_duration_ms: float | None = None
+    truncated: bool = False
+    metadata: dict[str, Any] | None = None
+
+
+class EventPage(ReadModel):
+    items: list[EventOut]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page.")
+
+
+class StudentOut(ReadModel):
+    student: str
+    email_address: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    team_name: str | None = None
+    first_seen: datetime
+    last_activity: datetime
+    events: int
+    executions: int
+    errors: int
+
+
+class StudentList(ReadModel):
+    items: list[StudentOut]
+
+
+class StatsOut(ReadModel):
+    events: int
+    students: int
+    notebooks: int
+    sessions: int
+    executions: int
+    errors: int
+    events_by_type: dict[str, int]
+    first_event: datetime | None = None
+    last_event: datetime | None = None

@@ -1,0 +1,1 @@
+"""The FastAPI server: ingest, read API, health and metrics."""

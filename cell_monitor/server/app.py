@@ -1,0 +1,85 @@
+"""create_app(settings) and the lifespan that starts and stops everything."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from cell_monitor import __version__, metrics
+from cell_monitor.config import Settings
+from cell_monitor.server.middleware import MetricsMiddleware
+from cell_monitor.server.pipeline import Pipeline
+from cell_monitor.server.routes import classroom, events, health, prometheus
+from cell_monitor.server.startup import check_database, ping
+from cell_monitor.server.state import AppState
+from cell_monitor.storage.engine import create_engine
+from cell_monitor.storage.urls import backend_name, describe
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The cell-monitor server for `settings`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        try:
+            await check_database(engine, settings)
+            state = AppState(settings=settings, engine=engine, pipeline=Pipeline(settings, engine))
+
+            async def database_check() -> None:
+                await ping(engine, settings.db_timeout_seconds)
+
+            state.health_checks[backend_name(engine.url)] = database_check
+            app.state.cell_monitor = state
+            state.pipeline.start()
+            log.info(
+                "cell-monitor %s serving", __version__, extra={"database": describe(engine.url)}
+            )
+            try:
+                yield
+            finally:
+                await state.pipeline.stop()
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="cell-monitor",
+        version=__version__,
+        summary="Real-time learning analytics for classrooms that teach Python in Jupyter",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", "Authorization"],
+        max_age=600,
+    )
+    app.add_middleware(MetricsMiddleware)
+    app.add_exception_handler(Exception, _internal_error)
+    for router in (events.router, classroom.router, health.router, prometheus.router):
+        app.include_router(router)
+    return app
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    metrics.ERRORS.labels(metrics.ErrorType.internal).inc()
+    log.exception("Unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` and the CLI's worker processes."""
+    from cell_monitor.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

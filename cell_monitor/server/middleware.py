@@ -1,0 +1,46 @@
+"""Request metrics as a plain ASGI middleware (no per-request task overhead)."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cell_monitor import metrics
+
+
+class MetricsMiddleware:
+    """Times every HTTP request by route template and counts open connections."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        gauge = metrics.ACTIVE_CONNECTIONS.labels(kind)
+        gauge.inc()
+        status = {"code": 500}
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            gauge.dec()
+            if kind == "http":
+                metrics.REQUEST_DURATION.labels(
+                    scope["method"], _route(scope), f"{status['code'] // 100}xx"
+                ).observe(time.perf_counter() - started)
+
+
+def _route(scope: Scope) -> str:
+    # The template (/api/v1/events), never the raw path: bounded label values.
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"

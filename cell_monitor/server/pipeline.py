@@ -1,0 +1,91 @@
+"""The ingest pipeline: validate → group commit → (after commit) listeners.
+
+Listeners (live state, broker, time-series sinks) see only events that were
+committed, and only once: duplicates never reach them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cell_monitor import metrics
+from cell_monitor.config import Settings
+from cell_monitor.schemas import IngestResponse, RejectedEvent
+from cell_monitor.server.committer import CommitListener, Failed, GroupCommitter
+from cell_monitor.server.ingest import UnusableBody, parse_body, validate_batch
+from cell_monitor.storage.records import WriteOutcome
+
+
+class TooManyEvents(ValueError):
+    """More events in one request than `max_events_per_request` (413)."""
+
+
+@dataclass
+class IngestResult:
+    status_code: int
+    body: IngestResponse
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+        self.settings = settings
+        self.committer = GroupCommitter(
+            engine,
+            max_group_events=settings.commit_max_events,
+            max_queued_events=settings.commit_queue_events,
+        )
+
+    def add_listener(self, listener: CommitListener) -> None:
+        self.committer.add_listener(listener)
+
+    def start(self) -> None:
+        self.committer.start()
+
+    async def stop(self) -> None:
+        await self.committer.stop()
+
+    async def ingest(self, body: bytes) -> IngestResult:
+        """Store the events of one request body; raises UnusableBody or TooManyEvents."""
+        items = parse_body(body)
+        if len(items) > self.settings.max_events_per_request:
+            raise TooManyEvents(
+                f"{len(items)} events in one request; the limit is "
+                f"{self.settings.max_events_per_request} (CELL_MONITOR_MAX_EVENTS_PER_REQUEST)"
+            )
+        if not items:
+            raise UnusableBody("the body holds no events")
+        batch = validate_batch(items, self.settings)
+        rejected = list(batch.rejected)
+        accepted = duplicates = truncated = 0
+        if batch.events:
+            outcomes = await self.committer.submit(batch.events)
+            for index, event, outcome in zip(batch.indexes, batch.events, outcomes, strict=True):
+                if outcome == WriteOutcome.inserted:
+                    accepted += 1
+                    truncated += event.truncated
+                    metrics.EVENTS.labels(metrics.event_type_label(event.event_type)).inc()
+                    if event.is_execution:
+                        outcome_label = "error" if event.has_error else "ok"
+                        metrics.CELL_EXECUTIONS.labels(outcome_label).inc()
+                elif isinstance(outcome, Failed):
+                    rejected.append(
+                        RejectedEvent(index=index, event_id=event.event_id, errors=[outcome.reason])
+                    )
+                else:
+                    duplicates += 1
+        rejected.sort(key=lambda r: r.index)
+        metrics.DUPLICATES.inc(duplicates)
+        metrics.TRUNCATED.inc(truncated)
+        if rejected:
+            metrics.REJECTED.inc(len(rejected))
+            metrics.ERRORS.labels(metrics.ErrorType.invalid_events).inc()
+        response = IngestResponse(
+            accepted=accepted, duplicates=duplicates, truncated=truncated, rejected=rejected
+        )
+        usable = accepted + duplicates > 0
+        return IngestResult(202 if usable else 422, response)
+
+
+__all__ = ["IngestResult", "Pipeline", "TooManyEvents", "UnusableBody"]

@@ -1,0 +1,125 @@
+"""POST /api/v1/events (ingest) and GET /api/v1/events (the event log)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from cell_monitor import metrics
+from cell_monitor.schemas import EventIn, EventPage, IngestResponse
+from cell_monitor.server.committer import Overloaded, StorageUnavailable
+from cell_monitor.server.deps import EngineDep, PipelineDep, SettingsDep
+from cell_monitor.server.pipeline import TooManyEvents, UnusableBody
+from cell_monitor.storage import queries
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+_EVENT_SCHEMA = {"$ref": "#/components/schemas/EventIn"}
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"anyOf": [{"type": "array", "items": _EVENT_SCHEMA}, _EVENT_SCHEMA]}
+            }
+        },
+    }
+}
+
+
+class PayloadTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, detail: str, error_type: str, **headers: str) -> JSONResponse:
+    metrics.ERRORS.labels(error_type).inc()
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    response_model=IngestResponse,
+    openapi_extra=_BODY_DOC,
+    responses={
+        413: {"description": "Body or event count over the configured limit"},
+        422: {"description": "Nothing in the body is usable", "model": IngestResponse},
+        503: {"description": "Storage unavailable or overloaded; retry after Retry-After"},
+    },
+)
+async def post_events(
+    request: Request, pipeline: PipelineDep, settings: SettingsDep
+) -> JSONResponse:
+    """Store a batch of events; 202 only once every accepted event is committed."""
+    try:
+        body = await _read_body(request, settings.max_body_bytes)
+        result = await pipeline.ingest(body)
+    except PayloadTooLarge:
+        return _error(
+            413,
+            f"request body over {settings.max_body_bytes} bytes (CELL_MONITOR_MAX_BODY_BYTES)",
+            metrics.ErrorType.payload_too_large,
+        )
+    except TooManyEvents as exc:
+        return _error(413, str(exc), metrics.ErrorType.payload_too_large)
+    except UnusableBody as exc:
+        metrics.ERRORS.labels(metrics.ErrorType.malformed_json).inc()
+        body_ = IngestResponse(accepted=0, duplicates=0).model_dump(by_alias=True)
+        return JSONResponse({**body_, "detail": str(exc)}, status_code=422)
+    except Overloaded as exc:
+        return _error(
+            503, f"server busy: {exc}", metrics.ErrorType.overloaded, **{"Retry-After": "1"}
+        )
+    except StorageUnavailable as exc:
+        return _error(
+            503,
+            f"storage unavailable: {exc}",
+            metrics.ErrorType.storage_unavailable,
+            **{"Retry-After": "5"},
+        )
+    content = result.body.model_dump(by_alias=True)
+    if result.status_code == 422:
+        content["detail"] = "no event in the body is valid"
+    return JSONResponse(content, status_code=result.status_code)
+
+
+@router.get("/events", response_model=EventPage, response_model_by_alias=True)
+async def list_events(
+    engine: EngineDep,
+    student: Annotated[str | None, Query(description="emailAddress or userId")] = None,
+    notebook: Annotated[str | None, Query(description="notebookPath")] = None,
+    event_type: Annotated[list[str] | None, Query(alias="eventType")] = None,
+    since: Annotated[datetime | None, Query(description="events at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="events before (ISO 8601)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+) -> EventPage:
+    """Stored events, newest first, filtered and paginated with a cursor."""
+    try:
+        position = queries.decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise HTTPException(422, f"invalid cursor: {exc}") from exc
+    filters = queries.EventFilters(
+        student=student, notebook=notebook, event_types=event_type, since=since, until=until
+    )
+    return await queries.list_events(engine, filters, limit=limit, after=position)
+
+
+__all__ = ["EventIn", "router"]

@@ -1,0 +1,63 @@
+"""/health (per-service status, as in the user's guide), /health/live, /health/ready."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from cell_monitor import __version__
+from cell_monitor.server.deps import StateDep
+from cell_monitor.server.state import AppState
+
+router = APIRouter(tags=["health"])
+
+
+async def _service_status(state: AppState) -> dict[str, str]:
+    names = list(state.health_checks)
+    results = await asyncio.gather(
+        *(state.health_checks[name]() for name in names), return_exceptions=True
+    )
+    services = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, BaseException):
+            reason = str(result).strip().splitlines()[0] if str(result).strip() else ""
+            services[name] = f"unhealthy: {reason or type(result).__name__}"
+        else:
+            services[name] = "healthy"
+    if not state.pipeline.committer.running:
+        services["ingest"] = "unhealthy: the commit task is not running"
+    return services
+
+
+@router.get("/health")
+async def health(state: StateDep) -> JSONResponse:
+    """Status of every configured backend; 503 when any is unhealthy."""
+    services = await _service_status(state)
+    healthy = all(status == "healthy" for status in services.values())
+    body = {
+        "status": "healthy" if healthy else "unhealthy",
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "version": __version__,
+        "services": services,
+    }
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """The process answers (for an orchestrator's liveness probe)."""
+    return {"status": "alive"}
+
+
+@router.get("/health/ready")
+async def ready(state: StateDep) -> JSONResponse:
+    """Ready to accept events: every backend answers (readiness probe)."""
+    services = await _service_status(state)
+    ok = all(status == "healthy" for status in services.values())
+    return JSONResponse(
+        {"status": "ready" if ok else "not ready", "services": services},
+        status_code=200 if ok else 503,
+    )

@@ -1,0 +1,24 @@
+"""What the lifespan builds and the routes use, kept on `app.state.cell_monitor`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cell_monitor.config import Settings
+from cell_monitor.server.pipeline import Pipeline
+
+# A health check returns nothing when the service is fine and raises otherwise.
+HealthCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    pipeline: Pipeline
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))

@@ -1,0 +1,1 @@
+"""The primary store: SQLAlchemy models, engine, migrations and the event store."""

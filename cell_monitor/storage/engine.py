@@ -1,0 +1,92 @@
+"""Async engines for SQLite and PostgreSQL, instrumented for slow queries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from cell_monitor import metrics
+from cell_monitor.config import Settings
+from cell_monitor.storage.urls import backend_name
+
+log = logging.getLogger(__name__)
+
+# Execution option that makes a SQLite transaction take the write lock at BEGIN,
+# so concurrent writers (several workers) queue on busy_timeout instead of
+# failing with "database is locked" when a read lock cannot be upgraded.
+WRITE_TX = "cell_monitor_write"
+
+
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """The engine of the primary store described by `settings`."""
+    url = url or settings.effective_database_url
+    if backend_name(url) == "sqlite":
+        engine = _sqlite_engine(url, settings)
+    else:
+        engine = create_async_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_pre_ping=True,
+            pool_timeout=settings.db_timeout_seconds,
+            connect_args={
+                "timeout": settings.db_timeout_seconds,
+                "server_settings": {"application_name": "cell-monitor"},
+            },
+        )
+    _instrument(engine, settings.slow_query_ms / 1000.0)
+    return engine
+
+
+def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+    synchronous = settings.sqlite_synchronous
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling defers BEGIN and breaks BEGIN
+        # IMMEDIATE; take control of transactions (SQLAlchemy docs, "Serializable
+        # isolation / Savepoints / Transactional DDL").
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(WRITE_TX, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _instrument(engine: AsyncEngine, slow_seconds: float) -> None:
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info.setdefault("cell_monitor_query_start", []).append(time.perf_counter())
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        started = conn.info["cell_monitor_query_start"].pop()
+        elapsed = time.perf_counter() - started
+        metrics.DB_QUERY_DURATION.labels(metrics.sql_operation(statement)).observe(elapsed)
+        if elapsed > slow_seconds:
+            metrics.SLOW_QUERIES.inc()
+            log.warning(
+                "Slow query: %.4fs - %s...",
+                elapsed,
+                " ".join(statement.split())[:100],
+                extra={"duration_s": round(elapsed, 4)},
+            )

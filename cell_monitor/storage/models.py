@@ -1,0 +1,159 @@
+"""The normalized schema of the primary store (SQLite or PostgreSQL).
+
+students, notebooks and sessions are dimensions; `events` is the raw event log
+(one row per stored eventId, unique: storage is exactly-once) and
+`cell_executions` holds what a `cell_executed` event says about the cell.
+Per-student counters are kept on `students` so the dashboard's class list stays
+one small scan however long the log grows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Student(Base):
+    __tablename__ = "students"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    # emailAddress (lower-cased) when given, else userId.
+    student_key: Mapped[str] = mapped_column(String(512), unique=True)
+    email_address: Mapped[str | None] = mapped_column(String(512))
+    user_id: Mapped[str | None] = mapped_column(String(512))
+    user_name: Mapped[str | None] = mapped_column(String(512))
+    team_name: Mapped[str | None] = mapped_column(String(512), index=True)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    event_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    execution_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    error_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class Notebook(Base):
+    __tablename__ = "notebooks"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), unique=True)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LearningSession(Base):
+    """A student's JupyterLab session (the client's sessionId)."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("student_id", "session_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    session_key: Mapped[str] = mapped_column(String(512))
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Event(Base):
+    """The raw event log: every stored event once."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    event_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    notebook_id: Mapped[int | None] = mapped_column(ForeignKey("notebooks.id", ondelete="SET NULL"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"))
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Fields outside the contract, kept as the client sent them.
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CellExecution(Base):
+    """What a `cell_executed` event tells about the cell run."""
+
+    __tablename__ = "cell_executions"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), unique=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    notebook_id: Mapped[int | None] = mapped_column(ForeignKey("notebooks.id", ondelete="SET NULL"))
+    event_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    cell_id: Mapped[str | None] = mapped_column(String(512))
+    cell_index: Mapped[int | None] = mapped_column(Integer)
+    cell_type: Mapped[str | None] = mapped_column(String(32))
+    code: Mapped[str | None] = mapped_column(Text)
+    execution_count: Mapped[int | None] = mapped_column(Integer)
+    has_error: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    error_name: Mapped[str | None] = mapped_column(String(512))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+
+
+# The user's guide's indexes: a student's and a notebook's history, newest first.
+Index("ix_events_student_time", Event.student_id, Event.event_time.desc())
+Index("ix_events_notebook_time", Event.notebook_id, Event.event_time.desc())
+Index("ix_events_type_time", Event.event_type, Event.event_time.desc())
+Index("ix_events_time", Event.event_time.desc())
+Index("ix_cell_executions_student_time", CellExecution.student_id, CellExecution.event_time.desc())
+Index(
+    "ix_cell_executions_notebook_time", CellExecution.notebook_id, CellExecution.event_time.desc()
+)
+Index("ix_cell_executions_notebook_cell", CellExecution.notebook_id, CellExecution.cell_index)

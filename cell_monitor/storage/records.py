@@ -1,0 +1,48 @@
+"""The record the pipeline hands the store: one validated, normalized event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(slots=True)
+class NewEvent:
+    event_id: str
+    event_type: str
+    event_time: datetime
+    received_at: datetime
+    student_key: str
+    email_address: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    team_name: str | None = None
+    session_key: str | None = None
+    notebook_path: str | None = None
+    cell_id: str | None = None
+    cell_index: int | None = None
+    cell_type: str | None = None
+    code: str | None = None
+    execution_count: int | None = None
+    has_error: bool = False
+    error_name: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    result: str | None = None
+    duration_ms: float | None = None
+    truncated: bool = False
+    extra: dict[str, Any] | None = None
+    # Set by the store once the event is committed.
+    pk: int | None = field(default=None, compare=False)
+
+    @property
+    def is_execution(self) -> bool:
+        return self.event_type == "cell_executed"
+
+
+class WriteOutcome:
+    """What happened to one event of a group commit."""
+
+    inserted = "inserted"
+    duplicate = "duplicate"

@@ -1,0 +1,242 @@
+"""Writing one group of events in one transaction, exactly once per eventId.
+
+Rows are touched in a fixed order (students, notebooks, sessions, events,
+executions; keys sorted within each) so that concurrent transactions of several
+workers lock the same rows in the same order and cannot deadlock each other.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, func, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cell_monitor.storage.models import CellExecution, Event, LearningSession, Notebook, Student
+from cell_monitor.storage.records import NewEvent, WriteOutcome
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _greatest(conn: AsyncConnection, a: Any, b: Any) -> ColumnElement[Any]:
+    # SQLite's two-argument max() is its scalar GREATEST.
+    return func.greatest(a, b) if conn.dialect.name == "postgresql" else func.max(a, b)
+
+
+def _least(conn: AsyncConnection, a: Any, b: Any) -> ColumnElement[Any]:
+    return func.least(a, b) if conn.dialect.name == "postgresql" else func.min(a, b)
+
+
+async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> list[str]:
+    """Store `events` (inside the caller's transaction); one WriteOutcome per event."""
+    first_of: dict[str, NewEvent] = {}
+    for event in events:
+        first_of.setdefault(event.event_id, event)
+    unique = sorted(first_of.values(), key=lambda e: e.event_id)
+
+    student_ids = await _upsert_students(conn, unique)
+    notebook_ids = await _upsert_notebooks(conn, unique)
+    session_ids = await _upsert_sessions(conn, unique, student_ids)
+    inserted = await _insert_events(conn, unique, student_ids, notebook_ids, session_ids)
+    stored = [e for e in unique if e.event_id in inserted]
+    for event in stored:
+        event.pk = inserted[event.event_id]
+    await _insert_executions(conn, stored, student_ids, notebook_ids)
+    await _bump_counters(conn, stored, student_ids)
+
+    outcomes = []
+    for event in events:
+        mine = first_of[event.event_id] is event and event.event_id in inserted
+        outcomes.append(WriteOutcome.inserted if mine else WriteOutcome.duplicate)
+    return outcomes
+
+
+def _latest(values: Iterable[str | None]) -> str | None:
+    last = None
+    for value in values:
+        if value is not None:
+            last = value
+    return last
+
+
+async def _upsert_students(conn: AsyncConnection, events: Sequence[NewEvent]) -> dict[str, int]:
+    by_key: dict[str, list[NewEvent]] = defaultdict(list)
+    for event in events:
+        by_key[event.student_key].append(event)
+    rows = []
+    for key in sorted(by_key):
+        group = by_key[key]
+        times = [e.event_time for e in group]
+        rows.append(
+            {
+                "student_key": key,
+                "email_address": _latest(e.email_address for e in group),
+                "user_id": _latest(e.user_id for e in group),
+                "user_name": _latest(e.user_name for e in group),
+                "team_name": _latest(e.team_name for e in group),
+                "first_seen": min(times),
+                "last_seen": max(times),
+            }
+        )
+    stmt = _insert(conn, Student)
+    new = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Student.student_key],
+        set_={
+            "email_address": func.coalesce(new.email_address, Student.email_address),
+            "user_id": func.coalesce(new.user_id, Student.user_id),
+            "user_name": func.coalesce(new.user_name, Student.user_name),
+            "team_name": func.coalesce(new.team_name, Student.team_name),
+            "first_seen": _least(conn, Student.first_seen, new.first_seen),
+            "last_seen": _greatest(conn, Student.last_seen, new.last_seen),
+        },
+    ).returning(Student.id, Student.student_key)
+    result = await conn.execute(stmt, rows)
+    return {key: pk for pk, key in result.all()}
+
+
+async def _upsert_notebooks(conn: AsyncConnection, events: Sequence[NewEvent]) -> dict[str, int]:
+    spans: dict[str, list[Any]] = {}
+    for event in events:
+        if event.notebook_path is None:
+            continue
+        span = spans.setdefault(event.notebook_path, [event.event_time, event.event_time])
+        span[0] = min(span[0], event.event_time)
+        span[1] = max(span[1], event.event_time)
+    if not spans:
+        return {}
+    rows = [
+        {"path": path, "first_seen": spans[path][0], "last_seen": spans[path][1]}
+        for path in sorted(spans)
+    ]
+    stmt = _insert(conn, Notebook)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Notebook.path],
+        set_={"last_seen": _greatest(conn, Notebook.last_seen, stmt.excluded.last_seen)},
+    ).returning(Notebook.id, Notebook.path)
+    result = await conn.execute(stmt, rows)
+    return {path: pk for pk, path in result.all()}
+
+
+async def _upsert_sessions(
+    conn: AsyncConnection, events: Sequence[NewEvent], student_ids: dict[str, int]
+) -> dict[tuple[int, str], int]:
+    spans: dict[tuple[int, str], list[Any]] = {}
+    for event in events:
+        if event.session_key is None:
+            continue
+        key = (student_ids[event.student_key], event.session_key)
+        span = spans.setdefault(key, [event.event_time, event.event_time])
+        span[0] = min(span[0], event.event_time)
+        span[1] = max(span[1], event.event_time)
+    if not spans:
+        return {}
+    rows = [
+        {"student_id": k[0], "session_key": k[1], "first_seen": s[0], "last_seen": s[1]}
+        for k, s in sorted(spans.items())
+    ]
+    stmt = _insert(conn, LearningSession)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[LearningSession.student_id, LearningSession.session_key],
+        set_={"last_seen": _greatest(conn, LearningSession.last_seen, stmt.excluded.last_seen)},
+    ).returning(LearningSession.id, LearningSession.student_id, LearningSession.session_key)
+    result = await conn.execute(stmt, rows)
+    return {(student, key): pk for pk, student, key in result.all()}
+
+
+async def _insert_events(
+    conn: AsyncConnection,
+    events: Sequence[NewEvent],
+    student_ids: dict[str, int],
+    notebook_ids: dict[str, int],
+    session_ids: dict[tuple[int, str], int],
+) -> dict[str, int]:
+    rows = []
+    for e in events:
+        student_id = student_ids[e.student_key]
+        rows.append(
+            {
+                "event_id": e.event_id,
+                "event_type": e.event_type,
+                "event_time": e.event_time,
+                "received_at": e.received_at,
+                "student_id": student_id,
+                "notebook_id": notebook_ids.get(e.notebook_path) if e.notebook_path else None,
+                "session_id": (
+                    session_ids.get((student_id, e.session_key)) if e.session_key else None
+                ),
+                "truncated": e.truncated,
+                "extra": e.extra,
+            }
+        )
+    stmt = (
+        _insert(conn, Event)
+        .on_conflict_do_nothing(index_elements=[Event.event_id])
+        .returning(Event.id, Event.event_id)
+    )
+    result = await conn.execute(stmt, rows)
+    return {event_id: pk for pk, event_id in result.all()}
+
+
+async def _insert_executions(
+    conn: AsyncConnection,
+    events: Sequence[NewEvent],
+    student_ids: dict[str, int],
+    notebook_ids: dict[str, int],
+) -> None:
+    rows = [
+        {
+            "event_pk": e.pk,
+            "student_id": student_ids[e.student_key],
+            "notebook_id": notebook_ids.get(e.notebook_path) if e.notebook_path else None,
+            "event_time": e.event_time,
+            "cell_id": e.cell_id,
+            "cell_index": e.cell_index,
+            "cell_type": e.cell_type,
+            "code": e.code,
+            "execution_count": e.execution_count,
+            "has_error": e.has_error,
+            "error_name": e.error_name,
+            "error_message": e.error_message,
+            "traceback": e.traceback,
+            "result": e.result,
+            "duration_ms": e.duration_ms,
+        }
+        for e in events
+        if e.is_execution
+    ]
+    if rows:
+        await conn.execute(insert(CellExecution), rows)
+
+
+async def _bump_counters(
+    conn: AsyncConnection, events: Sequence[NewEvent], student_ids: dict[str, int]
+) -> None:
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for e in events:
+        c = counts[student_ids[e.student_key]]
+        c[0] += 1
+        c[1] += e.is_execution
+        c[2] += e.is_execution and e.has_error
+    if not counts:
+        return
+    stmt = (
+        update(Student)
+        .where(Student.id == bindparam("sid"))
+        .values(
+            event_count=Student.event_count + bindparam("n_events"),
+            execution_count=Student.execution_count + bindparam("n_exec"),
+            error_count=Student.error_count + bindparam("n_err"),
+        )
+    )
+    rows = [
+        {"sid": sid, "n_events": c[0], "n_exec": c[1], "n_err": c[2]}
+        for sid, c in sorted(counts.items())
+    ]
+    await conn.execute(stmt, rows)
