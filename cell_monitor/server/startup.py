@@ -50,7 +50,7 @@ async def check_database(engine: AsyncEngine, settings: Settings) -> None:
     if backend_name(engine.url) == "sqlite" and not status.has_tables:
         log.info("Creating the cell-monitor schema in %s", where)
         url = engine.url.render_as_string(hide_password=False)
-        await asyncio.to_thread(migrations.upgrade, settings, url)
+        await migrations.upgrade_async(settings, url)
         return
     raise StartupError(status.describe(where))
 

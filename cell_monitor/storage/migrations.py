@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,15 @@ def head_revision() -> str:
 def upgrade(settings: Settings, url: str | None = None, revision: str = "head") -> None:
     """Apply migrations up to `revision` (blocking; run it in a thread from async code)."""
     command.upgrade(alembic_config(settings, url), revision)
+
+
+async def upgrade_async(settings: Settings, url: str | None = None, revision: str = "head") -> None:
+    """`upgrade` for async callers (Alembic's env runs its own event loop)."""
+    await asyncio.to_thread(upgrade, settings, url, revision)
+
+
+def downgrade(settings: Settings, url: str | None = None, revision: str = "base") -> None:
+    command.downgrade(alembic_config(settings, url), revision)
 
 
 async def schema_status(engine: AsyncEngine) -> SchemaStatus:

@@ -1,0 +1,136 @@
+"""Test support: real servers on real sockets, fresh databases, event factories."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from cell_monitor.config import Settings
+from cell_monitor.server.app import create_app
+
+PG_ENV = "CELL_MONITOR_TEST_DATABASE_URL"
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a test: no .env file, nothing from the caller's environment."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        data_dir=data_dir,
+        **overrides,
+    )
+
+
+def event(**fields: Any) -> dict[str, Any]:
+    """A valid cell_executed event in the wire format; override any field."""
+    body: dict[str, Any] = {
+        "eventId": str(uuid.uuid4()),
+        "eventType": "cell_executed",
+        "eventTime": datetime.now(timezone.utc).isoformat(),
+        "emailAddress": "ada@example.org",
+        "userName": "Ada",
+        "teamName": "A",
+        "sessionId": "session-1",
+        "notebookPath": "lesson1.ipynb",
+        "cellId": "cell-1",
+        "cellIndex": 0,
+        "cellType": "code",
+        "code": "print(1)",
+        "executionCount": 1,
+        "hasError": False,
+        "result": "1",
+        "executionDurationMs": 12.5,
+    }
+    body.update(fields)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+@asynccontextmanager
+async def live_server(settings: Settings) -> AsyncIterator[str]:
+    """Serve create_app(settings) with uvicorn on a free port; yields the base URL."""
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        except SystemExit as exc:  # uvicorn exits when the lifespan fails
+            raise RuntimeError("the server did not start (see the log above)") from exc
+
+    task = asyncio.create_task(serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """`cell-monitor serve` as a real child process."""
+
+    def __init__(self, env: dict[str, str], *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, **env}
+        command = [sys.executable, "-m", "cell_monitor.cli", "serve", "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            [*command, *args],
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> ServerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"server not ready after {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        if self.process.poll() is None:
+            return "(still running)"
+        assert self.process.stdout is not None
+        return self.process.stdout.read()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,70 @@
+"""Settings: variable names from the user's guide, safe defaults, clear refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from cell_monitor.config import DEFAULT_CORS_ORIGINS, ConfigError, Settings
+from cell_monitor.storage.urls import backend_name, describe, to_async_url
+
+
+def test_guide_variable_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://cellmonitor_user:pw@db:5432/cellmonitor_db")
+    monkeypatch.setenv("REDIS_URL", "redis://redis:6379/0")
+    monkeypatch.setenv("CELL_MONITOR_MAX_EVENTS_PER_REQUEST", "50")
+    monkeypatch.setenv("CELL_MONITOR_CORS_ORIGINS", "http://a:8888, http://b:8888")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.effective_database_url == (
+        "postgresql+asyncpg://cellmonitor_user:pw@db:5432/cellmonitor_db"
+    )
+    assert settings.redis_url == "redis://redis:6379/0"
+    assert settings.max_events_per_request == 50
+    assert settings.cors_origins == ["http://a:8888", "http://b:8888"]
+
+
+def test_defaults_are_embedded_and_local(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("DATABASE_URL", "REDIS_URL", "INFLUXDB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.effective_database_url == (
+        f"sqlite+aiosqlite:///{tmp_path}/cell-monitor/cell-monitor.sqlite3"
+    )
+    assert settings.redis_url is None and settings.influxdb_url is None
+    assert settings.host == "127.0.0.1"
+    assert settings.cors_origins == DEFAULT_CORS_ORIGINS
+
+
+def test_wildcard_cors_is_refused() -> None:
+    with pytest.raises(ValidationError, match="CELL_MONITOR_CORS_ORIGINS"):
+        Settings(_env_file=None, cors_origins="*")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("postgresql://u:p@h:5433/d", "postgresql+asyncpg://u:p@h:5433/d"),
+        ("postgres://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql+psycopg2://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("sqlite:////tmp/x.db", "sqlite+aiosqlite:////tmp/x.db"),
+    ],
+)
+def test_database_urls_get_async_drivers(raw: str, expected: str) -> None:
+    assert to_async_url(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["mysql://u@h/d", "not a url"])
+def test_unsupported_database_urls_name_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        to_async_url(raw)
+
+
+def test_descriptions_hide_passwords() -> None:
+    text = describe("postgresql+asyncpg://u:secret@db.example:6543/cm")
+    assert "secret" not in text
+    assert "db.example:6543" in text
+    assert backend_name("sqlite+aiosqlite:///x") == "sqlite"
+    assert backend_name("postgresql+asyncpg://h/d") == "postgresql"
