@@ -65,7 +65,7 @@ async def test_nothing_usable_is_422(client: httpx.AsyncClient, body: bytes) -> 
 async def test_resent_event_is_stored_once(client: httpx.AsyncClient, settings: Settings) -> None:
     batch = [event() for _ in range(5)]
     first = (await client.post(URL, json=batch)).json()
-    again = (await client.post(URL, json=batch[2:] + [event()])).json()
+    again = (await client.post(URL, json=[*batch[2:], event()])).json()
     assert (first["accepted"], first["duplicates"]) == (5, 0)
     assert (again["accepted"], again["duplicates"]) == (1, 3)
     within = (await client.post(URL, json=[batch[0], batch[0]])).json()
@@ -183,7 +183,8 @@ async def test_a_row_the_database_refuses_fails_alone(
                 "RETURN NEW; END $$"
             )
             await conn.exec_driver_sql(
-                "CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION poison()"
+                "CREATE TRIGGER poison BEFORE INSERT ON events "
+                "FOR EACH ROW EXECUTE FUNCTION poison()"
             )
     await engine.dispose()
     async with live_server(settings) as url, httpx.AsyncClient(base_url=url) as http:
