@@ -22,7 +22,8 @@ from cell_monitor.config import Settings
 from cell_monitor.storage import migrations
 from tests.support import PG_ENV, live_server, make_settings
 
-TEMPLATE_DB = "cell_monitor_test_template"
+# Unique per test session: several sessions may share one PostgreSQL server.
+TEMPLATE_DB = f"cell_monitor_test_template_{uuid.uuid4().hex[:8]}"
 
 
 def _pg_admin_dsn() -> str | None:
@@ -51,12 +52,13 @@ def _admin(*statements: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated PostgreSQL database that per-test databases are cloned from."""
-    _admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)", f"CREATE DATABASE {TEMPLATE_DB}")
+    _admin(f"CREATE DATABASE {TEMPLATE_DB}")
     settings = make_settings(_pg_url(TEMPLATE_DB), tmp_path_factory.mktemp("template"))
     migrations.upgrade(settings)
-    return TEMPLATE_DB
+    yield TEMPLATE_DB
+    drop_pg_database(TEMPLATE_DB)
 
 
 def new_pg_database(template: str | None) -> tuple[str, str]:

@@ -19,18 +19,22 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor import metrics
+from cell_monitor.live.state import LiveState
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.records import NewEvent
-from cell_monitor.storage.writer import write_group
+from cell_monitor.storage.writer import GroupResult, write_group
 
 log = logging.getLogger(__name__)
 
 CommitListener = Callable[[Sequence[NewEvent]], None]
+StateChange = tuple[LiveState | None, LiveState]
+StateListener = Callable[[Sequence[StateChange]], None]
 
 _RETRIES = 3
 
@@ -73,6 +77,7 @@ class GroupCommitter:
         self._max_group = max_group_events
         self._max_queued = max_queued_events
         self._listeners = list(listeners)
+        self._state_listeners: list[StateListener] = []
         self._queue: deque[_Submission] = deque()
         self._queued_events = 0
         self._wakeup = asyncio.Event()
@@ -82,6 +87,10 @@ class GroupCommitter:
     def add_listener(self, listener: CommitListener) -> None:
         """Call `listener` with the newly stored events after each commit (must not block)."""
         self._listeners.append(listener)
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Call `listener` with each commit's live-state changes (must not block)."""
+        self._state_listeners.append(listener)
 
     @property
     def running(self) -> bool:
@@ -133,7 +142,7 @@ class GroupCommitter:
     async def _commit(self, group: list[_Submission]) -> None:
         events = [e for submission in group for e in submission.events]
         try:
-            outcomes: list[Outcome] = list(await self._write(events))
+            result = await self._write(events)
         except Exception as exc:
             if _is_unavailable(exc):
                 log.error("Commit of %d events failed: %s", len(events), _short(exc))
@@ -144,7 +153,7 @@ class GroupCommitter:
             log.warning("A group of %d events was refused (%s); isolating", len(events), exc)
             await self._isolate(group)
             return
-        self._finish(group, events, outcomes)
+        self._finish(group, events, list(result.outcomes), result.changes)
 
     async def _isolate(self, group: list[_Submission]) -> None:
         """Commit each submission alone; within a refused one, each event alone."""
@@ -154,22 +163,25 @@ class GroupCommitter:
             return
         submission = group[0]
         outcomes: list[Outcome] = []
+        changes: list[StateChange] = []
         for event in submission.events:
             try:
-                outcomes.extend(await self._write([event]))
+                result = await self._write([event])
+                outcomes.extend(result.outcomes)
+                changes.extend(result.changes)
             except Exception as exc:
                 if _is_unavailable(exc):
                     _settle(submission.future, StorageUnavailable(_short(exc)))
                     return
                 outcomes.append(Failed(f"the database refused this event: {_short(exc)}"))
-        self._finish(group, list(submission.events), outcomes)
+        self._finish(group, list(submission.events), outcomes, changes)
 
-    async def _write(self, events: Sequence[NewEvent]) -> list[str]:
+    async def _write(self, events: Sequence[NewEvent]) -> GroupResult:
         for attempt in range(1, _RETRIES + 1):
             started = time.perf_counter()
             try:
                 async with self._engine.begin() as conn:
-                    outcomes = await write_group(conn, events)
+                    result = await write_group(conn, events)
             except sa_exc.DBAPIError as exc:
                 if attempt == _RETRIES or not _is_contention(exc):
                     raise
@@ -178,11 +190,15 @@ class GroupCommitter:
                 continue
             metrics.COMMIT_DURATION.observe(time.perf_counter() - started)
             metrics.COMMIT_GROUP_EVENTS.observe(len(events))
-            return outcomes
+            return result
         raise AssertionError("unreachable")
 
     def _finish(
-        self, group: list[_Submission], events: list[NewEvent], outcomes: list[Outcome]
+        self,
+        group: list[_Submission],
+        events: list[NewEvent],
+        outcomes: list[Outcome],
+        changes: Sequence[StateChange],
     ) -> None:
         position = 0
         for submission in group:
@@ -193,10 +209,16 @@ class GroupCommitter:
         if not stored:
             return
         for listener in self._listeners:
-            try:
-                listener(stored)
-            except Exception:
-                log.exception("Commit listener %r failed", listener)
+            _notify(listener, stored)
+        for state_listener in self._state_listeners:
+            _notify(state_listener, changes)
+
+
+def _notify(listener: Callable[[Any], None], payload: Sequence[Any]) -> None:
+    try:
+        listener(payload)
+    except Exception:
+        log.exception("Commit listener %r failed", listener)
 
 
 def _settle(future: asyncio.Future[list[Outcome]], result: list[Outcome] | Exception) -> None:

@@ -84,6 +84,37 @@ class Student(Base):
     event_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     execution_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     error_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Live state (see cell_monitor/live/state.py), updated with every commit.
+    last_notebook: Mapped[str | None] = mapped_column(String(1024))
+    last_cell_index: Mapped[int | None] = mapped_column(Integer)
+    last_cell_id: Mapped[str | None] = mapped_column(String(512))
+    last_execution_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_execution_failed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    consecutive_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error_name: Mapped[str | None] = mapped_column(String(512))
+    last_error_message: Mapped[str | None] = mapped_column(String(1024))
+    last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error_cell_index: Mapped[int | None] = mapped_column(Integer)
+    help_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    help_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # 0 until the first event is applied; dashboards drop messages older than they hold.
+    state_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class InstructorAction(Base):
+    """Who did what to a student's live state, and when."""
+
+    __tablename__ = "instructor_actions"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(256))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Notebook(Base):

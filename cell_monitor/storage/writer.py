@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cell_monitor.live.state import LiveState, apply_events
+from cell_monitor.storage.live_rows import STATE_COLUMNS, state_from_row, state_values
 from cell_monitor.storage.models import CellExecution, Event, LearningSession, Notebook, Student
 from cell_monitor.storage.records import NewEvent, WriteOutcome
 
@@ -29,18 +32,23 @@ def _greatest(conn: AsyncConnection, a: Any, b: Any) -> ColumnElement[Any]:
     return func.greatest(a, b) if conn.dialect.name == "postgresql" else func.max(a, b)
 
 
-def _least(conn: AsyncConnection, a: Any, b: Any) -> ColumnElement[Any]:
-    return func.least(a, b) if conn.dialect.name == "postgresql" else func.min(a, b)
+@dataclass
+class GroupResult:
+    outcomes: list[str]  # one WriteOutcome per event, in order
+    # (before, after) live state of each student who has new events; before is
+    # None for a student seen for the first time.
+    changes: list[tuple[LiveState | None, LiveState]] = field(default_factory=list)
 
 
-async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> list[str]:
-    """Store `events` (inside the caller's transaction); one WriteOutcome per event."""
+async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> GroupResult:
+    """Store `events` (inside the caller's transaction) and update live states."""
     first_of: dict[str, NewEvent] = {}
     for event in events:
         first_of.setdefault(event.event_id, event)
     unique = sorted(first_of.values(), key=lambda e: e.event_id)
 
-    student_ids = await _upsert_students(conn, unique)
+    students = await _upsert_students(conn, unique)
+    student_ids = {key: pk for key, (pk, _) in students.items()}
     notebook_ids = await _upsert_notebooks(conn, unique)
     session_ids = await _upsert_sessions(conn, unique, student_ids)
     inserted = await _insert_events(conn, unique, student_ids, notebook_ids, session_ids)
@@ -48,13 +56,13 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> list
     for event in stored:
         event.pk = inserted[event.event_id]
     await _insert_executions(conn, stored, student_ids, notebook_ids)
-    await _bump_counters(conn, stored, student_ids)
+    changes = await _store_states(conn, stored, students)
 
     outcomes = []
     for event in events:
         mine = first_of[event.event_id] is event and event.event_id in inserted
         outcomes.append(WriteOutcome.inserted if mine else WriteOutcome.duplicate)
-    return outcomes
+    return GroupResult(outcomes, changes)
 
 
 def _latest(values: Iterable[str | None]) -> str | None:
@@ -65,7 +73,10 @@ def _latest(values: Iterable[str | None]) -> str | None:
     return last
 
 
-async def _upsert_students(conn: AsyncConnection, events: Sequence[NewEvent]) -> dict[str, int]:
+async def _upsert_students(
+    conn: AsyncConnection, events: Sequence[NewEvent]
+) -> dict[str, tuple[int, LiveState | None]]:
+    """Create missing students; return each one's id and current (locked) live state."""
     by_key: dict[str, list[NewEvent]] = defaultdict(list)
     for event in events:
         by_key[event.student_key].append(event)
@@ -89,16 +100,20 @@ async def _upsert_students(conn: AsyncConnection, events: Sequence[NewEvent]) ->
     stmt = stmt.on_conflict_do_update(
         index_elements=[Student.student_key],
         set_={
+            # Only identity here: RETURNING must show the live state as it was
+            # before this group, which _store_states then advances.
             "email_address": func.coalesce(new.email_address, Student.email_address),
             "user_id": func.coalesce(new.user_id, Student.user_id),
             "user_name": func.coalesce(new.user_name, Student.user_name),
             "team_name": func.coalesce(new.team_name, Student.team_name),
-            "first_seen": _least(conn, Student.first_seen, new.first_seen),
-            "last_seen": _greatest(conn, Student.last_seen, new.last_seen),
         },
-    ).returning(Student.id, Student.student_key)
+    ).returning(Student.id, *STATE_COLUMNS)
     result = await conn.execute(stmt, rows)
-    return {key: pk for pk, key in result.all()}
+    students: dict[str, tuple[int, LiveState | None]] = {}
+    for row in result.all():
+        state = state_from_row(row)
+        students[state.student] = (row.id, state if state.version else None)
+    return students
 
 
 async def _upsert_notebooks(conn: AsyncConnection, events: Sequence[NewEvent]) -> dict[str, int]:
@@ -215,28 +230,28 @@ async def _insert_executions(
         await conn.execute(insert(CellExecution), rows)
 
 
-async def _bump_counters(
-    conn: AsyncConnection, events: Sequence[NewEvent], student_ids: dict[str, int]
-) -> None:
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for e in events:
-        c = counts[student_ids[e.student_key]]
-        c[0] += 1
-        c[1] += e.is_execution
-        c[2] += e.is_execution and e.has_error
-    if not counts:
-        return
-    stmt = (
-        update(Student)
-        .where(Student.id == bindparam("sid"))
-        .values(
-            event_count=Student.event_count + bindparam("n_events"),
-            execution_count=Student.execution_count + bindparam("n_exec"),
-            error_count=Student.error_count + bindparam("n_err"),
+async def _store_states(
+    conn: AsyncConnection,
+    events: Sequence[NewEvent],
+    students: dict[str, tuple[int, LiveState | None]],
+) -> list[tuple[LiveState | None, LiveState]]:
+    by_student: dict[str, list[NewEvent]] = defaultdict(list)
+    for event in events:
+        by_student[event.student_key].append(event)
+    changes = []
+    rows = []
+    for key in sorted(by_student):
+        pk, before = students[key]
+        after = apply_events(before or LiveState(student=key), by_student[key])
+        changes.append((before, after))
+        # Bind names must differ from column names in an executemany UPDATE.
+        rows.append({"sid": pk, **{f"v_{k}": v for k, v in state_values(after).items()}})
+    if rows:
+        columns = [name[2:] for name in rows[0] if name != "sid"]
+        stmt = (
+            update(Student)
+            .where(Student.id == bindparam("sid"))
+            .values({name: bindparam(f"v_{name}") for name in columns})
         )
-    )
-    rows = [
-        {"sid": sid, "n_events": c[0], "n_exec": c[1], "n_err": c[2]}
-        for sid, c in sorted(counts.items())
-    ]
-    await conn.execute(stmt, rows)
+        await conn.execute(stmt, rows)
+    return changes

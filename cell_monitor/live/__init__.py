@@ -1,0 +1,1 @@
+"""Live class state: per-student status and alerts, fanned out to dashboards."""

@@ -1,0 +1,34 @@
+"""Between a `students` row and a LiveState (cell_monitor/live/state.py)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from cell_monitor.live.state import LiveState
+from cell_monitor.storage.models import Student
+
+# LiveState fields stored under the same column name on `students`.
+_SAME_NAME = [f.name for f in fields(LiveState) if f.name not in ("student", "version")]
+_COLUMN = {
+    **{name: name for name in _SAME_NAME},
+    "student": "student_key",
+    "version": "state_version",
+}
+
+# Columns to select (or return) to rebuild a LiveState.
+STATE_COLUMNS = [getattr(Student, column) for column in _COLUMN.values()]
+
+
+def state_from_row(row: Any) -> LiveState:
+    """A LiveState from a row holding STATE_COLUMNS (or a Student)."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row.__dict__
+    return LiveState(**{name: mapping[column] for name, column in _COLUMN.items()})
+
+
+def state_values(state: LiveState) -> dict[str, Any]:
+    """Column values that store `state` (identity columns excluded)."""
+    values = {column: getattr(state, name) for name, column in _COLUMN.items()}
+    for identity in ("student_key", "user_name", "team_name"):
+        values.pop(identity)
+    return values
