@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -36,9 +38,11 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors(include_url=False):
-            field = str(error["loc"][0]) if error["loc"] else ""
-            variable = _variable_name(field)
-            lines.append(f"  {variable}: {error['msg']}")
+            message = error["msg"].removeprefix("Value error, ")
+            if error["loc"]:
+                lines.append(f"  {_variable_name(str(error['loc'][0]))}: {message}")
+            else:
+                lines.append(f"  {message}")
         raise click.ClickException("invalid configuration:\n" + "\n".join(lines)) from exc
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -70,12 +74,19 @@ def serve(**options: Any) -> None:
         if value is not None:
             os.environ[_SERVE_ENV[name]] = str(value)
     settings = load_settings()
+    if settings.workers > 1 and not settings.redis_url:
+        raise click.ClickException(
+            f"--workers {settings.workers} needs REDIS_URL: the in-process broker cannot carry "
+            "live updates between worker processes (set REDIS_URL=redis://host:6379/0)"
+        )
     _preflight(settings)
     import uvicorn
 
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Workers are separate processes: metrics add up through files.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cell-monitor-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="cell-monitor-metrics-")
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     click.echo(
         f"cell-monitor {__version__} on http://{settings.host}:{settings.port} "
         f"({settings.workers} worker(s)); API docs at /docs",
@@ -150,7 +161,16 @@ def current() -> None:
         finally:
             await engine.dispose()
 
-    status = asyncio.run(_status())
+    try:
+        status = asyncio.run(_status())
+    except Exception as exc:
+        from cell_monitor.server.startup import describe_failure
+        from cell_monitor.storage.urls import describe
+
+        where = describe(settings.effective_database_url)
+        raise click.ClickException(
+            f"Cannot read the schema of {where}: {describe_failure(exc)}"
+        ) from exc
     click.echo(f"database: {status.current or 'empty'}; code: {status.head}")
     sys.exit(0 if status.up_to_date else 1)
 

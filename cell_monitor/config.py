@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CORS_ORIGINS = ["http://localhost:8888", "http://127.0.0.1:8888"]
@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         validation_alias=_env("REDIS_URL", "CELL_MONITOR_REDIS_URL"),
         description="redis://host:port/db for pub/sub between workers; default: in-process.",
     )
+    redis_channel: str = Field(
+        "events", description="Pub/sub channel; give each deployment sharing a Redis its own."
+    )
     influxdb_url: str | None = Field(
         None,
         validation_alias=_env("INFLUXDB_URL", "CELL_MONITOR_INFLUXDB_URL"),
@@ -125,8 +128,32 @@ class Settings(BaseSettings):
     db_timeout_seconds: float = Field(
         5.0, gt=0, description="Connect and health-check timeout for the database."
     )
+    db_command_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A statement (or commit) taking longer fails; ingest answers 503 "
+        "instead of waiting on a database that stopped answering.",
+    )
     sqlite_synchronous: str = Field(
         "FULL", description="SQLite PRAGMA synchronous; FULL makes every 2xx survive power loss."
+    )
+    stuck_after_errors: int = Field(
+        3, ge=1, description="Consecutive failed executions that make a student `stuck`."
+    )
+    active_window_seconds: float = Field(
+        120.0, gt=0, description="A student is `active` this long after their last event."
+    )
+    ws_heartbeat_seconds: float = Field(
+        30.0, gt=0, description="Interval of {'type': 'heartbeat'} on /ws/dashboard."
+    )
+    ws_queue_messages: int = Field(
+        1000, ge=1, description="Messages buffered per dashboard before it is resynchronised."
+    )
+    ws_send_timeout_seconds: float = Field(
+        10.0, gt=0, description="A dashboard that takes longer to accept a message is closed."
+    )
+    live_sweep_seconds: float = Field(
+        5.0, gt=0, description="How often students turning idle are announced to dashboards."
     )
     slow_query_ms: float = Field(100.0, ge=0, description="Queries slower than this are logged.")
 
@@ -153,15 +180,14 @@ class Settings(BaseSettings):
             raise ValueError("CELL_MONITOR_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
         return mode
 
-    @model_validator(mode="after")
-    def _check_cors(self) -> Settings:
+    @field_validator("cors_origins", mode="after")
+    @classmethod
+    def _no_wildcard(cls, value: list[str]) -> list[str]:
         # Browsers refuse credentials with a wildcard origin; a wildcard would
         # also let any web page post events, so it is never accepted.
-        if "*" in self.cors_origins:
-            raise ValueError(
-                "CELL_MONITOR_CORS_ORIGINS must list origins explicitly; '*' is not allowed"
-            )
-        return self
+        if "*" in value:
+            raise ValueError("list origins explicitly; '*' is not allowed")
+        return value
 
     @property
     def effective_database_url(self) -> str:

@@ -57,6 +57,21 @@ COMMIT_QUEUE_EVENTS = Gauge(
     multiprocess_mode="livesum",
 )
 
+BROKER_PUBLISHED = Counter("broker_published_messages", "Live messages published to the broker")
+BROKER_DROPPED = Counter(
+    "broker_dropped_messages", "Live messages not published (broker away or backlog full)"
+)
+BROKER_CONNECTED = Gauge(
+    "broker_connected", "1 while the Redis subscription is up", multiprocess_mode="livemin"
+)
+DASHBOARD_MESSAGES = Counter("dashboard_messages", "Messages sent to dashboard WebSockets")
+DASHBOARD_RESYNCS = Counter(
+    "dashboard_resyncs", "Snapshots re-sent because a dashboard fell behind or missed messages"
+)
+DASHBOARD_CLOSED = Counter(
+    "dashboard_closed", "Dashboard connections closed by the server, by reason", ["reason"]
+)
+
 
 class ErrorType:
     """The `error_type` label values of ERRORS."""

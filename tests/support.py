@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -62,7 +63,12 @@ def event(**fields: Any) -> dict[str, Any]:
 async def live_server(settings: Settings) -> AsyncIterator[str]:
     """Serve create_app(settings) with uvicorn on a free port; yields the base URL."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
 
@@ -99,12 +105,11 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **env}
         command = [sys.executable, "-m", "cell_monitor.cli", "serve", "--port", str(self.port)]
+        # A file, not a pipe: nobody reads a pipe while the server runs, and a
+        # full pipe would block the server's logging.
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
-            [*command, *args],
-            env=full_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            [*command, *args], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
         )
 
     def wait_ready(self, timeout: float = 30.0) -> ServerProcess:
@@ -121,10 +126,8 @@ class ServerProcess:
         raise TimeoutError(f"server not ready after {timeout}s:\n{self.output()}")
 
     def output(self) -> str:
-        if self.process.poll() is None:
-            return "(still running)"
-        assert self.process.stdout is not None
-        return self.process.stdout.read()
+        self.log.seek(0)
+        return self.log.read()
 
     def stop(self) -> None:
         if self.process.poll() is None:

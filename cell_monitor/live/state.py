@@ -94,7 +94,8 @@ def apply_event(state: LiveState, event: NewEvent) -> LiveState:
         changes["team_name"] = event.team_name
     if event.notebook_path and _not_older(t, state.last_seen):
         changes["last_notebook"] = event.notebook_path
-        if event.cell_index is not None or event.cell_id is not None:
+        # Only executions store a cell position, so only they move it.
+        if event.is_execution:
             changes["last_cell_index"] = event.cell_index
             changes["last_cell_id"] = event.cell_id
     if event.is_execution:

@@ -9,12 +9,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor import __version__, metrics
+from cell_monitor.broker import create_broker
 from cell_monitor.config import Settings
+from cell_monitor.live.service import LiveService
 from cell_monitor.server.middleware import MetricsMiddleware
 from cell_monitor.server.pipeline import Pipeline
-from cell_monitor.server.routes import classroom, events, health, prometheus
+from cell_monitor.server.routes import classroom, events, health, live, prometheus
 from cell_monitor.server.startup import check_database, ping
 from cell_monitor.server.state import AppState
 from cell_monitor.storage.engine import create_engine
@@ -31,21 +34,18 @@ def create_app(settings: Settings) -> FastAPI:
         engine = create_engine(settings)
         try:
             await check_database(engine, settings)
-            state = AppState(settings=settings, engine=engine, pipeline=Pipeline(settings, engine))
-
-            async def database_check() -> None:
-                await ping(engine, settings.db_timeout_seconds)
-
-            state.health_checks[backend_name(engine.url)] = database_check
+            state = _build_state(settings, engine)
             app.state.cell_monitor = state
+            await state.live.start()
             state.pipeline.start()
-            log.info(
-                "cell-monitor %s serving", __version__, extra={"database": describe(engine.url)}
-            )
+            where = describe(engine.url)
+            log.info("cell-monitor %s serving", __version__, extra={"database": where})
             try:
                 yield
             finally:
+                # Commit what is queued (and publish it) before the broker goes.
                 await state.pipeline.stop()
+                await state.live.stop()
         finally:
             await engine.dispose()
 
@@ -65,9 +65,28 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(MetricsMiddleware)
     app.add_exception_handler(Exception, _internal_error)
-    for router in (events.router, classroom.router, health.router, prometheus.router):
+    routers = (events.router, classroom.router, live.router, health.router, prometheus.router)
+    for router in routers:
         app.include_router(router)
     return app
+
+
+def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
+    broker = create_broker(settings)
+    live = LiveService(settings, engine, broker)
+    pipeline = Pipeline(settings, engine)
+    pipeline.add_listener(live.on_events)
+    pipeline.committer.add_state_listener(live.on_changes)
+    state = AppState(settings=settings, engine=engine, pipeline=pipeline, live=live)
+
+    async def database_check() -> None:
+        await ping(engine, settings.db_timeout_seconds)
+
+    state.health_checks[backend_name(engine.url)] = database_check
+    state.required_services.add(backend_name(engine.url))
+    if broker.name:
+        state.health_checks[broker.name] = broker.check
+    return state
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

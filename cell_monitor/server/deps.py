@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import Settings
+from cell_monitor.live.service import LiveService
 from cell_monitor.server.pipeline import Pipeline
 from cell_monitor.server.state import AppState
 
@@ -29,7 +30,12 @@ def get_pipeline(state: Annotated[AppState, Depends(get_state)]) -> Pipeline:
     return state.pipeline
 
 
+def get_live(state: Annotated[AppState, Depends(get_state)]) -> LiveService:
+    return state.live
+
+
 StateDep = Annotated[AppState, Depends(get_state)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+LiveDep = Annotated[LiveService, Depends(get_live)]

@@ -41,7 +41,7 @@ async def check_database(engine: AsyncEngine, settings: Settings) -> None:
         await ping(engine, settings.db_timeout_seconds)
     except Exception as exc:
         raise StartupError(
-            f"Cannot connect to {where}: {_reason(exc)}. Check DATABASE_URL "
+            f"Cannot connect to {where}: {describe_failure(exc)}. Check DATABASE_URL "
             "(postgresql://user:password@host:port/database) and that the server is running."
         ) from exc
     status = await migrations.schema_status(engine)
@@ -55,7 +55,8 @@ async def check_database(engine: AsyncEngine, settings: Settings) -> None:
     raise StartupError(status.describe(where))
 
 
-def _reason(exc: BaseException) -> str:
+def describe_failure(exc: BaseException) -> str:
+    """One line saying why talking to the database failed."""
     if isinstance(exc, TimeoutError):
         return "no answer within the connect timeout"
     text_ = str(getattr(exc, "orig", None) or exc).strip()

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import Settings
+from cell_monitor.live.service import LiveService
 from cell_monitor.server.pipeline import Pipeline
 
 # A health check returns nothing when the service is fine and raises otherwise.
@@ -20,5 +21,8 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     pipeline: Pipeline
+    live: LiveService
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # Services without which events cannot be accepted (readiness).
+    required_services: set[str] = field(default_factory=set)
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))

@@ -37,6 +37,9 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             pool_timeout=settings.db_timeout_seconds,
             connect_args={
                 "timeout": settings.db_timeout_seconds,
+                # A stalled network otherwise holds a commit (and every request
+                # waiting for it) until TCP gives up, many minutes later.
+                "command_timeout": settings.db_command_timeout_seconds,
                 "server_settings": {"application_name": "cell-monitor"},
             },
         )

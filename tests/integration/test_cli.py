@@ -154,12 +154,6 @@ def test_db_upgrade_on_unreachable_postgresql_is_readable(tmp_path: Path) -> Non
     assert "Traceback" not in output_of(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG cli.py `current`: asyncio.run(_status()) is not guarded, so an unreachable "
-    "database ends in a raw ConnectionRefusedError traceback (exit 1, the same code as "
-    "'schema outdated') instead of a ClickException naming host:port",
-)
 def test_db_current_on_unreachable_postgresql_is_readable(tmp_path: Path) -> None:
     port = free_port()
     url = f"postgresql://postgres@127.0.0.1:{port}/cell_monitor"
@@ -285,12 +279,6 @@ def test_db_commands_reject_invalid_database_url(args: tuple[str, ...], tmp_path
     assert "Traceback" not in output_of(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG cli.py load_settings/_variable_name: the wildcard check is a model "
-    "validator (config.py Settings._check_cors), its error has an empty `loc`, and the "
-    "line is labelled with the non-existent variable 'CELL_MONITOR_:'",
-)
 def test_cors_wildcard_error_is_labelled_with_its_variable(tmp_path: Path) -> None:
     env = {"CELL_MONITOR_CORS_ORIGINS": "*"}
     result = run_cli("serve", "--port", str(free_port()), cwd=tmp_path, env=env)

@@ -206,7 +206,10 @@ async def test_postgresql_outage_and_recovery(
 def proxied_settings(database_url: str, proxy: TcpProxy, tmp_path: Path, timeout: float) -> Any:
     via_proxy = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
     return make_settings(
-        via_proxy.render_as_string(hide_password=False), tmp_path, db_timeout_seconds=timeout
+        via_proxy.render_as_string(hide_password=False),
+        tmp_path,
+        db_timeout_seconds=timeout,
+        db_command_timeout_seconds=timeout,
     )
 
 
@@ -240,13 +243,6 @@ STALL_DB_TIMEOUT = 0.5
 STALL_ANSWER_DEADLINE = 10 * STALL_DB_TIMEOUT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG committer.py GroupCommitter._write: a commit has no time bound (asyncpg has "
-    "no command_timeout, pool_pre_ping none either), so when PostgreSQL stops answering "
-    "without resetting the connection, POST /api/v1/events hangs instead of answering "
-    "503 + Retry-After, and every later request queues behind the stuck commit task",
-)
 async def test_ingest_answers_503_when_postgresql_stalls(
     proxy: TcpProxy, database_url: str, tmp_path: Path
 ) -> None:

@@ -1,0 +1,20 @@
+"""Message brokers carrying committed changes between server workers."""
+
+from __future__ import annotations
+
+from cell_monitor.broker.base import Broker, MessageHandler
+from cell_monitor.config import Settings
+
+
+def create_broker(settings: Settings) -> Broker:
+    """Redis pub/sub when REDIS_URL is set, else the in-process broker."""
+    if settings.redis_url:
+        from cell_monitor.broker.redis import RedisBroker
+
+        return RedisBroker(settings.redis_url, settings.redis_channel)
+    from cell_monitor.broker.memory import MemoryBroker
+
+    return MemoryBroker()
+
+
+__all__ = ["Broker", "MessageHandler", "create_broker"]

@@ -1,0 +1,121 @@
+"""Wires live state together: commits → broker → every worker's dashboards.
+
+After each group commit the committer hands over the new events and the
+students' state changes; they become messages published on the broker. Every
+worker (this one included) receives them and fans them out to its dashboards.
+Students turning idle are found by a periodic sweep, as no event marks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cell_monitor.broker.base import Broker
+from cell_monitor.config import Settings
+from cell_monitor.live import messages
+from cell_monitor.live.hub import Hub
+from cell_monitor.live.state import LiveState, Status, Thresholds, dismiss_help, handle_stuck
+from cell_monitor.storage import live_store
+from cell_monitor.storage.records import NewEvent
+
+log = logging.getLogger(__name__)
+
+
+def thresholds_of(settings: Settings) -> Thresholds:
+    return Thresholds(
+        stuck_after_errors=settings.stuck_after_errors,
+        active_window=timedelta(seconds=settings.active_window_seconds),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class LiveService:
+    def __init__(self, settings: Settings, engine: AsyncEngine, broker: Broker) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.broker = broker
+        self.thresholds = thresholds_of(settings)
+        self.hub = Hub(
+            self.snapshot,
+            queue_size=settings.ws_queue_messages,
+            heartbeat_seconds=settings.ws_heartbeat_seconds,
+            send_timeout=settings.ws_send_timeout_seconds,
+        )
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.broker.start(self.hub.dispatch)
+        self._sweeper = asyncio.create_task(self._sweep_idle(), name="cell-monitor-idle-sweep")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        await self.broker.stop()
+        await self.hub.close_all()
+
+    # Commit listeners: called in the commit task, so they only build and queue.
+    def on_events(self, events: Sequence[NewEvent]) -> None:
+        self.broker.publish(messages.event_messages(events))
+
+    def on_changes(self, changes: Sequence[tuple[LiveState | None, LiveState]]) -> None:
+        now = _now()
+        out: list[messages.Message] = []
+        for before, after in changes:
+            out.extend(messages.change_messages(before, after, now, self.thresholds))
+        self.broker.publish(out)
+
+    async def snapshot(
+        self, team: str | None = None, notebook: str | None = None
+    ) -> messages.Message:
+        states = await live_store.live_states(self.engine, team=team, notebook=notebook)
+        return messages.snapshot(states, _now(), self.thresholds)
+
+    async def dismiss_help(self, student: str, actor: str | None = None) -> LiveState:
+        """Close a student's help request and tell every dashboard."""
+        return await self._act(student, "dismiss_help", lambda s: dismiss_help(s, _now()), actor)
+
+    async def handle_stuck(self, student: str, actor: str | None = None) -> LiveState:
+        """Mark a stuck student as dealt with and tell every dashboard."""
+        return await self._act(student, "handle_stuck", handle_stuck, actor)
+
+    async def _act(
+        self,
+        student: str,
+        action: str,
+        change: Callable[[LiveState], LiveState],
+        actor: str | None,
+    ) -> LiveState:
+        now = _now()
+        before, after = await live_store.apply_action(
+            self.engine, student, action, change, actor=actor, at=now
+        )
+        self.broker.publish(
+            messages.change_messages(before, after, now, self.thresholds, by="instructor")
+        )
+        return after
+
+    async def _sweep_idle(self) -> None:
+        window = self.thresholds.active_window
+        boundary = _now() - window
+        while True:
+            await asyncio.sleep(self.settings.live_sweep_seconds)
+            now = _now()
+            new_boundary = now - window
+            try:
+                states = await live_store.turned_idle(self.engine, boundary, new_boundary)
+            except Exception as exc:
+                log.warning("Idle sweep failed: %s", exc)
+                continue
+            boundary = new_boundary
+            idle = [s for s in states if s.status(now, self.thresholds) == Status.idle]
+            if idle:
+                self.hub.local([messages.idle_message(s, now, self.thresholds) for s in idle])

@@ -1,0 +1,120 @@
+"""Live state rules: priorities, stuck streaks, help, late events, instructor actions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from cell_monitor.live.messages import change_messages, matches
+from cell_monitor.live.state import (
+    LiveState,
+    Status,
+    Thresholds,
+    apply_events,
+    dismiss_help,
+    handle_stuck,
+)
+from cell_monitor.storage.records import NewEvent
+
+T0 = datetime(2025, 1, 18, 9, 0, tzinfo=timezone.utc)
+RULES = Thresholds(stuck_after_errors=3, active_window=timedelta(minutes=2))
+
+
+def ev(minute: float, kind: str = "cell_executed", error: bool = False, **extra) -> NewEvent:  # type: ignore[no-untyped-def]
+    t = T0 + timedelta(minutes=minute)
+    return NewEvent(
+        event_id=f"e{minute}{kind}",
+        event_type=kind,
+        event_time=t,
+        received_at=t,
+        student_key="ada",
+        has_error=error,
+        error_name="NameError" if error else None,
+        error_message="name 'df' is not defined" if error else None,
+        **extra,
+    )
+
+
+def run(*events: NewEvent, state: LiveState | None = None) -> LiveState:
+    return apply_events(state or LiveState(student="ada"), events)
+
+
+def at(minute: float) -> datetime:
+    return T0 + timedelta(minutes=minute)
+
+
+def test_active_then_idle() -> None:
+    state = run(ev(0))
+    assert state.status(at(1), RULES) == Status.active
+    assert state.status(at(2.5), RULES) == Status.idle
+    assert (state.event_count, state.execution_count, state.version) == (1, 1, 1)
+
+
+def test_error_then_stuck_after_three_then_cleared_by_success() -> None:
+    state = run(ev(0, error=True))
+    assert state.status(at(0), RULES) == Status.error
+    state = run(ev(1, error=True), ev(2, error=True), state=state)
+    assert state.status(at(2), RULES) == Status.stuck
+    assert state.status(at(60), RULES) == Status.stuck  # stuck does not time out
+    assert state.last_error_name == "NameError" and state.consecutive_errors == 3
+    state = run(ev(3), state=state)
+    assert state.status(at(3), RULES) == Status.active
+    assert state.error_count == 3 and state.consecutive_errors == 0
+
+
+def test_help_has_priority_and_ends_with_help_stop_or_dismissal() -> None:
+    state = run(ev(0, error=True), ev(1, error=True), ev(2, error=True), ev(3, "help"))
+    assert state.status(at(3), RULES) == Status.help and state.help_since == at(3)
+    assert run(ev(4, "help"), state=state).help_since == at(3)  # still the first request
+    stopped = run(ev(5, "help_stop"), state=state)
+    assert stopped.status(at(5), RULES) == Status.stuck
+    dismissed = dismiss_help(state, at(6))
+    assert dismissed.help_since is None and dismissed.version == state.version + 1
+    # A help event from before the dismissal, delivered late, does not reopen it.
+    assert run(ev(4.5, "help"), state=dismissed).help_since is None
+    assert run(ev(7, "help"), state=dismissed).help_since == at(7)
+
+
+def test_late_events_are_counted_but_do_not_rewrite_the_present() -> None:
+    state = run(ev(10), ev(11, notebook_path="b.ipynb", cell_index=4))
+    late = run(ev(5, error=True, notebook_path="a.ipynb", cell_index=1), state=state)
+    assert late.status(at(11), RULES) == Status.active
+    assert (late.last_notebook, late.last_cell_index) == ("b.ipynb", 4)
+    assert (late.execution_count, late.error_count, late.consecutive_errors) == (3, 1, 0)
+    assert late.first_seen == at(5) and late.last_seen == at(11)
+
+
+def test_order_of_arrival_does_not_matter_within_a_group() -> None:
+    events = [ev(2, error=True), ev(0), ev(1, error=True), ev(3, error=True)]
+    assert run(*events) == run(*sorted(events, key=lambda e: e.event_time))
+    assert run(*events).consecutive_errors == 3
+
+
+def test_handle_stuck_restarts_the_streak() -> None:
+    state = run(ev(0, error=True), ev(1, error=True), ev(2, error=True))
+    handled = handle_stuck(state)
+    assert handled.status(at(2), RULES) == Status.error
+    assert run(ev(3, error=True), state=handled).status(at(3), RULES) == Status.error
+
+
+def test_change_messages_raise_and_clear_alerts() -> None:
+    before = run(ev(0, error=True), ev(1, error=True))
+    after = run(ev(2, error=True), ev(2.5, "help"), state=before)
+    kinds = [
+        (m["alert"]["kind"], m["alert"]["action"])
+        for m in change_messages(before, after, at(3), RULES)
+        if m["type"] == "alert"
+    ]
+    assert kinds == [("help", "raised"), ("stuck", "raised")]
+    cleared = change_messages(after, dismiss_help(after, at(4)), at(4), RULES, by="instructor")
+    assert (cleared[1]["alert"]["kind"], cleared[1]["alert"]["action"]) == ("help", "cleared")
+    assert cleared[1]["alert"]["by"] == "instructor"
+    assert cleared[0]["student"]["status"] == "stuck"
+
+
+def test_filters_on_team_and_notebook() -> None:
+    student = {"type": "student", "student": {"teamName": "A", "lastNotebook": "n1"}}
+    assert matches(student, None, None)
+    assert matches(student, "A", "n1")
+    assert not matches(student, "B", None)
+    assert not matches(student, None, "n2")
+    assert matches({"type": "heartbeat"}, "B", "n2")
