@@ -1,0 +1,222 @@
+"""Live fan-out across processes through a real Redis, and through its outages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.dashboard_client import dashboard, is_alert, is_event
+from tests.support import ServerProcess, event, free_port, live_server, make_settings
+
+REDIS_ENV = "CELL_MONITOR_TEST_REDIS_URL"
+URL = "/api/v1/events"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        pytest.skip(f"{REDIS_ENV} is not set")
+    return url
+
+
+@pytest.fixture
+def channel() -> str:
+    # Concurrent test runs share the Redis server; pub/sub channels are global.
+    return f"cell-monitor-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def two_servers(
+    database_url: str, redis_url: str, channel: str, tmp_path: Path
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELL_MONITOR_REDIS_CHANNEL": channel,
+        "CELL_MONITOR_DATA_DIR": str(tmp_path),
+    }
+    servers = [ServerProcess(env), ServerProcess(env)]
+    try:
+        for server in servers:
+            server.wait_ready()
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+async def test_event_posted_to_one_worker_reaches_a_dashboard_on_another(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = two_servers
+    async with (
+        dashboard(b.url) as on_b,
+        dashboard(a.url) as on_a,
+        httpx.AsyncClient() as http,
+    ):
+        sent = event(eventType="help")
+        assert (await http.post(a.url + URL, json=[sent])).json()["accepted"] == 1
+        for board in (on_a, on_b):
+            await board.wait_for(is_event(sent["eventId"]))
+            await board.wait_for(is_alert("help", "raised", "ada@example.org"))
+        dismissed = await http.post(b.url + "/api/v1/students/ada@example.org/help/dismiss")
+        assert dismissed.status_code == 200
+        for board in (on_a, on_b):
+            await board.wait_for(is_alert("help", "cleared", "ada@example.org"))
+        health = (await http.get(a.url + "/health")).json()
+        assert health["services"]["redis"] == "healthy"
+
+
+class RedisServer:
+    """A private redis-server process that a test may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        if shutil.which("redis-server") is None:
+            pytest.skip("redis-server is not installed")
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ping = subprocess.run(
+                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
+            )
+            if ping.stdout.strip() == "PONG":
+                return
+            time.sleep(0.05)
+        raise TimeoutError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def server_on_private_redis(
+    private_redis: RedisServer, database_url: str, tmp_path: Path
+) -> AsyncIterator[str]:
+    settings = make_settings(database_url, tmp_path, redis_url=private_redis.url)
+    async with live_server(settings) as url:
+        yield url
+
+
+async def wait_health(http: httpx.AsyncClient, status: int, deadline: float = 30) -> dict:
+    end = time.monotonic() + deadline
+    while True:
+        response = await http.get("/health")
+        if response.status_code == status or time.monotonic() > end:
+            assert response.status_code == status, response.text
+            return response.json()
+        await asyncio.sleep(0.2)
+
+
+async def test_redis_outage_keeps_ingest_and_live_delivery_resumes(
+    server_on_private_redis: str, private_redis: RedisServer
+) -> None:
+    base = server_on_private_redis
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http, dashboard(base) as board:
+        before = event()
+        await http.post(URL, json=[before])
+        await board.wait_for(is_event(before["eventId"]))
+
+        private_redis.stop()
+        health = await wait_health(http, 503)
+        assert health["services"]["redis"].startswith("unhealthy")
+        assert (await http.get("/health/ready")).status_code == 200  # ingest still works
+        during = [event(emailAddress="bob@example.org") for _ in range(5)]
+        response = await http.post(URL, json=during)
+        assert response.status_code == 202 and response.json()["accepted"] == 5
+
+        private_redis.start()
+        await wait_health(http, 200)
+        # Messages published while Redis was away are lost to the live feed, so
+        # the dashboard gets a fresh snapshot that includes them.
+        resync = await board.wait_for(
+            lambda m: (
+                m["type"] == "snapshot"
+                and any(s["student"] == "bob@example.org" for s in m["students"])
+            ),
+            timeout=30,
+        )
+        bob = next(s for s in resync["students"] if s["student"] == "bob@example.org")
+        assert bob["events"] == 5
+        after = event()
+        await http.post(URL, json=[after])
+        await board.wait_for(is_event(after["eventId"]), timeout=30)
+        stats = (await http.get("/api/v1/stats")).json()
+        assert stats["events"] == 7
+
+
+def test_several_workers_need_redis(tmp_path: Path) -> None:
+    env = {"CELL_MONITOR_DATA_DIR": str(tmp_path), "REDIS_URL": ""}
+    server = ServerProcess(env, "--workers", "2")
+    try:
+        assert server.process.wait(30) != 0
+        assert "needs REDIS_URL" in server.output()
+    finally:
+        server.stop()
+
+
+async def test_workers_share_one_live_feed(
+    database_url: str, redis_url: str, channel: str, tmp_path: Path
+) -> None:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELL_MONITOR_REDIS_CHANNEL": channel,
+        "CELL_MONITOR_DATA_DIR": str(tmp_path),
+    }
+    server = ServerProcess(env, "--workers", "2").wait_ready()
+    try:
+        async with dashboard(server.url) as board:
+            sent = [event(emailAddress=f"s{i}@example.org") for i in range(30)]
+            for item in sent:
+                # A new connection each time, so requests spread over the workers.
+                async with httpx.AsyncClient() as http:
+                    assert (await http.post(server.url + URL, json=[item])).status_code == 202
+            for item in sent:
+                await board.wait_for(is_event(item["eventId"]))
+    finally:
+        server.stop()
