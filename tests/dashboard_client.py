@@ -17,15 +17,21 @@ Message = dict[str, Any]
 class Dashboard:
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
-        self.messages: list[Message] = []
+        self.messages: list[Message] = []  # batches unpacked
+        self.frames = 0
         self.closed = asyncio.Event()
         self._arrived = asyncio.Condition()
 
     async def _reader(self) -> None:
         try:
             async for raw in self.connection:
+                message = json.loads(raw)
+                self.frames += 1
                 async with self._arrived:
-                    self.messages.append(json.loads(raw))
+                    if message["type"] == "batch":
+                        self.messages.extend(message["messages"])
+                    else:
+                        self.messages.append(message)
                     self._arrived.notify_all()
         except ConnectionClosed:
             pass

@@ -69,18 +69,21 @@ class RedisBroker:
 
     async def _publish_loop(self) -> None:
         while True:
-            batch = list(await self._outbox.get())
-            while not self._outbox.empty() and len(batch) < 1000:
-                batch.extend(self._outbox.get_nowait())
+            # One Redis message per commit group; the groups that queued up
+            # meanwhile go out in one pipelined round trip.
+            groups = [await self._outbox.get()]
+            while not self._outbox.empty() and len(groups) < 100:
+                groups.append(self._outbox.get_nowait())
+            count = sum(len(group) for group in groups)
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    for message in batch:
-                        pipe.publish(self._channel, orjson.dumps(message))
+                    for group in groups:
+                        pipe.publish(self._channel, orjson.dumps(list(group)))
                     await pipe.execute()
-                metrics.BROKER_PUBLISHED.inc(len(batch))
+                metrics.BROKER_PUBLISHED.inc(count)
             except (RedisError, OSError) as exc:
-                metrics.BROKER_DROPPED.inc(len(batch))
-                log.warning("Publishing %d live messages to Redis failed: %s", len(batch), exc)
+                metrics.BROKER_DROPPED.inc(count)
+                log.warning("Publishing %d live messages to Redis failed: %s", count, exc)
 
     async def _subscribe_loop(self, handler: MessageHandler) -> None:
         delay = 0.5
@@ -110,11 +113,11 @@ class RedisBroker:
             message = await pubsub.get_message(timeout=1.0)
             if message is None or message.get("type") != "message":
                 continue
-            batch = [orjson.loads(message["data"])]
+            batch = list(orjson.loads(message["data"]))
             # Drain what is already buffered so the hub handles it in one pass.
             while (more := await pubsub.get_message(timeout=0)) is not None:
                 if more.get("type") == "message":
-                    batch.append(orjson.loads(more["data"]))
+                    batch.extend(orjson.loads(more["data"]))
             try:
                 await handler(batch)
             except Exception:

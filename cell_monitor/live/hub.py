@@ -125,22 +125,34 @@ class Hub:
 
     async def _send_loop(self, connection: DashboardConnection) -> None:
         while True:
-            item = await connection.queue.get()
-            if isinstance(item, _Resync):
-                message = await self._snapshot(connection.filters.team, connection.filters.notebook)
-                data = orjson.dumps(message)
-                metrics.DASHBOARD_RESYNCS.inc()
-            else:
-                data = item
-            try:
-                await asyncio.wait_for(
-                    connection.websocket.send_text(data.decode()), self._send_timeout
+            items = [await connection.queue.get()]
+            while not connection.queue.empty():
+                items.append(connection.queue.get_nowait())
+            if any(isinstance(item, _Resync) for item in items):
+                # Everything before the last resync is in the snapshot already.
+                last = max(i for i, item in enumerate(items) if isinstance(item, _Resync))
+                snapshot = await self._snapshot(
+                    connection.filters.team, connection.filters.notebook
                 )
-            except TimeoutError:
-                metrics.DASHBOARD_CLOSED.labels("send_timeout").inc()
-                await _close(connection.websocket, 1008, "too slow to receive")
+                metrics.DASHBOARD_RESYNCS.inc()
+                if not await self._send(connection, orjson.dumps(snapshot), 1):
+                    return
+                items = items[last + 1 :]
+            pending = [item for item in items if isinstance(item, bytes)]
+            if pending and not await self._send(connection, _frame(pending), len(pending)):
                 return
-            metrics.DASHBOARD_MESSAGES.inc()
+
+    async def _send(self, connection: DashboardConnection, data: bytes, count: int) -> bool:
+        try:
+            await asyncio.wait_for(
+                connection.websocket.send_text(data.decode()), self._send_timeout
+            )
+        except TimeoutError:
+            metrics.DASHBOARD_CLOSED.labels("send_timeout").inc()
+            await _close(connection.websocket, 1008, "too slow to receive")
+            return False
+        metrics.DASHBOARD_MESSAGES.inc(count)
+        return True
 
     async def _receive_loop(self, connection: DashboardConnection) -> None:
         loop = asyncio.get_running_loop()
@@ -168,6 +180,13 @@ class Hub:
                 await _close(connection.websocket, 1001, "no heartbeat response")
                 return
             connection._put(orjson.dumps(heartbeat(datetime.now(timezone.utc))))
+
+
+def _frame(encoded: list[bytes]) -> bytes:
+    """One WebSocket frame: the message itself, or a batch of what queued up."""
+    if len(encoded) == 1:
+        return encoded[0]
+    return b'{"type":"batch","messages":[' + b",".join(encoded) + b"]}"
 
 
 def _message_type(text: str) -> Any:

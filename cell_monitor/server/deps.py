@@ -13,24 +13,24 @@ from cell_monitor.server.pipeline import Pipeline
 from cell_monitor.server.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.cell_monitor
     return state
 
 
-def get_engine(state: Annotated[AppState, Depends(get_state)]) -> AsyncEngine:
+async def get_engine(state: Annotated[AppState, Depends(get_state)]) -> AsyncEngine:
     return state.engine
 
 
-def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
+async def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
     return state.settings
 
 
-def get_pipeline(state: Annotated[AppState, Depends(get_state)]) -> Pipeline:
+async def get_pipeline(state: Annotated[AppState, Depends(get_state)]) -> Pipeline:
     return state.pipeline
 
 
-def get_live(state: Annotated[AppState, Depends(get_state)]) -> LiveService:
+async def get_live(state: Annotated[AppState, Depends(get_state)]) -> LiveService:
     return state.live
 
 

@@ -3,6 +3,7 @@
 Rows are touched in a fixed order (students, notebooks, sessions, events,
 executions; keys sorted within each) so that concurrent transactions of several
 workers lock the same rows in the same order and cannot deadlock each other.
+The statements themselves are in bulk.py, one implementation per database.
 """
 
 from __future__ import annotations
@@ -12,24 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.live.state import LiveState, apply_events
-from cell_monitor.storage.live_rows import STATE_COLUMNS, state_from_row, state_values
-from cell_monitor.storage.models import CellExecution, Event, LearningSession, Notebook, Student
+from cell_monitor.storage.bulk import Bulk, bulk_for
+from cell_monitor.storage.live_rows import state_from_row, state_values
 from cell_monitor.storage.records import NewEvent, WriteOutcome
-
-
-def _insert(conn: AsyncConnection, table: Any) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
-def _greatest(conn: AsyncConnection, a: Any, b: Any) -> ColumnElement[Any]:
-    # SQLite's two-argument max() is its scalar GREATEST.
-    return func.greatest(a, b) if conn.dialect.name == "postgresql" else func.max(a, b)
 
 
 @dataclass
@@ -46,17 +35,18 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
     for event in events:
         first_of.setdefault(event.event_id, event)
     unique = sorted(first_of.values(), key=lambda e: e.event_id)
+    bulk = bulk_for(conn)
 
-    students = await _upsert_students(conn, unique)
+    students = await _upsert_students(conn, bulk, unique)
     student_ids = {key: pk for key, (pk, _) in students.items()}
-    notebook_ids = await _upsert_notebooks(conn, unique)
-    session_ids = await _upsert_sessions(conn, unique, student_ids)
-    inserted = await _insert_events(conn, unique, student_ids, notebook_ids, session_ids)
+    notebook_ids = await _upsert_notebooks(conn, bulk, unique)
+    session_ids = await _upsert_sessions(conn, bulk, unique, student_ids)
+    inserted = await _insert_events(conn, bulk, unique, student_ids, notebook_ids, session_ids)
     stored = [e for e in unique if e.event_id in inserted]
     for event in stored:
         event.pk = inserted[event.event_id]
-    await _insert_executions(conn, stored, student_ids, notebook_ids)
-    changes = await _store_states(conn, stored, students)
+    await _insert_executions(conn, bulk, stored, student_ids, notebook_ids)
+    changes = await _store_states(conn, bulk, stored, students)
 
     outcomes = []
     for event in events:
@@ -74,7 +64,7 @@ def _latest(values: Iterable[str | None]) -> str | None:
 
 
 async def _upsert_students(
-    conn: AsyncConnection, events: Sequence[NewEvent]
+    conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent]
 ) -> dict[str, tuple[int, LiveState | None]]:
     """Create missing students; return each one's id and current (locked) live state."""
     by_key: dict[str, list[NewEvent]] = defaultdict(list)
@@ -95,28 +85,17 @@ async def _upsert_students(
                 "last_seen": max(times),
             }
         )
-    stmt = _insert(conn, Student)
-    new = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Student.student_key],
-        set_={
-            # Only identity here: RETURNING must show the live state as it was
-            # before this group, which _store_states then advances.
-            "email_address": func.coalesce(new.email_address, Student.email_address),
-            "user_id": func.coalesce(new.user_id, Student.user_id),
-            "user_name": func.coalesce(new.user_name, Student.user_name),
-            "team_name": func.coalesce(new.team_name, Student.team_name),
-        },
-    ).returning(Student.id, *STATE_COLUMNS)
-    result = await conn.execute(stmt, rows)
+    result = await bulk.upsert_students(conn, rows)
     students: dict[str, tuple[int, LiveState | None]] = {}
-    for row in result.all():
+    for row in result:
         state = state_from_row(row)
         students[state.student] = (row.id, state if state.version else None)
     return students
 
 
-async def _upsert_notebooks(conn: AsyncConnection, events: Sequence[NewEvent]) -> dict[str, int]:
+async def _upsert_notebooks(
+    conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent]
+) -> dict[str, int]:
     spans: dict[str, list[Any]] = {}
     for event in events:
         if event.notebook_path is None:
@@ -130,17 +109,11 @@ async def _upsert_notebooks(conn: AsyncConnection, events: Sequence[NewEvent]) -
         {"path": path, "first_seen": spans[path][0], "last_seen": spans[path][1]}
         for path in sorted(spans)
     ]
-    stmt = _insert(conn, Notebook)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Notebook.path],
-        set_={"last_seen": _greatest(conn, Notebook.last_seen, stmt.excluded.last_seen)},
-    ).returning(Notebook.id, Notebook.path)
-    result = await conn.execute(stmt, rows)
-    return {path: pk for pk, path in result.all()}
+    return await bulk.upsert_notebooks(conn, rows)
 
 
 async def _upsert_sessions(
-    conn: AsyncConnection, events: Sequence[NewEvent], student_ids: dict[str, int]
+    conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent], student_ids: dict[str, int]
 ) -> dict[tuple[int, str], int]:
     spans: dict[tuple[int, str], list[Any]] = {}
     for event in events:
@@ -156,17 +129,12 @@ async def _upsert_sessions(
         {"student_id": k[0], "session_key": k[1], "first_seen": s[0], "last_seen": s[1]}
         for k, s in sorted(spans.items())
     ]
-    stmt = _insert(conn, LearningSession)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[LearningSession.student_id, LearningSession.session_key],
-        set_={"last_seen": _greatest(conn, LearningSession.last_seen, stmt.excluded.last_seen)},
-    ).returning(LearningSession.id, LearningSession.student_id, LearningSession.session_key)
-    result = await conn.execute(stmt, rows)
-    return {(student, key): pk for pk, student, key in result.all()}
+    return await bulk.upsert_sessions(conn, rows)
 
 
 async def _insert_events(
     conn: AsyncConnection,
+    bulk: Bulk,
     events: Sequence[NewEvent],
     student_ids: dict[str, int],
     notebook_ids: dict[str, int],
@@ -190,17 +158,12 @@ async def _insert_events(
                 "extra": e.extra,
             }
         )
-    stmt = (
-        _insert(conn, Event)
-        .on_conflict_do_nothing(index_elements=[Event.event_id])
-        .returning(Event.id, Event.event_id)
-    )
-    result = await conn.execute(stmt, rows)
-    return {event_id: pk for pk, event_id in result.all()}
+    return await bulk.insert_events(conn, rows)
 
 
 async def _insert_executions(
     conn: AsyncConnection,
+    bulk: Bulk,
     events: Sequence[NewEvent],
     student_ids: dict[str, int],
     notebook_ids: dict[str, int],
@@ -227,11 +190,12 @@ async def _insert_executions(
         if e.is_execution
     ]
     if rows:
-        await conn.execute(insert(CellExecution), rows)
+        await bulk.insert_executions(conn, rows)
 
 
 async def _store_states(
     conn: AsyncConnection,
+    bulk: Bulk,
     events: Sequence[NewEvent],
     students: dict[str, tuple[int, LiveState | None]],
 ) -> list[tuple[LiveState | None, LiveState]]:
@@ -244,14 +208,7 @@ async def _store_states(
         pk, before = students[key]
         after = apply_events(before or LiveState(student=key), by_student[key])
         changes.append((before, after))
-        # Bind names must differ from column names in an executemany UPDATE.
-        rows.append({"sid": pk, **{f"v_{k}": v for k, v in state_values(after).items()}})
+        rows.append({"id": pk, **state_values(after)})
     if rows:
-        columns = [name[2:] for name in rows[0] if name != "sid"]
-        stmt = (
-            update(Student)
-            .where(Student.id == bindparam("sid"))
-            .values({name: bindparam(f"v_{name}") for name in columns})
-        )
-        await conn.execute(stmt, rows)
+        await bulk.update_states(conn, rows)
     return changes

@@ -12,7 +12,7 @@ router = APIRouter(tags=["metrics"])
 
 
 @router.get("/metrics", response_class=Response)
-def prometheus_metrics() -> Response:
+async def prometheus_metrics() -> Response:
     """All metrics; summed over workers when PROMETHEUS_MULTIPROC_DIR is set."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -1,0 +1,245 @@
+"""The six bulk statements of a group write, per database.
+
+`GenericBulk` uses SQLAlchemy's multi-row statements (SQLite, in process).
+`PostgresBulk` sends each table's rows as arrays through `unnest()`: one
+statement text whatever the row count, so asyncpg prepares it once per
+connection, and one round trip per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    FromClause,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    func,
+    insert,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cell_monitor.storage.live_rows import STATE_COLUMNS
+from cell_monitor.storage.models import (
+    CellExecution,
+    Event,
+    LearningSession,
+    Notebook,
+    Student,
+    UtcDateTime,
+)
+
+Rows = Sequence[dict[str, Any]]
+
+
+class Bulk(Protocol):
+    async def upsert_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Row[Any]]:
+        """Insert missing students; rows of id + STATE_COLUMNS as they were before."""
+
+    async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]: ...
+
+    async def upsert_sessions(
+        self, conn: AsyncConnection, rows: Rows
+    ) -> dict[tuple[int, str], int]: ...
+
+    async def insert_events(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+        """Insert events whose eventId is new; eventId → primary key of those."""
+
+    async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None: ...
+
+    async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
+        """Rows of `id` plus the state columns to set."""
+
+
+def bulk_for(conn: AsyncConnection) -> Bulk:
+    return _POSTGRES if conn.dialect.name == "postgresql" else _GENERIC
+
+
+# Identity is all a conflicting student row gets here: RETURNING must show the
+# live state as it was before this group (the writer then advances it).
+_IDENTITY = ("email_address", "user_id", "user_name", "team_name")
+
+
+class GenericBulk:
+    def _insert(self, conn: AsyncConnection, model: Any) -> Any:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        return dialect.insert(model)
+
+    def _greatest(self, conn: AsyncConnection, a: Any, b: Any) -> Any:
+        # SQLite's two-argument max() is its scalar GREATEST.
+        return func.greatest(a, b) if conn.dialect.name == "postgresql" else func.max(a, b)
+
+    async def upsert_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Row[Any]]:
+        stmt = self._insert(conn, Student)
+        new = stmt.excluded
+        set_ = {name: func.coalesce(new[name], Student.__table__.c[name]) for name in _IDENTITY}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Student.student_key], set_=set_
+        ).returning(Student.id, *STATE_COLUMNS)
+        return (await conn.execute(stmt, rows)).all()
+
+    async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+        stmt = self._insert(conn, Notebook)
+        last_seen = self._greatest(conn, Notebook.last_seen, stmt.excluded.last_seen)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Notebook.path], set_={"last_seen": last_seen}
+        ).returning(Notebook.id, Notebook.path)
+        return {path: pk for pk, path in (await conn.execute(stmt, rows)).all()}
+
+    async def upsert_sessions(
+        self, conn: AsyncConnection, rows: Rows
+    ) -> dict[tuple[int, str], int]:
+        stmt = self._insert(conn, LearningSession)
+        last_seen = self._greatest(conn, LearningSession.last_seen, stmt.excluded.last_seen)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LearningSession.student_id, LearningSession.session_key],
+            set_={"last_seen": last_seen},
+        ).returning(LearningSession.id, LearningSession.student_id, LearningSession.session_key)
+        result = await conn.execute(stmt, rows)
+        return {(student, key): pk for pk, student, key in result.all()}
+
+    async def insert_events(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+        stmt = (
+            self._insert(conn, Event)
+            .on_conflict_do_nothing(index_elements=[Event.event_id])
+            .returning(Event.id, Event.event_id)
+        )
+        return {event_id: pk for pk, event_id in (await conn.execute(stmt, rows)).all()}
+
+    async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None:
+        await conn.execute(insert(CellExecution), rows)
+
+    async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
+        # Bind names must differ from column names in an executemany UPDATE.
+        columns = [name for name in rows[0] if name != "id"]
+        stmt = (
+            update(Student)
+            .where(Student.id == bindparam("b_id"))
+            .values({name: bindparam(f"b_{name}") for name in columns})
+        )
+        await conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+
+
+def _pg_type(table: FromClause, column: str) -> str:
+    kind = table.c[column].type
+    if isinstance(kind, UtcDateTime):
+        return "timestamptz"
+    if isinstance(kind, BigInteger):
+        return "bigint"
+    if isinstance(kind, Integer):
+        return "integer"
+    if isinstance(kind, Boolean):
+        return "boolean"
+    if isinstance(kind, Float):
+        return "double precision"
+    if isinstance(kind, (String, Text)):
+        return "text"
+    return "text"  # JSON goes as text and is cast in the SELECT
+
+
+def _unnest(table: FromClause, columns: Sequence[str]) -> str:
+    arrays = ", ".join(f"CAST(:{c} AS {_pg_type(table, c)}[])" for c in columns)
+    return f"unnest({arrays}) AS u({', '.join(columns)})"
+
+
+def _arrays(rows: Rows, columns: Sequence[str]) -> dict[str, list[Any]]:
+    return {c: [row[c] for row in rows] for c in columns}
+
+
+class PostgresBulk:
+    def __init__(self) -> None:
+        students = Student.__table__
+        self._student_columns = ["student_key", *_IDENTITY, "first_seen", "last_seen"]
+        returning = ", ".join(["id", *(c.name for c in STATE_COLUMNS)])
+        identity = ", ".join(f"{c} = coalesce(excluded.{c}, students.{c})" for c in _IDENTITY)
+        self._students_sql = text(
+            f"INSERT INTO students ({', '.join(self._student_columns)}) "
+            f"SELECT * FROM {_unnest(students, self._student_columns)} "
+            f"ON CONFLICT (student_key) DO UPDATE SET {identity} RETURNING {returning}"
+        )
+        notebooks = Notebook.__table__
+        self._notebook_columns = ["path", "first_seen", "last_seen"]
+        self._notebooks_sql = text(
+            f"INSERT INTO notebooks (path, first_seen, last_seen) "
+            f"SELECT * FROM {_unnest(notebooks, self._notebook_columns)} "
+            "ON CONFLICT (path) DO UPDATE SET "
+            "last_seen = greatest(notebooks.last_seen, excluded.last_seen) RETURNING id, path"
+        )
+        sessions = LearningSession.__table__
+        self._session_columns = ["student_id", "session_key", "first_seen", "last_seen"]
+        self._sessions_sql = text(
+            f"INSERT INTO sessions ({', '.join(self._session_columns)}) "
+            f"SELECT * FROM {_unnest(sessions, self._session_columns)} "
+            "ON CONFLICT (student_id, session_key) DO UPDATE SET "
+            "last_seen = greatest(sessions.last_seen, excluded.last_seen) "
+            "RETURNING id, student_id, session_key"
+        )
+        events = Event.__table__
+        self._event_columns = [c.name for c in events.columns if c.name != "id"]
+        select_list = ", ".join(
+            "u.extra::json" if c == "extra" else f"u.{c}" for c in self._event_columns
+        )
+        self._events_sql = text(
+            f"INSERT INTO events ({', '.join(self._event_columns)}) "
+            f"SELECT {select_list} FROM {_unnest(events, self._event_columns)} "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+        )
+        executions = CellExecution.__table__
+        self._execution_columns = [c.name for c in executions.columns if c.name != "id"]
+        self._executions_sql = text(
+            f"INSERT INTO cell_executions ({', '.join(self._execution_columns)}) "
+            f"SELECT * FROM {_unnest(executions, self._execution_columns)}"
+        )
+        self._update_sql: dict[tuple[str, ...], Any] = {}
+
+    async def upsert_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Row[Any]]:
+        params = _arrays(rows, self._student_columns)
+        return (await conn.execute(self._students_sql, params)).all()
+
+    async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+        result = await conn.execute(self._notebooks_sql, _arrays(rows, self._notebook_columns))
+        return {path: pk for pk, path in result.all()}
+
+    async def upsert_sessions(
+        self, conn: AsyncConnection, rows: Rows
+    ) -> dict[tuple[int, str], int]:
+        result = await conn.execute(self._sessions_sql, _arrays(rows, self._session_columns))
+        return {(student, key): pk for pk, student, key in result.all()}
+
+    async def insert_events(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+        params = _arrays(rows, self._event_columns)
+        params["extra"] = [
+            orjson.dumps(extra).decode() if extra is not None else None for extra in params["extra"]
+        ]
+        result = await conn.execute(self._events_sql, params)
+        return {event_id: pk for pk, event_id in result.all()}
+
+    async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None:
+        await conn.execute(self._executions_sql, _arrays(rows, self._execution_columns))
+
+    async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
+        columns = tuple(rows[0])
+        sql = self._update_sql.get(columns)
+        if sql is None:
+            assignments = ", ".join(f"{c} = u.{c}" for c in columns if c != "id")
+            sql = text(
+                f"UPDATE students AS s SET {assignments} "
+                f"FROM {_unnest(Student.__table__, columns)} WHERE s.id = u.id"
+            )
+            self._update_sql[columns] = sql
+        await conn.execute(sql, _arrays(rows, columns))
+
+
+_GENERIC = GenericBulk()
+_POSTGRES = PostgresBulk()
