@@ -107,7 +107,7 @@ class ServerProcess:
         command = [sys.executable, "-m", "cell_monitor.cli", "serve", "--port", str(self.port)]
         # A file, not a pipe: nobody reads a pipe while the server runs, and a
         # full pipe would block the server's logging.
-        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the object
         self.process = subprocess.Popen(
             [*command, *args], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
         )

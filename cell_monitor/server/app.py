@@ -76,7 +76,7 @@ def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
     live = LiveService(settings, engine, broker)
     pipeline = Pipeline(settings, engine)
     pipeline.add_listener(live.on_events)
-    pipeline.committer.add_state_listener(live.on_changes)
+    pipeline.add_state_listener(live.on_changes)
     state = AppState(settings=settings, engine=engine, pipeline=pipeline, live=live)
 
     async def database_check() -> None:

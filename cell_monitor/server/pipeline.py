@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cell_monitor import metrics
 from cell_monitor.config import Settings
 from cell_monitor.schemas import IngestResponse, RejectedEvent
-from cell_monitor.server.committer import CommitListener, Failed, GroupCommitter
+from cell_monitor.server.committer import (
+    CommitListener,
+    Failed,
+    GroupCommitter,
+    StateListener,
+)
 from cell_monitor.server.ingest import UnusableBody, parse_body, validate_batch
 from cell_monitor.storage.records import WriteOutcome
 
@@ -38,7 +43,12 @@ class Pipeline:
         )
 
     def add_listener(self, listener: CommitListener) -> None:
+        """Call `listener` with each commit's newly stored events (must not block)."""
         self.committer.add_listener(listener)
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Call `listener` with each commit's live-state changes (must not block)."""
+        self.committer.add_state_listener(listener)
 
     def start(self) -> None:
         self.committer.start()
