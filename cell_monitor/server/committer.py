@@ -71,6 +71,7 @@ class GroupCommitter:
         *,
         max_group_events: int,
         max_queued_events: int,
+        concurrency: int = 1,
         listeners: Sequence[CommitListener] = (),
     ) -> None:
         self._engine = engine.execution_options(**{WRITE_TX: True})
@@ -81,7 +82,8 @@ class GroupCommitter:
         self._queue: deque[_Submission] = deque()
         self._queued_events = 0
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._concurrency = concurrency
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
 
     def add_listener(self, listener: CommitListener) -> None:
@@ -94,17 +96,21 @@ class GroupCommitter:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="cell-monitor-group-commit")
+        # Several commits in flight hide the round trips of each; rows are locked
+        # in one global order (writer.py), so concurrent groups cannot deadlock.
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"cell-monitor-group-commit-{n}")
+            for n in range(self._concurrency)
+        ]
 
     async def stop(self) -> None:
         """Refuse new work, commit everything already queued, then end."""
         self._closing = True
         self._wakeup.set()
-        if self._task is not None:
-            await self._task
+        await asyncio.gather(*self._tasks)
 
     async def submit(self, events: Sequence[NewEvent]) -> list[Outcome]:
         """Wait until `events` are committed; one outcome per event."""
@@ -121,12 +127,13 @@ class GroupCommitter:
 
     async def _run(self) -> None:
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._queue:
-                await self._commit(self._take_group())
-            if self._closing:
-                return
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            await self._commit(self._take_group())
 
     def _take_group(self) -> list[_Submission]:
         group = [self._queue.popleft()]
@@ -182,7 +189,7 @@ class GroupCommitter:
             try:
                 async with self._engine.begin() as conn:
                     result = await write_group(conn, events)
-            except sa_exc.DBAPIError as exc:
+            except Exception as exc:
                 if attempt == _RETRIES or not _is_contention(exc):
                     raise
                 log.info("Commit contention (%s), retry %d", _short(exc), attempt)
@@ -232,26 +239,35 @@ def _settle(future: asyncio.Future[list[Outcome]], result: list[Outcome] | Excep
         future.set_result(result)
 
 
-def _is_contention(exc: sa_exc.DBAPIError) -> bool:
-    text = str(exc.orig).lower()
-    return "deadlock" in text or "locked" in text or "could not serialize" in text
+def _sqlstate(exc: BaseException) -> str:
+    # asyncpg errors carry it; SQLAlchemy wraps them with the original in .orig.
+    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return str(state or "")
+
+
+def _is_contention(exc: BaseException) -> bool:
+    """Deadlock, serialization failure or a locked SQLite file: worth a retry."""
+    if _sqlstate(exc) in ("40P01", "40001"):
+        return True
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return "deadlock" in text or "database is locked" in text
 
 
 def _is_unavailable(exc: BaseException) -> bool:
     """True when the database is away (retry later), False when it refused the data."""
     if isinstance(exc, (OSError, TimeoutError)):
         return True
+    sqlstate = _sqlstate(exc)
+    if sqlstate:
+        # Class 22 (data exception) and 23 (integrity violation) are about the
+        # rows; anything else (connection, resources, shutdown) is the database.
+        return not sqlstate.startswith(("22", "23"))
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
         if isinstance(exc, (sa_exc.DataError, sa_exc.IntegrityError)):
             return False
-        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
-            return True
-        # asyncpg reports data errors (bad encoding, out of range) as a generic
-        # DBAPIError; its SQLSTATE class tells them apart (22: data, 23: integrity).
-        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
-        return not sqlstate.startswith(("22", "23"))
+        return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
     return not isinstance(exc, (UnicodeError, ValueError))
 
 

@@ -8,7 +8,8 @@ connection, and one round trip per table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -27,9 +28,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cell_monitor.storage.engine import observe_query
 from cell_monitor.storage.live_rows import STATE_COLUMNS
 from cell_monitor.storage.models import (
     CellExecution,
@@ -44,8 +45,10 @@ Rows = Sequence[dict[str, Any]]
 
 
 class Bulk(Protocol):
-    async def upsert_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Row[Any]]:
-        """Insert missing students; rows of id + STATE_COLUMNS as they were before."""
+    async def upsert_students(
+        self, conn: AsyncConnection, rows: Rows
+    ) -> Sequence[tuple[int, Mapping[str, Any]]]:
+        """Insert missing students; (id, STATE_COLUMNS as they were before) for each."""
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]: ...
 
@@ -80,14 +83,17 @@ class GenericBulk:
         # SQLite's two-argument max() is its scalar GREATEST.
         return func.greatest(a, b) if conn.dialect.name == "postgresql" else func.max(a, b)
 
-    async def upsert_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Row[Any]]:
+    async def upsert_students(
+        self, conn: AsyncConnection, rows: Rows
+    ) -> Sequence[tuple[int, Mapping[str, Any]]]:
         stmt = self._insert(conn, Student)
         new = stmt.excluded
         set_ = {name: func.coalesce(new[name], Student.__table__.c[name]) for name in _IDENTITY}
         stmt = stmt.on_conflict_do_update(
             index_elements=[Student.student_key], set_=set_
         ).returning(Student.id, *STATE_COLUMNS)
-        return (await conn.execute(stmt, rows)).all()
+        result = await conn.execute(stmt, rows)
+        return [(row.id, dict(row._mapping)) for row in result.all()]
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
         stmt = self._insert(conn, Notebook)
@@ -148,39 +154,47 @@ def _pg_type(table: FromClause, column: str) -> str:
     return "text"  # JSON goes as text and is cast in the SELECT
 
 
-def _unnest(table: FromClause, columns: Sequence[str]) -> str:
-    arrays = ", ".join(f"CAST(:{c} AS {_pg_type(table, c)}[])" for c in columns)
+def _unnest(table: FromClause, columns: Sequence[str], named: bool = False) -> str:
+    """unnest() over one array parameter per column: $1, $2… or :name for text()."""
+    arrays = ", ".join(
+        f"CAST(:{c} AS {_pg_type(table, c)}[])" if named else f"${n}::{_pg_type(table, c)}[]"
+        for n, c in enumerate(columns, start=1)
+    )
     return f"unnest({arrays}) AS u({', '.join(columns)})"
 
 
-def _arrays(rows: Rows, columns: Sequence[str]) -> dict[str, list[Any]]:
-    return {c: [row[c] for row in rows] for c in columns}
+def _arrays(rows: Rows, columns: Sequence[str]) -> list[list[Any]]:
+    return [[row[c] for row in rows] for c in columns]
 
 
 class PostgresBulk:
+    """Runs on the asyncpg connection under SQLAlchemy's transaction: at a few
+    hundred commits per second, SQLAlchemy's per-statement layers cost more CPU
+    than PostgreSQL takes to do the work."""
+
     def __init__(self) -> None:
         students = Student.__table__
         self._student_columns = ["student_key", *_IDENTITY, "first_seen", "last_seen"]
         returning = ", ".join(["id", *(c.name for c in STATE_COLUMNS)])
         identity = ", ".join(f"{c} = coalesce(excluded.{c}, students.{c})" for c in _IDENTITY)
+        # Through SQLAlchemy, and first: its asyncpg adapter opens the transaction
+        # lazily, on the first statement it runs; the others then join it.
         self._students_sql = text(
             f"INSERT INTO students ({', '.join(self._student_columns)}) "
-            f"SELECT * FROM {_unnest(students, self._student_columns)} "
+            f"SELECT * FROM {_unnest(students, self._student_columns, named=True)} "
             f"ON CONFLICT (student_key) DO UPDATE SET {identity} RETURNING {returning}"
         )
-        notebooks = Notebook.__table__
         self._notebook_columns = ["path", "first_seen", "last_seen"]
-        self._notebooks_sql = text(
+        self._notebooks_sql = (
             f"INSERT INTO notebooks (path, first_seen, last_seen) "
-            f"SELECT * FROM {_unnest(notebooks, self._notebook_columns)} "
+            f"SELECT * FROM {_unnest(Notebook.__table__, self._notebook_columns)} "
             "ON CONFLICT (path) DO UPDATE SET "
             "last_seen = greatest(notebooks.last_seen, excluded.last_seen) RETURNING id, path"
         )
-        sessions = LearningSession.__table__
         self._session_columns = ["student_id", "session_key", "first_seen", "last_seen"]
-        self._sessions_sql = text(
+        self._sessions_sql = (
             f"INSERT INTO sessions ({', '.join(self._session_columns)}) "
-            f"SELECT * FROM {_unnest(sessions, self._session_columns)} "
+            f"SELECT * FROM {_unnest(LearningSession.__table__, self._session_columns)} "
             "ON CONFLICT (student_id, session_key) DO UPDATE SET "
             "last_seen = greatest(sessions.last_seen, excluded.last_seen) "
             "RETURNING id, student_id, session_key"
@@ -190,55 +204,73 @@ class PostgresBulk:
         select_list = ", ".join(
             "u.extra::json" if c == "extra" else f"u.{c}" for c in self._event_columns
         )
-        self._events_sql = text(
+        self._events_sql = (
             f"INSERT INTO events ({', '.join(self._event_columns)}) "
             f"SELECT {select_list} FROM {_unnest(events, self._event_columns)} "
             "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
         )
         executions = CellExecution.__table__
         self._execution_columns = [c.name for c in executions.columns if c.name != "id"]
-        self._executions_sql = text(
+        self._executions_sql = (
             f"INSERT INTO cell_executions ({', '.join(self._execution_columns)}) "
             f"SELECT * FROM {_unnest(executions, self._execution_columns)}"
         )
-        self._update_sql: dict[tuple[str, ...], Any] = {}
+        self._update_sql: dict[tuple[str, ...], str] = {}
 
-    async def upsert_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Row[Any]]:
-        params = _arrays(rows, self._student_columns)
-        return (await conn.execute(self._students_sql, params)).all()
+    async def _fetch(
+        self, conn: AsyncConnection, operation: str, sql: str, args: list[list[Any]]
+    ) -> list[Any]:
+        driver = (await conn.get_raw_connection()).driver_connection
+        if driver is None or not driver.is_in_transaction():
+            # Outside a transaction each statement would commit on its own.
+            raise RuntimeError("bulk statements must run inside the group's transaction")
+        started = time.perf_counter()
+        records = await driver.fetch(sql, *args)
+        observe_query(conn.info, operation, sql, time.perf_counter() - started)
+        return list(records)
+
+    async def upsert_students(
+        self, conn: AsyncConnection, rows: Rows
+    ) -> Sequence[tuple[int, Mapping[str, Any]]]:
+        params = {c: [row[c] for row in rows] for c in self._student_columns}
+        result = await conn.execute(self._students_sql, params)
+        return [(row.id, dict(row._mapping)) for row in result.all()]
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
-        result = await conn.execute(self._notebooks_sql, _arrays(rows, self._notebook_columns))
-        return {path: pk for pk, path in result.all()}
+        args = _arrays(rows, self._notebook_columns)
+        return {
+            r["path"]: r["id"] for r in await self._fetch(conn, "insert", self._notebooks_sql, args)
+        }
 
     async def upsert_sessions(
         self, conn: AsyncConnection, rows: Rows
     ) -> dict[tuple[int, str], int]:
-        result = await conn.execute(self._sessions_sql, _arrays(rows, self._session_columns))
-        return {(student, key): pk for pk, student, key in result.all()}
+        args = _arrays(rows, self._session_columns)
+        records = await self._fetch(conn, "insert", self._sessions_sql, args)
+        return {(r["student_id"], r["session_key"]): r["id"] for r in records}
 
     async def insert_events(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
-        params = _arrays(rows, self._event_columns)
-        params["extra"] = [
-            orjson.dumps(extra).decode() if extra is not None else None for extra in params["extra"]
-        ]
-        result = await conn.execute(self._events_sql, params)
-        return {event_id: pk for pk, event_id in result.all()}
+        args = _arrays(rows, self._event_columns)
+        extra = self._event_columns.index("extra")
+        args[extra] = [orjson.dumps(x).decode() if x is not None else None for x in args[extra]]
+        records = await self._fetch(conn, "insert", self._events_sql, args)
+        return {r["event_id"]: r["id"] for r in records}
 
     async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None:
-        await conn.execute(self._executions_sql, _arrays(rows, self._execution_columns))
+        args = _arrays(rows, self._execution_columns)
+        await self._fetch(conn, "insert", self._executions_sql, args)
 
     async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
         columns = tuple(rows[0])
         sql = self._update_sql.get(columns)
         if sql is None:
             assignments = ", ".join(f"{c} = u.{c}" for c in columns if c != "id")
-            sql = text(
+            sql = (
                 f"UPDATE students AS s SET {assignments} "
                 f"FROM {_unnest(Student.__table__, columns)} WHERE s.id = u.id"
             )
             self._update_sql[columns] = sql
-        await conn.execute(sql, _arrays(rows, columns))
+        await self._fetch(conn, "update", sql, _arrays(rows, columns))
 
 
 _GENERIC = GenericBulk()

@@ -75,7 +75,29 @@ def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
     return engine
 
 
+SLOW_SECONDS = "cell_monitor_slow_seconds"
+
+
+def observe_query(info: dict[str, Any], operation: str, statement: str, elapsed: float) -> None:
+    """Record one statement's duration; log it when slower than the threshold."""
+    metrics.DB_QUERY_DURATION.labels(operation).observe(elapsed)
+    if elapsed > info.get(SLOW_SECONDS, float("inf")):
+        metrics.SLOW_QUERIES.inc()
+        log.warning(
+            "Slow query: %.4fs - %s...",
+            elapsed,
+            " ".join(statement.split())[:100],
+            extra={"duration_s": round(elapsed, 4)},
+        )
+
+
 def _instrument(engine: AsyncEngine, slow_seconds: float) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _remember_threshold(dbapi_connection: Any, record: Any) -> None:
+        # Connection.info is this dict: code running statements on the driver
+        # directly (bulk.py) finds the threshold there.
+        record.info[SLOW_SECONDS] = slow_seconds
+
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         conn.info.setdefault("cell_monitor_query_start", []).append(time.perf_counter())
@@ -84,12 +106,4 @@ def _instrument(engine: AsyncEngine, slow_seconds: float) -> None:
     def _after(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
         started = conn.info["cell_monitor_query_start"].pop()
         elapsed = time.perf_counter() - started
-        metrics.DB_QUERY_DURATION.labels(metrics.sql_operation(statement)).observe(elapsed)
-        if elapsed > slow_seconds:
-            metrics.SLOW_QUERIES.inc()
-            log.warning(
-                "Slow query: %.4fs - %s...",
-                elapsed,
-                " ".join(statement.split())[:100],
-                extra={"duration_s": round(elapsed, 4)},
-            )
+        observe_query(conn.info, metrics.sql_operation(statement), statement, elapsed)

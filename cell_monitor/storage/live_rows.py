@@ -21,8 +21,8 @@ STATE_COLUMNS = [getattr(Student, column) for column in _COLUMN.values()]
 
 
 def state_from_row(row: Any) -> LiveState:
-    """A LiveState from a row holding STATE_COLUMNS (or a Student)."""
-    mapping = row._mapping if hasattr(row, "_mapping") else row.__dict__
+    """A LiveState from a row or mapping holding STATE_COLUMNS."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
     return LiveState(**{name: mapping[column] for name, column in _COLUMN.items()})
 
 

@@ -87,9 +87,9 @@ async def _upsert_students(
         )
     result = await bulk.upsert_students(conn, rows)
     students: dict[str, tuple[int, LiveState | None]] = {}
-    for row in result:
+    for pk, row in result:
         state = state_from_row(row)
-        students[state.student] = (row.id, state if state.version else None)
+        students[state.student] = (pk, state if state.version else None)
     return students
 
 
