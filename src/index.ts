@@ -1,0 +1,162 @@
+/**
+ * The cell-monitor JupyterLab extension: wires settings, capture, the
+ * durable browser queue, batching, the transport to the server extension,
+ * the help button and the status indicator together.
+ */
+
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
+
+import { EventBatcher } from './batcher';
+import { NotebookCapture } from './capture';
+import { IMonitorEvent, makeEvent, newEventId } from './events';
+import { HelpButtonExtension } from './helpButton';
+import { IKeyValueStorage, PendingQueue } from './queue';
+import { IMonitorSettings, readSettings } from './settings';
+import { StatusIndicator } from './statusIndicator';
+import { IServerStatus, ServerExtensionTransport } from './transport';
+
+const PLUGIN_ID = 'cell-monitor:plugin';
+const HEARTBEAT_MS = 10000;
+const STATUS_POLL_MS = 15000;
+
+function localStorageOrNull(): IKeyValueStorage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null; // storage disabled by the browser's privacy settings
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description:
+    'Reports cell executions, notebook activity and help requests to the class server.',
+  autoStart: true,
+  requires: [INotebookTracker, ISettingRegistry],
+  optional: [IStatusBar],
+  activate: async (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    registry: ISettingRegistry,
+    statusBar: IStatusBar | null
+  ) => {
+    let settings: IMonitorSettings = readSettings(null);
+    try {
+      const loaded = await registry.load(PLUGIN_ID);
+      settings = readSettings(loaded);
+      loaded.changed.connect(() => {
+        settings = readSettings(loaded);
+        refresh();
+      });
+    } catch (error) {
+      console.warn('cell-monitor: settings unavailable, using defaults', error);
+    }
+
+    const storage = localStorageOrNull();
+    // One id per page load: it names this page's storage and is the
+    // sessionId of its events.
+    const sessionId = newEventId();
+    const transport = new ServerExtensionTransport(() => settings);
+    // While disabled nothing leaves the page: batches wait in the queue.
+    const sender = {
+      send: (events: IMonitorEvent[]) =>
+        isEnabled()
+          ? transport.send(events)
+          : Promise.resolve({
+              ok: false as const,
+              error: 'disabled',
+              retryAfterMs: 10000
+            })
+    };
+    const queue = new PendingQueue({
+      instanceId: sessionId,
+      maxEvents: settings.maxPendingEvents,
+      storage
+    });
+    const indicator = new StatusIndicator();
+    let serverStatus: IServerStatus | null = null;
+    const refresh = () =>
+      indicator.display({
+        enabled: isEnabled(),
+        batcher: batcher.state,
+        server: serverStatus
+      });
+    const batcher = new EventBatcher(
+      queue,
+      sender,
+      {
+        flushIntervalMs: settings.flushIntervalMs,
+        maxBatchEvents: settings.maxBatchEvents,
+        backoff: { initialMs: 1000, maxMs: 60000 }
+      },
+      refresh
+    );
+
+    // Both sides must agree: the student's setting and the Jupyter server's
+    // configuration (CELL_MONITOR_ENABLED). Until the server has answered,
+    // events are captured and kept, but not sent.
+    const isEnabled = () => settings.enabled && serverStatus?.enabled !== false;
+    const emit = (eventType: string, fields: Partial<IMonitorEvent>) => {
+      if (isEnabled()) {
+        batcher.add(makeEvent(eventType, settings, sessionId, fields));
+      }
+    };
+
+    new NotebookCapture(tracker, emit);
+    app.docRegistry.addWidgetExtension(
+      'Notebook',
+      new HelpButtonExtension(
+        (panel: NotebookPanel, requested: boolean) =>
+          emit(requested ? 'help' : 'help_stop', {
+            notebookPath: panel.context.path
+          }),
+        isEnabled,
+        storage
+      )
+    );
+    if (statusBar) {
+      statusBar.registerStatusItem('cell-monitor:status', {
+        item: indicator,
+        align: 'left',
+        rank: 1000
+      });
+    }
+
+    const pollStatus = async () => {
+      if (!settings.enabled) {
+        return;
+      }
+      serverStatus = await transport.status();
+      refresh();
+    };
+    const adoptLeftovers = () => {
+      queue.heartbeat();
+      if (queue.adoptOrphans() > 0 && isEnabled()) {
+        batcher.flushSoon();
+      }
+    };
+    await pollStatus();
+    adoptLeftovers();
+    if (isEnabled()) {
+      batcher.flushSoon();
+    }
+    setInterval(adoptLeftovers, HEARTBEAT_MS);
+    setInterval(() => void pollStatus(), STATUS_POLL_MS);
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'hidden' && isEnabled()) {
+        batcher.flushSoon();
+      }
+    });
+    // A page that goes away hands its unsent events to the next one at once
+    // (they are already in localStorage; this only skips the stale timeout).
+    window.addEventListener('pagehide', () => queue.release());
+  }
+};
+
+export default plugin;
