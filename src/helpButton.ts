@@ -31,8 +31,8 @@ export class HelpButton extends Widget {
     this.toggleClass(ACTIVE_CLASS, requested);
     this.node.setAttribute('aria-pressed', String(requested));
     this.node.textContent = requested
-      ? '✋ Help requested'
-      : '✋ Ask for help';
+      ? 'Help requested'
+      : 'Ask for help';
     this.node.title = requested
       ? 'Your instructor has been asked for help. Click when you no longer need it.'
       : 'Ask your instructor for help with this notebook.';
