@@ -15,8 +15,7 @@ import { PendingQueue } from './queue';
 
 /** What the transport reports for one batch. */
 export type SendOutcome =
-  | { ok: true }
-  | { ok: false; error: string; retryAfterMs?: number };
+  { ok: true } | { ok: false; error: string; retryAfterMs?: number };
 
 export interface IBatchSender {
   send(events: IMonitorEvent[]): Promise<SendOutcome>;

@@ -60,7 +60,9 @@ export function truncateTail(text: string, max: number): string {
   if (text.length <= max) {
     return text;
   }
-  return ELLIPSIS + text.slice(text.length - Math.max(0, max - ELLIPSIS.length));
+  return (
+    ELLIPSIS + text.slice(text.length - Math.max(0, max - ELLIPSIS.length))
+  );
 }
 
 /** A random UUID v4: the idempotency key that makes retries harmless. */

@@ -30,18 +30,17 @@ export class HelpButton extends Widget {
   setRequested(requested: boolean): void {
     this.toggleClass(ACTIVE_CLASS, requested);
     this.node.setAttribute('aria-pressed', String(requested));
-    this.node.textContent = requested
-      ? 'Help requested'
-      : 'Ask for help';
+    this.node.textContent = requested ? 'Help requested' : 'Ask for help';
     this.node.title = requested
       ? 'Your instructor has been asked for help. Click when you no longer need it.'
       : 'Ask your instructor for help with this notebook.';
   }
 }
 
-export class HelpButtonExtension
-  implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel>
-{
+export class HelpButtonExtension implements DocumentRegistry.IWidgetExtension<
+  NotebookPanel,
+  INotebookModel
+> {
   constructor(
     onToggle: HelpToggled,
     isEnabled: () => boolean,

@@ -134,7 +134,11 @@ export class PendingQueue {
     const known = new Set(this._events.map(e => e.eventId));
     let added = 0;
     for (const event of events) {
-      if (event && typeof event.eventId === 'string' && !known.has(event.eventId)) {
+      if (
+        event &&
+        typeof event.eventId === 'string' &&
+        !known.has(event.eventId)
+      ) {
         this._events.push(event);
         known.add(event.eventId);
         added++;

@@ -7,7 +7,7 @@
  * cell metadata when its `recordTiming` setting is on; that is the fallback.
  */
 
-import { KernelMessage } from '@jupyterlab/services';
+import type { KernelMessage } from '@jupyterlab/services';
 
 /** What the execute_reply told about one execution. */
 export interface IReplyInfo {
@@ -38,7 +38,8 @@ export function kernelDurationMs(
   return Math.round((end - start) * 1000) / 1000;
 }
 
-const ISO_FRACTION = /^(.*T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/;
+const ISO_FRACTION =
+  /^(.*T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/;
 
 /** An ISO 8601 time as fractional milliseconds since the epoch. */
 export function parseIsoMicros(value: unknown): number | undefined {
