@@ -83,9 +83,9 @@ class CellMonitorExtension(ExtensionApp):
     retry_initial_seconds = Float(
         help="First retry delay (env CELL_MONITOR_RETRY_INITIAL_SECONDS); doubles per failure."
     ).tag(config=True)
-    retry_max_seconds = Float(
-        help="Longest retry delay (env CELL_MONITOR_RETRY_MAX_SECONDS)."
-    ).tag(config=True)
+    retry_max_seconds = Float(help="Longest retry delay (env CELL_MONITOR_RETRY_MAX_SECONDS).").tag(
+        config=True
+    )
     request_timeout_seconds = Float(30.0, help="Timeout of one request to the class server.").tag(
         config=True
     )

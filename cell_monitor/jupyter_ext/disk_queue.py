@@ -58,9 +58,7 @@ class DiskQueue:
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=30
-        )
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(_SCHEMA)
@@ -141,9 +139,11 @@ class DiskQueue:
 
     def _get_meta(self, key: str) -> str | None:
         with self._lock:
-            row = self._connection().execute(
-                "SELECT value FROM meta WHERE key = ?", (key,)
-            ).fetchone()
+            row = (
+                self._connection()
+                .execute("SELECT value FROM meta WHERE key = ?", (key,))
+                .fetchone()
+            )
             return None if row is None else str(row[0])
 
     def _set_meta(self, key: str, value: str) -> None:

@@ -12,6 +12,7 @@ bound, not a retry count, decides when data is lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -99,10 +100,8 @@ class Forwarder:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     def wake(self) -> None:
         """New events are queued: send them now unless backing off."""
@@ -128,10 +127,8 @@ class Forwarder:
                 await asyncio.sleep(outcome)
                 continue
             self._wakeup.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._idle_poll)
-            except asyncio.TimeoutError:
-                pass
 
     async def forward_once(self) -> str | float:
         """Send one batch: "sent", "idle" (nothing to do) or a retry delay in seconds."""
@@ -212,15 +209,21 @@ class Forwarder:
         except (ValueError, AttributeError):
             return
         for item in rejected[:10]:
-            log.warning("cell-monitor: class server rejected event %s: %s", item.get("eventId"),
-                        "; ".join(item.get("errors") or []))
+            log.warning(
+                "cell-monitor: class server rejected event %s: %s",
+                item.get("eventId"),
+                "; ".join(item.get("errors") or []),
+            )
 
 
 def _describe_failure(response: HTTPResponse) -> str:
     if response.code == 599:
         return f"class server unreachable: {response.error}"
     if response.code in (401, 403):
-        return f"class server refused the ingest token ({response.code}): check CELL_MONITOR_INGEST_TOKEN"
+        return (
+            f"class server refused the ingest token ({response.code}): "
+            "check CELL_MONITOR_INGEST_TOKEN"
+        )
     return f"class server answered {response.code}"
 
 

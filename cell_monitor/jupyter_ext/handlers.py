@@ -15,7 +15,6 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 
 from cell_monitor.jupyter_ext.disk_queue import QueueFull
-from cell_monitor.jupyter_ext.identity import stamp_identity
 
 if TYPE_CHECKING:
     from cell_monitor.jupyter_ext.app import CellMonitorExtension
@@ -26,7 +25,7 @@ MAX_EVENT_ID_CHARS = 128
 class _Base(APIHandler):
     @property
     def extension(self) -> CellMonitorExtension:
-        return self.settings["cell_monitor"]  # type: ignore[no-any-return]
+        return self.settings["cell_monitor"]
 
     def _reply(self, status: int, body: dict[str, Any]) -> None:
         self.set_status(status)
@@ -69,6 +68,7 @@ class EventsHandler(_Base):
             return self._reply(503, {"detail": f"queue full: {exc}"})
         if target is not None:
             await ext.remember_client_target(target)
+        ext.ensure_forwarding()
         ext.forwarder.wake()
         self._reply(
             202,

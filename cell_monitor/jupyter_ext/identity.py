@@ -20,9 +20,12 @@ def stamp_identity(
     if hub_user:
         stamped.pop("emailAddress", None)
         stamped["userId"] = hub_user
-    elif not _present(stamped.get("emailAddress")) and not _present(stamped.get("userId")):
-        if fallback_user:
-            stamped["userId"] = fallback_user
+    elif (
+        fallback_user
+        and not _present(stamped.get("emailAddress"))
+        and not _present(stamped.get("userId"))
+    ):
+        stamped["userId"] = fallback_user
     return stamped
 
 

@@ -35,9 +35,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    """Debian's Chromium driven by Playwright (never a downloaded browser).
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which the asyncio tests of other modules cannot share.
+    """
     if not (LABEXTENSION / "package.json").exists():
         pytest.fail("the labextension is not built: run `npm run build:prod` (or pip install -e .)")
     from playwright.sync_api import sync_playwright

@@ -63,7 +63,10 @@ class JupyterLabProcess:
         (data_dir / "labextensions" / "cell-monitor").symlink_to(LABEXTENSION)
         settings_dir = base / "lab-settings"
         write_json(
-            settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings",
+            settings_dir
+            / "@jupyterlab"
+            / "apputils-extension"
+            / "notification.jupyterlab-settings",
             {"fetchNews": "false", "checkForUpdates": False},
         )
         write_json(settings_dir / "cell-monitor" / "plugin.jupyterlab-settings", settings)
