@@ -24,6 +24,7 @@ import { IServerStatus, ServerExtensionTransport } from './transport';
 const PLUGIN_ID = 'cell-monitor:plugin';
 const HEARTBEAT_MS = 10000;
 const STATUS_POLL_MS = 15000;
+const STATUS_REFRESH_MIN_MS = 3000;
 
 function localStorageOrNull(): IKeyValueStorage | null {
   try {
@@ -87,6 +88,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
         batcher: batcher.state,
         server: serverStatus
       });
+    // After each delivery to the Jupyter server, ask it how forwarding goes
+    // (a cheap local request, at most every few seconds), so a class-server
+    // outage shows up soon after the student's next run, not only on the poll.
+    let lastStatusAt = 0;
+    const pollStatus = async () => {
+      if (!settings.enabled) {
+        return;
+      }
+      lastStatusAt = Date.now();
+      serverStatus = await transport.status();
+      refresh();
+    };
+    const onBatcherState = () => {
+      refresh();
+      if (Date.now() - lastStatusAt > STATUS_REFRESH_MIN_MS) {
+        void pollStatus();
+      }
+    };
     const batcher = new EventBatcher(
       queue,
       sender,
@@ -95,7 +114,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         maxBatchEvents: settings.maxBatchEvents,
         backoff: { initialMs: 1000, maxMs: 60000 }
       },
-      refresh
+      onBatcherState
     );
 
     // Both sides must agree: the student's setting and the Jupyter server's
@@ -128,13 +147,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     }
 
-    const pollStatus = async () => {
-      if (!settings.enabled) {
-        return;
-      }
-      serverStatus = await transport.status();
-      refresh();
-    };
     const adoptLeftovers = () => {
       queue.heartbeat();
       if (queue.adoptOrphans() > 0 && isEnabled()) {

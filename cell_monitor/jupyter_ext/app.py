@@ -90,7 +90,8 @@ class CellMonitorExtension(ExtensionApp):
         config=True
     )
     warn_after_seconds = Int(
-        120, help="Tell the student once the class server has been unreachable this long."
+        help="Tell the student once the class server has been unreachable this long "
+        "(env CELL_MONITOR_WARN_AFTER_SECONDS, default 120)."
     ).tag(config=True)
 
     @default("enabled")
@@ -135,6 +136,10 @@ class CellMonitorExtension(ExtensionApp):
     @default("retry_max_seconds")
     def _default_retry_max(self) -> float:
         return _env_number("CELL_MONITOR_RETRY_MAX_SECONDS", 60.0)
+
+    @default("warn_after_seconds")
+    def _default_warn_after(self) -> int:
+        return int(_env_number("CELL_MONITOR_WARN_AFTER_SECONDS", 120))
 
     def initialize_settings(self) -> None:
         self.queue = DiskQueue(Path(self.queue_path), self.max_queue_events)

@@ -88,11 +88,14 @@ def test_cells_help_and_notebook_events_reach_the_class_server(
     assert help_button.get_attribute("aria-pressed") == "true"
     assert "Help requested" in help_button.inner_text()
     page.keyboard.press("Control+s")
+    page.get_by_role("menuitem", name="Kernel").click()
+    page.get_by_role("menuitem", name="Restart Kernel…").click()
+    page.locator(".jp-Dialog .jp-mod-accept").click()
 
     def complete() -> list[dict[str, Any]] | None:
         events = stored_events(server)
         types = {e["eventType"] for e in events}
-        wanted = {"notebook_opened", "cell_executed", "help", "notebook_saved"}
+        wanted = {"notebook_opened", "cell_executed", "help", "notebook_saved", "kernel_restarted"}
         done = wanted <= types and len(by_type(events, "cell_executed")) >= 2
         return events if done else None
 
@@ -133,6 +136,7 @@ def test_every_event_arrives_exactly_once_across_a_class_server_outage(
             "CELL_MONITOR_SERVER_URL": server.url,
             "CELL_MONITOR_RETRY_INITIAL_SECONDS": "0.2",
             "CELL_MONITOR_RETRY_MAX_SECONDS": "1",
+            "CELL_MONITOR_WARN_AFTER_SECONDS": "1",
         },
         SETTINGS,
     )
@@ -154,6 +158,10 @@ def test_every_event_arrives_exactly_once_across_a_class_server_outage(
     )
     status = lab.monitor_status()
     assert status["unreachableSeconds"] is not None and status["lastError"]
+    indicator = page.locator(".cm-StatusIndicator")
+    run_cell(page, 1, 2 + runs_during_outage)  # the student keeps going and is told
+    runs_during_outage += 1
+    indicator.filter(has_text="class server unreachable").wait_for(timeout=30_000)
 
     revived = class_server(port=server.port)  # same port, same database
     expected_runs = 1 + runs_during_outage
@@ -164,8 +172,11 @@ def test_every_event_arrives_exactly_once_across_a_class_server_outage(
         return executed if len(executed) >= expected_runs and queue_empty else None
 
     executed = wait_for(delivered, 60, "delivery after the outage", lab)
+    run_cell(page, 1, expected_runs + 1)  # the next run refreshes the indicator
+    page.locator(".cm-StatusIndicator-visible").wait_for(state="detached", timeout=30_000)
     page.context.close()
 
+    executed = [e for e in executed if e["executionCount"] <= expected_runs]
     counts = Counter(e["executionCount"] for e in executed)
     assert sorted(counts) == list(range(1, expected_runs + 1))
     assert set(counts.values()) == {1}, f"duplicated executions: {counts}"
