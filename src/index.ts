@@ -24,7 +24,7 @@ import { IServerStatus, ServerExtensionTransport } from './transport';
 const PLUGIN_ID = 'cell-monitor:plugin';
 const HEARTBEAT_MS = 10000;
 const STATUS_POLL_MS = 15000;
-const STATUS_REFRESH_MIN_MS = 3000;
+const STATUS_DEBOUNCE_MS = 1000;
 
 function localStorageOrNull(): IKeyValueStorage | null {
   try {
@@ -88,22 +88,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
         batcher: batcher.state,
         server: serverStatus
       });
-    // After each delivery to the Jupyter server, ask it how forwarding goes
-    // (a cheap local request, at most every few seconds), so a class-server
-    // outage shows up soon after the student's next run, not only on the poll.
-    let lastStatusAt = 0;
     const pollStatus = async () => {
       if (!settings.enabled) {
         return;
       }
-      lastStatusAt = Date.now();
       serverStatus = await transport.status();
       refresh();
     };
+    // Activity (an event queued or delivered) is when forwarding news matters:
+    // ask the Jupyter server shortly after, at most once per STATUS_DEBOUNCE_MS,
+    // so a class-server outage shows at the student's next run, not only on
+    // the slow poll. The request is local and tiny.
+    let statusPending = false;
     const onBatcherState = () => {
       refresh();
-      if (Date.now() - lastStatusAt > STATUS_REFRESH_MIN_MS) {
-        void pollStatus();
+      if (!statusPending) {
+        statusPending = true;
+        setTimeout(() => {
+          statusPending = false;
+          void pollStatus();
+        }, STATUS_DEBOUNCE_MS);
       }
     };
     const batcher = new EventBatcher(

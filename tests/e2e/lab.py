@@ -56,11 +56,11 @@ class JupyterLabProcess:
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
-        data_dir = base / "jupyter-data"
-        # The freshly built extension, ahead of any installed copy: the user
-        # data dir comes first on JupyterLab's labextensions path.
-        (data_dir / "labextensions").mkdir(parents=True, exist_ok=True)
-        (data_dir / "labextensions" / "cell-monitor").symlink_to(LABEXTENSION)
+        # The freshly built extension, ahead of the copy `pip install -e` put
+        # into the environment (extra_labextensions_path is searched first).
+        self.labextensions = base / "labextensions"
+        self.labextensions.mkdir(parents=True, exist_ok=True)
+        (self.labextensions / "cell-monitor").symlink_to(LABEXTENSION)
         settings_dir = base / "lab-settings"
         write_json(
             settings_dir
@@ -73,7 +73,7 @@ class JupyterLabProcess:
         self.env = {
             **os.environ,
             "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
-            "JUPYTER_DATA_DIR": str(data_dir),
+            "JUPYTER_DATA_DIR": str(base / "jupyter-data"),
             "JUPYTER_RUNTIME_DIR": str(base / "jupyter-runtime"),
             "JUPYTERLAB_SETTINGS_DIR": str(settings_dir),
             "JUPYTERLAB_WORKSPACES_DIR": str(base / "lab-workspaces"),
@@ -93,6 +93,7 @@ class JupyterLabProcess:
             f"--ServerApp.token={self.token}",
             f"--ServerApp.root_dir={self.root}",
             "--LabApp.news_url=None",
+            f"--LabApp.extra_labextensions_path={self.labextensions}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
