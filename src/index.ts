@@ -122,8 +122,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     );
 
     // Both sides must agree: the student's setting and the Jupyter server's
-    // configuration (CELL_MONITOR_ENABLED). Until the server has answered,
-    // events are captured and kept, but not sent.
+    // configuration (CELL_MONITOR_ENABLED). While the server extension does
+    // not answer, the setting decides and events wait in the browser queue.
     const isEnabled = () => settings.enabled && serverStatus?.enabled !== false;
     const emit = (eventType: string, fields: Partial<IMonitorEvent>) => {
       if (isEnabled()) {
@@ -157,11 +157,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
         batcher.flushSoon();
       }
     };
-    await pollStatus();
-    adoptLeftovers();
-    if (isEnabled()) {
-      batcher.flushSoon();
-    }
+    // Not awaited: JupyterLab waits for plugins to activate, and a slow
+    // Jupyter server must not delay the student's workspace.
+    void pollStatus().finally(() => {
+      adoptLeftovers();
+      if (isEnabled()) {
+        batcher.flushSoon();
+      }
+    });
     setInterval(adoptLeftovers, HEARTBEAT_MS);
     setInterval(() => void pollStatus(), STATUS_POLL_MS);
     document.addEventListener('visibilitychange', () => {

@@ -23,7 +23,7 @@ export function indicatorMessage(input: IIndicatorInput): string {
   }
   const { batcher, server } = input;
   if (batcher.failures >= BROWSER_FAILURES_BEFORE_WARNING) {
-    return `Cell Monitor: Jupyter server not answering, ${batcher.pending} events waiting`;
+    return `Cell Monitor: cannot reach the cell_monitor server extension, ${batcher.pending} events waiting`;
   }
   if (!server) {
     return '';

@@ -184,3 +184,38 @@ def test_every_event_arrives_exactly_once_across_a_class_server_outage(
     last = max(executed, key=lambda e: e["executionCount"])
     assert last["result"] == str(runs_during_outage)
     assert lab.monitor_status()["unreachableSeconds"] is None
+
+
+def test_events_not_yet_sent_survive_a_browser_reload(
+    browser: Any, class_server: Callable[..., ServerProcess], jupyter_lab: Callable[..., Any]
+) -> None:
+    server = class_server()
+    # A long send interval keeps the event in the page when it is reloaded.
+    lab = jupyter_lab(
+        {"CELL_MONITOR_SERVER_URL": server.url}, {**SETTINGS, "flushIntervalMs": 60000}
+    )
+    write_json(lab.root / "reload.ipynb", notebook("'before reload'"))
+    page = open_notebook(browser, lab, "reload.ipynb")
+    run_cell(page, 0, 1)
+    # Before the batch is due: the event is only in the page and its localStorage.
+    # The leaving page tries to send it; the next page sends what is left.
+    page.reload()
+    page.locator(".jp-NotebookPanel .cm-HelpButton").wait_for(timeout=60_000)
+
+    def arrived() -> list[dict[str, Any]] | None:
+        return by_type(stored_events(server), "cell_executed") or None
+
+    executed = wait_for(arrived, 30, "the event captured before the reload", lab)
+    assert len(executed) == 1
+    assert executed[0]["result"] == "'before reload'"
+    pending_ids = """() => Object.keys(localStorage)
+        .filter(k => k.startsWith('cell-monitor:pending:'))
+        .flatMap(k => JSON.parse(localStorage.getItem(k)).map(e => e.eventId))"""
+    wait_for(
+        lambda: executed[0]["eventId"] not in page.evaluate(pending_ids),
+        30,
+        "the browser to forget the acknowledged event",
+        lab,
+    )
+    page.context.close()
+    assert len(by_type(stored_events(server), "cell_executed")) == 1
