@@ -4,9 +4,10 @@ One background task sends the oldest events in batches to
 `{server}/api/v1/events`. An event leaves the queue only when the class
 server has answered for it: a 202 acknowledges every event of the batch
 (accepted, duplicate, or rejected as invalid: resending cannot change the
-verdict). Network errors, 5xx, 401/403 and anything unexpected keep the batch
-and retry with exponential backoff and jitter, with no retry limit: the queue
-bound, not a retry count, decides when data is lost.
+verdict), and so does the server's own 422 "nothing in the body is usable".
+Network errors, 5xx, 401/403, redirects and anything unexpected keep the
+batch and retry with exponential backoff and jitter, with no retry limit: the
+queue bound, not a retry count, decides when data is lost.
 """
 
 from __future__ import annotations
@@ -157,6 +158,9 @@ class Forwarder:
             body=json.dumps([item.body for item in batch], separators=(",", ":")),
             request_timeout=self._timeout,
             connect_timeout=min(10.0, self._timeout),
+            # A redirect (http → https, say) would turn the POST into a GET of
+            # the read API, whose 200 must never pass for an acknowledgement.
+            follow_redirects=False,
         )
         try:
             return await AsyncHTTPClient().fetch(request, raise_error=False)
@@ -167,13 +171,13 @@ class Forwarder:
         """Delete what the answer acknowledges, or raise _Retry to keep it."""
         code = response.code
         seqs = [item.seq for item in batch]
-        if code in (200, 201, 202):
+        if code == 202:
             self._log_rejections(batch, response)
             await self.queue.delete(seqs)
             self.delivered += len(seqs)
             self._batch_limit = self._batch_size
-        elif code == 422:
-            # Nothing in the batch is usable; resending it cannot help.
+        elif code == 422 and _is_ingest_answer(response):
+            # The class server found nothing usable; resending cannot help.
             log.warning("cell-monitor: class server rejected %d events as invalid", len(seqs))
             await self.queue.delete(seqs)
         elif code == 413 and len(batch) > 1:
@@ -216,9 +220,21 @@ class Forwarder:
             )
 
 
+def _is_ingest_answer(response: HTTPResponse) -> bool:
+    """The body is cell-monitor's IngestResponse, not some proxy's error page."""
+    try:
+        body = json.loads(response.body or b"")
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "accepted" in body and "rejected" in body
+
+
 def _describe_failure(response: HTTPResponse) -> str:
     if response.code == 599:
         return f"class server unreachable: {response.error}"
+    if 300 <= response.code < 400:
+        location = response.headers.get("Location", "?")
+        return f"class server redirects ({response.code}) to {location}: configure that URL"
     if response.code in (401, 403):
         return (
             f"class server refused the ingest token ({response.code}): "

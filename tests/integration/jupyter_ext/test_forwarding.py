@@ -171,8 +171,11 @@ async def test_the_ingest_token_is_sent_as_a_bearer_header(scripted: Any) -> Non
         Answer(500, {"detail": "bug"}),
         Answer(401, {"detail": "bad token"}),
         Answer(404, {"detail": "not found"}),
+        Answer(301, {}, {"Location": "https://class.example.org/api/v1/events"}),
+        Answer(200, {"items": []}),
+        Answer(422, {"detail": "a proxy's idea of invalid"}),
     ],
-    ids=["503", "500", "401", "404"],
+    ids=["503", "500", "401", "404", "redirect", "200-is-not-an-ack", "foreign-422"],
 )
 async def test_failures_keep_the_batch_and_retry(scripted: Any, answer: Answer) -> None:
     recorder, queue, forwarder = scripted
