@@ -75,38 +75,17 @@ export class NotebookCapture implements IDisposable {
     const replies = new ReplyLog();
     this._replies.set(panel.content, replies);
     const path = () => panel.context.path;
-
-    // Execute replies are read off the kernel connection as they arrive,
-    // so the timing is the kernel's and no request is made for it.
-    let kernel: Kernel.IKernelConnection | null = null;
-    const onMessage = (_: unknown, args: Kernel.IAnyMessageArgs) =>
-      replies.observe(args.msg, args.direction);
-    const attach = () => {
-      kernel?.anyMessage.disconnect(onMessage);
-      kernel = panel.sessionContext.session?.kernel ?? null;
-      kernel?.anyMessage.connect(onMessage);
-    };
-    const onStatus = (_: unknown, status: Kernel.Status) => {
-      if (status === 'restarting' || status === 'autorestarting') {
-        this._emit('kernel_restarted', { notebookPath: path() });
-      } else if (status === 'dead') {
-        this._emit('kernel_dead', { notebookPath: path() });
-      }
-    };
+    const stopKernel = watchKernel(panel, replies, (type: string) =>
+      this._emit(type, { notebookPath: path() })
+    );
     const onSaved = (_: unknown, state: string) => {
       if (state === 'completed') {
         this._emit('notebook_saved', { notebookPath: path() });
       }
     };
-    panel.sessionContext.kernelChanged.connect(attach);
-    panel.sessionContext.statusChanged.connect(onStatus);
     panel.context.saveState.connect(onSaved);
-    attach();
-
     const stop = () => {
-      kernel?.anyMessage.disconnect(onMessage);
-      panel.sessionContext.kernelChanged.disconnect(attach);
-      panel.sessionContext.statusChanged.disconnect(onStatus);
+      stopKernel();
       panel.context.saveState.disconnect(onSaved);
     };
     this._unwatch.set(panel, stop);
@@ -160,6 +139,42 @@ export class NotebookCapture implements IDisposable {
   private readonly _replies = new WeakMap<Notebook, ReplyLog>();
   private readonly _unwatch = new Map<NotebookPanel, () => void>();
   private _isDisposed = false;
+}
+
+/**
+ * Follow the panel's kernel, whichever it is at the moment: feed its
+ * messages to `replies` (execute replies carry the kernel's own timing, read
+ * as they arrive, with no request made for them) and report restarts and
+ * deaths. Returns the function that stops watching.
+ */
+function watchKernel(
+  panel: NotebookPanel,
+  replies: ReplyLog,
+  report: (eventType: string) => void
+): () => void {
+  let kernel: Kernel.IKernelConnection | null = null;
+  const onMessage = (_: unknown, args: Kernel.IAnyMessageArgs) =>
+    replies.observe(args.msg, args.direction);
+  const attach = () => {
+    kernel?.anyMessage.disconnect(onMessage);
+    kernel = panel.sessionContext.session?.kernel ?? null;
+    kernel?.anyMessage.connect(onMessage);
+  };
+  const onStatus = (_: unknown, status: Kernel.Status) => {
+    if (status === 'restarting' || status === 'autorestarting') {
+      report('kernel_restarted');
+    } else if (status === 'dead') {
+      report('kernel_dead');
+    }
+  };
+  panel.sessionContext.kernelChanged.connect(attach);
+  panel.sessionContext.statusChanged.connect(onStatus);
+  attach();
+  return () => {
+    kernel?.anyMessage.disconnect(onMessage);
+    panel.sessionContext.kernelChanged.disconnect(attach);
+    panel.sessionContext.statusChanged.disconnect(onStatus);
+  };
 }
 
 /** The error of an execution: from the reply, else the outputs, else the signal. */

@@ -53,15 +53,9 @@ class EventsHandler(_Base):
         if len(events) > ext.max_request_events:
             return self._reply(413, {"detail": f"more than {ext.max_request_events} events"})
 
-        valid, rejected = [], []
-        for index, event in enumerate(events):
-            problem = _problem(event)
-            if problem:
-                rejected.append({"index": index, "error": problem})
-            else:
-                valid.append(ext.stamp(event))
+        valid, rejected = _split_valid(events)
         try:
-            result = await ext.queue.put(valid)
+            result = await ext.queue.put([ext.stamp(event) for event in valid])
         except QueueFull as exc:
             # Nothing stored: the browser keeps the batch and retries later.
             self.set_header("Retry-After", "60")
@@ -96,6 +90,18 @@ def _unpack(payload: Any) -> tuple[list[Any] | None, dict[str, Any] | None]:
         target = payload.get("target")
         return payload["events"], target if isinstance(target, dict) else None
     return None, None
+
+
+def _split_valid(events: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Events that can be queued, and why the others cannot (by index)."""
+    valid, rejected = [], []
+    for index, event in enumerate(events):
+        problem = _problem(event)
+        if problem:
+            rejected.append({"index": index, "error": problem})
+        else:
+            valid.append(event)
+    return valid, rejected
 
 
 def _problem(event: Any) -> str | None:
