@@ -23,7 +23,7 @@ export function indicatorMessage(input: IIndicatorInput): string {
   }
   const { batcher, server } = input;
   if (batcher.failures >= BROWSER_FAILURES_BEFORE_WARNING) {
-    return `Cell Monitor: cannot reach the cell_monitor server extension, ${batcher.pending} events waiting`;
+    return `Cell Monitor: cannot reach the cell_monitor server extension, ${events(batcher.pending)} waiting`;
   }
   if (!server) {
     return '';
@@ -35,10 +35,14 @@ export function indicatorMessage(input: IIndicatorInput): string {
   if (down !== null && down >= server.warnAfterSeconds) {
     return (
       `Cell Monitor: class server unreachable for ${formatDuration(down)}, ` +
-      `${server.queueLength} events saved and sent when it is back`
+      `${events(server.queueLength)} saved and sent when it is back`
     );
   }
   return '';
+}
+
+function events(count: number): string {
+  return count === 1 ? '1 event' : `${count} events`;
 }
 
 export function formatDuration(seconds: number): string {

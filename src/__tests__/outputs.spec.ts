@@ -123,6 +123,13 @@ describe('indicatorMessage', () => {
         server: { ...server, configured: false }
       })
     ).toContain('no class server');
+    expect(
+      indicatorMessage({
+        enabled: true,
+        batcher,
+        server: { ...server, queueLength: 1, unreachableSeconds: 7200 }
+      })
+    ).toContain('for 2.0 h, 1 event saved');
     expect(indicatorMessage({ enabled: false, batcher, server: null })).toBe(
       ''
     );
