@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Set up a virtualenv with every extra, then run lint, type checks and all tests.
+# Set up a virtualenv with every extra and the JupyterLab extension's npm
+# packages, then run lint, type checks and all tests (Python and TypeScript).
 #
 # PostgreSQL tests run when CELL_MONITOR_TEST_DATABASE_URL is set, or when a
 # PostgreSQL answers on 127.0.0.1:5432 (then user postgres, trust auth, is used).
+# Browser tests (tests/e2e) need /usr/bin/chromium (.ci/run installs it).
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# npm ci reinstalls node_modules exactly as package-lock.json says; skipped
+# when node_modules is already at that lock (npm writes its copy there).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== npm ci" && npm ci --no-audit --no-fund --loglevel=error
+fi
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
+# The editable install also builds the labextension (npm run build:prod via
+# hatch-jupyter-builder) when src/ changed, and installs both extensions.
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 
 if [ -z "${CELL_MONITOR_TEST_DATABASE_URL:-}" ] && command -v pg_isready >/dev/null \
@@ -20,7 +30,14 @@ if [ -z "${CELL_MONITOR_TEST_DATABASE_URL:-}" ] && command -v pg_isready >/dev/n
 fi
 echo "PostgreSQL tests: ${CELL_MONITOR_TEST_DATABASE_URL:-skipped (no server)}"
 
-echo "== ruff" && .venv/bin/ruff check cell_monitor tests benchmarks
-.venv/bin/ruff format --check cell_monitor tests benchmarks
+python_dirs=()
+for dir in cell_monitor tests benchmarks; do [ -d "$dir" ] && python_dirs+=("$dir"); done
+echo "== ruff" && .venv/bin/ruff check "${python_dirs[@]}"
+.venv/bin/ruff format --check "${python_dirs[@]}"
 echo "== mypy" && .venv/bin/mypy
+echo "== extensions installed"
+.venv/bin/jupyter labextension list 2>&1 | grep -E "cell-monitor .*enabled.*OK"
+.venv/bin/jupyter server extension list 2>&1 | grep -E "cell_monitor .*OK"
+echo "== tsc, eslint, prettier" && npx tsc --noEmit -p . && npm run --silent lint:check
+echo "== jest" && npm test --silent
 echo "== pytest" && .venv/bin/pytest "$@"

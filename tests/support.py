@@ -60,12 +60,12 @@ def event(**fields: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[str]:
-    """Serve create_app(settings) with uvicorn on a free port; yields the base URL."""
+async def live_server(settings: Settings, port: int = 0) -> AsyncIterator[str]:
+    """Serve create_app(settings) with uvicorn (on `port`, default a free one); yields the URL."""
     config = uvicorn.Config(
         create_app(settings),
         host="127.0.0.1",
-        port=0,
+        port=port,
         log_config=None,
         lifespan="on",
         timeout_graceful_shutdown=5,

@@ -1,0 +1,223 @@
+"""The server extension application: configuration, lifecycle, handlers.
+
+Configure it once for everyone in `jupyter_server_config.py`
+(`c.CellMonitorExtension.server_url = ...`) or with environment variables
+(CELL_MONITOR_SERVER_URL, CELL_MONITOR_INGEST_TOKEN, ...); the browser's own
+settings are used only for what neither provides.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Int, Unicode, default
+
+from cell_monitor.jupyter_ext.disk_queue import DiskQueue
+from cell_monitor.jupyter_ext.forwarder import Forwarder, RetryPolicy, Target
+from cell_monitor.jupyter_ext.handlers import EventsHandler, StatusHandler
+from cell_monitor.jupyter_ext.identity import stamp_identity
+
+_CLIENT_TARGET_KEY = "client_target"
+
+
+def _env(name: str, fallback: str = "") -> str:
+    return os.environ.get(name, fallback).strip()
+
+
+def _env_number(name: str, fallback: float) -> float:
+    value = _env(name)
+    try:
+        return float(value) if value else fallback
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, not {value!r}") from exc
+
+
+class CellMonitorExtension(ExtensionApp):
+    """Queues the browser's events on disk and forwards them to the class server."""
+
+    name = "cell_monitor"
+    load_other_extensions = True
+
+    enabled = Bool(
+        help="Accept and forward events. Off: the browser captures and sends nothing "
+        "(env CELL_MONITOR_ENABLED=0)."
+    ).tag(config=True)
+    server_url = Unicode(
+        help="Base URL of the class's cell-monitor server (env CELL_MONITOR_SERVER_URL). "
+        "When empty, the student's `serverUrl` setting is used."
+    ).tag(config=True)
+    ingest_token = Unicode(
+        help="Sent as `Authorization: Bearer <token>` to the class server "
+        "(env CELL_MONITOR_INGEST_TOKEN)."
+    ).tag(config=True)
+    hub_user = Unicode(
+        help="The student's identity on JupyterHub (env JUPYTERHUB_USER); "
+        "when set, it replaces any identity the browser sends."
+    ).tag(config=True)
+    user_id = Unicode(
+        help="userId for events that carry no identity (env CELL_MONITOR_USER_ID; "
+        "default: the operating-system user)."
+    ).tag(config=True)
+    queue_path = Unicode(
+        help="SQLite file of the durable queue (env CELL_MONITOR_QUEUE_PATH; default: "
+        "cell_monitor/queue.sqlite3 in the Jupyter data dir)."
+    ).tag(config=True)
+    max_queue_events = Int(
+        help="Most events kept while the class server is unreachable "
+        "(env CELL_MONITOR_MAX_QUEUE_EVENTS); beyond it new batches are refused "
+        "and wait in the browser."
+    ).tag(config=True)
+    batch_size = Int(500, help="Most events forwarded in one request.").tag(config=True)
+    max_request_events = Int(1000, help="Most events in one request from the browser.").tag(
+        config=True
+    )
+    max_request_bytes = Int(
+        5 * 1024 * 1024, help="Largest request body accepted from the browser."
+    ).tag(config=True)
+    retry_initial_seconds = Float(
+        help="First retry delay (env CELL_MONITOR_RETRY_INITIAL_SECONDS); doubles per failure."
+    ).tag(config=True)
+    retry_max_seconds = Float(help="Longest retry delay (env CELL_MONITOR_RETRY_MAX_SECONDS).").tag(
+        config=True
+    )
+    request_timeout_seconds = Float(30.0, help="Timeout of one request to the class server.").tag(
+        config=True
+    )
+    warn_after_seconds = Int(
+        help="Tell the student once the class server has been unreachable this long "
+        "(env CELL_MONITOR_WARN_AFTER_SECONDS, default 120)."
+    ).tag(config=True)
+
+    @default("enabled")
+    def _default_enabled(self) -> bool:
+        return _env("CELL_MONITOR_ENABLED", "1").lower() not in {"0", "false", "no", "off"}
+
+    @default("server_url")
+    def _default_server_url(self) -> str:
+        return _env("CELL_MONITOR_SERVER_URL")
+
+    @default("ingest_token")
+    def _default_ingest_token(self) -> str:
+        return _env("CELL_MONITOR_INGEST_TOKEN")
+
+    @default("hub_user")
+    def _default_hub_user(self) -> str:
+        return _env("JUPYTERHUB_USER")
+
+    @default("user_id")
+    def _default_user_id(self) -> str:
+        configured = _env("CELL_MONITOR_USER_ID")
+        if configured:
+            return configured
+        try:
+            return getpass.getuser()
+        except Exception:  # no user name in some containers
+            return ""
+
+    @default("queue_path")
+    def _default_queue_path(self) -> str:
+        configured = _env("CELL_MONITOR_QUEUE_PATH")
+        return configured or str(Path(jupyter_data_dir()) / "cell_monitor" / "queue.sqlite3")
+
+    @default("max_queue_events")
+    def _default_max_queue_events(self) -> int:
+        return int(_env_number("CELL_MONITOR_MAX_QUEUE_EVENTS", 100_000))
+
+    @default("retry_initial_seconds")
+    def _default_retry_initial(self) -> float:
+        return _env_number("CELL_MONITOR_RETRY_INITIAL_SECONDS", 1.0)
+
+    @default("retry_max_seconds")
+    def _default_retry_max(self) -> float:
+        return _env_number("CELL_MONITOR_RETRY_MAX_SECONDS", 60.0)
+
+    @default("warn_after_seconds")
+    def _default_warn_after(self) -> int:
+        return int(_env_number("CELL_MONITOR_WARN_AFTER_SECONDS", 120))
+
+    def initialize_settings(self) -> None:
+        self.queue = DiskQueue(Path(self.queue_path), self.max_queue_events)
+        self.queue.open()
+        self.forwarder = Forwarder(
+            self.queue,
+            self.target,
+            batch_size=self.batch_size,
+            retry=RetryPolicy(self.retry_initial_seconds, self.retry_max_seconds),
+            request_timeout=self.request_timeout_seconds,
+        )
+        self._client_target: Target | None = None
+        self.log.info(
+            "cell-monitor: queue %s, class server %s%s",
+            self.queue_path,
+            self.server_url or "from the browser's settings",
+            f", hub user {self.hub_user}" if self.hub_user else "",
+        )
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(
+            [
+                (r"/cell-monitor/events", EventsHandler),
+                (r"/cell-monitor/status", StatusHandler),
+            ]
+        )
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self.ensure_forwarding()
+
+    async def stop_extension(self) -> None:
+        await self.forwarder.stop()
+        self.queue.close()
+
+    def ensure_forwarding(self) -> None:
+        """Start the delivery task (idempotent; needs the running event loop)."""
+        if self.enabled and not self.forwarder.running:
+            self.forwarder.start()
+
+    def stamp(self, event: dict[str, Any]) -> dict[str, Any]:
+        return stamp_identity(event, hub_user=self.hub_user or None, fallback_user=self.user_id)
+
+    async def target(self) -> Target | None:
+        """Where to forward: the server's configuration first, else the student's setting."""
+        if self.server_url:
+            return Target(self.server_url, self.ingest_token)
+        if self._client_target is None:
+            stored = await self.queue.get_meta(_CLIENT_TARGET_KEY)
+            if stored:
+                self._client_target = Target(**json.loads(stored))
+        return self._client_target
+
+    async def remember_client_target(self, raw: dict[str, Any]) -> None:
+        """Keep the browser's serverUrl/ingestToken (used only without server config)."""
+        url = str(raw.get("serverUrl") or "").strip()
+        if self.server_url or not url.startswith(("http://", "https://")):
+            return
+        target = Target(url, str(raw.get("ingestToken") or "").strip())
+        if target != self._client_target:
+            self._client_target = target
+            await self.queue.set_meta(
+                _CLIENT_TARGET_KEY,
+                json.dumps({"server_url": target.server_url, "ingest_token": target.ingest_token}),
+            )
+
+    async def status(self) -> dict[str, Any]:
+        self.ensure_forwarding()
+        target = await self.target()
+        forwarder = self.forwarder
+        return {
+            "enabled": self.enabled,
+            "configured": target is not None,
+            "serverUrl": target.server_url if target else None,
+            "hubUser": self.hub_user or None,
+            "queueLength": await self.queue.length(),
+            "unreachableSeconds": forwarder.unreachable_seconds(),
+            "warnAfterSeconds": self.warn_after_seconds,
+            "lastError": forwarder.last_error,
+            "lastDeliveryAt": forwarder.last_delivery_at,
+            "delivered": forwarder.delivered,
+        }

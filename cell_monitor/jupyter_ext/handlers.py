@@ -1,0 +1,118 @@
+"""The extension's HTTP API, for the JupyterLab extension only.
+
+Every method is `@tornado.web.authenticated` and the handlers derive from
+APIHandler, so Jupyter's token/cookie auth and XSRF protection apply: the
+browser talks to its own Jupyter server, never cross-origin to the class
+server.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+
+from cell_monitor.jupyter_ext.disk_queue import QueueFull
+
+if TYPE_CHECKING:
+    from cell_monitor.jupyter_ext.app import CellMonitorExtension
+
+MAX_EVENT_ID_CHARS = 128
+
+
+class _Base(APIHandler):
+    @property
+    def extension(self) -> CellMonitorExtension:
+        return self.settings["cell_monitor"]
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+
+class EventsHandler(_Base):
+    """POST cell-monitor/events: queue a batch from the browser durably."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        ext = self.extension
+        if not ext.enabled:
+            return self._reply(409, {"detail": "cell-monitor is disabled on this Jupyter server"})
+        if len(self.request.body) > ext.max_request_bytes:
+            return self._reply(413, {"detail": f"body over {ext.max_request_bytes} bytes"})
+        try:
+            payload = json.loads(self.request.body or b"null")
+        except ValueError:
+            return self._reply(400, {"detail": "body is not JSON"})
+        events, target = _unpack(payload)
+        if events is None:
+            return self._reply(400, {"detail": 'expected {"events": [...]} or a JSON array'})
+        if len(events) > ext.max_request_events:
+            return self._reply(413, {"detail": f"more than {ext.max_request_events} events"})
+
+        valid, rejected = _split_valid(events)
+        try:
+            result = await ext.queue.put([ext.stamp(event) for event in valid])
+        except QueueFull as exc:
+            # Nothing stored: the browser keeps the batch and retries later.
+            self.set_header("Retry-After", "60")
+            return self._reply(503, {"detail": f"queue full: {exc}"})
+        if target is not None:
+            await ext.remember_client_target(target)
+        ext.ensure_forwarding()
+        ext.forwarder.wake()
+        self._reply(
+            202,
+            {
+                "queued": result.stored,
+                "duplicates": result.duplicates,
+                "rejected": rejected,
+                "queueLength": result.length,
+            },
+        )
+
+
+class StatusHandler(_Base):
+    """GET cell-monitor/status: delivery state for the browser's indicator."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        self._reply(200, await self.extension.status())
+
+
+def _unpack(payload: Any) -> tuple[list[Any] | None, dict[str, Any] | None]:
+    if isinstance(payload, list):
+        return payload, None
+    if isinstance(payload, dict) and isinstance(payload.get("events"), list):
+        target = payload.get("target")
+        return payload["events"], target if isinstance(target, dict) else None
+    return None, None
+
+
+def _split_valid(events: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Events that can be queued, and why the others cannot (by index)."""
+    valid, rejected = [], []
+    for index, event in enumerate(events):
+        problem = _problem(event)
+        if problem:
+            rejected.append({"index": index, "error": problem})
+        else:
+            valid.append(event)
+    return valid, rejected
+
+
+def _problem(event: Any) -> str | None:
+    """Why an event cannot be queued; the class server validates the rest."""
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    event_id = event.get("eventId")
+    if not isinstance(event_id, str) or not event_id.strip():
+        return "eventId missing: it is needed to deliver the event exactly once"
+    if len(event_id) > MAX_EVENT_ID_CHARS:
+        return f"eventId longer than {MAX_EVENT_ID_CHARS} characters"
+    if not isinstance(event.get("eventType"), str):
+        return "eventType missing"
+    return None

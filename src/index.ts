@@ -1,0 +1,77 @@
+/**
+ * The cell-monitor JupyterLab extension: wires settings, capture, the help
+ * button and the status indicator to the delivery side (monitor.ts).
+ */
+
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
+
+import { NotebookCapture } from './capture';
+import { HelpButtonExtension } from './helpButton';
+import { Monitor } from './monitor';
+import { IKeyValueStorage } from './queue';
+import { IMonitorSettings, readSettings } from './settings';
+
+const PLUGIN_ID = 'cell-monitor:plugin';
+
+function localStorageOrNull(): IKeyValueStorage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null; // storage disabled by the browser's privacy settings
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description:
+    'Reports cell executions, notebook activity and help requests to the class server.',
+  autoStart: true,
+  requires: [INotebookTracker, ISettingRegistry],
+  optional: [IStatusBar],
+  activate: async (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    registry: ISettingRegistry,
+    statusBar: IStatusBar | null
+  ) => {
+    let settings: IMonitorSettings = readSettings(null);
+    let monitor: Monitor | null = null;
+    try {
+      const loaded = await registry.load(PLUGIN_ID);
+      settings = readSettings(loaded);
+      loaded.changed.connect(() => {
+        settings = readSettings(loaded);
+        monitor?.refresh();
+      });
+    } catch (error) {
+      console.warn('cell-monitor: settings unavailable, using defaults', error);
+    }
+    // Queue and batch sizes are read once here: changes apply after a reload.
+    const storage = localStorageOrNull();
+    monitor = new Monitor(() => settings, storage);
+
+    new NotebookCapture(tracker, (type, fields) => monitor.emit(type, fields));
+    const onHelp = (panel: NotebookPanel, requested: boolean) =>
+      monitor.emit(requested ? 'help' : 'help_stop', {
+        notebookPath: panel.context.path
+      });
+    app.docRegistry.addWidgetExtension(
+      'Notebook',
+      new HelpButtonExtension(onHelp, () => monitor.isEnabled(), storage)
+    );
+    statusBar?.registerStatusItem('cell-monitor:status', {
+      item: monitor.indicator,
+      align: 'left',
+      rank: 1000
+    });
+    monitor.start();
+  }
+};
+
+export default plugin;

@@ -1,0 +1,49 @@
+/** The extension's settings (schema/plugin.json), read into one typed object. */
+
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+export interface IMonitorSettings {
+  enabled: boolean;
+  emailAddress: string;
+  userName: string;
+  teamName: string;
+  serverUrl: string;
+  ingestToken: string;
+  flushIntervalMs: number;
+  maxBatchEvents: number;
+  maxPendingEvents: number;
+  /**
+   * Hook for the transparency notice (its own issue): true once the student
+   * has read what is collected. Nothing depends on it yet.
+   */
+  noticeAcknowledged: boolean;
+}
+
+export const DEFAULT_SETTINGS: IMonitorSettings = {
+  enabled: true,
+  emailAddress: '',
+  userName: '',
+  teamName: '',
+  serverUrl: '',
+  ingestToken: '',
+  flushIntervalMs: 1500,
+  maxBatchEvents: 50,
+  maxPendingEvents: 5000,
+  noticeAcknowledged: false
+};
+
+/** Typed settings; a value of the wrong type falls back to its default. */
+export function readSettings(
+  settings: ISettingRegistry.ISettings | null
+): IMonitorSettings {
+  const result = { ...DEFAULT_SETTINGS } as Record<string, unknown>;
+  if (settings) {
+    for (const [name, fallback] of Object.entries(DEFAULT_SETTINGS)) {
+      const value = settings.get(name).composite;
+      if (typeof value === typeof fallback) {
+        result[name] = typeof value === 'string' ? value.trim() : value;
+      }
+    }
+  }
+  return result as unknown as IMonitorSettings;
+}

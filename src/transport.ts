@@ -1,0 +1,98 @@
+/**
+ * Requests to the cell-monitor server extension: same origin, authenticated
+ * and XSRF-protected by Jupyter itself (ServerConnection.makeRequest), so the
+ * browser never talks to the class server and no CORS is involved.
+ */
+
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { IBatchSender, SendOutcome } from './batcher';
+import { IMonitorEvent } from './events';
+
+/** What GET cell-monitor/status answers (see cell_monitor/jupyter_ext/handlers.py). */
+export interface IServerStatus {
+  enabled: boolean;
+  /** The class server URL is known (admin config, or the student's setting). */
+  configured: boolean;
+  /** JupyterHub user name when running on a hub: identity comes from there. */
+  hubUser: string | null;
+  queueLength: number;
+  /** Seconds since the class server last failed to answer, null when reachable. */
+  unreachableSeconds: number | null;
+  /** Show the student a warning once unreachable for this long. */
+  warnAfterSeconds: number;
+  lastError: string | null;
+}
+
+/** Settings the browser may contribute when the Jupyter server has none. */
+export interface IClientTarget {
+  serverUrl: string;
+  ingestToken: string;
+}
+
+const API = 'cell-monitor';
+
+export class ServerExtensionTransport implements IBatchSender {
+  constructor(
+    target: () => IClientTarget,
+    settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {
+    this._target = target;
+    this._settings = settings;
+  }
+
+  async send(events: IMonitorEvent[]): Promise<SendOutcome> {
+    const target = this._target();
+    const body: Record<string, unknown> = { events };
+    if (target.serverUrl) {
+      body.target = {
+        serverUrl: target.serverUrl,
+        ingestToken: target.ingestToken
+      };
+    }
+    let response: Response;
+    try {
+      response = await this._request('events', {
+        method: 'POST',
+        body: JSON.stringify(body)
+      });
+    } catch (error) {
+      return { ok: false, error: `Jupyter server unreachable: ${error}` };
+    }
+    if (response.status === 202 || response.status === 200) {
+      return { ok: true };
+    }
+    return {
+      ok: false,
+      error: `Jupyter server answered ${response.status}`,
+      retryAfterMs: retryAfterMs(response.headers.get('Retry-After'))
+    };
+  }
+
+  async status(): Promise<IServerStatus | null> {
+    try {
+      const response = await this._request('status', { method: 'GET' });
+      return response.ok ? ((await response.json()) as IServerStatus) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private _request(path: string, init: RequestInit): Promise<Response> {
+    const url = URLExt.join(this._settings.baseUrl, API, path);
+    return ServerConnection.makeRequest(url, init, this._settings);
+  }
+
+  private readonly _target: () => IClientTarget;
+  private readonly _settings: ServerConnection.ISettings;
+}
+
+/** Retry-After in seconds (the only form our server sends) to ms. */
+export function retryAfterMs(header: string | null): number | undefined {
+  if (!header) {
+    return undefined;
+  }
+  const seconds = Number(header);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
