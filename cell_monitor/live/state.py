@@ -12,9 +12,11 @@ the state remembers the time of the event that last set it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from types import SimpleNamespace
+from typing import Any
 
 from cell_monitor.storage.records import NewEvent
 
@@ -82,8 +84,13 @@ def _not_older(when: datetime, than: datetime | None) -> bool:
 
 def apply_event(state: LiveState, event: NewEvent) -> LiveState:
     """The state after `event` (events of one student, any order)."""
+    return replace(state, **_changes(state, event))
+
+
+def _changes(state: Any, event: NewEvent) -> dict[str, Any]:
+    """What `event` changes in `state` (a LiveState or a namespace of its fields)."""
     t = event.event_time
-    changes: dict[str, object] = {
+    changes: dict[str, Any] = {
         "event_count": state.event_count + 1,
         "first_seen": t if state.first_seen is None else min(state.first_seen, t),
         "last_seen": t if state.last_seen is None else max(state.last_seen, t),
@@ -106,10 +113,10 @@ def apply_event(state: LiveState, event: NewEvent) -> LiveState:
             changes["help_since"] = state.help_since or t
         else:
             changes["help_since"] = None
-    return replace(state, **changes)  # type: ignore[arg-type]
+    return changes
 
 
-def _execution(state: LiveState, event: NewEvent) -> dict[str, object]:
+def _execution(state: Any, event: NewEvent) -> dict[str, object]:
     t = event.event_time
     changes: dict[str, object] = {
         "execution_count": state.execution_count + 1,
@@ -135,9 +142,12 @@ def _execution(state: LiveState, event: NewEvent) -> dict[str, object]:
 
 def apply_events(state: LiveState, events: Iterable[NewEvent]) -> LiveState:
     """Apply events in time order and bump the version once."""
+    # One mutable namespace for the whole batch; the frozen state is built once.
+    view = SimpleNamespace(**{f.name: getattr(state, f.name) for f in fields(LiveState)})
     for event in sorted(events, key=lambda e: e.event_time):
-        state = apply_event(state, event)
-    return replace(state, version=state.version + 1)
+        vars(view).update(_changes(view, event))
+    view.version = state.version + 1
+    return LiveState(**vars(view))
 
 
 def dismiss_help(state: LiveState, at: datetime) -> LiveState:

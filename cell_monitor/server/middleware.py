@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,7 +22,7 @@ class MetricsMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        gauge = metrics.ACTIVE_CONNECTIONS.labels(kind)
+        gauge = _gauge(kind)
         gauge.inc()
         status = {"code": 500}
         started = time.perf_counter()
@@ -35,9 +37,21 @@ class MetricsMiddleware:
         finally:
             gauge.dec()
             if kind == "http":
-                metrics.REQUEST_DURATION.labels(
-                    scope["method"], _route(scope), f"{status['code'] // 100}xx"
-                ).observe(time.perf_counter() - started)
+                _histogram(scope["method"], _route(scope), status["code"] // 100).observe(
+                    time.perf_counter() - started
+                )
+
+
+# Looking up a labelled child costs more than observing it: keep them (the label
+# sets are small and fixed: methods, route templates and status classes).
+@functools.cache
+def _histogram(method: str, route: str, status_class: int) -> Any:
+    return metrics.REQUEST_DURATION.labels(method, route, f"{status_class}xx")
+
+
+@functools.cache
+def _gauge(kind: str) -> Any:
+    return metrics.ACTIVE_CONNECTIONS.labels(kind)
 
 
 def _route(scope: Scope) -> str:

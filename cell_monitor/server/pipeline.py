@@ -6,6 +6,7 @@ committed, and only once: duplicates never reach them.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -71,16 +72,17 @@ class Pipeline:
         batch = validate_batch(items, self.settings)
         rejected = list(batch.rejected)
         accepted = duplicates = truncated = 0
+        by_type: Counter[str] = Counter()
+        outcomes_by_label: Counter[str] = Counter()
         if batch.events:
             outcomes = await self.committer.submit(batch.events)
             for index, event, outcome in zip(batch.indexes, batch.events, outcomes, strict=True):
                 if outcome == WriteOutcome.inserted:
                     accepted += 1
                     truncated += event.truncated
-                    metrics.EVENTS.labels(metrics.event_type_label(event.event_type)).inc()
+                    by_type[event.event_type] += 1
                     if event.is_execution:
-                        outcome_label = "error" if event.has_error else "ok"
-                        metrics.CELL_EXECUTIONS.labels(outcome_label).inc()
+                        outcomes_by_label["error" if event.has_error else "ok"] += 1
                 elif isinstance(outcome, Failed):
                     rejected.append(
                         RejectedEvent(index=index, event_id=event.event_id, errors=[outcome.reason])
@@ -88,6 +90,11 @@ class Pipeline:
                 else:
                     duplicates += 1
         rejected.sort(key=lambda r: r.index)
+        # One increment per label and request, not per event.
+        for event_type, count in by_type.items():
+            metrics.EVENTS.labels(metrics.event_type_label(event_type)).inc(count)
+        for outcome_label, count in outcomes_by_label.items():
+            metrics.CELL_EXECUTIONS.labels(outcome_label).inc(count)
         metrics.DUPLICATES.inc(duplicates)
         metrics.TRUNCATED.inc(truncated)
         if rejected:
