@@ -121,12 +121,13 @@ class Settings(BaseSettings):
     commit_max_events: int = Field(
         5000, ge=1, description="Most events written in one group-commit transaction."
     )
-    commit_concurrency: int | None = Field(
-        None,
+    commit_concurrency: int = Field(
+        1,
         ge=1,
         le=32,
-        description="Group commits in flight per worker; default 1 on SQLite (one writer), "
-        "4 on PostgreSQL.",
+        description="Group commits in flight per worker. More than 1 only helps when "
+        "groups touch different students: concurrent groups wait on each other's "
+        "student rows (see docs/benchmarks.md).",
     )
     commit_queue_events: int = Field(
         100_000, ge=1, description="Events waiting for commit before ingest answers 503."

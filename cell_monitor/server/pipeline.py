@@ -41,8 +41,7 @@ class Pipeline:
             engine,
             max_group_events=settings.commit_max_events,
             max_queued_events=settings.commit_queue_events,
-            concurrency=settings.commit_concurrency
-            or (4 if engine.dialect.name == "postgresql" else 1),
+            concurrency=settings.commit_concurrency,
         )
 
     def add_listener(self, listener: CommitListener) -> None:
