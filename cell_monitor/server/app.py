@@ -14,9 +14,10 @@ from cell_monitor import __version__, metrics
 from cell_monitor.config import Settings
 from cell_monitor.server.middleware import MetricsMiddleware
 from cell_monitor.server.pipeline import Pipeline
-from cell_monitor.server.routes import classroom, events, health, prometheus
+from cell_monitor.server.routes import activity, classroom, events, health, prometheus
 from cell_monitor.server.startup import check_database, ping
 from cell_monitor.server.state import AppState
+from cell_monitor.sinks.influx import build_influx_sink
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.urls import backend_name, describe
 
@@ -37,8 +38,11 @@ def create_app(settings: Settings) -> FastAPI:
                 await ping(engine, settings.db_timeout_seconds)
 
             state.health_checks[backend_name(engine.url)] = database_check
+            _attach_influx(state)
             app.state.cell_monitor = state
             state.pipeline.start()
+            if state.influx is not None:
+                state.influx.start()
             log.info(
                 "cell-monitor %s serving", __version__, extra={"database": describe(engine.url)}
             )
@@ -46,6 +50,9 @@ def create_app(settings: Settings) -> FastAPI:
                 yield
             finally:
                 await state.pipeline.stop()
+                # After the pipeline: its last commits are written before the sink ends.
+                if state.influx is not None:
+                    await state.influx.stop()
         finally:
             await engine.dispose()
 
@@ -65,9 +72,22 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(MetricsMiddleware)
     app.add_exception_handler(Exception, _internal_error)
-    for router in (events.router, classroom.router, health.router, prometheus.router):
+    routers = (events.router, classroom.router, activity.router, health.router, prometheus.router)
+    for router in routers:
         app.include_router(router)
     return app
+
+
+def _attach_influx(state: AppState) -> None:
+    """The InfluxDB sink, when INFLUXDB_URL is set: woken by commits, checked by /health."""
+    sink = build_influx_sink(state.settings, state.engine)
+    if sink is None:
+        return
+    state.influx = sink
+    state.health_checks["influxdb"] = sink.check_health
+    state.optional_services.add("influxdb")
+    state.pipeline.add_listener(sink.notify)
+    log.info("InfluxDB sink on: %s", sink.describe())
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import Settings
 from cell_monitor.server.pipeline import Pipeline
+from cell_monitor.sinks.influx import InfluxSink
 
 # A health check returns nothing when the service is fine and raises otherwise.
 HealthCheck = Callable[[], Awaitable[None]]
@@ -21,4 +22,9 @@ class AppState:
     engine: AsyncEngine
     pipeline: Pipeline
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # Services /health reports but /health/ready ignores: ingest works without
+    # them (the InfluxDB sink catches up later), so a load balancer should not
+    # take the server out of rotation when they are down.
+    optional_services: set[str] = field(default_factory=set)
+    influx: InfluxSink | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))

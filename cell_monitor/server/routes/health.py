@@ -54,9 +54,13 @@ async def live() -> dict[str, str]:
 
 @router.get("/health/ready")
 async def ready(state: StateDep) -> JSONResponse:
-    """Ready to accept events: every backend answers (readiness probe)."""
+    """Ready to accept events: every backend ingest needs answers (readiness probe)."""
     services = await _service_status(state)
-    ok = all(status == "healthy" for status in services.values())
+    ok = all(
+        status == "healthy"
+        for name, status in services.items()
+        if name not in state.optional_services
+    )
     return JSONResponse(
         {"status": "ready" if ok else "not ready", "services": services},
         status_code=200 if ok else 503,
