@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from enum import Enum
+from enum import Enum, IntEnum
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +17,15 @@ from cell_monitor.storage import activity as store_activity
 from cell_monitor.storage.urls import backend_name
 
 log = logging.getLogger(__name__)
+
+
+class Hours(IntEnum):
+    """The windows the dashboard offers."""
+
+    one = 1
+    three = 3
+    six = 6
+    day = 24
 
 
 class ActivitySource(str, Enum):

@@ -195,9 +195,10 @@ class InfluxSink:
 
     async def _lead(self) -> bool:
         if self._leadership.held:
-            if await self._leadership.confirm():
-                return True
-        elif await self._leadership.acquire():
+            leading = await self._leadership.confirm()
+        else:
+            leading = await self._leadership.acquire()
+        if leading:
             metrics.INFLUX_SINK_LEADER.set(1)
             return True
         # Not (or no longer) the leader: whoever leads resumes from the saved position.

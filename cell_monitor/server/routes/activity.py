@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from cell_monitor.activity import ActivitySource, ActivityUnavailable, per_minute
+from cell_monitor.activity import ActivitySource, ActivityUnavailable, Hours, per_minute
 from cell_monitor.schemas import ActivityOut
 from cell_monitor.server.deps import StateDep
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["classroom"])
 )
 async def activity(
     state: StateDep,
-    hours: Annotated[Literal[1, 3, 6, 24], Query(description="1, 3, 6 or 24")] = 1,
+    hours: Annotated[Hours, Query(description="1, 3, 6 or 24")] = Hours.one,
     source: Annotated[
         ActivitySource, Query(description="auto: InfluxDB when configured, else the database")
     ] = ActivitySource.auto,
@@ -29,6 +29,6 @@ async def activity(
     """Cell executions and errors per minute over the last `hours`."""
     influx = state.influx.api if state.influx is not None else None
     try:
-        return await per_minute(state.engine, influx, hours, source)
+        return await per_minute(state.engine, influx, int(hours), source)
     except ActivityUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
