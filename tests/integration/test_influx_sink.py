@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from cell_monitor.config import Settings
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.models import Event, SinkPosition
-from tests.influx_support import rows, wait_until, write
+from tests.influx_support import query, rows, wait_until, write
 from tests.integration.test_health_metrics import value
 from tests.support import event, free_port, live_server, make_settings
 
@@ -79,8 +79,10 @@ async def test_points_match_the_events(
         response = await client.post(URL, json=[*executions, *others])
         assert response.json()["accepted"] == len(executions) + len(others)
         await wait_until(
-            lambda: len(rows(influx_server, influx_database, EXECUTIONS)) == len(executions)
-            and len(rows(influx_server, influx_database, OTHERS)) == len(others),
+            lambda: (
+                len(rows(influx_server, influx_database, EXECUTIONS)) == len(executions)
+                and len(rows(influx_server, influx_database, OTHERS)) == len(others)
+            ),
             what="every event in InfluxDB",
         )
         after = (await client.get("/metrics")).text
@@ -112,9 +114,10 @@ async def test_points_match_the_events(
     assert kinds[others[2]["eventId"]]["raw_type"] == "kernel_restarted"
 
     total = len(executions) + len(others)
-    assert value(after, "influx_points_written_total") - value(
-        before, "influx_points_written_total"
-    ) == total
+    assert (
+        value(after, "influx_points_written_total") - value(before, "influx_points_written_total")
+        == total
+    )
     assert value(after, "influx_sink_lag_events") == 0
     assert value(after, "influx_sink_leader") == 1
     assert health["services"]["influxdb"] == "healthy"
@@ -129,7 +132,7 @@ async def test_a_refused_point_is_skipped_and_the_rest_arrives(
     # early January 2020, so InfluxDB refuses our float there (400).
     old = datetime(2020, 1, 1, tzinfo=timezone.utc)
     old_ns = epoch_us(iso(old)) * 1000
-    httpx.post(f"{influx_server}/query", data={"q": f'CREATE DATABASE "{influx_database}"'})
+    query(influx_server, f'CREATE DATABASE "{influx_database}"')
     conflict = f'cell_execution,user_id=someone duration_ms="slow",has_error=false {old_ns}'
     assert write(influx_server, influx_database, conflict).status_code == 204
 
@@ -202,11 +205,7 @@ async def test_restart_resumes_from_the_saved_position(
     saved, top = await positions(influx_settings)
     assert saved == top
     # Forget what InfluxDB holds: a sink that restarted from the log's start would rewrite it.
-    httpx.post(
-        f"{influx_server}/query",
-        params={"db": influx_database},
-        data={"q": "DROP MEASUREMENT cell_execution"},
-    ).raise_for_status()
+    query(influx_server, "DROP MEASUREMENT cell_execution", influx_database)
     later = event()
     async with live_server(influx_settings) as base, httpx.AsyncClient(base_url=base) as client:
         await client.post(URL, json=[later])
