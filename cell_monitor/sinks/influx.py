@@ -57,7 +57,6 @@ class _Batch:
     recheck_complete: bool
     read_at: float
     full: bool
-    oldest_received: datetime | None
 
 
 class Backoff:
@@ -234,7 +233,6 @@ class InfluxSink:
             recheck_complete=complete,
             read_at=now,
             full=len(new_rows) >= limit,
-            oldest_received=min((row.received_at for row in rows), default=None),
         )
 
     async def _measure_lag(self, cursor: LogCursor, more: bool) -> None:
@@ -245,14 +243,11 @@ class InfluxSink:
             return
         now = self._clock()
         if now - self._last_probe >= LAG_PROBE_SECONDS:
+            # Everything above the head is unwritten, including a batch held for retry.
             self._last_probe = now
             count, first = await event_log.backlog(self._engine, cursor.head, LAG_PROBE_CAP)
             metrics.INFLUX_LAG_EVENTS.set(count)
             self._oldest_unwritten = first
-        if self._batch is not None and self._batch.oldest_received is not None:
-            pending = self._batch.oldest_received
-            if self._oldest_unwritten is None or pending < self._oldest_unwritten:
-                self._oldest_unwritten = pending
         self._refresh_lag_seconds()
 
     def _refresh_lag_seconds(self) -> None:

@@ -13,6 +13,7 @@ than sent broken, because one broken line would make InfluxDB reject the batch:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -24,6 +25,9 @@ _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
 _LONE_BACKSLASH = re.compile(r"\\(?=[,= ]|$)")
 _LOOKALIKE_BACKSLASH = "\uff3c"
+# Most values (emails, notebook paths) need none of this: check once, cheaply.
+_SPECIAL = re.compile(r"[,= \\\x00-\x1f\x7f]")
+_STRING_SPECIAL = re.compile(r'["\\\r\n]')
 
 # InfluxDB stores signed 64-bit nanoseconds; its limits are one step inside them.
 MIN_TIME_NS = -9_223_372_036_854_775_806
@@ -34,19 +38,26 @@ def _clean(text: str) -> str:
     return _LONE_BACKSLASH.sub(_LOOKALIKE_BACKSLASH, text.translate(_CONTROL))
 
 
+# Tag values repeat all the time (the same students and notebooks): cached.
+@functools.lru_cache(maxsize=8192)
 def escape_tag(text: str) -> str:
     """A tag key, tag value or field key."""
+    if not _SPECIAL.search(text):
+        return text
     return _clean(text).translate(_TAG_ESCAPES)
 
 
 def escape_measurement(text: str) -> str:
+    if not _SPECIAL.search(text):
+        return text
     return _clean(text).translate(_MEASUREMENT_ESCAPES)
 
 
 def quote_string(text: str) -> str:
     """A string field value, quoted."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
-    return f'"{escaped}"'
+    if _STRING_SPECIAL.search(text):
+        text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
+    return f'"{text}"'
 
 
 def format_field(value: FieldValue) -> str | None:

@@ -28,7 +28,6 @@ class LogRow:
     event_id: str
     event_type: str
     event_time: datetime
-    received_at: datetime
     student_key: str
     notebook: str | None
     duration_ms: float | None
@@ -43,7 +42,6 @@ _COLUMNS: tuple[Any, ...] = (
     Event.event_id,
     Event.event_type,
     Event.event_time,
-    Event.received_at,
     Student.student_key,
     Notebook.path,
     CellExecution.duration_ms,

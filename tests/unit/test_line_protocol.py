@@ -20,7 +20,6 @@ def row(**overrides: object) -> LogRow:
         "event_id": "e-1",
         "event_type": "cell_executed",
         "event_time": WHEN,
-        "received_at": WHEN,
         "student_key": "ada@example.org",
         "notebook": "lesson1.ipynb",
         "duration_ms": 12.5,
@@ -105,3 +104,16 @@ def test_times_are_the_events_own_and_distinct_per_event() -> None:
     same_time = {time_ns(row(pk=pk)) for pk in range(5000, 6000)}
     assert len(same_time) == 1000
     assert all(t // 1000 == WHEN_NS // 1000 for t in same_time)
+
+
+def test_coarse_times_get_room_to_stay_apart_within_their_own_precision() -> None:
+    second = WHEN.replace(microsecond=0)
+    milli = WHEN.replace(microsecond=123000)
+    base = WHEN_NS - 123456_000
+    # Whole seconds (clients that send no fraction): a million ids apart, still distinct.
+    times = {time_ns(row(pk=pk, event_time=second)) for pk in range(0, 3_000_000, 1000)}
+    assert len(times) == 3000
+    assert all(base <= t < base + 1_000_000_000 for t in times)
+    at_ms = {time_ns(row(pk=pk, event_time=milli)) for pk in range(0, 3_000_000, 1000)}
+    assert len(at_ms) == 1000
+    assert all(base + 123_000_000 <= t < base + 124_000_000 for t in at_ms)

@@ -1,0 +1,281 @@
+"""Ingest throughput with the InfluxDB sink off and on (a script, not a test).
+
+    .venv/bin/python benchmarks/ingest_influx.py [--duration 10] [--rounds 2]
+        [--connections 16] [--batch 10] [--database-url postgresql://...]
+        [--influxdb-url http://127.0.0.1:8086]
+
+Each run starts `cell-monitor serve` (one worker, 127.0.0.1, a fresh SQLite file
+unless --database-url is given), drives POST /api/v1/events with wrk for
+--duration seconds (a Lua script makes every eventId unique), and stops the
+server. Runs alternate sink off / sink on, --rounds times. With the sink on it
+also waits until InfluxDB holds every stored execution and reports how long
+that took after the load ended. Without --influxdb-url a throwaway influxd is
+started (scripts/start-influxd.sh) and stopped at the end. Every process the
+script starts is stopped by it; all traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LUA = r"""
+-- POST batches of cell_executed events; every eventId is unique.
+local counter = 0
+local prefix = "%(prefix)s"
+local batch = %(batch)d
+local thread_id = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  thread_id = tid
+end
+
+request = function()
+  local now = os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ")
+  local events = {}
+  for i = 1, batch do
+    counter = counter + 1
+    local student = (counter * 7 + thread_id) %% 300
+    events[i] = string.format(
+      '{"eventId":"%%s-%%d-%%d","eventType":"cell_executed","eventTime":"%%s",' ..
+      '"emailAddress":"student%%d@example.org","notebookPath":"lesson%%d.ipynb",' ..
+      '"sessionId":"s%%d","cellIndex":%%d,"code":"x = %%d","hasError":%%s,' ..
+      '"executionDurationMs":%%d.5}',
+      prefix, thread_id, counter, now, student, counter %% 5, student, counter %% 40,
+      counter, (counter %% 10 == 0) and "true" or "false", counter %% 900)
+  end
+  return wrk.format("POST", "/api/v1/events", {["Content-Type"] = "application/json"},
+    "[" .. table.concat(events, ",") .. "]")
+end
+"""
+
+
+@dataclass
+class Run:
+    mode: str
+    requests_per_s: float
+    events_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    catch_up_s: float | None = None
+    points: int | None = None
+    stored: int | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "cell_monitor.cli", *args]
+    return subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    upgrade = cli("db", "upgrade", env=env)
+    if upgrade.wait(60) != 0:
+        raise SystemExit(f"db upgrade failed:\n{upgrade.stdout.read() if upgrade.stdout else ''}")
+    server = cli("serve", "--port", str(port), env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"server exited:\n{server.stdout.read() if server.stdout else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop(server)
+    raise SystemExit("server not ready after 30 s")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wrk(url: str, script: Path, duration: int, connections: int, threads: int) -> str:
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
+    if result.returncode != 0:
+        raise SystemExit(f"wrk failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def parse(output: str, mode: str, batch: int) -> Run:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    # Lines of the latency distribution ("     50%   43.18ms"), not the thread stats.
+    p50 = re.search(r"^\s+50%\s+(\S+)$", output, re.M).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"^\s+99%\s+(\S+)$", output, re.M).group(1)  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    errors = int(bad.group(1)) if bad else 0
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    return Run(mode, rps, rps * batch, _ms(p50), _ms(p99), errors)
+
+
+def stored_executions(base: str) -> int:
+    stats = httpx.get(f"{base}/api/v1/stats", timeout=30).json()
+    return int(stats["executions"])
+
+
+def influx_points(influx: str, database: str) -> int:
+    response = httpx.post(
+        f"{influx}/query",
+        params={"db": database},
+        data={"q": "SELECT count(has_error) FROM cell_execution"},
+        timeout=30,
+    )
+    series = response.json()["results"][0].get("series")
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def wait_caught_up(base: str, influx: str, database: str, run: Run) -> None:
+    started = time.monotonic()
+    stored = stored_executions(base)
+    while time.monotonic() - started < 120:
+        points = influx_points(influx, database)
+        if points >= stored:
+            run.catch_up_s, run.points, run.stored = time.monotonic() - started, points, stored
+            return
+        time.sleep(0.1)
+    run.points, run.stored = influx_points(influx, database), stored
+
+
+def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run:
+    port = free_port()
+    run_dir = work / f"{mode}-{uuid.uuid4().hex[:6]}"
+    run_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUXDB_", "CELL_MONITOR_"))}
+    env["CELL_MONITOR_DATA_DIR"] = str(run_dir)
+    env["CELL_MONITOR_LOG_LEVEL"] = "WARNING"
+    env["DATABASE_URL"] = args.database_url or f"sqlite:///{run_dir / 'bench.sqlite3'}"
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    if mode == "sink on":
+        env["INFLUXDB_URL"], env["INFLUXDB_BUCKET"] = influx, database
+    script = run_dir / "events.lua"
+    script.write_text(LUA % {"prefix": uuid.uuid4().hex[:12], "batch": args.batch})
+    server = start_server(env, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wrk(base, script, 2, args.connections, args.threads)  # warm-up, not measured
+        output = wrk(base, script, args.duration, args.connections, args.threads)
+        run = parse(output, mode, args.batch)
+        if mode == "sink on":
+            wait_caught_up(base, influx, database, run)
+        return run
+    finally:
+        stop(server)
+        if mode == "sink on":
+            httpx.post(f"{influx}/query", data={"q": f'DROP DATABASE "{database}"'}, timeout=30)
+
+
+def report(runs: list[Run], args: argparse.Namespace) -> str:
+    lines = [
+        "| run | sink | requests/s | events/s | p50 ms | p99 ms | errors | "
+        "InfluxDB caught up after | points / stored |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for index, run in enumerate(runs, 1):
+        caught = f"{run.catch_up_s:.2f} s" if run.catch_up_s is not None else "-"
+        points = f"{run.points} / {run.stored}" if run.points is not None else "-"
+        lines.append(
+            f"| {index} | {run.mode} | {run.requests_per_s:.0f} | {run.events_per_s:.0f} | "
+            f"{run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.errors} | {caught} | {points} |"
+        )
+    off = statistics.median(r.events_per_s for r in runs if r.mode == "sink off")
+    on = statistics.median(r.events_per_s for r in runs if r.mode == "sink on")
+    lines.append("")
+    lines.append(
+        f"Median events/s: sink off {off:.0f}, sink on {on:.0f} "
+        f"({(on - off) / off * 100:+.1f} %). wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration}s, {args.batch} events per request."
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=2, help="off/on pairs")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=10, help="events per request")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file per run")
+    parser.add_argument("--influxdb-url", help="default: a throwaway influxd")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    work = Path(tempfile.mkdtemp(prefix="cell-monitor-bench-"))
+    influx_dir = work / "influxd"
+    influx = args.influxdb_url
+    try:
+        if influx is None:
+            started = subprocess.run(
+                [str(ROOT / "scripts" / "start-influxd.sh"), str(influx_dir)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            influx = started.stdout.strip()
+        runs = []
+        for _ in range(args.rounds):
+            for mode in ("sink off", "sink on"):
+                runs.append(one_run(args, mode, influx, work))
+                print(runs[-1], file=sys.stderr)
+        print(report(runs, args))
+    finally:
+        if args.influxdb_url is None:
+            subprocess.run([str(ROOT / "scripts" / "start-influxd.sh"), "--stop", str(influx_dir)])
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
