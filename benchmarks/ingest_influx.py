@@ -79,9 +79,35 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    busy_before: float = 0.0
     catch_up_s: float | None = None
     points: int | None = None
     stored: int | None = None
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of CPU time (all cores) spent busy over `seconds`, from /proc/stat."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields), idle
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_for_quiet(limit: float = 0.25, patience: float = 180) -> float:
+    """Other work on this machine skews the figures: wait until it is (nearly) idle."""
+    deadline = time.monotonic() + patience
+    busy = cpu_busy()
+    while busy > limit and time.monotonic() < deadline:
+        print(f"machine {busy:.0%} busy; waiting before the next run", file=sys.stderr)
+        time.sleep(4)
+        busy = cpu_busy()
+    return busy
 
 
 def free_port() -> int:
@@ -202,12 +228,14 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
         env["INFLUXDB_URL"], env["INFLUXDB_BUCKET"] = influx, database
     script = run_dir / "events.lua"
     script.write_text(LUA % {"prefix": uuid.uuid4().hex[:12], "batch": args.batch})
+    busy = wait_for_quiet()
     server = start_server(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
         wrk(base, script, 2, args.connections, args.threads)  # warm-up, not measured
         output = wrk(base, script, args.duration, args.connections, args.threads)
         run = parse(output, mode, args.batch)
+        run.busy_before = busy
         if mode == "sink on":
             wait_caught_up(base, influx, database, run)
         return run
@@ -220,15 +248,16 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
 def report(runs: list[Run], args: argparse.Namespace) -> str:
     lines = [
         "| run | sink | requests/s | events/s | p50 ms | p99 ms | errors | "
-        "InfluxDB caught up after | points / stored |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "InfluxDB caught up after | points / stored | CPU busy before |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for index, run in enumerate(runs, 1):
         caught = f"{run.catch_up_s:.2f} s" if run.catch_up_s is not None else "-"
         points = f"{run.points} / {run.stored}" if run.points is not None else "-"
         lines.append(
             f"| {index} | {run.mode} | {run.requests_per_s:.0f} | {run.events_per_s:.0f} | "
-            f"{run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.errors} | {caught} | {points} |"
+            f"{run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.errors} | {caught} | {points} | "
+            f"{run.busy_before:.0%} |"
         )
     off = statistics.median(r.events_per_s for r in runs if r.mode == "sink off")
     on = statistics.median(r.events_per_s for r in runs if r.mode == "sink on")

@@ -46,6 +46,7 @@ LAG_PROBE_SECONDS = 2.0
 LAG_PROBE_CAP = 1_000_000
 DRAIN_SECONDS = 5.0
 RANGES_PER_QUERY = 100
+ENCODE_CHUNK = 500
 
 
 @dataclass
@@ -147,6 +148,7 @@ class InfluxSink:
         while True:
             if self._closing:
                 deadline = min(deadline, self._clock() + DRAIN_SECONDS)
+            started = self._clock()
             try:
                 wait = await self._step()
             except Exception as exc:
@@ -160,6 +162,11 @@ class InfluxSink:
                 return
             if wait > 0:
                 await self._idle(wait)
+            else:
+                # Catching up (a backlog after an outage): rest as long as the batch
+                # took, so the sink takes at most about half of the event loop and
+                # ingest requests keep the rest.
+                await self._idle(min(self._clock() - started, 1.0))
 
     async def _step(self) -> float:
         """One read-write round; returns how long to wait before the next."""
@@ -200,8 +207,9 @@ class InfluxSink:
         if leading:
             metrics.INFLUX_SINK_LEADER.set(1)
             return True
-        # Not (or no longer) the leader: whoever leads resumes from the saved position.
-        self._cursor, self._batch, self._saved = None, None, None
+        # Not (or no longer) the leader: whoever leads resumes from the saved position
+        # and reports its own problems.
+        self._cursor, self._batch, self._saved, self.problem = None, None, None, None
         metrics.INFLUX_SINK_LEADER.set(0)
         metrics.INFLUX_LAG_EVENTS.set(0)
         metrics.INFLUX_LAG_SECONDS.set(0)
@@ -226,7 +234,7 @@ class InfluxSink:
             log.info("%d event(s) committed late (below the head) found", len(late_rows))
         rows = new_rows + late_rows
         return _Batch(
-            points=_encode(rows),
+            points=await _encode(rows),
             new_ids=[row.pk for row in new_rows],
             late_ids=[row.pk for row in late_rows],
             recheck=recheck,
@@ -289,9 +297,11 @@ class InfluxSink:
             self._refresh_lag_seconds()
 
 
-def _encode(rows: Sequence[LogRow]) -> list[Point]:
+async def _encode(rows: Sequence[LogRow]) -> list[Point]:
     points = []
-    for row in rows:
+    for index, row in enumerate(rows):
+        if index and index % ENCODE_CHUNK == 0:
+            await asyncio.sleep(0)  # let ingest requests in between
         try:
             line = to_line(row)
         except ValueError as exc:
