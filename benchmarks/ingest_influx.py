@@ -188,7 +188,8 @@ def parse(output: str, mode: str, batch: int) -> Run:
 
 
 def stored_executions(base: str) -> int:
-    stats = httpx.get(f"{base}/api/v1/stats", timeout=30).json()
+    # Generous: on a shared machine the first read after the load can be slow.
+    stats = httpx.get(f"{base}/api/v1/stats", timeout=180).json()
     return int(stats["executions"])
 
 
@@ -197,7 +198,7 @@ def influx_points(influx: str, database: str) -> int:
         f"{influx}/query",
         params={"db": database},
         data={"q": "SELECT count(has_error) FROM cell_execution"},
-        timeout=30,
+        timeout=180,
     )
     series = response.json()["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0

@@ -214,3 +214,15 @@ async def test_restart_resumes_from_the_saved_position(
         await wait_until(lambda: len(rows(influx_server, influx_database, EXECUTIONS)) >= 1)
     stored = by_event_id(rows(influx_server, influx_database, EXECUTIONS))
     assert set(stored) == {later["eventId"]}
+
+
+async def test_shutdown_writes_what_was_committed(
+    influx_settings: Settings, influx_server: str, influx_database: str
+) -> None:
+    # A flush interval far longer than the test: only the drain on shutdown can write.
+    settings = influx_settings.model_copy(update={"influx_flush_seconds": 60.0})
+    sent = [event() for _ in range(3)]
+    async with live_server(settings) as base, httpx.AsyncClient(base_url=base) as client:
+        assert (await client.post(URL, json=sent)).status_code == 202
+    stored = by_event_id(rows(influx_server, influx_database, EXECUTIONS))
+    assert set(stored) == {e["eventId"] for e in sent}
