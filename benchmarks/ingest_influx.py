@@ -205,15 +205,18 @@ def influx_points(influx: str, database: str) -> int:
 
 
 def wait_caught_up(base: str, influx: str, database: str, run: Run) -> None:
+    """Until InfluxDB holds as many executions as the store (both read each time:
+    requests still in flight when wrk stopped may commit a moment later)."""
     started = time.monotonic()
-    stored = stored_executions(base)
+    points = stored = 0
     while time.monotonic() - started < 120:
+        stored = stored_executions(base)
         points = influx_points(influx, database)
-        if points >= stored:
-            run.catch_up_s, run.points, run.stored = time.monotonic() - started, points, stored
-            return
+        if points == stored:
+            run.catch_up_s = time.monotonic() - started
+            break
         time.sleep(0.1)
-    run.points, run.stored = influx_points(influx, database), stored
+    run.points, run.stored = points, stored
 
 
 def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run:

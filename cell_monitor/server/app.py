@@ -49,10 +49,12 @@ def create_app(settings: Settings) -> FastAPI:
             try:
                 yield
             finally:
-                await state.pipeline.stop()
-                # After the pipeline: its last commits are written before the sink ends.
-                if state.influx is not None:
-                    await state.influx.stop()
+                try:
+                    await state.pipeline.stop()
+                finally:
+                    # After the pipeline: its last commits are written before the sink ends.
+                    if state.influx is not None:
+                        await state.influx.stop()
         finally:
             await engine.dispose()
 

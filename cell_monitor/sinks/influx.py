@@ -45,6 +45,7 @@ LEADER_RETRY_SECONDS = 5.0
 LAG_PROBE_SECONDS = 2.0
 LAG_PROBE_CAP = 1_000_000
 DRAIN_SECONDS = 5.0
+HEALTH_TIMEOUT_SECONDS = 5.0
 RANGES_PER_QUERY = 100
 ENCODE_CHUNK = 500
 
@@ -139,7 +140,12 @@ class InfluxSink:
 
     async def check_health(self) -> None:
         """Raises when InfluxDB does not answer or the last write failed."""
-        await self.api.ping()
+        timeout = min(self._settings.influx_timeout_seconds, HEALTH_TIMEOUT_SECONDS)
+        try:
+            await asyncio.wait_for(self.api.ping(), timeout)
+        except asyncio.TimeoutError as exc:
+            message = f"{self.describe()} did not answer /ping within {timeout:g} s"
+            raise InfluxError(message) from exc
         if self.problem:
             raise InfluxError(self.problem)
 
