@@ -80,6 +80,7 @@ class Run:
     p99_ms: float
     errors: int
     busy_before: float = 0.0
+    server_cpu_ms_per_1000: float = 0.0
     catch_up_s: float | None = None
     points: int | None = None
     stored: int | None = None
@@ -110,24 +111,32 @@ def wait_for_quiet(limit: float = 0.25, patience: float = 180) -> float:
     return busy
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+def cli(*args: str, env: dict[str, str], cpus: str | None = None) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "cell_monitor.cli", *args]
+    if cpus is not None:
+        command = ["taskset", "-c", cpus, *command]
     return subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+def start_server(env: dict[str, str], port: int, cpus: str | None) -> subprocess.Popen[str]:
     upgrade = cli("db", "upgrade", env=env)
     if upgrade.wait(60) != 0:
         raise SystemExit(f"db upgrade failed:\n{upgrade.stdout.read() if upgrade.stdout else ''}")
-    server = cli("serve", "--port", str(port), env=env)
+    server = cli("serve", "--port", str(port), env=env, cpus=cpus)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -152,8 +161,11 @@ def stop(process: subprocess.Popen[str]) -> None:
             process.wait()
 
 
-def wrk(url: str, script: Path, duration: int, connections: int, threads: int) -> str:
+def wrk(
+    url: str, script: Path, duration: int, connections: int, threads: int, cpus: str | None
+) -> str:
     command = [
+        *(["taskset", "-c", cpus] if cpus is not None else []),
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
@@ -233,13 +245,18 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
     script = run_dir / "events.lua"
     script.write_text(LUA % {"prefix": uuid.uuid4().hex[:12], "batch": args.batch})
     busy = wait_for_quiet()
-    server = start_server(env, port)
+    server_cpus, load_cpus = ("0", "1") if args.pin else (None, None)
+    server = start_server(env, port, server_cpus)
     base = f"http://127.0.0.1:{port}"
     try:
-        wrk(base, script, 2, args.connections, args.threads)  # warm-up, not measured
-        output = wrk(base, script, args.duration, args.connections, args.threads)
+        wrk(base, script, 2, args.connections, args.threads, load_cpus)  # warm-up
+        cpu_before = cpu_seconds(server.pid)
+        output = wrk(base, script, args.duration, args.connections, args.threads, load_cpus)
+        cpu_used = cpu_seconds(server.pid) - cpu_before
         run = parse(output, mode, args.batch)
         run.busy_before = busy
+        events = max(1.0, run.events_per_s * args.duration)
+        run.server_cpu_ms_per_1000 = cpu_used * 1_000_000 / events
         if mode == "sink on":
             wait_caught_up(base, influx, database, run)
         return run
@@ -252,8 +269,9 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
 def report(runs: list[Run], args: argparse.Namespace) -> str:
     lines = [
         "| run | sink | requests/s | events/s | p50 ms | p99 ms | errors | "
-        "InfluxDB caught up after | points / stored | CPU busy before |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "InfluxDB caught up after | points / stored | server CPU ms per 1000 events | "
+        "CPU busy before |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for index, run in enumerate(runs, 1):
         caught = f"{run.catch_up_s:.2f} s" if run.catch_up_s is not None else "-"
@@ -261,15 +279,20 @@ def report(runs: list[Run], args: argparse.Namespace) -> str:
         lines.append(
             f"| {index} | {run.mode} | {run.requests_per_s:.0f} | {run.events_per_s:.0f} | "
             f"{run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.errors} | {caught} | {points} | "
-            f"{run.busy_before:.0%} |"
+            f"{run.server_cpu_ms_per_1000:.0f} | {run.busy_before:.0%} |"
         )
     off = statistics.median(r.events_per_s for r in runs if r.mode == "sink off")
     on = statistics.median(r.events_per_s for r in runs if r.mode == "sink on")
+    cpu_off = statistics.median(r.server_cpu_ms_per_1000 for r in runs if r.mode == "sink off")
+    cpu_on = statistics.median(r.server_cpu_ms_per_1000 for r in runs if r.mode == "sink on")
+    pinned = ", server pinned to CPU 0, wrk and influxd to CPU 1" if args.pin else ""
     lines.append("")
     lines.append(
         f"Median events/s: sink off {off:.0f}, sink on {on:.0f} "
-        f"({(on - off) / off * 100:+.1f} %). wrk -t{args.threads} -c{args.connections} "
-        f"-d{args.duration}s, {args.batch} events per request."
+        f"({(on - off) / off * 100:+.1f} %). Median server CPU per 1000 events: "
+        f"{cpu_off:.0f} ms off, {cpu_on:.0f} ms on ({(cpu_on - cpu_off) / cpu_off * 100:+.1f} %). "
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
+        f"{args.batch} events per request{pinned}."
     )
     return "\n".join(lines)
 
@@ -283,6 +306,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10, help="events per request")
     parser.add_argument("--database-url", help="default: a fresh SQLite file per run")
     parser.add_argument("--influxdb-url", help="default: a throwaway influxd")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="server on CPU 0, wrk and influxd on CPU 1 (InfluxDB as if on another machine)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -291,8 +319,9 @@ def main() -> None:
     influx = args.influxdb_url
     try:
         if influx is None:
+            pin = ["taskset", "-c", "1"] if args.pin else []
             started = subprocess.run(
-                [str(ROOT / "scripts" / "start-influxd.sh"), str(influx_dir)],
+                [*pin, str(ROOT / "scripts" / "start-influxd.sh"), str(influx_dir)],
                 capture_output=True,
                 text=True,
                 check=True,

@@ -46,6 +46,7 @@ LAG_PROBE_SECONDS = 2.0
 LAG_PROBE_CAP = 1_000_000
 DRAIN_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 5.0
+SAVE_EVERY_FLUSHES = 5
 RANGES_PER_QUERY = 100
 ENCODE_CHUNK = 500
 
@@ -103,6 +104,7 @@ class InfluxSink:
         self._task: asyncio.Task[None] | None = None
         self._oldest_unwritten: datetime | None = None
         self._last_probe = float("-inf")
+        self._last_save = float("-inf")
         self.problem: str | None = None
 
     def describe(self) -> str:
@@ -199,11 +201,20 @@ class InfluxSink:
             log.info("InfluxDB sink writes again (%s)", self.describe())
         self.problem = None
         self._backoff.reset()
-        if cursor.position != self._saved:
-            await event_log.save_position(self._engine, SINK_NAME, cursor.position)
-            self._saved = cursor.position
+        await self._save(cursor)
         await self._measure_lag(cursor, batch.full)
         return 0.0 if batch.full else self._settings.influx_flush_seconds
+
+    async def _save(self, cursor: LogCursor) -> None:
+        # Not after every batch: each save is a write transaction (an fsync on
+        # SQLite) competing with ingest's commits. A crash in between costs a
+        # few seconds of rewritten points, which InfluxDB overwrites.
+        now = self._clock()
+        every = SAVE_EVERY_FLUSHES * self._settings.influx_flush_seconds
+        due = self._closing or now - self._last_save >= every
+        if cursor.position != self._saved and due:
+            await event_log.save_position(self._engine, SINK_NAME, cursor.position)
+            self._saved, self._last_save = cursor.position, now
 
     async def _lead(self) -> bool:
         if self._leadership.held:
