@@ -17,6 +17,7 @@ script starts is stopped by it; all traffic stays on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,30 +119,62 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def fresh_database(url: str | None, run_dir: Path) -> tuple[str, str | None]:
+    """A new, empty database for one run: a SQLite file, or a PostgreSQL database
+    created next to the one `url` names (dropped afterwards); (url, name to drop)."""
+    if url is None:
+        return f"sqlite:///{run_dir / 'bench.sqlite3'}", None
+    name = f"cell_monitor_bench_influx_{uuid.uuid4().hex[:8]}"
+    admin(url, f"CREATE DATABASE {name}")
+    return str(make_url(url).set(database=name).render_as_string(hide_password=False)), name
+
+
+def admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def cli(*args: str, env: dict[str, str], cpus: str | None = None) -> subprocess.Popen[str]:
+def cli(
+    *args: str, env: dict[str, str], log: Path, cpus: str | None = None
+) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "cell_monitor.cli", *args]
     if cpus is not None:
         command = ["taskset", "-c", cpus, *command]
-    return subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    # Output to a file, never an unread pipe: a full pipe blocks the server's
+    # logging, and with it the event loop.
+    with log.open("a") as out:
+        return subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True
+        )
 
 
-def start_server(env: dict[str, str], port: int, cpus: str | None) -> subprocess.Popen[str]:
-    upgrade = cli("db", "upgrade", env=env)
+def start_server(
+    env: dict[str, str], port: int, cpus: str | None, log: Path
+) -> subprocess.Popen[str]:
+    upgrade = cli("db", "upgrade", env=env, log=log)
     if upgrade.wait(60) != 0:
-        raise SystemExit(f"db upgrade failed:\n{upgrade.stdout.read() if upgrade.stdout else ''}")
-    server = cli("serve", "--port", str(port), env=env, cpus=cpus)
+        raise SystemExit(f"db upgrade failed:\n{log.read_text()}")
+    server = cli("serve", "--port", str(port), env=env, cpus=cpus, log=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"server exited:\n{server.stdout.read() if server.stdout else ''}")
+            raise SystemExit(f"server exited:\n{log.read_text()}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
                 return server
@@ -238,7 +272,7 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUXDB_", "CELL_MONITOR_"))}
     env["CELL_MONITOR_DATA_DIR"] = str(run_dir)
     env["CELL_MONITOR_LOG_LEVEL"] = "WARNING"
-    env["DATABASE_URL"] = args.database_url or f"sqlite:///{run_dir / 'bench.sqlite3'}"
+    env["DATABASE_URL"], created = fresh_database(args.database_url, run_dir)
     database = f"bench_{uuid.uuid4().hex[:8]}"
     if mode == "sink on":
         env["INFLUXDB_URL"], env["INFLUXDB_BUCKET"] = influx, database
@@ -246,7 +280,7 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
     script.write_text(LUA % {"prefix": uuid.uuid4().hex[:12], "batch": args.batch})
     busy = wait_for_quiet()
     server_cpus, load_cpus = ("0", "1") if args.pin else (None, None)
-    server = start_server(env, port, server_cpus)
+    server = start_server(env, port, server_cpus, run_dir / "server.log")
     base = f"http://127.0.0.1:{port}"
     try:
         wrk(base, script, 2, args.connections, args.threads, load_cpus)  # warm-up
@@ -264,6 +298,8 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
         stop(server)
         if mode == "sink on":
             httpx.post(f"{influx}/query", data={"q": f'DROP DATABASE "{database}"'}, timeout=30)
+        if created:
+            admin(args.database_url, f"DROP DATABASE IF EXISTS {created} WITH (FORCE)")
 
 
 def report(runs: list[Run], args: argparse.Namespace) -> str:
@@ -304,7 +340,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=10, help="events per request")
-    parser.add_argument("--database-url", help="default: a fresh SQLite file per run")
+    parser.add_argument(
+        "--database-url",
+        help="postgresql://… to run on PostgreSQL (a fresh database per run is created on "
+        "that server); default: a fresh SQLite file per run",
+    )
     parser.add_argument("--influxdb-url", help="default: a throwaway influxd")
     parser.add_argument(
         "--pin",
