@@ -278,7 +278,7 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
         env["INFLUXDB_URL"], env["INFLUXDB_BUCKET"] = influx, database
     script = run_dir / "events.lua"
     script.write_text(LUA % {"prefix": uuid.uuid4().hex[:12], "batch": args.batch})
-    busy = wait_for_quiet()
+    busy = wait_for_quiet(args.quiet_below, args.patience)
     server_cpus, load_cpus = ("0", "1") if args.pin else (None, None)
     server = start_server(env, port, server_cpus, run_dir / "server.log")
     base = f"http://127.0.0.1:{port}"
@@ -346,6 +346,13 @@ def main() -> None:
         "that server); default: a fresh SQLite file per run",
     )
     parser.add_argument("--influxdb-url", help="default: a throwaway influxd")
+    parser.add_argument(
+        "--quiet-below",
+        type=float,
+        default=0.25,
+        help="wait until the machine's CPU is less busy than this before each run",
+    )
+    parser.add_argument("--patience", type=float, default=180, help="longest wait (s)")
     parser.add_argument(
         "--pin",
         action="store_true",
