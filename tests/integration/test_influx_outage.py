@@ -23,9 +23,11 @@ EXECUTIONS = "SELECT event_id, duration_ms FROM cell_execution"
 
 @pytest.fixture
 def influxd(tmp_path: Path) -> Iterator[InfluxProcess]:
-    # Same switch as the other InfluxDB tests: CI sets the variable and installs influxd.
-    if not influx_url() or not InfluxProcess.available():
-        pytest.skip("CELL_MONITOR_TEST_INFLUXDB_URL is not set (or influxd is not installed)")
+    # Same switch as the other InfluxDB tests; where it is set, influxd must be there too.
+    if not influx_url():
+        pytest.skip("CELL_MONITOR_TEST_INFLUXDB_URL is not set")
+    if not InfluxProcess.available():
+        pytest.fail("influxd is not installed: apt-get install influxdb (as .ci/run does)")
     process = InfluxProcess(tmp_path / "influxd").start()
     try:
         yield process
