@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CORS_ORIGINS = ["http://localhost:8888", "http://127.0.0.1:8888"]
@@ -81,13 +81,43 @@ class Settings(BaseSettings):
         description="InfluxDB base URL; unset turns the time-series sink off.",
     )
     influxdb_token: str | None = Field(
-        None, validation_alias=_env("INFLUXDB_TOKEN", "CELL_MONITOR_INFLUXDB_TOKEN")
+        None,
+        validation_alias=_env("INFLUXDB_TOKEN", "CELL_MONITOR_INFLUXDB_TOKEN"),
+        description="API token. With INFLUXDB_ORG: the 2.x/3.x API (/api/v2/write); "
+        "alone: sent as `Authorization: Token` to the 1.x API (/write).",
     )
     influxdb_org: str | None = Field(
-        None, validation_alias=_env("INFLUXDB_ORG", "CELL_MONITOR_INFLUXDB_ORG")
+        None,
+        validation_alias=_env("INFLUXDB_ORG", "CELL_MONITOR_INFLUXDB_ORG"),
+        description="Organization (2.x/3.x); needs INFLUXDB_TOKEN.",
     )
     influxdb_bucket: str = Field(
-        "cellmonitor", validation_alias=_env("INFLUXDB_BUCKET", "CELL_MONITOR_INFLUXDB_BUCKET")
+        "cellmonitor",
+        min_length=1,
+        validation_alias=_env("INFLUXDB_BUCKET", "CELL_MONITOR_INFLUXDB_BUCKET"),
+        description="Bucket (2.x/3.x) or database (1.x) the sink writes to.",
+    )
+    influx_create_database: bool = Field(
+        True,
+        description="Create the database/bucket when it is missing and the credentials allow it.",
+    )
+    influx_batch_points: int = Field(
+        5000, ge=1, le=100_000, description="Most points in one InfluxDB write request."
+    )
+    influx_flush_seconds: float = Field(
+        1.0, gt=0, le=60, description="Longest wait before committed events are written."
+    )
+    influx_timeout_seconds: float = Field(
+        10.0, gt=0, description="Timeout of one InfluxDB request (write, query, ping)."
+    )
+    influx_max_backoff_seconds: float = Field(
+        30.0, gt=0, description="Longest pause between retries while InfluxDB is unreachable."
+    )
+    influx_gap_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="PostgreSQL: how long a hole in the event ids may still be filled by a "
+        "transaction that commits late before the sink's saved position moves past it.",
     )
 
     host: str = Field("127.0.0.1", description="Address `cell-monitor serve` binds to.")
@@ -196,6 +226,16 @@ class Settings(BaseSettings):
         if "*" in value:
             raise ValueError("list origins explicitly; '*' is not allowed")
         return value
+
+    @model_validator(mode="after")
+    def _check_influx(self) -> Settings:
+        if self.influxdb_org and not self.influxdb_token:
+            raise ValueError("INFLUXDB_ORG is set without INFLUXDB_TOKEN; the 2.x API needs both")
+        if self.influxdb_url and not self.influxdb_url.startswith(("http://", "https://")):
+            raise ValueError(
+                "INFLUXDB_URL must start with http:// or https:// (e.g. http://localhost:8086)"
+            )
+        return self
 
     @property
     def effective_database_url(self) -> str:

@@ -93,3 +93,36 @@ def sql_operation(statement: str) -> str:
     """The statement's verb, as a low-cardinality label."""
     verb = statement.lstrip().split(None, 1)[0].lower() if statement.strip() else "other"
     return verb if verb in {"select", "insert", "update", "delete", "with"} else "other"
+
+
+# The InfluxDB sink. Lag gauges take the largest value over live workers: only
+# the leading worker writes, the others report 0.
+INFLUX_POINTS_WRITTEN = Counter("influx_points_written", "Points written to InfluxDB")
+INFLUX_POINTS_DROPPED = Counter(
+    "influx_points_dropped", "Points InfluxDB refused as malformed or conflicting (skipped)"
+)
+# kind: unavailable, unauthorized, forbidden, not_found, too_large, rejected,
+# error (the `kind` of the exceptions in cell_monitor/sinks/influx_api.py).
+INFLUX_WRITE_ERRORS = Counter(
+    "influx_write_errors", "Failed InfluxDB requests of the sink, by kind", ["kind"]
+)
+INFLUX_WRITE_DURATION = Histogram(
+    "influx_write_duration_seconds",
+    "Duration of one InfluxDB write request",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+INFLUX_LAG_EVENTS = Gauge(
+    "influx_sink_lag_events",
+    "Committed events not yet written to InfluxDB",
+    multiprocess_mode="livemax",
+)
+INFLUX_LAG_SECONDS = Gauge(
+    "influx_sink_lag_seconds",
+    "Age of the oldest committed event not yet written to InfluxDB",
+    multiprocess_mode="livemax",
+)
+INFLUX_SINK_LEADER = Gauge(
+    "influx_sink_leader",
+    "1 in the worker that drives the InfluxDB sink",
+    multiprocess_mode="livesum",
+)

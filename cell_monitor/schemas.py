@@ -198,3 +198,21 @@ class StatsOut(ReadModel):
     events_by_type: dict[str, int]
     first_event: datetime | None = None
     last_event: datetime | None = None
+
+
+class ActivityMinute(ReadModel):
+    time: datetime = Field(description="Start of the minute (UTC).")
+    executions: int
+    errors: int
+
+
+class ActivityOut(ReadModel):
+    """Cell executions and errors per minute, for the dashboard's activity chart."""
+
+    source: str = Field(description="Who answered: `influxdb`, `postgresql` or `sqlite`.")
+    hours: int
+    bucket_seconds: int = 60
+    minutes: list[ActivityMinute]
+    fallback_reason: str | None = Field(
+        None, description="Why InfluxDB, though configured, did not answer."
+    )

@@ -5,6 +5,8 @@
 # PostgreSQL tests run when CELL_MONITOR_TEST_DATABASE_URL is set, or when a
 # PostgreSQL answers on 127.0.0.1:5432 (then user postgres, trust auth, is used).
 # Browser tests (tests/e2e) need /usr/bin/chromium (.ci/run installs it).
+# InfluxDB tests run when CELL_MONITOR_TEST_INFLUXDB_URL is set, or when influxd
+# is installed (then a throwaway one is started and stopped here).
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,13 @@ if [ -z "${CELL_MONITOR_TEST_DATABASE_URL:-}" ] && command -v pg_isready >/dev/n
   export CELL_MONITOR_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres
 fi
 echo "PostgreSQL tests: ${CELL_MONITOR_TEST_DATABASE_URL:-skipped (no server)}"
+if [ -z "${CELL_MONITOR_TEST_INFLUXDB_URL:-}" ] && command -v influxd >/dev/null; then
+  influx_dir=$(mktemp -d "${TMPDIR:-/tmp}/cell-monitor-test-influxdb.XXXXXX")
+  trap 'scripts/start-influxd.sh --stop "$influx_dir"; rm -rf "$influx_dir"' EXIT
+  CELL_MONITOR_TEST_INFLUXDB_URL=$(scripts/start-influxd.sh "$influx_dir")
+  export CELL_MONITOR_TEST_INFLUXDB_URL
+fi
+echo "InfluxDB tests: ${CELL_MONITOR_TEST_INFLUXDB_URL:-skipped (no server)}"
 
 python_dirs=()
 for dir in cell_monitor tests benchmarks; do [ -d "$dir" ] && python_dirs+=("$dir"); done

@@ -2,7 +2,9 @@
 
 Integration tests run on a real SQLite file always, and on a real PostgreSQL
 whenever CELL_MONITOR_TEST_DATABASE_URL points at a server (CI sets it): each
-test gets its own database, cloned from a migrated template.
+test gets its own database, cloned from a migrated template. InfluxDB tests run
+when CELL_MONITOR_TEST_INFLUXDB_URL points at an InfluxDB 1.x (CI starts one);
+each test writes to a database of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from cell_monitor.config import Settings
 from cell_monitor.storage import migrations
+from tests.influx_support import INFLUX_ENV, drop_database, influx_url, new_database_name
 from tests.support import PG_ENV, live_server, make_settings
 
 # Unique per test session: several sessions may share one PostgreSQL server.
@@ -119,3 +122,36 @@ async def server(settings: Settings) -> AsyncIterator[str]:
 async def client(server: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server, timeout=30) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def influx_server() -> str:
+    """Base URL of the shared InfluxDB of the test run (CI starts one)."""
+    url = influx_url()
+    if not url:
+        pytest.skip(f"{INFLUX_ENV} is not set")
+    return url
+
+
+@pytest.fixture
+def influx_database(influx_server: str) -> Iterator[str]:
+    """A database name of this test's own; the sink creates it, teardown drops it."""
+    name = new_database_name()
+    yield name
+    drop_database(influx_server, name)
+
+
+@pytest.fixture
+def influx_settings(
+    database_url: str, tmp_path: Path, influx_server: str, influx_database: str
+) -> Settings:
+    """Settings with the InfluxDB sink on, tuned for quick tests."""
+    return make_settings(
+        database_url,
+        tmp_path,
+        influxdb_url=influx_server,
+        influxdb_bucket=influx_database,
+        influx_flush_seconds=0.1,
+        influx_max_backoff_seconds=1.0,
+        influx_gap_seconds=3.0,
+    )

@@ -17,9 +17,10 @@ from cell_monitor.config import Settings
 from cell_monitor.live.service import LiveService
 from cell_monitor.server.middleware import MetricsMiddleware
 from cell_monitor.server.pipeline import Pipeline
-from cell_monitor.server.routes import classroom, events, health, live, prometheus
+from cell_monitor.server.routes import activity, classroom, events, health, live, prometheus
 from cell_monitor.server.startup import check_database, ping
 from cell_monitor.server.state import AppState
+from cell_monitor.sinks.influx import build_influx_sink
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.urls import backend_name, describe
 
@@ -38,14 +39,21 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.cell_monitor = state
             await state.live.start()
             state.pipeline.start()
+            if state.influx is not None:
+                state.influx.start()
             where = describe(engine.url)
             log.info("cell-monitor %s serving", __version__, extra={"database": where})
             try:
                 yield
             finally:
-                # Commit what is queued (and publish it) before the broker goes.
-                await state.pipeline.stop()
-                await state.live.stop()
+                try:
+                    # Commit what is queued (and publish it) before the broker goes.
+                    await state.pipeline.stop()
+                finally:
+                    # After the pipeline: its last commits are written before the sink ends.
+                    if state.influx is not None:
+                        await state.influx.stop()
+                    await state.live.stop()
         finally:
             await engine.dispose()
 
@@ -65,7 +73,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(MetricsMiddleware)
     app.add_exception_handler(Exception, _internal_error)
-    routers = (events.router, classroom.router, live.router, health.router, prometheus.router)
+    routers = (
+        events.router,
+        classroom.router,
+        live.router,
+        activity.router,
+        health.router,
+        prometheus.router,
+    )
     for router in routers:
         app.include_router(router)
     return app
@@ -86,7 +101,19 @@ def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
     state.required_services.add(backend_name(engine.url))
     if broker.name:
         state.health_checks[broker.name] = broker.check
+    _attach_influx(state)
     return state
+
+
+def _attach_influx(state: AppState) -> None:
+    """The InfluxDB sink, when INFLUXDB_URL is set: woken by commits, checked by /health."""
+    sink = build_influx_sink(state.settings, state.engine)
+    if sink is None:
+        return
+    state.influx = sink
+    state.health_checks["influxdb"] = sink.check_health
+    state.pipeline.add_listener(sink.notify)
+    log.info("InfluxDB sink on: %s", sink.describe())
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

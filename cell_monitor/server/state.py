@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cell_monitor.config import Settings
 from cell_monitor.live.service import LiveService
 from cell_monitor.server.pipeline import Pipeline
+from cell_monitor.sinks.influx import InfluxSink
 
 # A health check returns nothing when the service is fine and raises otherwise.
 HealthCheck = Callable[[], Awaitable[None]]
@@ -25,4 +26,5 @@ class AppState:
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Services without which events cannot be accepted (readiness).
     required_services: set[str] = field(default_factory=set)
+    influx: InfluxSink | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))

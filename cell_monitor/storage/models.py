@@ -178,6 +178,16 @@ class CellExecution(Base):
     duration_ms: Mapped[float | None] = mapped_column(Float)
 
 
+class SinkPosition(Base):
+    """How far a sink (e.g. InfluxDB) has read the event log, so it resumes there."""
+
+    __tablename__ = "sink_positions"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Every events.id at or below this one has been handled by the sink.
+    last_event_pk: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 # The user's guide's indexes: a student's and a notebook's history, newest first.
 Index("ix_events_student_time", Event.student_id, Event.event_time.desc())
 Index("ix_events_notebook_time", Event.notebook_id, Event.event_time.desc())

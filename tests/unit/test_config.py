@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from cell_monitor.config import DEFAULT_CORS_ORIGINS, ConfigError, Settings
 from cell_monitor.storage.urls import backend_name, describe, to_async_url
+from tests.support import make_settings
 
 
 def test_guide_variable_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -68,3 +69,30 @@ def test_descriptions_hide_passwords() -> None:
     assert "db.example:6543" in text
     assert backend_name("sqlite+aiosqlite:///x") == "sqlite"
     assert backend_name("postgresql+asyncpg://h/d") == "postgresql"
+
+
+def test_influx_settings_are_checked(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    with pytest.raises(ValidationError, match="INFLUXDB_ORG is set without INFLUXDB_TOKEN"):
+        make_settings(url, tmp_path, influxdb_url="http://h:8086", influxdb_org="o")
+    with pytest.raises(ValidationError, match="INFLUXDB_URL must start with http"):
+        make_settings(url, tmp_path, influxdb_url="h:8086")
+    settings = make_settings(url, tmp_path, influxdb_url="http://h:8086")
+    assert settings.influxdb_bucket == "cellmonitor" and settings.influx_create_database
+
+
+def test_influx_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("INFLUXDB_URL", "http://influx:8086")
+    monkeypatch.setenv("INFLUXDB_TOKEN", "t")
+    monkeypatch.setenv("INFLUXDB_ORG", "school")
+    monkeypatch.setenv("INFLUXDB_BUCKET", "b")
+    monkeypatch.setenv("CELL_MONITOR_INFLUX_BATCH_POINTS", "100")
+    monkeypatch.setenv("CELL_MONITOR_INFLUX_GAP_SECONDS", "5")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.influxdb_url, settings.influxdb_token, settings.influxdb_org) == (
+        "http://influx:8086",
+        "t",
+        "school",
+    )
+    assert (settings.influxdb_bucket, settings.influx_batch_points) == ("b", 100)
+    assert settings.influx_gap_seconds == 5

@@ -1,0 +1,1 @@
+"""Sinks: where committed events go after the primary store (InfluxDB for now)."""

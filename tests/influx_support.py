@@ -1,0 +1,140 @@
+"""Test support for InfluxDB: a real server (shared, or private to a test), queries."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support import free_port
+
+INFLUX_ENV = "CELL_MONITOR_TEST_INFLUXDB_URL"
+
+
+def influx_url() -> str | None:
+    return os.environ.get(INFLUX_ENV) or None
+
+
+def new_database_name() -> str:
+    return f"cm_test_{uuid.uuid4().hex[:12]}"
+
+
+def query(url: str, statement: str, database: str | None = None) -> list[dict[str, Any]]:
+    """Run InfluxQL (1.x /query, epoch ns); the series of the first statement."""
+    params = {"epoch": "ns", **({"db": database} if database else {})}
+    response = httpx.post(f"{url}/query", params=params, data={"q": statement}, timeout=10)
+    response.raise_for_status()
+    result = response.json()["results"][0]
+    if "error" in result:
+        raise RuntimeError(result["error"])
+    return list(result.get("series") or [])
+
+
+def rows(url: str, database: str, statement: str) -> list[dict[str, Any]]:
+    """The points a SELECT returns, as dicts (empty when the database is missing)."""
+    try:
+        series = query(url, statement, database)
+    except RuntimeError as exc:
+        if "database not found" in str(exc):
+            return []
+        raise
+    found = []
+    for one in series:
+        for values in one["values"]:
+            found.append({**one.get("tags", {}), **dict(zip(one["columns"], values, strict=True))})
+    return found
+
+
+def write(url: str, database: str, lines: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/write", params={"db": database, "precision": "ns"}, content=lines, timeout=10
+    )
+
+
+def drop_database(url: str, database: str) -> None:
+    query(url, f'DROP DATABASE "{database}"')
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool] | bool], timeout: float = 20, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class InfluxProcess:
+    """A private influxd (1.x) on its own port and directories, to stop and start."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        root.mkdir(parents=True, exist_ok=True)
+        config = f"""
+reporting-disabled = true
+bind-address = "127.0.0.1:{free_port()}"
+[meta]
+  dir = "{root}/meta"
+[data]
+  dir = "{root}/data"
+  wal-dir = "{root}/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:{self.port}"
+  auth-enabled = false
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+"""
+        (root / "influxdb.conf").write_text(config)
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("influxd") is not None
+
+    def start(self, timeout: float = 30) -> InfluxProcess:
+        log = (self.root / "influxd.log").open("ab")
+        self.process = subprocess.Popen(
+            ["influxd", "-config", str(self.root / "influxdb.conf")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"influxd exited; see {self.root / 'influxd.log'}")
+            try:
+                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 204:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"influxd not answering after {timeout}s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
