@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -16,8 +17,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from cell_monitor.config import Settings
 from cell_monitor.server.app import create_app
@@ -137,3 +140,26 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def query_sql(url: str, statement: str) -> list[tuple[Any, ...]]:
+    """Run one statement on the database directly (no cell_monitor code involved)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        assert parsed.database is not None
+        connection = sqlite3.connect(parsed.database)
+        try:
+            with connection:
+                return [tuple(row) for row in connection.execute(statement).fetchall()]
+        finally:
+            connection.close()
+    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run() -> list[tuple[Any, ...]]:
+        connection = await asyncpg.connect(dsn)
+        try:
+            return [tuple(row) for row in await connection.fetch(statement)]
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())

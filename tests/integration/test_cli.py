@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from cell_monitor import __version__
 from cell_monitor.storage import migrations
-from tests.support import PG_ENV, ServerProcess, event, free_port
+from tests.support import PG_ENV, ServerProcess, event, free_port, query_sql
 
 pytestmark = pytest.mark.slow
 
@@ -64,29 +59,6 @@ def run_cli(
 
 def output_of(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout + result.stderr
-
-
-def query_sql(url: str, statement: str) -> list[tuple[Any, ...]]:
-    """Run one statement on the database directly (no cell_monitor code involved)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        assert parsed.database is not None
-        connection = sqlite3.connect(parsed.database)
-        try:
-            with connection:
-                return [tuple(row) for row in connection.execute(statement).fetchall()]
-        finally:
-            connection.close()
-    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-
-    async def run() -> list[tuple[Any, ...]]:
-        connection = await asyncpg.connect(dsn)
-        try:
-            return [tuple(row) for row in await connection.fetch(statement)]
-        finally:
-            await connection.close()
-
-    return asyncio.run(run())
 
 
 @pytest.fixture

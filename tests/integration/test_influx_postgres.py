@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -99,8 +101,13 @@ async def test_one_leader_at_a_time(influx_settings: Settings) -> None:
 async def test_two_workers_write_every_event_once(
     influx_settings: Settings, database_url: str, influx_server: str, influx_database: str
 ) -> None:
+    redis_url = os.environ.get("CELL_MONITOR_TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("CELL_MONITOR_TEST_REDIS_URL is not set (several workers need Redis)")
     env = {
         "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELL_MONITOR_REDIS_CHANNEL": f"cell-monitor-test-{uuid.uuid4().hex[:8]}",
         "INFLUXDB_URL": influx_server,
         "INFLUXDB_BUCKET": influx_database,
         "CELL_MONITOR_INFLUX_FLUSH_SECONDS": "0.1",

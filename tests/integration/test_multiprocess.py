@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import random
@@ -10,7 +9,6 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -20,12 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
-from tests.support import PG_ENV, ServerProcess, event
+from tests.support import PG_ENV, ServerProcess, event, query_sql
 
 pytestmark = pytest.mark.slow
 
@@ -53,28 +49,6 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
-
-
-def query_sql(url: str, statement: str) -> list[tuple[Any, ...]]:
-    """Read the database directly, with the plain drivers (no cell_monitor code)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        assert parsed.database is not None
-        connection = sqlite3.connect(parsed.database)
-        try:
-            return [tuple(row) for row in connection.execute(statement).fetchall()]
-        finally:
-            connection.close()
-    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-
-    async def run() -> list[tuple[Any, ...]]:
-        connection = await asyncpg.connect(dsn)
-        try:
-            return [tuple(row) for row in await connection.fetch(statement)]
-        finally:
-            await connection.close()
-
-    return asyncio.run(run())
 
 
 def stored_event_ids(url: str) -> Counter[str]:
