@@ -47,6 +47,13 @@ echo "== mypy" && .venv/bin/mypy
 echo "== extensions installed"
 .venv/bin/jupyter labextension list 2>&1 | grep -E "cell-monitor .*enabled.*OK"
 .venv/bin/jupyter server extension list 2>&1 | grep -E "cell_monitor .*OK"
+echo "== docker-compose config"
+if command -v docker-compose >/dev/null; then
+  # Validation only (interpolation, schema); nothing is started.
+  docker-compose --env-file .env.example config -q
+else
+  echo "skipped: docker-compose is not installed (apt-get install docker-compose)"
+fi
 echo "== tsc, eslint, prettier" && npx tsc --noEmit -p . && npm run --silent lint:check
 echo "== jest" && npm test --silent
 echo "== pytest" && .venv/bin/pytest "$@"

@@ -215,10 +215,13 @@ class GroupCommitter:
         stored = [e for e, outcome in zip(events, outcomes, strict=True) if outcome == "inserted"]
         if not stored:
             return
+        # Right after this commit's waiters, before the next commit starts: in
+        # order, but not on the critical path of the requests that just committed.
+        loop = asyncio.get_running_loop()
         for listener in self._listeners:
-            _notify(listener, stored)
+            loop.call_soon(_notify, listener, stored)
         for state_listener in self._state_listeners:
-            _notify(state_listener, changes)
+            loop.call_soon(_notify, state_listener, changes)
 
 
 def _notify(listener: Callable[[Any], None], payload: Sequence[Any]) -> None:
