@@ -18,7 +18,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -61,7 +61,6 @@ Outcome = str | Failed
 class _Submission:
     events: Sequence[NewEvent]
     future: asyncio.Future[list[Outcome]]
-    enqueued: float = field(default_factory=time.perf_counter)
 
 
 class GroupCommitter:
@@ -72,12 +71,11 @@ class GroupCommitter:
         max_group_events: int,
         max_queued_events: int,
         concurrency: int = 1,
-        listeners: Sequence[CommitListener] = (),
     ) -> None:
         self._engine = engine.execution_options(**{WRITE_TX: True})
         self._max_group = max_group_events
         self._max_queued = max_queued_events
-        self._listeners = list(listeners)
+        self._listeners: list[CommitListener] = []
         self._state_listeners: list[StateListener] = []
         self._queue: deque[_Submission] = deque()
         self._queued_events = 0
@@ -99,8 +97,9 @@ class GroupCommitter:
         return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     def start(self) -> None:
-        # Several commits in flight hide the round trips of each; rows are locked
-        # in one global order (writer.py), so concurrent groups cannot deadlock.
+        # Several commits in flight (CELL_MONITOR_COMMIT_CONCURRENCY) overlap their
+        # round trips; rows are locked in one global order (writer.py), so they
+        # cannot deadlock, but groups touching the same students wait for each other.
         self._tasks = [
             asyncio.create_task(self._run(), name=f"cell-monitor-group-commit-{n}")
             for n in range(self._concurrency)
