@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import free_port
+from tests.support import free_port, stop_process
 
 INFLUX_ENV = "CELL_MONITOR_TEST_INFLUXDB_URL"
 
@@ -130,11 +130,6 @@ bind-address = "127.0.0.1:{free_port()}"
         raise TimeoutError(f"influxd not answering after {timeout}s")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None

@@ -133,13 +133,29 @@ class ServerProcess:
         return self.log.read()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float = 15) -> None:
+    """Terminate a child process; kill it when it does not exit within `grace` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def is_config_variable(name: str) -> bool:
+    """Variables the server reads (they must not leak from the caller's environment)."""
+    if name == PG_ENV or name.startswith("CELL_MONITOR_TEST_"):
+        return False  # the test suite's own settings, unknown to the server
+    return name.startswith(("CELL_MONITOR_", "INFLUXDB_")) or name in {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "PROMETHEUS_MULTIPROC_DIR",
+    }
 
 
 def query_sql(url: str, statement: str) -> list[tuple[Any, ...]]:

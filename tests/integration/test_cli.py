@@ -14,7 +14,7 @@ import pytest
 
 from cell_monitor import __version__
 from cell_monitor.storage import migrations
-from tests.support import PG_ENV, ServerProcess, event, free_port, query_sql
+from tests.support import ServerProcess, event, free_port, is_config_variable, query_sql
 
 pytestmark = pytest.mark.slow
 
@@ -28,22 +28,11 @@ postgres_only = pytest.mark.parametrize(
 )
 
 
-def _is_config_variable(name: str) -> bool:
-    """Variables the server reads (they must not leak from the caller's environment)."""
-    if name == PG_ENV or name.startswith("CELL_MONITOR_TEST_"):
-        return False  # the test suite's own settings, unknown to the server
-    return name.startswith(("CELL_MONITOR_", "INFLUXDB_")) or name in {
-        "DATABASE_URL",
-        "REDIS_URL",
-        "PROMETHEUS_MULTIPROC_DIR",
-    }
-
-
 def run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, command: tuple[str, ...] = MODULE
 ) -> subprocess.CompletedProcess[str]:
     """Run the CLI with a clean configuration environment plus `env`."""
-    full_env = {k: v for k, v in os.environ.items() if not _is_config_variable(k)}
+    full_env = {k: v for k, v in os.environ.items() if not is_config_variable(k)}
     full_env["XDG_DATA_HOME"] = str(cwd / "xdg")
     full_env.update(env or {})
     return subprocess.run(
@@ -65,7 +54,7 @@ def output_of(result: subprocess.CompletedProcess[str]) -> str:
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """For ServerProcess (which inherits os.environ): no stray configuration."""
     for name in list(os.environ):
-        if _is_config_variable(name):
+        if is_config_variable(name):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)  # no .env file of the caller's working directory

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import PG_ENV, ServerProcess, event, query_sql
+from tests.support import ServerProcess, event, is_config_variable, query_sql
 
 pytestmark = pytest.mark.slow
 
@@ -31,21 +31,11 @@ DEADLINE = 60.0  # generous bound for anything we poll or wait for
 # --- helpers -----------------------------------------------------------------
 
 
-def _is_config_variable(name: str) -> bool:
-    if name == PG_ENV or name.startswith("CELL_MONITOR_TEST_"):
-        return False  # the test suite's own settings, unknown to the server
-    return name.startswith(("CELL_MONITOR_", "INFLUXDB_")) or name in {
-        "DATABASE_URL",
-        "REDIS_URL",
-        "PROMETHEUS_MULTIPROC_DIR",
-    }
-
-
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """ServerProcess inherits os.environ: keep the caller's configuration out of it."""
     for name in list(os.environ):
-        if _is_config_variable(name):
+        if is_config_variable(name):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
