@@ -73,17 +73,16 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(MetricsMiddleware)
     app.add_exception_handler(Exception, _internal_error)
-    routers = (
-        events.router,
-        classroom.router,
-        live.router,
-        activity.router,
-        health.router,
-        prometheus.router,
-    )
-    for router in routers:
+    for router in PUBLIC_ROUTERS + INSTRUCTOR_ROUTERS:
         app.include_router(router)
     return app
+
+
+# Open to anyone who can reach the server: ingest (checked by ingest tokens),
+# probes and metrics.
+PUBLIC_ROUTERS = (events.ingest_router, health.router, prometheus.router)
+# What only instructors may see: reads of class data, live state and actions.
+INSTRUCTOR_ROUTERS = (events.read_router, classroom.router, live.router, activity.router)
 
 
 def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:

@@ -18,7 +18,8 @@ from cell_monitor.server.pipeline import TooManyEvents, UnusableBody
 from cell_monitor.storage import queries
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1", tags=["events"])
+ingest_router = APIRouter(prefix="/api/v1", tags=["events"])
+read_router = APIRouter(prefix="/api/v1", tags=["events"])
 
 # The body is read raw (each event is validated on its own), so the schema is
 # documented here rather than derived from a parameter.
@@ -58,7 +59,7 @@ def _error(status: int, detail: str, error_type: str, **headers: str) -> JSONRes
     return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
 
 
-@router.post(
+@ingest_router.post(
     "/events",
     status_code=202,
     response_model=IngestResponse,
@@ -110,7 +111,7 @@ async def post_events(request: Request) -> JSONResponse:
     return JSONResponse(content, status_code=result.status_code)
 
 
-@router.get("/events", response_model=EventPage, response_model_by_alias=True)
+@read_router.get("/events", response_model=EventPage, response_model_by_alias=True)
 async def list_events(
     engine: EngineDep,
     student: Annotated[str | None, Query(description="emailAddress or userId")] = None,

@@ -1,0 +1,19 @@
+"""The `cell-monitor` command; each subcommand lives in a module of its own."""
+
+from __future__ import annotations
+
+import click
+
+from cell_monitor import __version__
+from cell_monitor.cli.db import db
+from cell_monitor.cli.serve import serve
+
+
+@click.group()
+@click.version_option(__version__, prog_name="cell-monitor")
+def main() -> None:
+    """cell-monitor: real-time learning analytics for Jupyter classrooms."""
+
+
+main.add_command(serve)
+main.add_command(db)

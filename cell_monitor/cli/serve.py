@@ -1,0 +1,92 @@
+"""`cell-monitor serve`: check the database, then run uvicorn with N workers."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cell_monitor import __version__
+from cell_monitor.cli.settings import load_settings
+from cell_monitor.config import Settings
+
+# Options of `serve` and the environment variables they stand for, so that the
+# worker processes uvicorn spawns build the same Settings.
+_SERVE_ENV = {
+    "host": "CELL_MONITOR_HOST",
+    "port": "CELL_MONITOR_PORT",
+    "workers": "CELL_MONITOR_WORKERS",
+    "data_dir": "CELL_MONITOR_DATA_DIR",
+    "database_url": "DATABASE_URL",
+    "log_level": "CELL_MONITOR_LOG_LEVEL",
+}
+
+
+@click.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8000).")
+@click.option("--workers", type=int, help="Worker processes (default 1).")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Embedded database folder.")
+@click.option("--database-url", help="postgresql://… or sqlite:///… (else DATABASE_URL).")
+@click.option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+def serve(**options: Any) -> None:
+    """Run the server (embedded SQLite unless DATABASE_URL is set)."""
+    for name, value in options.items():
+        if value is not None:
+            os.environ[_SERVE_ENV[name]] = str(value)
+    settings = load_settings()
+    if settings.workers > 1 and not settings.redis_url:
+        raise click.ClickException(
+            f"--workers {settings.workers} needs REDIS_URL: the in-process broker cannot carry "
+            "live updates between worker processes (set REDIS_URL=redis://host:6379/0)"
+        )
+    _preflight(settings)
+    import uvicorn
+
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Workers are separate processes: metrics add up through files.
+        metrics_dir = tempfile.mkdtemp(prefix="cell-monitor-metrics-")
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    click.echo(
+        f"cell-monitor {__version__} on http://{settings.host}:{settings.port} "
+        f"({settings.workers} worker(s)); API docs at /docs",
+        err=True,
+    )
+    uvicorn.run(
+        "cell_monitor.server.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _preflight(settings: Settings) -> None:
+    """Fail before forking workers when the database is unreachable or outdated."""
+    from cell_monitor.logs import configure_logging
+    from cell_monitor.server.startup import StartupError, check_database
+    from cell_monitor.storage.engine import create_engine
+
+    configure_logging(settings)
+
+    async def _check() -> None:
+        engine = create_engine(settings)
+        try:
+            await check_database(engine, settings)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(_check())
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from exc
