@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CORS_ORIGINS = ["http://localhost:8888", "http://127.0.0.1:8888"]
@@ -194,6 +194,45 @@ class Settings(BaseSettings):
         5.0, gt=0, description="How often students turning idle are announced to dashboards."
     )
     slow_query_ms: float = Field(100.0, ge=0, description="Queries slower than this are logged.")
+
+    # --- Security: instructor accounts, sessions, ingest tokens, limits -------
+    initial_admin_password: SecretStr | None = Field(
+        None,
+        description="Password of the `admin` account created at the first start when no "
+        "account exists; unset outside production: a random one is printed once.",
+    )
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="An instructor's login lasts this long."
+    )
+    secure_cookies: bool | None = Field(
+        None,
+        description="Mark the session cookie Secure; unset: when the request came over HTTPS "
+        "(behind a proxy: with X-Forwarded-Proto from a trusted address).",
+    )
+    login_attempts_per_account: int = Field(
+        5, ge=1, description="Failed logins allowed per account within the login window."
+    )
+    login_attempts_per_ip: int = Field(
+        20, ge=1, description="Failed logins allowed per client address within the login window."
+    )
+    login_window_seconds: float = Field(
+        300.0, gt=0, description="Window over which failed logins are counted (per worker)."
+    )
+    ingest_rate_per_second: float = Field(
+        1000.0,
+        ge=0,
+        description="POST /api/v1/events requests per second per ingest token (or client "
+        "address without one), per worker; 0 turns the limit off.",
+    )
+    ingest_burst: int = Field(
+        2000, ge=1, description="Requests an ingest token (or address) may send at once."
+    )
+    ingest_token_refresh_seconds: float = Field(
+        5.0, gt=0, le=300, description="How often each worker reloads the ingest tokens."
+    )
+    ws_connections_per_user: int = Field(
+        20, ge=1, description="Open /ws/dashboard connections per instructor, per worker."
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

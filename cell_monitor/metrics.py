@@ -126,3 +126,14 @@ INFLUX_SINK_LEADER = Gauge(
     "1 in the worker that drives the InfluxDB sink",
     multiprocess_mode="livesum",
 )
+
+# Security: refused ingest requests (reason: missing, malformed, invalid,
+# revoked), requests refused by a rate limit (limit: ingest, login,
+# ws_connections) and logins (outcome: success, failure, rate_limited).
+INGEST_AUTH_FAILURES = Counter(
+    "ingest_auth_failures",
+    "POST /api/v1/events refused for its ingest token, by reason",
+    ["reason"],
+)
+RATE_LIMITED = Counter("rate_limited", "Requests refused by a rate limit, by limit", ["limit"])
+LOGINS = Counter("logins", "Instructor login attempts, by outcome", ["outcome"])

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from cell_monitor.config import Settings
 from cell_monitor.storage import migrations
 from tests.influx_support import INFLUX_ENV, drop_database, influx_url, new_database_name
-from tests.support import PG_ENV, live_server, make_settings
+from tests.support import PG_ENV, live_server, make_settings, sign_in
 
 # Unique per test session: several sessions may share one PostgreSQL server.
 TEMPLATE_DB = f"cell_monitor_test_template_{uuid.uuid4().hex[:8]}"
@@ -120,6 +120,15 @@ async def server(settings: Settings) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def client(server: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the server, signed in as the test instructor."""
+    headers = await sign_in(server)
+    async with httpx.AsyncClient(base_url=server, timeout=30, headers=headers) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous(server: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the server that has not signed in."""
     async with httpx.AsyncClient(base_url=server, timeout=30) as http:
         yield http
 

@@ -11,6 +11,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.support import sign_in
+
 Message = dict[str, Any]
 
 
@@ -71,11 +73,19 @@ class Dashboard:
 
 
 @asynccontextmanager
-async def dashboard(base_url: str, **params: str) -> AsyncIterator[Dashboard]:
-    """Connect to /ws/dashboard of `base_url` and wait for the first snapshot."""
+async def dashboard(
+    base_url: str, headers: dict[str, str] | None = None, **params: str
+) -> AsyncIterator[Dashboard]:
+    """Connect to /ws/dashboard of `base_url` and wait for the first snapshot.
+
+    `headers`: those of a signed-in instructor (tests.support.sign_in); by
+    default the test admin signs in first.
+    """
+    if headers is None:
+        headers = await sign_in(base_url)
     query = "&".join(f"{k}={v}" for k, v in params.items())
     url = base_url.replace("http://", "ws://") + "/ws/dashboard" + (f"?{query}" if query else "")
-    async with connect(url) as connection:
+    async with connect(url, additional_headers=headers) as connection:
         client = Dashboard(connection)
         reader = asyncio.create_task(client._reader())
         try:

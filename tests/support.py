@@ -22,14 +22,22 @@ import httpx
 import uvicorn
 from sqlalchemy.engine import make_url
 
+from cell_monitor.auth.sessions import COOKIE_NAME
 from cell_monitor.config import Settings
 from cell_monitor.server.app import create_app
 
 PG_ENV = "CELL_MONITOR_TEST_DATABASE_URL"
+# The account every test server starts with (CELL_MONITOR_INITIAL_ADMIN_PASSWORD).
+TEST_ADMIN = "admin"
+TEST_ADMIN_PASSWORD = "test-admin-pw-4f9c2a"
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for a test: no .env file, nothing from the caller's environment."""
+    """Settings for a test: no .env file, nothing from the caller's environment.
+
+    The server creates the account TEST_ADMIN / TEST_ADMIN_PASSWORD at its start.
+    """
+    overrides.setdefault("initial_admin_password", TEST_ADMIN_PASSWORD)
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
@@ -60,6 +68,30 @@ def event(**fields: Any) -> dict[str, Any]:
     }
     body.update(fields)
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _login_headers(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code == 200, f"sign-in failed: {response.status_code} {response.text}"
+    return {"Cookie": f"{COOKIE_NAME}={response.cookies[COOKIE_NAME]}"}
+
+
+async def sign_in(
+    base_url: str, username: str = TEST_ADMIN, password: str = TEST_ADMIN_PASSWORD
+) -> dict[str, str]:
+    """Log in on a server; returns the headers (session cookie) of an instructor's requests."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        response = await http.post("/login", json={"username": username, "password": password})
+    return _login_headers(response)
+
+
+def instructor_headers(
+    base_url: str, username: str = TEST_ADMIN, password: str = TEST_ADMIN_PASSWORD
+) -> dict[str, str]:
+    """sign_in for synchronous tests (servers in another process)."""
+    response = httpx.post(
+        f"{base_url}/login", json={"username": username, "password": password}, timeout=30
+    )
+    return _login_headers(response)
 
 
 @asynccontextmanager
@@ -103,10 +135,18 @@ def free_port() -> int:
 class ServerProcess:
     """`cell-monitor serve` as a real child process."""
 
-    def __init__(self, env: dict[str, str], *args: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *args: str,
+        port: int | None = None,
+        admin_password: str | None = TEST_ADMIN_PASSWORD,
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **env}
+        if admin_password is not None:
+            full_env.setdefault("CELL_MONITOR_INITIAL_ADMIN_PASSWORD", admin_password)
         command = [sys.executable, "-m", "cell_monitor.cli", "serve", "--port", str(self.port)]
         # A file, not a pipe: nobody reads a pipe while the server runs, and a
         # full pipe would block the server's logging.

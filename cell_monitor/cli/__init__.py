@@ -7,6 +7,8 @@ import click
 from cell_monitor import __version__
 from cell_monitor.cli.db import db
 from cell_monitor.cli.serve import serve
+from cell_monitor.cli.tokens import token
+from cell_monitor.cli.users import user
 
 
 @click.group()
@@ -17,3 +19,5 @@ def main() -> None:
 
 main.add_command(serve)
 main.add_command(db)
+main.add_command(user)
+main.add_command(token)

@@ -74,6 +74,11 @@ def serve(**options: Any) -> None:
 def _preflight(settings: Settings) -> None:
     """Fail before forking workers when the database is unreachable or outdated."""
     from cell_monitor.logs import configure_logging
+    from cell_monitor.server.safety import (
+        UnsafeConfiguration,
+        check_production,
+        ensure_first_account,
+    )
     from cell_monitor.server.startup import StartupError, check_database
     from cell_monitor.storage.engine import create_engine
 
@@ -83,10 +88,13 @@ def _preflight(settings: Settings) -> None:
         engine = create_engine(settings)
         try:
             await check_database(engine, settings)
+            # Here, before the workers fork: a generated password is printed once.
+            await ensure_first_account(engine, settings)
         finally:
             await engine.dispose()
 
     try:
+        check_production(settings)
         asyncio.run(_check())
-    except StartupError as exc:
+    except (StartupError, UnsafeConfiguration) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -6,18 +6,23 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor import __version__, metrics
+from cell_monitor.auth.ingest_tokens import TokenCache
+from cell_monitor.auth.ratelimit import Limits
 from cell_monitor.broker import create_broker
 from cell_monitor.config import Settings
 from cell_monitor.live.service import LiveService
+from cell_monitor.server.guard import LoginRequired, login_required_handler, require_instructor
+from cell_monitor.server.headers import SecurityHeadersMiddleware
 from cell_monitor.server.middleware import MetricsMiddleware
 from cell_monitor.server.pipeline import Pipeline
-from cell_monitor.server.routes import activity, classroom, events, health, live, prometheus
+from cell_monitor.server.routes import activity, classroom, events, health, live, login, prometheus
+from cell_monitor.server.safety import check_production, ensure_first_account
 from cell_monitor.server.startup import check_database, ping
 from cell_monitor.server.state import AppState
 from cell_monitor.sinks.influx import build_influx_sink
@@ -29,14 +34,17 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> FastAPI:
     """The cell-monitor server for `settings`."""
+    check_production(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         try:
             await check_database(engine, settings)
+            await ensure_first_account(engine, settings)
             state = _build_state(settings, engine)
             app.state.cell_monitor = state
+            await state.tokens.start()
             await state.live.start()
             state.pipeline.start()
             if state.influx is not None:
@@ -54,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
                     if state.influx is not None:
                         await state.influx.stop()
                     await state.live.stop()
+                    await state.tokens.stop()
         finally:
             await engine.dispose()
 
@@ -71,16 +80,22 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["Content-Type", "Authorization"],
         max_age=600,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
     app.add_exception_handler(Exception, _internal_error)
-    for router in PUBLIC_ROUTERS + INSTRUCTOR_ROUTERS:
+    app.add_exception_handler(LoginRequired, login_required_handler)
+    for router in PUBLIC_ROUTERS:
         app.include_router(router)
+    # The one place instructor routes get their permission check: routers
+    # added to INSTRUCTOR_ROUTERS are protected without doing anything.
+    for router in INSTRUCTOR_ROUTERS:
+        app.include_router(router, dependencies=[Depends(require_instructor)])
     return app
 
 
 # Open to anyone who can reach the server: ingest (checked by ingest tokens),
-# probes and metrics.
-PUBLIC_ROUTERS = (events.ingest_router, health.router, prometheus.router)
+# probes, metrics and the login page.
+PUBLIC_ROUTERS = (events.ingest_router, health.router, prometheus.router, login.router)
 # What only instructors may see: reads of class data, live state and actions.
 INSTRUCTOR_ROUTERS = (events.read_router, classroom.router, live.router, activity.router)
 
@@ -91,7 +106,14 @@ def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
     pipeline = Pipeline(settings, engine)
     pipeline.add_listener(live.on_events)
     pipeline.add_state_listener(live.on_changes)
-    state = AppState(settings=settings, engine=engine, pipeline=pipeline, live=live)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        pipeline=pipeline,
+        live=live,
+        tokens=TokenCache(engine, settings.ingest_token_refresh_seconds),
+        limits=Limits.from_settings(settings),
+    )
 
     async def database_check() -> None:
         await ping(engine, settings.db_timeout_seconds)

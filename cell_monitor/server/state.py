@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cell_monitor.auth.ingest_tokens import TokenCache
+from cell_monitor.auth.ratelimit import Limits
 from cell_monitor.config import Settings
 from cell_monitor.live.service import LiveService
 from cell_monitor.server.pipeline import Pipeline
@@ -23,6 +25,8 @@ class AppState:
     engine: AsyncEngine
     pipeline: Pipeline
     live: LiveService
+    tokens: TokenCache
+    limits: Limits
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Services without which events cannot be accepted (readiness).
     required_services: set[str] = field(default_factory=set)

@@ -188,6 +188,41 @@ class SinkPosition(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class User(Base):
+    """An instructor (or admin) account of the dashboard."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    # argon2id, in the PHC string format (algorithm and parameters included).
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LoginSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its hash."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class IngestToken(Base):
+    """A course's ingest token: only its SHA-256 is kept (it is shown once, at creation)."""
+
+    __tablename__ = "ingest_tokens"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    course: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 # The user's guide's indexes: a student's and a notebook's history, newest first.
 Index("ix_events_student_time", Event.student_id, Event.event_time.desc())
 Index("ix_events_notebook_time", Event.notebook_id, Event.event_time.desc())

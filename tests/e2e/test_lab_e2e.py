@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.e2e.lab import JupyterLabProcess, notebook, write_json
-from tests.support import ServerProcess
+from tests.support import ServerProcess, instructor_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -25,12 +25,15 @@ SETTINGS = {"emailAddress": "ada@example.org", "userName": "Ada", "teamName": "A
 
 def stored_events(server: ServerProcess) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
+    headers = instructor_headers(server.url)
     cursor = None
     while True:
         params: dict[str, Any] = {"limit": 1000}
         if cursor:
             params["cursor"] = cursor
-        page = httpx.get(f"{server.url}/api/v1/events", params=params, timeout=10).json()
+        page = httpx.get(
+            f"{server.url}/api/v1/events", params=params, headers=headers, timeout=10
+        ).json()
         events.extend(page["items"])
         cursor = page.get("nextCursor")
         if not cursor:

@@ -8,9 +8,13 @@ import httpx
 
 from cell_monitor.config import Settings
 from tests.influx_support import rows, wait_until
-from tests.support import event, live_server
+from tests.support import event, live_server, sign_in
 
 URL = "/api/v1/activity"
+
+
+async def signed_in(base: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base, headers=await sign_in(base))
 
 
 def minute_ago(minutes: int, second: int = 10) -> str:
@@ -58,7 +62,10 @@ async def test_activity_from_influxdb_matches_the_database(
 ) -> None:
     sent = history()
     executions = sum(1 for e in sent if e["eventType"] == "cell_executed")
-    async with live_server(influx_settings) as base, httpx.AsyncClient(base_url=base) as client:
+    async with (
+        live_server(influx_settings) as base,
+        httpx.AsyncClient(base_url=base, headers=await sign_in(base)) as client,
+    ):
         await client.post("/api/v1/events", json=sent)
         await wait_until(
             lambda: (
@@ -78,7 +85,10 @@ async def test_activity_falls_back_when_influxdb_does_not_answer(
     influx_settings: Settings,
 ) -> None:
     settings = influx_settings.model_copy(update={"influxdb_url": "http://127.0.0.1:9"})
-    async with live_server(settings) as base, httpx.AsyncClient(base_url=base) as client:
+    async with (
+        live_server(settings) as base,
+        httpx.AsyncClient(base_url=base, headers=await sign_in(base)) as client,
+    ):
         await client.post("/api/v1/events", json=history())
         body = (await client.get(URL)).json()
         assert body["source"] in ("sqlite", "postgresql")

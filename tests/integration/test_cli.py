@@ -14,7 +14,14 @@ import pytest
 
 from cell_monitor import __version__
 from cell_monitor.storage import migrations
-from tests.support import ServerProcess, event, free_port, is_config_variable, query_sql
+from tests.support import (
+    ServerProcess,
+    event,
+    free_port,
+    instructor_headers,
+    is_config_variable,
+    query_sql,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -191,7 +198,8 @@ def test_serve_creates_embedded_sqlite_database(tmp_path: Path) -> None:
         response = httpx.post(f"{server.url}/api/v1/events", json=[sent], timeout=30)
         assert response.status_code == 202, response.text
         assert response.json()["accepted"] == 1
-        page = httpx.get(f"{server.url}/api/v1/events", timeout=30).json()
+        headers = instructor_headers(server.url)
+        page = httpx.get(f"{server.url}/api/v1/events", headers=headers, timeout=30).json()
         assert [item["eventId"] for item in page["items"]] == [sent["eventId"]]
     finally:
         server.stop()

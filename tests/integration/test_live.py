@@ -17,7 +17,7 @@ from cell_monitor.live.state import LiveState, apply_events
 from cell_monitor.server.ingest import validate_batch
 from tests.dashboard_client import dashboard, is_alert, is_event
 from tests.integration.test_health_metrics import value
-from tests.support import event, live_server
+from tests.support import event, live_server, sign_in
 
 URL = "/api/v1/events"
 
@@ -207,7 +207,9 @@ async def test_a_dashboard_that_never_reads_does_not_hold_back_anyone(
     settings: Settings,
 ) -> None:
     tuned = settings.model_copy(update={"ws_send_timeout_seconds": 1, "ws_queue_messages": 100_000})
-    async with live_server(tuned) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
+    async with live_server(tuned) as url:
+        headers = await sign_in(url)
+        http = httpx.AsyncClient(base_url=url, timeout=60, headers=headers)
         # A dashboard that completes the handshake, then never reads, with a
         # small receive buffer: the server's sends back up quickly.
         stalled = socket.socket()
@@ -216,7 +218,7 @@ async def test_a_dashboard_that_never_reads_does_not_hold_back_anyone(
         stalled.sendall(
             b"GET /ws/dashboard HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
             b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            b"Sec-WebSocket-Version: 13\r\n\r\n"
+            b"Sec-WebSocket-Version: 13\r\n" + f"Cookie: {headers['Cookie']}\r\n\r\n".encode()
         )
         closed_before = value(
             (await http.get("/metrics")).text, "dashboard_closed_total", reason="send_timeout"
@@ -246,3 +248,4 @@ async def test_a_dashboard_that_never_reads_does_not_hold_back_anyone(
             assert (await http.get("/api/v1/stats")).json()["events"] == 10_000
         finally:
             stalled.close()
+            await http.aclose()

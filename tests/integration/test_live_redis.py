@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.dashboard_client import dashboard, is_alert, is_event
-from tests.support import ServerProcess, event, free_port, live_server, make_settings
+from tests.support import ServerProcess, event, free_port, live_server, make_settings, sign_in
 
 REDIS_ENV = "CELL_MONITOR_TEST_REDIS_URL"
 URL = "/api/v1/events"
@@ -62,7 +62,8 @@ async def test_event_posted_to_one_worker_reaches_a_dashboard_on_another(
     async with (
         dashboard(b.url) as on_b,
         dashboard(a.url) as on_a,
-        httpx.AsyncClient() as http,
+        # Signed in on one server, acting on the other: sessions live in the database.
+        httpx.AsyncClient(headers=await sign_in(a.url)) as http,
     ):
         sent = event(eventType="help")
         assert (await http.post(a.url + URL, json=[sent])).json()["accepted"] == 1
@@ -156,7 +157,11 @@ async def test_redis_outage_keeps_ingest_and_live_delivery_resumes(
     server_on_private_redis: str, private_redis: RedisServer
 ) -> None:
     base = server_on_private_redis
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http, dashboard(base) as board:
+    headers = await sign_in(base)
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as http,
+        dashboard(base, headers) as board,
+    ):
         before = event()
         await http.post(URL, json=[before])
         await board.wait_for(is_event(before["eventId"]))

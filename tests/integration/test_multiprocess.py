@@ -21,7 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import ServerProcess, event, is_config_variable, query_sql
+from tests.support import (
+    ServerProcess,
+    event,
+    instructor_headers,
+    is_config_variable,
+    query_sql,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -178,7 +184,9 @@ def test_two_servers_on_one_database_store_each_event_once(
     assert sum(r["accepted"] for r in results) == 200
     assert sum(r["duplicates"] for r in results) == 200
     for server in servers:
-        stats = httpx.get(f"{server.url}/api/v1/stats", timeout=DEADLINE).json()
+        stats = httpx.get(
+            f"{server.url}/api/v1/stats", headers=instructor_headers(server.url), timeout=DEADLINE
+        ).json()
         assert stats["events"] == 200
         assert stats["executions"] == 200
         assert stats["students"] == 7
@@ -234,7 +242,9 @@ def test_workers_share_metrics(
         for _ in range(8):
             text = httpx.get(f"{server.url}/metrics", timeout=DEADLINE).text
             assert [float(v) for v in _EVENTS_TOTAL.findall(text)] == [60.0], text
-        stats = httpx.get(f"{server.url}/api/v1/stats", timeout=DEADLINE).json()
+        stats = httpx.get(
+            f"{server.url}/api/v1/stats", headers=instructor_headers(server.url), timeout=DEADLINE
+        ).json()
         assert stats["events"] == 60
         # Both workers keep their own counter files in the shared directory.
         assert {f"counter_{pid}.db" for pid in workers} <= set(os.listdir(metrics_dir))
@@ -312,7 +322,11 @@ def test_acknowledged_events_survive_sigkill(
         results = list(pool.map(lambda batch: post(restarted.url, batch), sent))
     assert sum(r["accepted"] for r in results) == len(all_sent) - len(stored)
     assert sum(r["duplicates"] for r in results) == len(stored)
-    stats = httpx.get(f"{restarted.url}/api/v1/stats", timeout=DEADLINE).json()
+    stats = httpx.get(
+        f"{restarted.url}/api/v1/stats",
+        headers=instructor_headers(restarted.url),
+        timeout=DEADLINE,
+    ).json()
     assert stats["events"] == len(all_sent)
     assert set(stored_event_ids(database_url)) == all_sent
     assert_consistent(database_url)

@@ -11,10 +11,13 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from cell_monitor import metrics
+from cell_monitor.auth.ingest_tokens import Verdict
+from cell_monitor.auth.ratelimit import retry_after_header
 from cell_monitor.schemas import EventIn, EventPage, IngestResponse
 from cell_monitor.server.committer import Overloaded, StorageUnavailable
 from cell_monitor.server.deps import EngineDep
 from cell_monitor.server.pipeline import TooManyEvents, UnusableBody
+from cell_monitor.server.state import AppState
 from cell_monitor.storage import queries
 
 log = logging.getLogger(__name__)
@@ -59,13 +62,43 @@ def _error(status: int, detail: str, error_type: str, **headers: str) -> JSONRes
     return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
 
 
+def _admit(request: Request, state: AppState) -> JSONResponse | None:
+    """None when the request may be ingested, else the refusal (ingest token, rate)."""
+    verdict, token_digest = state.tokens.check(request.headers.get("authorization"))
+    if verdict is Verdict.missing or verdict is Verdict.malformed:
+        metrics.INGEST_AUTH_FAILURES.labels(verdict.value).inc()
+        return JSONResponse(
+            {"detail": "an ingest token is required: Authorization: Bearer <token>"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if verdict is Verdict.invalid or verdict is Verdict.revoked:
+        metrics.INGEST_AUTH_FAILURES.labels(verdict.value).inc()
+        return JSONResponse({"detail": f"ingest token {verdict.value}"}, status_code=403)
+    limiter = state.limits.ingest
+    if limiter.enabled:
+        key = token_digest or (request.client.host if request.client else "unknown")
+        wait = limiter.acquire(key)
+        if wait > 0:
+            metrics.RATE_LIMITED.labels("ingest").inc()
+            return JSONResponse(
+                {"detail": "too many requests (CELL_MONITOR_INGEST_RATE_PER_SECOND)"},
+                status_code=429,
+                headers={"Retry-After": retry_after_header(wait)},
+            )
+    return None
+
+
 @ingest_router.post(
     "/events",
     status_code=202,
     response_model=IngestResponse,
     openapi_extra=_BODY_DOC,
     responses={
+        401: {"description": "Ingest tokens are configured and none was sent"},
+        403: {"description": "The ingest token is unknown or revoked"},
         413: {"description": "Body or event count over the configured limit"},
+        429: {"description": "Over the request rate of the token (or address)"},
         422: {"description": "Nothing in the body is usable", "model": IngestResponse},
         503: {"description": "Storage unavailable or overloaded; retry after Retry-After"},
     },
@@ -74,6 +107,9 @@ async def post_events(request: Request) -> JSONResponse:
     """Store a batch of events; 202 only once every accepted event is committed."""
     # The hottest route: no dependency resolution, the state is read directly.
     state = request.app.state.cell_monitor
+    refusal = _admit(request, state)
+    if refusal is not None:
+        return refusal
     pipeline, settings = state.pipeline, state.settings
     try:
         body = await _read_body(request, settings.max_body_bytes)

@@ -15,7 +15,7 @@ import pytest
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue
 from cell_monitor.jupyter_ext.forwarder import Forwarder, RetryPolicy, Target
 from tests.integration.jupyter_ext.fake_class_server import Answer, Recorder, fake_class_server
-from tests.support import event
+from tests.support import event, sign_in
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
@@ -30,7 +30,7 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0)
 
 
 async def stored_ids(base_url: str) -> list[str]:
-    async with httpx.AsyncClient(base_url=base_url) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=await sign_in(base_url)) as client:
         page = (await client.get("/api/v1/events", params={"limit": 1000})).json()
     return [item["eventId"] for item in page["items"]]
 
@@ -69,7 +69,8 @@ async def test_events_reach_a_real_class_server_exactly_once(
     state = await status(jp_fetch)
     assert state["delivered"] >= 3 and state["unreachableSeconds"] is None
 
-    async with httpx.AsyncClient(base_url=class_server) as client:
+    headers = await sign_in(class_server)
+    async with httpx.AsyncClient(base_url=class_server, headers=headers) as client:
         page = (await client.get("/api/v1/events", params={"student": "os-user"})).json()
     # An event without identity gets the server-side user, not a rejection.
     assert [item["eventId"] for item in page["items"]] == [events[0]["eventId"]]

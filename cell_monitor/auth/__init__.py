@@ -1,0 +1,1 @@
+"""Who may do what: instructor passwords, login sessions, ingest tokens, rate limits."""
