@@ -36,7 +36,11 @@ postgres_only = pytest.mark.parametrize(
 
 
 def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, command: tuple[str, ...] = MODULE
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    command: tuple[str, ...] = MODULE,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the CLI with a clean configuration environment plus `env`."""
     full_env = {k: v for k, v in os.environ.items() if not is_config_variable(k)}
@@ -48,6 +52,7 @@ def run_cli(
         env=full_env,
         capture_output=True,
         text=True,
+        input=stdin,
         timeout=CLI_TIMEOUT,
         check=False,
     )
