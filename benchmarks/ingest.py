@@ -25,9 +25,11 @@ the events per group commit.
 Without --server, every run gets its own server on a free port and a fresh
 database: SQLite in a temporary CELL_MONITOR_DATA_DIR, or PostgreSQL database
 cell_monitor_bench_<random> created on --pg-admin-url (trust auth), migrated
-with `cell-monitor db upgrade` and dropped afterwards. With --server the
-database is whatever that server uses; it must be otherwise idle for the
-verification to hold. Everything stays on 127.0.0.1 and every run is bounded
+with `cell-monitor db upgrade` and dropped afterwards; started servers get an
+instructor account for the verification and no ingest rate limit
+(benchmarks/signin.py). With --server the database is whatever that server
+uses; it must be otherwise idle for the verification to hold, have no ingest
+token, and BENCH_USERNAME / BENCH_PASSWORD name an instructor account of it. Everything stays on 127.0.0.1 and every run is bounded
 by wrk -d. Exit status 1 when any verification fails.
 """
 
@@ -55,6 +57,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from signin import instructor_headers, server_env
 
 HERE = Path(__file__).resolve().parent
 LUA_SCRIPT = HERE / "ingest.lua"
@@ -203,9 +207,13 @@ def event_body(nonce: str, thread: int, seq: int, students: int, base_ms: int) -
 # --- HTTP ---------------------------------------------------------------------
 
 
-def http_json(url: str, body: bytes | None = None, timeout: float = 30) -> tuple[int, Any]:
+def http_json(
+    url: str, body: bytes | None = None, timeout: float = 30, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body, method="POST" if body else "GET")
     request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -329,7 +337,7 @@ def cell_monitor_server(backend: str, args: argparse.Namespace) -> Iterator[Serv
     with tempfile.TemporaryDirectory(prefix=f"bench-{backend}-") as workdir:
         data_dir = str(Path(workdir) / "data")
         settings = dict(item.split("=", 1) for item in args.server_env)
-        env = clean_env(CELL_MONITOR_DATA_DIR=data_dir, **settings)
+        env = clean_env(CELL_MONITOR_DATA_DIR=data_dir, **{**server_env(), **settings})
         with fresh_database(backend, args.pg_admin_url) as database_url:
             if database_url:
                 env["DATABASE_URL"] = database_url
@@ -490,7 +498,7 @@ def run_wrk(url: str, args: argparse.Namespace, load: Load, seconds: int) -> dic
 
 def stored_counts(url: str) -> tuple[int, int]:
     """(events by the students' counters, rows of the events table) from /api/v1/stats."""
-    status, stats = http_json(f"{url}/api/v1/stats")
+    status, stats = http_json(f"{url}/api/v1/stats", headers=instructor_headers(url))
     if status != 200:
         raise RuntimeError(f"GET /api/v1/stats answered {status}: {stats}")
     return int(stats["events"]), sum(stats["eventsByType"].values())

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from signin import instructor_headers, server_env
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,7 +236,8 @@ def parse(output: str, mode: str, batch: int) -> Run:
 
 def stored_executions(base: str) -> int:
     # Generous: on a shared machine the first read after the load can be slow.
-    stats = httpx.get(f"{base}/api/v1/stats", timeout=180).json()
+    headers = instructor_headers(base)
+    stats = httpx.get(f"{base}/api/v1/stats", headers=headers, timeout=180).json()
     return int(stats["executions"])
 
 
@@ -272,6 +274,7 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUXDB_", "CELL_MONITOR_"))}
     env["CELL_MONITOR_DATA_DIR"] = str(run_dir)
     env["CELL_MONITOR_LOG_LEVEL"] = "WARNING"
+    env.update(server_env())
     env["DATABASE_URL"], created = fresh_database(args.database_url, run_dir)
     database = f"bench_{uuid.uuid4().hex[:8]}"
     if mode == "sink on":

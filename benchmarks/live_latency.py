@@ -30,6 +30,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import orjson
+from signin import instructor_headers, server_env
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,7 @@ def start_server(database: str, workers: int) -> tuple[subprocess.Popen[bytes], 
         "CELL_MONITOR_REDIS_CHANNEL": f"bench-{database}",
         "CELL_MONITOR_LOG_LEVEL": "WARNING",
         "CELL_MONITOR_MAX_EVENTS_PER_REQUEST": "5000",
+        **server_env(),
     }
     cli = [sys.executable, "-m", "cell_monitor.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -86,10 +88,11 @@ def start_server(database: str, workers: int) -> tuple[subprocess.Popen[bytes], 
 
 def dashboard_process(url: str, count: int, seconds: float, ready, results) -> None:  # type: ignore[no-untyped-def]
     """Run `count` dashboards; report every event latency they measured (ms)."""
+    headers = instructor_headers(url)
 
     async def one(latencies: list[float]) -> None:
         ws_url = url.replace("http", "ws") + "/ws/dashboard"
-        async with connect(ws_url, max_size=None, max_queue=None) as ws:
+        async with connect(ws_url, max_size=None, max_queue=None, additional_headers=headers) as ws:
             await ws.recv()  # snapshot
             ready.put(1)
             end = time.time() + seconds

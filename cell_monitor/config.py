@@ -241,6 +241,12 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("initial_admin_password", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # `VAR=` in a .env file or compose's ${VAR:-} means "not set".
+        return None if value == "" else value
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from argon2 import PasswordHasher
@@ -9,9 +10,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 MIN_LENGTH = 10
 _HASHER = PasswordHasher()
-# Verified when the account does not exist, so that an unknown name takes as
-# long to refuse as a wrong password (no user enumeration by timing).
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verified when the account does not exist, so that an unknown name takes
+    # as long to refuse as a wrong password (no user enumeration by timing).
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 class WeakPassword(ValueError):
@@ -34,7 +39,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """True when `password` matches; a missing account costs the same time."""
     try:
-        return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _HASHER.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
