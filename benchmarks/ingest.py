@@ -29,8 +29,9 @@ with `cell-monitor db upgrade` and dropped afterwards; started servers get an
 instructor account for the verification and no ingest rate limit
 (benchmarks/signin.py). With --server the database is whatever that server
 uses; it must be otherwise idle for the verification to hold, have no ingest
-token, and BENCH_USERNAME / BENCH_PASSWORD name an instructor account of it. Everything stays on 127.0.0.1 and every run is bounded
-by wrk -d. Exit status 1 when any verification fails.
+token, and BENCH_USERNAME / BENCH_PASSWORD name an instructor account of it.
+Everything stays on 127.0.0.1 and every run is bounded by wrk -d. Exit status
+1 when any verification fails.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ import secrets
 import urllib.request
 
 USERNAME = os.environ.get("BENCH_USERNAME", "admin")
-PASSWORD = os.environ.get("BENCH_PASSWORD") or f"bench-{secrets.token_urlsafe(12)}"
+# Kept in the environment: processes the benchmark spawns sign in with it too.
+PASSWORD = os.environ.setdefault("BENCH_PASSWORD", f"bench-{secrets.token_urlsafe(12)}")
 COOKIE = "cell_monitor_session"
 
 

@@ -75,7 +75,8 @@ async def test_tokens_are_stored_as_hashes_only(settings: Settings) -> None:
         _, token = await ingest_tokens.create_token(engine, "course")
     finally:
         await engine.dispose()
-    rows = query_sql(settings.database_url or "", "SELECT token_hash, course FROM ingest_tokens")
+    statement = "SELECT token_hash, course FROM ingest_tokens"
+    rows = await asyncio.to_thread(query_sql, settings.database_url or "", statement)
     assert rows == [(ingest_tokens.digest(token), "course")]
     assert token not in repr(rows)
 

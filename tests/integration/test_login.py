@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -102,7 +104,8 @@ async def test_cross_site_posts_are_refused(
     done = await client.post(dismiss, headers={"Origin": server})
     assert done.status_code == 200
     # Who did what, and when, is recorded.
-    rows = query_sql(settings.database_url or "", "SELECT action, actor FROM instructor_actions")
+    statement = "SELECT action, actor FROM instructor_actions"
+    rows = await asyncio.to_thread(query_sql, settings.database_url or "", statement)
     assert rows == [("dismiss_help", "admin")]
     # Login CSRF: a foreign page cannot sign the browser in either.
     foreign = await client.post("/login", data=FORM, headers={"Origin": "http://evil.example"})
