@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import re
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ async def create_user(engine: AsyncEngine, username: str, password: str, role: R
     except passwords.WeakPassword as exc:
         raise AccountError(str(exc)) from exc
     now = _now()
-    password_hash = passwords.hash_password(password)
+    password_hash = await asyncio.to_thread(passwords.hash_password, password)
     try:
         async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
             result = await conn.execute(
@@ -116,7 +117,7 @@ async def set_password(engine: AsyncEngine, username: str, password: str) -> Non
         passwords.check_strength(password)
     except passwords.WeakPassword as exc:
         raise AccountError(str(exc)) from exc
-    new_hash = passwords.hash_password(password)
+    new_hash = await asyncio.to_thread(passwords.hash_password, password)
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
         result = await conn.execute(
             update(User)
@@ -139,16 +140,16 @@ async def authenticate(engine: AsyncEngine, username: str, password: str) -> Ins
                 )
             )
         ).first()
-    if not passwords.verify_password(row.password_hash if row else None, password):
+    # argon2 takes tens of milliseconds of CPU on purpose: off the event loop,
+    # so that ingest and dashboards on this worker do not wait for a login.
+    stored = row.password_hash if row else None
+    if not await asyncio.to_thread(passwords.verify_password, stored, password):
         return None
     assert row is not None
     if passwords.needs_rehash(row.password_hash):
+        new_hash = await asyncio.to_thread(passwords.hash_password, password)
         async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
-            await conn.execute(
-                update(User)
-                .where(User.id == row.id)
-                .values(password_hash=passwords.hash_password(password))
-            )
+            await conn.execute(update(User).where(User.id == row.id).values(password_hash=new_hash))
     return Instructor(id=row.id, username=row.username, role=Role(row.role))
 
 
