@@ -47,6 +47,25 @@ async def test_form_login_sets_a_safe_cookie_and_goes_to_next(
 
 
 @pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"&".join(b"f%d=1" % i for i in range(50)), "application/x-www-form-urlencoded"),
+        (b"username=admin&password=" + b"x" * 100_000, "application/x-www-form-urlencoded"),
+        (b"[1, 2]", "application/json"),
+        (b'{"username": ["admin"], "password": {"a": 1}}', "application/json"),
+        (b"{not json", "application/json"),
+        (b"\xff\xfe\x00", "application/x-www-form-urlencoded"),
+    ],
+)
+async def test_odd_login_bodies_are_refused_cleanly(
+    anonymous: httpx.AsyncClient, body: bytes, content_type: str
+) -> None:
+    response = await anonymous.post("/login", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400
+    assert COOKIE_NAME not in response.cookies
+
+
+@pytest.mark.parametrize(
     "target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "dashboard", ""]
 )
 async def test_next_outside_this_site_is_replaced(

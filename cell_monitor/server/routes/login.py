@@ -75,7 +75,10 @@ async def _credentials(request: Request) -> tuple[dict[str, Any], bool]:
         except ValueError:
             return {}, True
         return (data if isinstance(data, dict) else {}), True
-    fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    except ValueError:  # more fields than a login form has
+        return {}, False
     return {key: values[0] for key, values in fields.items()}, False
 
 
