@@ -22,7 +22,7 @@ from cell_monitor.server.headers import SecurityHeadersMiddleware
 from cell_monitor.server.middleware import MetricsMiddleware
 from cell_monitor.server.pipeline import Pipeline
 from cell_monitor.server.routes import activity, classroom, events, health, live, login, prometheus
-from cell_monitor.server.safety import check_production, ensure_first_account
+from cell_monitor.server.safety import check_production, ensure_first_account, warn_if_ingest_open
 from cell_monitor.server.startup import check_database, ping
 from cell_monitor.server.state import AppState
 from cell_monitor.sinks.influx import build_influx_sink
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
             state = _build_state(settings, engine)
             app.state.cell_monitor = state
             await state.tokens.start()
+            warn_if_ingest_open(settings, state.tokens.required)
             await state.live.start()
             state.pipeline.start()
             if state.influx is not None:

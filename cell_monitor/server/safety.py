@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cell_monitor.auth import accounts, passwords
 from cell_monitor.config import Environment, Settings
 
+log = logging.getLogger(__name__)
 # Values that ship in .env.example, docs and the user's guide: never secrets.
 _PLACEHOLDERS = ("change-me", "changeme", "cellmonitor_password", "password", "secret")
 INITIAL_PASSWORD_VARIABLE = "CELL_MONITOR_INITIAL_ADMIN_PASSWORD"
@@ -99,4 +101,13 @@ async def ensure_first_account(engine: AsyncEngine, settings: Settings) -> None:
             "      cell-monitor user set-password admin\n",
             file=sys.stderr,
             flush=True,
+        )
+
+
+def warn_if_ingest_open(settings: Settings, tokens_required: bool) -> None:
+    """In production, say so when anyone who reaches the server may post events."""
+    if settings.environment == Environment.production and not tokens_required:
+        log.warning(
+            "No ingest token exists: POST /api/v1/events accepts events from anyone who can "
+            "reach it; create one with `cell-monitor token create COURSE`"
         )

@@ -194,3 +194,18 @@ def test_logs_never_contain_secrets(log_format: str, tmp_path: Path) -> None:
 
     for secret in (TEST_ADMIN_PASSWORD, wrong_password, cookie, token, token[4:20]):
         assert secret not in output  # ... without any secret
+
+
+@pytest.mark.usefixtures("clean_environ")
+def test_production_starts_when_configured_and_warns_while_ingest_is_open(
+    tmp_path: Path,
+) -> None:
+    env = {"CELL_MONITOR_ENVIRONMENT": "production", "CELL_MONITOR_DATA_DIR": str(tmp_path / "d")}
+    server = ServerProcess(env)
+    try:
+        server.wait_ready()
+        headers = instructor_headers(server.url)
+        assert httpx.get(f"{server.url}/api/v1/stats", headers=headers).status_code == 200
+    finally:
+        server.stop()
+    assert "No ingest token exists" in server.output()
