@@ -1,0 +1,188 @@
+"""Erasing a student everywhere: primary store, live state, InfluxDB.
+
+Order matters: the primary store first (one transaction), so the InfluxDB sink,
+which reads committed events back from it, can no longer produce the student's
+points; then the live message that makes every worker's dashboards drop the
+student and the leading sink forget points it still holds; then InfluxDB.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Delete, and_, delete, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cell_monitor.config import Settings
+from cell_monitor.live.messages import student_removed
+from cell_monitor.privacy.export import notebooks_of, student_ids
+from cell_monitor.privacy.pseudonyms import is_pseudonym
+from cell_monitor.sinks.influx_api import InfluxApi, InfluxError
+from cell_monitor.sinks.influx_points import CELL_EXECUTION, STUDENT_EVENT
+from cell_monitor.storage.engine import WRITE_TX
+from cell_monitor.storage.models import (
+    CellExecution,
+    Event,
+    InstructorAction,
+    LearningSession,
+    Notebook,
+    Student,
+)
+
+log = logging.getLogger(__name__)
+
+INFLUX_TAG = "user_id"
+
+
+@dataclass
+class ErasureReport:
+    """What was deleted where (counts per table / measurement)."""
+
+    student_keys: list[str] = field(default_factory=list)
+    database: dict[str, int] = field(default_factory=dict)
+    influxdb: dict[str, int] | None = None
+    influxdb_error: str | None = None
+    live: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "studentKeys": self.student_keys,
+            "database": self.database,
+            "influxdb": self.influxdb,
+            "influxdbError": self.influxdb_error,
+            "live": self.live,
+        }
+
+
+async def _count_and_delete(conn: AsyncConnection, stmt: Delete) -> int:
+    result = await conn.execute(stmt)
+    return int(result.rowcount or 0)
+
+
+async def erase_from_database(
+    engine: AsyncEngine, keys: Iterable[str]
+) -> tuple[list[str], dict[str, int]]:
+    """Delete the students stored under `keys` from every table; the keys found and counts."""
+    async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+        ids = await student_ids(conn, keys)
+        found = list(
+            (await conn.execute(select(Student.student_key).where(Student.id.in_(ids)))).scalars()
+        )
+        notebook_ids = list(
+            (await conn.execute(select(Notebook.id).where(notebooks_of(ids)))).scalars()
+        )
+        counts: dict[str, int] = {}
+        # Children first: SQLite does not enforce the ON DELETE CASCADE of the schema
+        # unless foreign keys are switched on, and explicit counts are the report.
+        for name, stmt in (
+            ("cell_executions", delete(CellExecution).where(CellExecution.student_id.in_(ids))),
+            ("events", delete(Event).where(Event.student_id.in_(ids))),
+            (
+                "instructor_actions",
+                delete(InstructorAction).where(InstructorAction.student_id.in_(ids)),
+            ),
+            ("sessions", delete(LearningSession).where(LearningSession.student_id.in_(ids))),
+            ("students", delete(Student).where(Student.id.in_(ids))),
+        ):
+            counts[name] = await _count_and_delete(conn, stmt)
+        counts["notebooks"] = await _delete_orphan_notebooks(conn, notebook_ids)
+    return found, counts
+
+
+async def _delete_orphan_notebooks(conn: AsyncConnection, notebook_ids: list[int]) -> int:
+    # A notebook's path may name its author ("ada-homework.ipynb"): one that only
+    # this student used goes with them; one others used stays (it is theirs too).
+    if not notebook_ids:
+        return 0
+    used = exists().where(Event.notebook_id == Notebook.id)
+    executed = exists().where(CellExecution.notebook_id == Notebook.id)
+    current = exists().where(Student.last_notebook == Notebook.path)
+    stmt = delete(Notebook).where(and_(Notebook.id.in_(notebook_ids), ~used, ~executed, ~current))
+    return await _count_and_delete(conn, stmt)
+
+
+async def publish_removal(settings: Settings, keys: list[str]) -> str:
+    """Tell running servers (through Redis) to drop the students; what happened."""
+    if not keys:
+        return "nothing to remove"
+    if not settings.redis_url:
+        return (
+            "not announced: REDIS_URL is unset (in-process broker), so running servers "
+            "cannot be reached; open dashboards drop the student on their next snapshot"
+        )
+    from redis.asyncio import Redis
+
+    client: Redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        payload = orjson.dumps([student_removed(key) for key in keys])
+        receivers = await client.publish(settings.redis_channel, payload)
+    finally:
+        await client.aclose()
+    return f"announced on Redis channel {settings.redis_channel!r} to {receivers} server worker(s)"
+
+
+async def count_influx_points(api: InfluxApi, key: str) -> dict[str, int]:
+    """Points stored for the student per measurement (InfluxQL, 1.x and 2.x with DBRP)."""
+    literal = key.replace("\\", "\\\\").replace("'", "\\'")
+    counts = {}
+    for measurement in (CELL_EXECUTION, STUDENT_EVENT):
+        series = await api.query(
+            f'SELECT count("event_id") FROM "{measurement}" WHERE "{INFLUX_TAG}" = \'{literal}\''
+        )
+        values = series[0]["values"] if series else []
+        counts[measurement] = int(values[0][1]) if values else 0
+    return counts
+
+
+async def erase_from_influx(settings: Settings, keys: list[str]) -> dict[str, int] | None:
+    """Drop every series of the students; points found per measurement (None: no InfluxDB)."""
+    if not settings.influxdb_url:
+        return None
+    api = InfluxApi(settings)
+    totals = {CELL_EXECUTION: 0, STUDENT_EVENT: 0}
+    try:
+        for key in keys:
+            try:
+                for name, count in (await count_influx_points(api, key)).items():
+                    totals[name] += count
+            except Exception as exc:  # counting is a report, the deletion is the point
+                log.warning("Could not count the InfluxDB points before erasure: %s", exc)
+            await api.delete_series(INFLUX_TAG, key)
+    finally:
+        await api.aclose()
+    return totals
+
+
+async def remaining_in_database(engine: AsyncEngine, keys: Iterable[str]) -> int:
+    """How many student rows are still stored under `keys` (0 after an erasure)."""
+    async with engine.connect() as conn:
+        stmt = select(func.count()).select_from(Student).where(Student.student_key.in_(list(keys)))
+        return int((await conn.execute(stmt)).scalar_one())
+
+
+def _influx_keys(settings: Settings, keys: list[str], found: list[str]) -> list[str]:
+    # With pseudonyms on, a real identity never leaves this process: InfluxDB may
+    # log its queries, and it only ever held pseudonyms anyway.
+    candidates = [*found, *keys]
+    if settings.pseudonymize:
+        candidates = [k for k in candidates if is_pseudonym(k)]
+    return list(dict.fromkeys(candidates))
+
+
+async def erase_student(settings: Settings, engine: AsyncEngine, keys: list[str]) -> ErasureReport:
+    """Erase the students stored under `keys` from every store; counts per store."""
+    found, counts = await erase_from_database(engine, keys)
+    report = ErasureReport(student_keys=found, database=counts)
+    # InfluxDB by every candidate key: a key whose student row is gone already
+    # (an earlier, interrupted erasure) may still have points.
+    report.live = await publish_removal(settings, found)
+    try:
+        report.influxdb = await erase_from_influx(settings, _influx_keys(settings, keys, found))
+    except InfluxError as exc:
+        # The database part is done; running the command again finishes InfluxDB.
+        report.influxdb_error = str(exc)
+    return report
