@@ -119,7 +119,7 @@ def delete(identity: str, yes: bool) -> None:
     if not report.student_keys and not any((report.influxdb or {}).values()):
         click.echo(f"no student is stored as {identity!r}; nothing deleted")
         return
-    click.echo(f"erased {', '.join(report.student_keys) or identity!r}")
+    click.echo(f"erased {', '.join(report.student_keys) or identity}")
     click.echo("database: " + ", ".join(f"{n} {t}" for t, n in report.database.items()))
     click.echo(f"live dashboards: {report.live}")
     if report.influxdb_error is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Delete, and_, delete, exists, func, select
+from sqlalchemy import Delete, and_, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.config import Settings
@@ -138,51 +138,46 @@ async def count_influx_points(api: InfluxApi, key: str) -> dict[str, int]:
     return counts
 
 
-async def erase_from_influx(settings: Settings, keys: list[str]) -> dict[str, int] | None:
-    """Drop every series of the students; points found per measurement (None: no InfluxDB)."""
-    if not settings.influxdb_url:
-        return None
-    api = InfluxApi(settings)
+async def _count_influx(api: InfluxApi, keys: list[str]) -> dict[str, int]:
     totals = {CELL_EXECUTION: 0, STUDENT_EVENT: 0}
-    try:
-        for key in keys:
-            try:
-                for name, count in (await count_influx_points(api, key)).items():
-                    totals[name] += count
-            except Exception as exc:  # counting is a report, the deletion is the point
-                log.warning("Could not count the InfluxDB points before erasure: %s", exc)
-            await api.delete_series(INFLUX_TAG, key)
-    finally:
-        await api.aclose()
+    for key in keys:
+        try:
+            for name, count in (await count_influx_points(api, key)).items():
+                totals[name] += count
+        except InfluxError as exc:  # counting is a report; the deletion is the point
+            log.warning("Could not count the InfluxDB points before erasure: %s", exc)
     return totals
 
 
-async def remaining_in_database(engine: AsyncEngine, keys: Iterable[str]) -> int:
-    """How many student rows are still stored under `keys` (0 after an erasure)."""
-    async with engine.connect() as conn:
-        stmt = select(func.count()).select_from(Student).where(Student.student_key.in_(list(keys)))
-        return int((await conn.execute(stmt)).scalar_one())
-
-
-def _influx_keys(settings: Settings, keys: list[str], found: list[str]) -> list[str]:
+def _influx_keys(settings: Settings, keys: list[str]) -> list[str]:
     # With pseudonyms on, a real identity never leaves this process: InfluxDB may
     # log its queries, and it only ever held pseudonyms anyway.
-    candidates = [*found, *keys]
     if settings.pseudonymize:
-        candidates = [k for k in candidates if is_pseudonym(k)]
-    return list(dict.fromkeys(candidates))
+        return [k for k in keys if is_pseudonym(k)]
+    return keys
 
 
 async def erase_student(settings: Settings, engine: AsyncEngine, keys: list[str]) -> ErasureReport:
     """Erase the students stored under `keys` from every store; counts per store."""
-    found, counts = await erase_from_database(engine, keys)
-    report = ErasureReport(student_keys=found, database=counts)
-    # InfluxDB by every candidate key: a key whose student row is gone already
-    # (an earlier, interrupted erasure) may still have points.
-    report.live = await publish_removal(settings, found)
+    api = InfluxApi(settings) if settings.influxdb_url else None
+    # InfluxDB by every candidate key, not only those found in the store: an
+    # earlier erasure interrupted before InfluxDB left points without a student row.
+    influx_keys = _influx_keys(settings, keys)
     try:
-        report.influxdb = await erase_from_influx(settings, _influx_keys(settings, keys, found))
-    except InfluxError as exc:
-        # The database part is done; running the command again finishes InfluxDB.
-        report.influxdb_error = str(exc)
+        # Counted first: once the servers hear of the erasure, their sink erases too.
+        before = await _count_influx(api, influx_keys) if api else None
+        found, counts = await erase_from_database(engine, keys)
+        report = ErasureReport(student_keys=found, database=counts)
+        report.live = await publish_removal(settings, found)
+        if api is not None:
+            try:
+                for key in influx_keys:
+                    await api.delete_series(INFLUX_TAG, key)
+                report.influxdb = before
+            except InfluxError as exc:
+                # The store is erased; running the command again finishes InfluxDB.
+                report.influxdb_error = str(exc)
+    finally:
+        if api is not None:
+            await api.aclose()
     return report

@@ -15,6 +15,7 @@ label of the write-error metric.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -336,7 +337,8 @@ class InfluxApi:
         """
         if not self.target.v2:
             literal = value.replace("\\", "\\\\").replace("'", "\\'")
-            await self.query(f"DROP SERIES WHERE {_quote_identifier(tag)} = '{literal}'")
+            with contextlib.suppress(NotFound):  # no database: nothing to erase
+                await self.query(f"DROP SERIES WHERE {_quote_identifier(tag)} = '{literal}'")
             return
         quoted = value.replace("\\", "\\\\").replace('"', '\\"')
         body = {
@@ -349,7 +351,9 @@ class InfluxApi:
         if response.status_code in (401, 403):
             raise self._auth_error(response, "delete from")
         if response.status_code == 404:
-            raise self._not_found(reason(response))
+            if "organization" in reason(response).lower():
+                raise self._not_found(reason(response))
+            return  # no bucket: nothing to erase
         if not response.is_success:
             raise Unavailable(
                 f"InfluxDB delete failed ({response.status_code}): {reason(response)}"
