@@ -89,29 +89,33 @@ def bob_events() -> list[dict[str, Any]]:
     return [event(emailAddress=BOB, userName="Bob Builder") for _ in range(2)]
 
 
-def table_dump(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
+async def sql(database_url: str, statement: str) -> list[tuple[Any, ...]]:
+    # In a thread: query_sql runs its own event loop.
+    return await asyncio.to_thread(query_sql, database_url, statement)
+
+
+async def table_dump(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table of the schema, read without cell_monitor code."""
     return {
-        table.name: query_sql(database_url, f"SELECT * FROM {table.name}")
+        table.name: await sql(database_url, f"SELECT * FROM {table.name}")
         for table in Base.metadata.sorted_tables
     }
 
 
-def student_pk(database_url: str, key: str) -> int:
-    found = query_sql(database_url, f"SELECT id FROM students WHERE student_key = '{key}'")
+async def student_pk(database_url: str, key: str) -> int:
+    found = await sql(database_url, f"SELECT id FROM students WHERE student_key = '{key}'")
     assert len(found) == 1, found
     return int(found[0][0])
 
 
-def rows_of_student(database_url: str, pk: int) -> dict[str, int]:
+async def rows_of_student(database_url: str, pk: int) -> dict[str, int]:
     counts = {}
     for table in Base.metadata.sorted_tables:
         if "student_id" in table.c:
-            sql = f"SELECT count(*) FROM {table.name} WHERE student_id = {pk}"
-            counts[table.name] = int(query_sql(database_url, sql)[0][0])
-    counts["students"] = int(
-        query_sql(database_url, f"SELECT count(*) FROM students WHERE id = {pk}")[0][0]
-    )
+            statement = f"SELECT count(*) FROM {table.name} WHERE student_id = {pk}"
+            counts[table.name] = int((await sql(database_url, statement))[0][0])
+    statement = f"SELECT count(*) FROM students WHERE id = {pk}"
+    counts["students"] = int((await sql(database_url, statement))[0][0])
     return counts
 
 
@@ -134,7 +138,7 @@ async def test_pseudonymized_store_holds_no_identity(database_url: str, tmp_path
         students = (await client.get("/api/v1/students")).json()
     assert {s["student"] for s in live["students"]} == {ALIAS, BOB_ALIAS}
     assert live_event["event"]["student"] in {ALIAS, BOB_ALIAS}
-    stored = json.dumps(table_dump(database_url), default=str) + json.dumps(students)
+    stored = json.dumps(await table_dump(database_url), default=str) + json.dumps(students)
     stored += json.dumps(board.messages)
     for real in ("ada@", "Ada", "Lovelace", "bob@", "Bob", KEY):
         assert real not in stored, real
@@ -245,8 +249,8 @@ async def test_delete_leaves_nothing_behind(
         await post(client, ada_events() + bob_events())
         await wait_until(lambda: len(points(ALIAS)) == 3, what="ada's points in InfluxDB")
         await wait_until(lambda: len(points(BOB_ALIAS)) == 2, what="bob's points in InfluxDB")
-        ada_pk = student_pk(database_url, ALIAS)
-        assert sum(rows_of_student(database_url, ada_pk).values()) > 0
+        ada_pk = await student_pk(database_url, ALIAS)
+        assert sum((await rows_of_student(database_url, ada_pk)).values()) > 0
         async with dashboard(base) as board:
             result = await cli(settings, tmp_path, "student", "delete", ADA, "--yes")
             assert result.returncode == 0, output_of(result)
@@ -261,10 +265,9 @@ async def test_delete_leaves_nothing_behind(
     assert "to 1 server worker(s)" in report
     assert "2 cell_execution points, 1 student_event points" in report
 
-    assert rows_of_student(database_url, ada_pk) == dict.fromkeys(
-        rows_of_student(database_url, ada_pk), 0
-    )
-    stored = json.dumps(table_dump(database_url), default=str)
+    remaining = await rows_of_student(database_url, ada_pk)
+    assert remaining == dict.fromkeys(remaining, 0)
+    stored = json.dumps(await table_dump(database_url), default=str)
     assert ALIAS not in stored and "ada-notes" not in stored
     assert BOB_ALIAS in stored and "lesson1.ipynb" in stored  # others' data stays
     assert points(ALIAS) == []
@@ -283,12 +286,12 @@ async def test_delete_asks_first(database_url: str, tmp_path: Path) -> None:
         await post(client, ada_events())
     declined = await cli(settings, tmp_path, "student", "delete", ADA)  # stdin is empty: no
     assert declined.returncode != 0
-    assert query_sql(database_url, "SELECT count(*) FROM events")[0][0] == 3
+    assert (await sql(database_url, "SELECT count(*) FROM events"))[0][0] == 3
     deleted = await cli(settings, tmp_path, "student", "delete", ADA, "--yes")
     assert deleted.returncode == 0, output_of(deleted)
     assert "not configured" in output_of(deleted)  # no InfluxDB here
     assert "REDIS_URL is unset" in output_of(deleted)
-    for name, table_rows in table_dump(database_url).items():
+    for name, table_rows in (await table_dump(database_url)).items():
         if name not in {"alembic_version", "sink_positions"}:
             assert table_rows == [], name
 
