@@ -8,6 +8,7 @@ import {
   shouldShowNotice
 } from '../notice';
 import { DEFAULT_SETTINGS, IMonitorSettings } from '../settings';
+import { indicatorMessage } from '../statusMessage';
 import { INoticeConfig, IServerStatus } from '../transport';
 
 function settings(overrides: Partial<IMonitorSettings> = {}): IMonitorSettings {
@@ -158,5 +159,21 @@ describe('PreConsentBuffer', () => {
       buffer.hold(i);
     }
     expect(buffer.size).toBe(3);
+  });
+});
+
+describe('the status bar while consent is awaited', () => {
+  const batcher = { pending: 0, dropped: 0, failures: 0, lastError: null };
+
+  it('tells the student nothing is recorded, unless capture is off anyway', () => {
+    const input = {
+      enabled: true,
+      batcher,
+      server: status(),
+      awaitingConsent: true
+    };
+    expect(indicatorMessage(input)).toContain('not recording');
+    expect(indicatorMessage({ ...input, awaitingConsent: false })).toBe('');
+    expect(indicatorMessage({ ...input, enabled: false })).toBe('');
   });
 });
