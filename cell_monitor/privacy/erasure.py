@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.config import Settings
 from cell_monitor.live.messages import student_removed
-from cell_monitor.privacy.export import notebooks_of, student_ids
+from cell_monitor.privacy.export import notebooks_of, student_ids, student_keys_stored
 from cell_monitor.privacy.pseudonyms import is_pseudonym
 from cell_monitor.sinks.influx_api import InfluxApi, InfluxError
 from cell_monitor.sinks.influx_points import CELL_EXECUTION, STUDENT_EVENT
@@ -149,20 +149,22 @@ async def _count_influx(api: InfluxApi, keys: list[str]) -> dict[str, int]:
     return totals
 
 
-def _influx_keys(settings: Settings, keys: list[str]) -> list[str]:
-    # With pseudonyms on, a real identity never leaves this process: InfluxDB may
-    # log its queries, and it only ever held pseudonyms anyway.
+def _influx_keys(settings: Settings, keys: list[str], stored: list[str]) -> list[str]:
+    # With pseudonyms on, a real identity is sent to InfluxDB (which may log its
+    # queries) only when it is stored as is, from before pseudonymization.
     if settings.pseudonymize:
-        return [k for k in keys if is_pseudonym(k)]
-    return keys
+        keys = [k for k in keys if is_pseudonym(k)]
+    return list(dict.fromkeys([*keys, *stored]))
 
 
 async def erase_student(settings: Settings, engine: AsyncEngine, keys: list[str]) -> ErasureReport:
     """Erase the students stored under `keys` from every store; counts per store."""
-    api = InfluxApi(settings) if settings.influxdb_url else None
     # InfluxDB by every candidate key, not only those found in the store: an
     # earlier erasure interrupted before InfluxDB left points without a student row.
-    influx_keys = _influx_keys(settings, keys)
+    async with engine.connect() as conn:
+        stored = await student_keys_stored(conn, keys)
+    influx_keys = _influx_keys(settings, keys, stored)
+    api = InfluxApi(settings) if settings.influxdb_url else None
     try:
         # Counted first: once the servers hear of the erasure, their sink erases too.
         before = await _count_influx(api, influx_keys) if api else None

@@ -44,6 +44,12 @@ async def student_ids(conn: AsyncConnection, keys: Iterable[str]) -> list[int]:
     return [int(pk) for pk in (await conn.execute(stmt)).scalars().all()]
 
 
+async def student_keys_stored(conn: AsyncConnection, keys: Iterable[str]) -> list[str]:
+    """Those of `keys` under which a student is stored."""
+    stmt = select(Student.student_key).where(Student.student_key.in_(list(keys)))
+    return list((await conn.execute(stmt.order_by(Student.id))).scalars().all())
+
+
 def notebooks_of(ids: list[int]) -> Any:
     """The condition on `notebooks` for those a student's events or live state name."""
     used = select(Event.notebook_id).where(Event.student_id.in_(ids))

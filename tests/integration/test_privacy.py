@@ -347,3 +347,43 @@ async def test_sink_cannot_bring_erased_points_back(
         await wait_until(lambda: len(points(BOB_ALIAS)) == 4, what="the held batch written")
         await asyncio.sleep(1.0)  # a few more sink rounds
         assert points(ALIAS) == []
+
+
+async def test_data_from_before_pseudonymization_is_found_and_erased(
+    database_url: str, tmp_path: Path, influx_server: str, influx_database: str
+) -> None:
+    influx = {
+        "influxdb_url": influx_server,
+        "influxdb_bucket": influx_database,
+        "influx_flush_seconds": 0.1,
+    }
+    plain = make_settings(database_url, tmp_path, **influx)
+    pseudo = pseudonymizing(database_url, tmp_path, **influx)
+
+    def users() -> set[str]:
+        try:
+            series = query(influx_server, 'SHOW TAG VALUES WITH KEY = "user_id"', influx_database)
+        except RuntimeError as exc:  # before the sink created the database
+            assert "database not found" in str(exc)
+            return set()
+        return {value for one in series for _, value in one["values"]}
+
+    async with live_server(plain) as base, httpx.AsyncClient(base_url=base) as client:
+        await post(client, ada_events()[:1])
+        await wait_until(lambda: users() == {ADA}, what="the point under the real identity")
+    async with live_server(pseudo) as base, httpx.AsyncClient(base_url=base) as client:
+        await post(client, ada_events()[1:] + bob_events())
+        await wait_until(lambda: users() == {ADA, ALIAS, BOB_ALIAS}, what="the new points")
+
+    exported = await cli(pseudo, tmp_path, "student", "export", ADA)
+    assert exported.returncode == 0, output_of(exported)
+    data = json.loads(exported.stdout)
+    assert sorted(s["student_key"] for s in data["students"]) == sorted([ADA, ALIAS])
+    assert len(data["events"]) == 3
+
+    deleted = await cli(pseudo, tmp_path, "student", "delete", ADA, "--yes")
+    assert deleted.returncode == 0, output_of(deleted)
+    assert "2 students" in output_of(deleted)
+    assert users() == {BOB_ALIAS}
+    stored = json.dumps(await table_dump(database_url), default=str)
+    assert "ada@" not in stored and ALIAS not in stored and "Lovelace" not in stored
