@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 from sqlalchemy import Delete, and_, delete, exists, select
@@ -47,15 +46,6 @@ class ErasureReport:
     influxdb: dict[str, int] | None = None
     influxdb_error: str | None = None
     live: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "studentKeys": self.student_keys,
-            "database": self.database,
-            "influxdb": self.influxdb,
-            "influxdbError": self.influxdb_error,
-            "live": self.live,
-        }
 
 
 async def _count_and_delete(conn: AsyncConnection, stmt: Delete) -> int:
