@@ -69,7 +69,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     app.docRegistry.addWidgetExtension(
       'Notebook',
-      new HelpButtonExtension(onHelp, () => monitor.isEnabled(), storage)
+      // Without the consent an operator requires, the button must not pretend
+      // that help was requested: nothing would be sent.
+      new HelpButtonExtension(
+        onHelp,
+        () => monitor.isEnabled() && monitor.consent() !== 'awaiting-consent',
+        storage
+      )
     );
     statusBar?.registerStatusItem('cell-monitor:status', {
       item: monitor.indicator,

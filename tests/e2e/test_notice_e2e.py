@@ -91,7 +91,7 @@ def test_with_consent_required_nothing_is_sent_before_acceptance(
     run_cell(page, 0, 1)
     help_button = page.locator(".jp-NotebookPanel .cm-HelpButton")
     help_button.click()
-    help_button.click()
+    assert help_button.get_attribute("aria-pressed") == "false"  # no pretending
     page.keyboard.press("Control+s")
     page.locator(".cm-StatusIndicator", has_text="not recording").wait_for(timeout=30_000)
     page.wait_for_timeout(3_000)  # well past the send interval
