@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CORS_ORIGINS = ["http://localhost:8888", "http://127.0.0.1:8888"]
+MIN_PSEUDONYM_KEY_CHARS = 16
 
 
 class ConfigError(ValueError):
@@ -118,6 +119,18 @@ class Settings(BaseSettings):
         ge=0,
         description="PostgreSQL: how long a hole in the event ids may still be filled by a "
         "transaction that commits late before the sink's saved position moves past it.",
+    )
+
+    # Privacy: pseudonymous student identities (see cell_monitor/privacy/).
+    pseudonymize: bool = Field(
+        False,
+        description="Replace emailAddress/userId/userName by a keyed pseudonym at ingest, so "
+        "the store, live state, InfluxDB and logs never hold the real identity.",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="Secret HMAC key of the pseudonyms (at least 16 characters); required when "
+        "CELL_MONITOR_PSEUDONYMIZE is on. Changing it gives every student a new pseudonym.",
     )
 
     host: str = Field("127.0.0.1", description="Address `cell-monitor serve` binds to.")
@@ -279,6 +292,21 @@ class Settings(BaseSettings):
         if self.influxdb_url and not self.influxdb_url.startswith(("http://", "https://")):
             raise ValueError(
                 "INFLUXDB_URL must start with http:// or https:// (e.g. http://localhost:8086)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_pseudonyms(self) -> Settings:
+        key = self.pseudonym_key.get_secret_value() if self.pseudonym_key else ""
+        if self.pseudonymize and not key:
+            raise ValueError(
+                "CELL_MONITOR_PSEUDONYMIZE is on but CELL_MONITOR_PSEUDONYM_KEY is not set; "
+                "set it to a long random secret (e.g. `openssl rand -hex 32`)"
+            )
+        if key and len(key) < MIN_PSEUDONYM_KEY_CHARS:
+            raise ValueError(
+                f"CELL_MONITOR_PSEUDONYM_KEY must be at least {MIN_PSEUDONYM_KEY_CHARS} "
+                "characters long (e.g. `openssl rand -hex 32`)"
             )
         return self
 

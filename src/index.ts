@@ -8,16 +8,20 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { NotebookCapture } from './capture';
 import { HelpButtonExtension } from './helpButton';
 import { Monitor } from './monitor';
+import { noticeContent, shouldShowNotice } from './notice';
+import { showNotice } from './noticeDialog';
 import { IKeyValueStorage } from './queue';
 import { IMonitorSettings, readSettings } from './settings';
 
 const PLUGIN_ID = 'cell-monitor:plugin';
+const NOTICE_COMMAND = 'cell-monitor:show-notice';
 
 function localStorageOrNull(): IKeyValueStorage | null {
   try {
@@ -33,20 +37,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'Reports cell executions, notebook activity and help requests to the class server.',
   autoStart: true,
   requires: [INotebookTracker, ISettingRegistry],
-  optional: [IStatusBar],
+  optional: [IStatusBar, ICommandPalette],
   activate: async (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     registry: ISettingRegistry,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    palette: ICommandPalette | null
   ) => {
     let settings: IMonitorSettings = readSettings(null);
     let monitor: Monitor | null = null;
+    let loaded: ISettingRegistry.ISettings | null = null;
     try {
-      const loaded = await registry.load(PLUGIN_ID);
+      loaded = await registry.load(PLUGIN_ID);
       settings = readSettings(loaded);
-      loaded.changed.connect(() => {
-        settings = readSettings(loaded);
+      loaded.changed.connect(changed => {
+        settings = readSettings(changed);
         monitor?.refresh();
       });
     } catch (error) {
@@ -63,13 +69,36 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     app.docRegistry.addWidgetExtension(
       'Notebook',
-      new HelpButtonExtension(onHelp, () => monitor.isEnabled(), storage)
+      // Without the consent an operator requires, the button must not pretend
+      // that help was requested: nothing would be sent.
+      new HelpButtonExtension(
+        onHelp,
+        () => monitor.isEnabled() && monitor.consent() !== 'awaiting-consent',
+        storage
+      )
     );
     statusBar?.registerStatusItem('cell-monitor:status', {
       item: monitor.indicator,
       align: 'left',
       rank: 1000
     });
+    const notice = async (): Promise<void> => {
+      const content = noticeContent(settings, monitor.status);
+      const accepted = await showNotice(content);
+      if (accepted && loaded) {
+        await loaded.set('noticeAcknowledged', true);
+      }
+    };
+    monitor.onNoticeConfig = () => {
+      if (shouldShowNotice(settings, monitor.noticeConfig)) {
+        void notice();
+      }
+    };
+    app.commands.addCommand(NOTICE_COMMAND, {
+      label: 'Cell Monitor: What Is Collected (Data Notice)',
+      execute: notice
+    });
+    palette?.addItem({ command: NOTICE_COMMAND, category: 'Cell Monitor' });
     monitor.start();
   }
 };

@@ -7,10 +7,20 @@
 
 import { EventBatcher, IBatchSender, SendOutcome } from './batcher';
 import { IMonitorEvent, makeEvent, newEventId } from './events';
+import {
+  ConsentState,
+  PreConsentBuffer,
+  consentState,
+  noticeConfigOf
+} from './notice';
 import { IKeyValueStorage, PendingQueue } from './queue';
 import { IMonitorSettings } from './settings';
 import { StatusIndicator } from './statusIndicator';
-import { IServerStatus, ServerExtensionTransport } from './transport';
+import {
+  INoticeConfig,
+  IServerStatus,
+  ServerExtensionTransport
+} from './transport';
 
 const HEARTBEAT_MS = 10000;
 const STATUS_POLL_MS = 15000;
@@ -56,12 +66,46 @@ export class Monitor {
     return this._settings().enabled && this._serverStatus?.enabled !== false;
   }
 
-  /** Capture an event (when enabled): stamped with ids and identity, then queued. */
+  /** The latest status of the server extension (null when it did not answer). */
+  get status(): IServerStatus | null {
+    return this._serverStatus;
+  }
+
+  /** The operator's notice configuration, once the Jupyter server has answered. */
+  get noticeConfig(): INoticeConfig | null {
+    return this._noticeConfig;
+  }
+
+  /** Called once, when the notice configuration becomes known (to show the notice). */
+  onNoticeConfig: ((config: INoticeConfig) => void) | null = null;
+
+  consent(): ConsentState {
+    return consentState(this._settings(), this._noticeConfig);
+  }
+
+  /**
+   * Capture an event (when enabled and consented): stamped with ids and
+   * identity, then queued. Where consent is required and not given, the event
+   * is not kept at all; while that is not known yet, it waits in memory.
+   */
   emit(eventType: string, fields: Partial<IMonitorEvent>): void {
-    if (this.isEnabled()) {
-      this._batcher.add(
-        makeEvent(eventType, this._settings(), this.sessionId, fields)
-      );
+    if (!this.isEnabled()) {
+      return;
+    }
+    const consent = this.consent();
+    if (consent === 'awaiting-consent') {
+      return;
+    }
+    const event = makeEvent(
+      eventType,
+      this._settings(),
+      this.sessionId,
+      fields
+    );
+    if (consent === 'unknown') {
+      this._preConsent.hold(event);
+    } else {
+      this._batcher.add(event);
     }
   }
 
@@ -92,7 +136,8 @@ export class Monitor {
     this.indicator.display({
       enabled: this.isEnabled(),
       batcher: this._batcher.state,
-      server: this._serverStatus
+      server: this._serverStatus,
+      awaitingConsent: this.consent() === 'awaiting-consent'
     });
   }
 
@@ -100,11 +145,11 @@ export class Monitor {
   private _gatedSender(): IBatchSender {
     return {
       send: (events: IMonitorEvent[]): Promise<SendOutcome> =>
-        this.isEnabled()
+        this.isEnabled() && this.consent() === 'allowed'
           ? this._transport.send(events)
           : Promise.resolve({
               ok: false,
-              error: 'disabled',
+              error: this.isEnabled() ? 'no consent' : 'disabled',
               retryAfterMs: 10000
             })
     };
@@ -132,6 +177,17 @@ export class Monitor {
       return;
     }
     this._serverStatus = await this._transport.status();
+    const known = this._noticeConfig !== null;
+    const config = noticeConfigOf(this._serverStatus);
+    if (config !== null) {
+      this._noticeConfig = config;
+      this._preConsent.settle(this.consent() === 'allowed', event =>
+        this._batcher.add(event)
+      );
+      if (!known) {
+        this.onNoticeConfig?.(config);
+      }
+    }
     this.refresh();
   }
 
@@ -146,5 +202,7 @@ export class Monitor {
   private readonly _transport: ServerExtensionTransport;
   private readonly _batcher: EventBatcher;
   private _serverStatus: IServerStatus | null = null;
+  private _noticeConfig: INoticeConfig | null = null;
+  private readonly _preConsent = new PreConsentBuffer<IMonitorEvent>();
   private _statusPending = false;
 }

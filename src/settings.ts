@@ -13,8 +13,8 @@ export interface IMonitorSettings {
   maxBatchEvents: number;
   maxPendingEvents: number;
   /**
-   * Hook for the transparency notice (its own issue): true once the student
-   * has read what is collected. Nothing depends on it yet.
+   * True once the student accepted the data notice (noticeDialog.ts). Where
+   * the operator requires consent, nothing is captured or sent before.
    */
   noticeAcknowledged: boolean;
 }

@@ -14,12 +14,17 @@ export interface IIndicatorInput {
   batcher: IBatcherState;
   /** Latest status of the server extension; null when it did not answer. */
   server: IServerStatus | null;
+  /** Consent is required and the student has not accepted the data notice. */
+  awaitingConsent?: boolean;
 }
 
 /** The message to show, or '' for none (pure, so it can be unit tested). */
 export function indicatorMessage(input: IIndicatorInput): string {
   if (!input.enabled) {
     return '';
+  }
+  if (input.awaitingConsent) {
+    return 'Cell Monitor: not recording until you accept the data notice';
   }
   const { batcher, server } = input;
   if (batcher.failures >= BROWSER_FAILURES_BEFORE_WARNING) {

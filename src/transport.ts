@@ -23,12 +23,28 @@ export interface IServerStatus {
   /** Show the student a warning once unreachable for this long. */
   warnAfterSeconds: number;
   lastError: string | null;
+  /** Where events go (absent while none is configured). */
+  serverUrl?: string | null;
+  /** What the data notice needs from the Jupyter server's configuration. */
+  notice?: INoticeConfig;
+}
+
+/** The operator's privacy configuration, as the server extension reports it. */
+export interface INoticeConfig {
+  /** Nothing is captured or sent until the student accepts the notice. */
+  requireConsent: boolean;
+  /** Who to ask for a copy or deletion of one's data. */
+  privacyContact: string | null;
+  /** The identity events carry when there is no hub user and no email. */
+  userId: string | null;
 }
 
 /** Settings the browser may contribute when the Jupyter server has none. */
 export interface IClientTarget {
   serverUrl: string;
   ingestToken: string;
+  /** The student accepted the data notice (checked where consent is required). */
+  noticeAcknowledged?: boolean;
 }
 
 const API = 'cell-monitor';
@@ -44,7 +60,10 @@ export class ServerExtensionTransport implements IBatchSender {
 
   async send(events: IMonitorEvent[]): Promise<SendOutcome> {
     const target = this._target();
-    const body: Record<string, unknown> = { events };
+    const body: Record<string, unknown> = {
+      events,
+      consent: target.noticeAcknowledged === true
+    };
     if (target.serverUrl) {
       body.target = {
         serverUrl: target.serverUrl,

@@ -7,6 +7,7 @@ import click
 from cell_monitor import __version__
 from cell_monitor.cli.db import db
 from cell_monitor.cli.serve import serve
+from cell_monitor.cli.student import student
 from cell_monitor.cli.tokens import token
 from cell_monitor.cli.users import user
 
@@ -21,3 +22,4 @@ main.add_command(serve)
 main.add_command(db)
 main.add_command(user)
 main.add_command(token)
+main.add_command(student)

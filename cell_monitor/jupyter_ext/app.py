@@ -94,6 +94,24 @@ class CellMonitorExtension(ExtensionApp):
         "(env CELL_MONITOR_WARN_AFTER_SECONDS, default 120)."
     ).tag(config=True)
 
+    # Privacy: the transparency/consent notice the JupyterLab extension shows.
+    privacy_contact = Unicode(
+        help="Who students ask for a copy or the deletion of their data, shown in the "
+        "data notice, e.g. 'privacy@school.example, room 12' (env CELL_MONITOR_PRIVACY_CONTACT)."
+    ).tag(config=True)
+    require_consent = Bool(
+        help="Capture and send nothing until the student accepts the data notice "
+        "(env CELL_MONITOR_REQUIRE_CONSENT=1); otherwise the notice is informational."
+    ).tag(config=True)
+
+    @default("privacy_contact")
+    def _default_privacy_contact(self) -> str:
+        return _env("CELL_MONITOR_PRIVACY_CONTACT")
+
+    @default("require_consent")
+    def _default_require_consent(self) -> bool:
+        return _env("CELL_MONITOR_REQUIRE_CONSENT", "0").lower() in {"1", "true", "yes", "on"}
+
     @default("enabled")
     def _default_enabled(self) -> bool:
         return _env("CELL_MONITOR_ENABLED", "1").lower() not in {"0", "false", "no", "off"}
@@ -220,4 +238,10 @@ class CellMonitorExtension(ExtensionApp):
             "lastError": forwarder.last_error,
             "lastDeliveryAt": forwarder.last_delivery_at,
             "delivered": forwarder.delivered,
+            # What the data notice tells the student (the identity is theirs anyway).
+            "notice": {
+                "requireConsent": self.require_consent,
+                "privacyContact": self.privacy_contact or None,
+                "userId": self.user_id or None,
+            },
         }

@@ -47,6 +47,10 @@ class EventsHandler(_Base):
             payload = json.loads(self.request.body or b"null")
         except ValueError:
             return self._reply(400, {"detail": "body is not JSON"})
+        if ext.require_consent and not _consented(payload):
+            # The browser holds events back until the notice is accepted; this
+            # refusal only guards against an outdated or altered client.
+            return self._reply(409, {"detail": "the student has not accepted the data notice"})
         events, target = _unpack(payload)
         if events is None:
             return self._reply(400, {"detail": 'expected {"events": [...]} or a JSON array'})
@@ -81,6 +85,10 @@ class StatusHandler(_Base):
     @tornado.web.authenticated
     async def get(self) -> None:
         self._reply(200, await self.extension.status())
+
+
+def _consented(payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("consent") is True
 
 
 def _unpack(payload: Any) -> tuple[list[Any] | None, dict[str, Any] | None]:

@@ -1,4 +1,4 @@
-"""What /ws/dashboard sends: snapshot, student, event, alert and heartbeat messages.
+"""What /ws/dashboard sends: snapshot, student, event, alert, student_removed, heartbeat.
 
 Plain dicts with camelCase keys, built once per commit and serialized once per
 worker, whatever the number of dashboards.
@@ -81,6 +81,11 @@ def snapshot(states: Iterable[LiveState], now: datetime, thresholds: Thresholds)
         },
         "students": [student_view(s, now, thresholds) for s in states],
     }
+
+
+def student_removed(student: str) -> Message:
+    """The student was erased: dashboards drop their tile and alerts."""
+    return {"type": "student_removed", "studentId": student}
 
 
 def heartbeat(now: datetime) -> Message:

@@ -50,9 +50,14 @@ class LiveService:
             send_timeout=settings.ws_send_timeout_seconds,
         )
         self._sweeper: asyncio.Task[None] | None = None
+        self._removal_listeners: list[Callable[[str], None]] = []
+
+    def add_removal_listener(self, listener: Callable[[str], None]) -> None:
+        """Called with the key of every erased student (e.g. the InfluxDB sink)."""
+        self._removal_listeners.append(listener)
 
     async def start(self) -> None:
-        await self.broker.start(self.hub.dispatch)
+        await self.broker.start(self._dispatch)
         self._sweeper = asyncio.create_task(self._sweep_idle(), name="cell-monitor-idle-sweep")
 
     async def stop(self) -> None:
@@ -61,6 +66,15 @@ class LiveService:
             await asyncio.gather(self._sweeper, return_exceptions=True)
         await self.broker.stop()
         await self.hub.close_all()
+
+    async def _dispatch(self, batch: Sequence[messages.Message] | None) -> None:
+        # An erasure (`cell-monitor student delete`) reaches every worker here;
+        # dashboards get the message too and drop the student's tile.
+        for message in batch or ():
+            if message.get("type") == "student_removed":
+                for listener in self._removal_listeners:
+                    listener(str(message.get("studentId")))
+        await self.hub.dispatch(batch)
 
     # Commit listeners: called in the commit task, so they only build and queue.
     def on_events(self, events: Sequence[NewEvent]) -> None:

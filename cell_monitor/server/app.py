@@ -135,6 +135,7 @@ def _attach_influx(state: AppState) -> None:
     state.influx = sink
     state.health_checks["influxdb"] = sink.check_health
     state.pipeline.add_listener(sink.notify)
+    state.live.add_removal_listener(sink.forget)
     log.info("InfluxDB sink on: %s", sink.describe())
 
 

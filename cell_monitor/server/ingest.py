@@ -16,6 +16,7 @@ import orjson
 from pydantic import ValidationError
 
 from cell_monitor.config import Settings
+from cell_monitor.privacy.pseudonyms import key_of, pseudonym
 from cell_monitor.schemas import EventIn, RejectedEvent
 from cell_monitor.storage.records import NewEvent
 
@@ -133,7 +134,26 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
     )
     event.extra = _extra(model, clip)
     event.truncated = clip.truncated
+    if settings.pseudonymize:
+        _pseudonymize(event, key_of(settings))
     return event
+
+
+def _pseudonymize(event: NewEvent, key: bytes) -> None:
+    """Replace the identity before anything stores, publishes or logs the event.
+
+    Here, once, because every consumer (store, live state, broker, dashboards,
+    InfluxDB, logs) reads the normalized event. Fields outside the contract may
+    carry identity too (a client's own `userEmail`...), so they are dropped.
+    Free text (code, output, errors, notebook paths) is kept as sent: see
+    docs/privacy.md.
+    """
+    alias = pseudonym(key, event.student_key) if event.student_key else ""
+    event.student_key = alias
+    event.email_address = None
+    event.user_id = alias or None
+    event.user_name = alias or None
+    event.extra = None
 
 
 def _extra(model: EventIn, clip: _Clip) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ from cell_monitor.sinks.influx_api import InfluxApi, InfluxError
 from cell_monitor.sinks.influx_batches import Point, write_points
 from cell_monitor.sinks.influx_points import to_line
 from cell_monitor.sinks.leader import Leadership
+from cell_monitor.sinks.line_protocol import escape_tag
 from cell_monitor.sinks.log_cursor import LogCursor, Recheck
 from cell_monitor.storage import event_log
 from cell_monitor.storage.event_log import LogRow
@@ -106,6 +107,8 @@ class InfluxSink:
         self._last_probe = float("-inf")
         self._last_save = float("-inf")
         self.problem: str | None = None
+        # Erased students whose points a batch read before the erasure may still carry.
+        self._erased: set[str] = set()
 
     def describe(self) -> str:
         return self.api.target.describe()
@@ -120,6 +123,18 @@ class InfluxSink:
         self._committed += len(events)
         if self._committed >= self._settings.influx_batch_points:
             self._wakeup.set()
+
+    def forget(self, student_key: str) -> None:
+        """A student was erased: drop their points from the held batch, erase again after.
+
+        The erasure deleted the student's events before InfluxDB's points, so no
+        later read finds them; only a batch read earlier (held for retry, or being
+        written right now) can still bring points back, hence the second erasure.
+        """
+        self._erased.add(student_key)
+        if self._batch is not None:
+            self._batch.points = [p for p in self._batch.points if not _tagged(p, student_key)]
+        self._wakeup.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="cell-monitor-influx-sink")
@@ -189,6 +204,7 @@ class InfluxSink:
         batch = self._batch
         if batch.points:
             await write_points(self.api, batch.points)
+        await self._erase_again()
         cursor.apply(
             batch.new_ids,
             batch.late_ids,
@@ -204,6 +220,13 @@ class InfluxSink:
         await self._save(cursor)
         await self._measure_lag(cursor, batch.full)
         return 0.0 if batch.full else self._settings.influx_flush_seconds
+
+    async def _erase_again(self) -> None:
+        while self._erased:
+            key = next(iter(self._erased))
+            await self.api.delete_series("user_id", key)
+            self._erased.discard(key)
+            log.info("InfluxDB sink: points of an erased student removed after a write")
 
     async def _save(self, cursor: LogCursor) -> None:
         # Not after every batch: each save is a write transaction (an fsync on
@@ -327,6 +350,11 @@ async def _encode(rows: Sequence[LogRow]) -> list[Point]:
             continue
         points.append(Point(line.encode(), row.event_id))
     return points
+
+
+def _tagged(point: Point, student_key: str) -> bool:
+    tag = b",user_id=" + escape_tag(student_key).encode()
+    return tag + b"," in point.line or tag + b" " in point.line
 
 
 def build_influx_sink(settings: Settings, engine: AsyncEngine) -> InfluxSink | None:

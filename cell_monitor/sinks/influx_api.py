@@ -15,6 +15,7 @@ label of the write-error metric.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -326,3 +327,34 @@ class InfluxApi:
         )
         result = self._raise_query_error(response)
         return list(result.get("series") or [])
+
+    async def delete_series(self, tag: str, value: str) -> None:
+        """Erase every point whose tag `tag` equals `value`, in all measurements.
+
+        1.x: `DROP SERIES` (points and index entries); 2.x/3.x: /api/v2/delete with
+        a predicate over all time (2.x cannot delete across measurements with
+        InfluxQL).
+        """
+        if not self.target.v2:
+            literal = value.replace("\\", "\\\\").replace("'", "\\'")
+            with contextlib.suppress(NotFound):  # no database: nothing to erase
+                await self.query(f"DROP SERIES WHERE {_quote_identifier(tag)} = '{literal}'")
+            return
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        body = {
+            "start": "1677-09-21T00:12:43.145224194Z",
+            "stop": "2262-04-11T23:47:16.854775806Z",
+            "predicate": f'{tag}="{quoted}"',
+        }
+        params = {"org": self.target.org, "bucket": self.target.database}
+        response = await self._send("POST", "/api/v2/delete", params=params, json=body)
+        if response.status_code in (401, 403):
+            raise self._auth_error(response, "delete from")
+        if response.status_code == 404:
+            if "organization" in reason(response).lower():
+                raise self._not_found(reason(response))
+            return  # no bucket: nothing to erase
+        if not response.is_success:
+            raise Unavailable(
+                f"InfluxDB delete failed ({response.status_code}): {reason(response)}"
+            )

@@ -20,7 +20,13 @@ from tests.support import ServerProcess, instructor_headers
 
 pytestmark = pytest.mark.e2e
 
-SETTINGS = {"emailAddress": "ada@example.org", "userName": "Ada", "teamName": "A"}
+# The student has accepted the data notice already (test_notice_e2e.py shows it).
+SETTINGS = {
+    "emailAddress": "ada@example.org",
+    "userName": "Ada",
+    "teamName": "A",
+    "noticeAcknowledged": True,
+}
 
 
 def stored_events(server: ServerProcess) -> list[dict[str, Any]]:

@@ -265,3 +265,46 @@ async def test_outages_propagate_so_the_batch_is_kept(tmp_path: Path) -> None:
     with pytest.raises(influx_api.Unavailable):
         await write_points(client, points("a", "b"))
     await client.aclose()
+
+
+async def test_erasing_a_student_v1_drops_the_series(tmp_path: Path) -> None:
+    client, seen = api(tmp_path, lambda r: httpx.Response(200, json={"results": [{}]}))
+    await client.delete_series("user_id", "o'brien@example.org")
+    (request,) = seen
+    assert request.url.path == "/query"
+    statement = httpx.QueryParams(request.content.decode())["q"]
+    assert statement == "DROP SERIES WHERE \"user_id\" = 'o\\'brien@example.org'"
+    await client.aclose()
+
+
+async def test_erasing_a_student_v2_deletes_by_predicate(tmp_path: Path) -> None:
+    client, seen = api(
+        tmp_path, lambda r: httpx.Response(204), influxdb_token="tok", influxdb_org="school"
+    )
+    await client.delete_series("user_id", 's-abc"x')
+    (request,) = seen
+    assert request.url.path == "/api/v2/delete"
+    assert dict(request.url.params) == {"org": "school", "bucket": "cm"}
+    body = httpx.Response(200, content=request.content).json()
+    assert body["predicate"] == 'user_id="s-abc\\"x"'
+    assert body["start"] < "1970" and body["stop"] > "2200"  # all time
+    await client.aclose()
+
+
+async def test_erasing_where_nothing_was_ever_written_is_not_an_error(tmp_path: Path) -> None:
+    missing = error(404, "bucket not found")
+    client, _ = api(tmp_path, lambda r: missing, influxdb_token="tok", influxdb_org="school")
+    await client.delete_series("user_id", "s-abc")
+    await client.aclose()
+    v1, _ = api(
+        tmp_path,
+        lambda r: httpx.Response(200, json={"results": [{"error": "database not found: cm"}]}),
+    )
+    await v1.delete_series("user_id", "s-abc")
+    await v1.aclose()
+    refused, _ = api(
+        tmp_path, lambda r: error(403, "forbidden"), influxdb_token="t", influxdb_org="o"
+    )
+    with pytest.raises(influx_api.Forbidden):
+        await refused.delete_series("user_id", "s-abc")
+    await refused.aclose()

@@ -144,8 +144,13 @@ async def test_nothing_is_accepted_when_disabled(jp_fetch: Any, extension: Any) 
     assert not extension.forwarder.running
 
 
-async def test_status_tells_the_browser_what_it_needs(jp_fetch: Any) -> None:
+async def test_status_tells_the_browser_what_it_needs(jp_fetch: Any, extension: Any) -> None:
     status = payload(await jp_fetch("cell-monitor", "status"))
+    assert status.pop("notice") == {
+        "requireConsent": False,
+        "privacyContact": None,
+        "userId": extension.user_id or None,
+    }
     assert status == {
         "enabled": True,
         "configured": False,
@@ -182,6 +187,30 @@ async def test_admin_configuration_wins_over_the_browser(jp_fetch: Any, extensio
     assert status["serverUrl"] == "http://admin.example.org"
     assert status["hubUser"] == "ada"
     assert await extension.queue.get_meta("client_target") is None
+
+
+@pytest.mark.parametrize(
+    "monitor_config",
+    [{"require_consent": True, "privacy_contact": "privacy@school.example", "user_id": "ada"}],
+)
+async def test_with_consent_required_nothing_is_queued_without_it(
+    jp_fetch: Any, extension: Any
+) -> None:
+    status = payload(await jp_fetch("cell-monitor", "status"))
+    assert status["notice"] == {
+        "requireConsent": True,
+        "privacyContact": "privacy@school.example",
+        "userId": "ada",
+    }
+    for body in ([event()], {"events": [event()]}, {"events": [event()], "consent": False}):
+        with pytest.raises(HTTPClientError) as info:
+            await post_events(jp_fetch, body)
+        assert info.value.code == 409
+        assert "data notice" in info.value.response.body.decode()
+    assert await extension.queue.length() == 0
+    response = await post_events(jp_fetch, {"events": [event()], "consent": True})
+    assert response.code == 202
+    assert await extension.queue.length() == 1
 
 
 def test_event_id_is_what_makes_retries_safe() -> None:

@@ -1,0 +1,1 @@
+"""Privacy of student data: pseudonymous identities, export and erasure."""

@@ -1,0 +1,175 @@
+"""Erasing a student everywhere: primary store, live state, InfluxDB.
+
+Order matters: the primary store first (one transaction), so the InfluxDB sink,
+which reads committed events back from it, can no longer produce the student's
+points; then the live message that makes every worker's dashboards drop the
+student and the leading sink forget points it still holds; then InfluxDB.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import orjson
+from sqlalchemy import Delete, and_, delete, exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cell_monitor.config import Settings
+from cell_monitor.live.messages import student_removed
+from cell_monitor.privacy.export import notebooks_of, student_ids, student_keys_stored
+from cell_monitor.privacy.pseudonyms import is_pseudonym
+from cell_monitor.sinks.influx_api import InfluxApi, InfluxError
+from cell_monitor.sinks.influx_points import CELL_EXECUTION, STUDENT_EVENT
+from cell_monitor.storage.engine import WRITE_TX
+from cell_monitor.storage.models import (
+    CellExecution,
+    Event,
+    InstructorAction,
+    LearningSession,
+    Notebook,
+    Student,
+)
+
+log = logging.getLogger(__name__)
+
+INFLUX_TAG = "user_id"
+
+
+@dataclass
+class ErasureReport:
+    """What was deleted where (counts per table / measurement)."""
+
+    student_keys: list[str] = field(default_factory=list)
+    database: dict[str, int] = field(default_factory=dict)
+    influxdb: dict[str, int] | None = None
+    influxdb_error: str | None = None
+    live: str = ""
+
+
+async def _count_and_delete(conn: AsyncConnection, stmt: Delete) -> int:
+    result = await conn.execute(stmt)
+    return int(result.rowcount or 0)
+
+
+async def erase_from_database(
+    engine: AsyncEngine, keys: Iterable[str]
+) -> tuple[list[str], dict[str, int]]:
+    """Delete the students stored under `keys` from every table; the keys found and counts."""
+    async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+        ids = await student_ids(conn, keys)
+        found = list(
+            (await conn.execute(select(Student.student_key).where(Student.id.in_(ids)))).scalars()
+        )
+        notebook_ids = list(
+            (await conn.execute(select(Notebook.id).where(notebooks_of(ids)))).scalars()
+        )
+        counts: dict[str, int] = {}
+        # Children first: SQLite does not enforce the ON DELETE CASCADE of the schema
+        # unless foreign keys are switched on, and explicit counts are the report.
+        for name, stmt in (
+            ("cell_executions", delete(CellExecution).where(CellExecution.student_id.in_(ids))),
+            ("events", delete(Event).where(Event.student_id.in_(ids))),
+            (
+                "instructor_actions",
+                delete(InstructorAction).where(InstructorAction.student_id.in_(ids)),
+            ),
+            ("sessions", delete(LearningSession).where(LearningSession.student_id.in_(ids))),
+            ("students", delete(Student).where(Student.id.in_(ids))),
+        ):
+            counts[name] = await _count_and_delete(conn, stmt)
+        counts["notebooks"] = await _delete_orphan_notebooks(conn, notebook_ids)
+    return found, counts
+
+
+async def _delete_orphan_notebooks(conn: AsyncConnection, notebook_ids: list[int]) -> int:
+    # A notebook's path may name its author ("ada-homework.ipynb"): one that only
+    # this student used goes with them; one others used stays (it is theirs too).
+    if not notebook_ids:
+        return 0
+    used = exists().where(Event.notebook_id == Notebook.id)
+    executed = exists().where(CellExecution.notebook_id == Notebook.id)
+    current = exists().where(Student.last_notebook == Notebook.path)
+    stmt = delete(Notebook).where(and_(Notebook.id.in_(notebook_ids), ~used, ~executed, ~current))
+    return await _count_and_delete(conn, stmt)
+
+
+async def publish_removal(settings: Settings, keys: list[str]) -> str:
+    """Tell running servers (through Redis) to drop the students; what happened."""
+    if not keys:
+        return "nothing to remove"
+    if not settings.redis_url:
+        return (
+            "not announced: REDIS_URL is unset (in-process broker), so running servers "
+            "cannot be reached; open dashboards drop the student on their next snapshot"
+        )
+    from redis.asyncio import Redis
+
+    client: Redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        payload = orjson.dumps([student_removed(key) for key in keys])
+        receivers = await client.publish(settings.redis_channel, payload)
+    finally:
+        await client.aclose()
+    return f"announced on Redis channel {settings.redis_channel!r} to {receivers} server worker(s)"
+
+
+async def count_influx_points(api: InfluxApi, key: str) -> dict[str, int]:
+    """Points stored for the student per measurement (InfluxQL, 1.x and 2.x with DBRP)."""
+    literal = key.replace("\\", "\\\\").replace("'", "\\'")
+    counts = {}
+    for measurement in (CELL_EXECUTION, STUDENT_EVENT):
+        series = await api.query(
+            f'SELECT count("event_id") FROM "{measurement}" WHERE "{INFLUX_TAG}" = \'{literal}\''
+        )
+        values = series[0]["values"] if series else []
+        counts[measurement] = int(values[0][1]) if values else 0
+    return counts
+
+
+async def _count_influx(api: InfluxApi, keys: list[str]) -> dict[str, int]:
+    totals = {CELL_EXECUTION: 0, STUDENT_EVENT: 0}
+    for key in keys:
+        try:
+            for name, count in (await count_influx_points(api, key)).items():
+                totals[name] += count
+        except InfluxError as exc:  # counting is a report; the deletion is the point
+            log.warning("Could not count the InfluxDB points before erasure: %s", exc)
+    return totals
+
+
+def _influx_keys(settings: Settings, keys: list[str], stored: list[str]) -> list[str]:
+    # With pseudonyms on, a real identity is sent to InfluxDB (which may log its
+    # queries) only when it is stored as is, from before pseudonymization.
+    if settings.pseudonymize:
+        keys = [k for k in keys if is_pseudonym(k)]
+    return list(dict.fromkeys([*keys, *stored]))
+
+
+async def erase_student(settings: Settings, engine: AsyncEngine, keys: list[str]) -> ErasureReport:
+    """Erase the students stored under `keys` from every store; counts per store."""
+    # InfluxDB by every candidate key, not only those found in the store: an
+    # earlier erasure interrupted before InfluxDB left points without a student row.
+    async with engine.connect() as conn:
+        stored = await student_keys_stored(conn, keys)
+    influx_keys = _influx_keys(settings, keys, stored)
+    api = InfluxApi(settings) if settings.influxdb_url else None
+    try:
+        # Counted first: once the servers hear of the erasure, their sink erases too.
+        before = await _count_influx(api, influx_keys) if api else None
+        found, counts = await erase_from_database(engine, keys)
+        report = ErasureReport(student_keys=found, database=counts)
+        report.live = await publish_removal(settings, found)
+        if api is not None:
+            try:
+                for key in influx_keys:
+                    await api.delete_series(INFLUX_TAG, key)
+                report.influxdb = before
+            except InfluxError as exc:
+                # The store is erased; running the command again finishes InfluxDB.
+                report.influxdb_error = str(exc)
+    finally:
+        if api is not None:
+            await api.aclose()
+    return report

@@ -1,0 +1,79 @@
+"""Everything the primary store holds about one student, as JSON-ready data.
+
+The right of access (GDPR art. 15, FERPA's right to inspect): the student row
+with its live state, sessions, the notebooks they used, every event with its
+cell execution (code, output summary, errors), and instructor actions about
+them. InfluxDB holds only points derived from these same events (see
+docs/privacy.md), so it adds nothing to an export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any, cast
+
+from sqlalchemy import Table, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cell_monitor.storage.models import (
+    Base,
+    CellExecution,
+    Event,
+    InstructorAction,
+    LearningSession,
+    Notebook,
+    Student,
+)
+
+
+def _value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+async def _rows(conn: AsyncConnection, model: type[Base], *where: Any) -> list[dict[str, Any]]:
+    table = cast(Table, model.__table__)
+    stmt = select(table).where(*where).order_by(table.c.id)
+    result = await conn.execute(stmt)
+    return [{k: _value(v) for k, v in row._mapping.items()} for row in result.all()]
+
+
+async def student_ids(conn: AsyncConnection, keys: Iterable[str]) -> list[int]:
+    """The `students.id` of every row stored under one of `keys`."""
+    stmt = select(Student.id).where(Student.student_key.in_(list(keys))).order_by(Student.id)
+    return [int(pk) for pk in (await conn.execute(stmt)).scalars().all()]
+
+
+async def student_keys_stored(conn: AsyncConnection, keys: Iterable[str]) -> list[str]:
+    """Those of `keys` under which a student is stored."""
+    stmt = select(Student.student_key).where(Student.student_key.in_(list(keys)))
+    return list((await conn.execute(stmt.order_by(Student.id))).scalars().all())
+
+
+def notebooks_of(ids: list[int]) -> Any:
+    """The condition on `notebooks` for those a student's events or live state name."""
+    used = select(Event.notebook_id).where(Event.student_id.in_(ids))
+    executed = select(CellExecution.notebook_id).where(CellExecution.student_id.in_(ids))
+    last = select(Student.last_notebook).where(Student.id.in_(ids))
+    return or_(Notebook.id.in_(used), Notebook.id.in_(executed), Notebook.path.in_(last))
+
+
+async def export_student(engine: AsyncEngine, keys: Iterable[str]) -> dict[str, Any]:
+    """All rows about the students stored under `keys` (empty lists when none)."""
+    keys = list(keys)
+    async with engine.connect() as conn:
+        ids = await student_ids(conn, keys)
+        students = await _rows(conn, Student, Student.id.in_(ids))
+        data = {
+            "exportedAt": datetime.now(timezone.utc).isoformat(),
+            "lookedUpKeys": keys,
+            "students": students,
+            "sessions": await _rows(conn, LearningSession, LearningSession.student_id.in_(ids)),
+            "notebooks": await _rows(conn, Notebook, notebooks_of(ids)),
+            "events": await _rows(conn, Event, Event.student_id.in_(ids)),
+            "cellExecutions": await _rows(conn, CellExecution, CellExecution.student_id.in_(ids)),
+            "instructorActions": await _rows(
+                conn, InstructorAction, InstructorAction.student_id.in_(ids)
+            ),
+        }
+    return data
