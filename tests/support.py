@@ -95,6 +95,14 @@ def instructor_headers(
 
 
 @asynccontextmanager
+async def instructor_client(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the server at `base_url`, signed in as the test instructor."""
+    headers = await sign_in(base_url)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as http:
+        yield http
+
+
+@asynccontextmanager
 async def live_server(settings: Settings, port: int = 0) -> AsyncIterator[str]:
     """Serve create_app(settings) with uvicorn (on `port`, default a free one); yields the URL."""
     config = uvicorn.Config(

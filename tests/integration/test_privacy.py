@@ -25,13 +25,15 @@ from cell_monitor.storage.models import Base
 from tests.dashboard_client import dashboard
 from tests.influx_support import InfluxProcess, influx_url, query, rows, wait_until
 from tests.integration.test_cli import output_of, run_cli
-from tests.support import event, live_server, make_settings, query_sql
+from tests.support import event, instructor_client, live_server, make_settings, query_sql
 
 pytestmark = pytest.mark.slow
 
 URL = "/api/v1/events"
 KEY = "privacy-test-key-0123456789"
 ADA, BOB = "ada@example.org", "bob@example.org"
+# Tables that hold no student data: schema version, sink position, instructor accounts.
+NOT_STUDENT_DATA = {"alembic_version", "sink_positions", "users", "login_sessions", "ingest_tokens"}
 ALIAS = pseudonym(KEY.encode(), ADA)
 BOB_ALIAS = pseudonym(KEY.encode(), BOB)
 REDIS_ENV = "CELL_MONITOR_TEST_REDIS_URL"
@@ -130,7 +132,7 @@ async def post(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> None:
 
 async def test_pseudonymized_store_holds_no_identity(database_url: str, tmp_path: Path) -> None:
     settings = pseudonymizing(database_url, tmp_path)
-    async with live_server(settings) as base, httpx.AsyncClient(base_url=base) as client:
+    async with live_server(settings) as base, instructor_client(base) as client:
         async with dashboard(base) as board:
             await post(client, ada_events() + bob_events())
             live_event = await board.wait_for(lambda m: m["type"] == "event")
@@ -168,7 +170,7 @@ async def test_pseudonym_command_needs_the_key(database_url: str, tmp_path: Path
 
 async def test_export_has_everything_about_the_student(database_url: str, tmp_path: Path) -> None:
     settings = pseudonymizing(database_url, tmp_path)
-    async with live_server(settings) as base, httpx.AsyncClient(base_url=base) as client:
+    async with live_server(settings) as base, instructor_client(base) as client:
         await post(client, ada_events() + bob_events())
         dismissed = await client.post(f"/api/v1/students/{ALIAS}/help/dismiss")
         assert dismissed.status_code == 200, dismissed.text
@@ -204,7 +206,7 @@ async def test_export_has_everything_about_the_student(database_url: str, tmp_pa
 
 async def test_export_without_pseudonyms(database_url: str, tmp_path: Path) -> None:
     settings = make_settings(database_url, tmp_path)
-    async with live_server(settings) as base, httpx.AsyncClient(base_url=base) as client:
+    async with live_server(settings) as base, instructor_client(base) as client:
         await post(client, ada_events())
     result = await cli(settings, tmp_path, "student", "export", "ADA@example.org")
     assert result.returncode == 0, output_of(result)
@@ -245,7 +247,7 @@ async def test_delete_leaves_nothing_behind(
             ),
         ]
 
-    async with live_server(settings) as base, httpx.AsyncClient(base_url=base) as client:
+    async with live_server(settings) as base, instructor_client(base) as client:
         await post(client, ada_events() + bob_events())
         await wait_until(lambda: len(points(ALIAS)) == 3, what="ada's points in InfluxDB")
         await wait_until(lambda: len(points(BOB_ALIAS)) == 2, what="bob's points in InfluxDB")
@@ -282,7 +284,7 @@ async def test_delete_leaves_nothing_behind(
 
 async def test_delete_asks_first(database_url: str, tmp_path: Path) -> None:
     settings = make_settings(database_url, tmp_path)
-    async with live_server(settings) as base, httpx.AsyncClient(base_url=base) as client:
+    async with live_server(settings) as base, instructor_client(base) as client:
         await post(client, ada_events())
     declined = await cli(settings, tmp_path, "student", "delete", ADA)  # stdin is empty: no
     assert declined.returncode != 0
@@ -292,7 +294,7 @@ async def test_delete_asks_first(database_url: str, tmp_path: Path) -> None:
     assert "not configured" in output_of(deleted)  # no InfluxDB here
     assert "REDIS_URL is unset" in output_of(deleted)
     for name, table_rows in (await table_dump(database_url)).items():
-        if name not in {"alembic_version", "sink_positions"}:
+        if name not in NOT_STUDENT_DATA:
             assert table_rows == [], name
 
 
@@ -327,7 +329,7 @@ async def test_sink_cannot_bring_erased_points_back(
         statement = f"SELECT * FROM cell_execution WHERE user_id = '{user}'"
         return rows(influxd.url, "cellmonitor", statement)
 
-    async with live_server(settings) as base, httpx.AsyncClient(base_url=base) as client:
+    async with live_server(settings) as base, instructor_client(base) as client:
         await post(client, bob_events())
         await wait_until(lambda: len(points(BOB_ALIAS)) == 2, what="bob's points")
         influxd.stop()
@@ -368,10 +370,10 @@ async def test_data_from_before_pseudonymization_is_found_and_erased(
             return set()
         return {value for one in series for _, value in one["values"]}
 
-    async with live_server(plain) as base, httpx.AsyncClient(base_url=base) as client:
+    async with live_server(plain) as base, instructor_client(base) as client:
         await post(client, ada_events()[:1])
         await wait_until(lambda: users() == {ADA}, what="the point under the real identity")
-    async with live_server(pseudo) as base, httpx.AsyncClient(base_url=base) as client:
+    async with live_server(pseudo) as base, instructor_client(base) as client:
         await post(client, ada_events()[1:] + bob_events())
         await wait_until(lambda: users() == {ADA, ALIAS, BOB_ALIAS}, what="the new points")
 
