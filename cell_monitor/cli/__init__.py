@@ -6,6 +6,7 @@ import click
 
 from cell_monitor import __version__
 from cell_monitor.cli.db import db
+from cell_monitor.cli.doctor import doctor
 from cell_monitor.cli.serve import serve
 
 
@@ -17,3 +18,4 @@ def main() -> None:
 
 main.add_command(serve)
 main.add_command(db)
+main.add_command(doctor)
