@@ -75,7 +75,7 @@ def _secrets(settings: Settings) -> list[Finding]:
         value = getattr(settings, name)
         raw = value.get_secret_value() if isinstance(value, SecretStr) else ""
         if not raw or any(word in raw.lower() for word in PLACEHOLDERS):
-            env = env_name(name)
+            env = env_name(name, type(settings))
             findings.append(
                 Finding(
                     id="config.secret_unset",
@@ -125,9 +125,9 @@ def _topology(settings: Settings) -> list[Finding]:
     return findings
 
 
-def env_name(field: str) -> str:
+def env_name(field: str, settings_class: type[Settings] = Settings) -> str:
     """The environment variable an operator sets for a Settings field."""
-    info = Settings.model_fields[field]
+    info = settings_class.model_fields[field]
     alias = info.validation_alias
     choices = getattr(alias, "choices", None)
     if choices:

@@ -89,11 +89,14 @@ def _memory(info: dict[str, Any]) -> list[Finding]:
 def _unreachable(url: str, exc: BaseException) -> Finding:
     from cell_monitor.doctor.config import _hide_password
 
+    detail = f"{_hide_password(url)}: {exc}"
+    if "Error 111 " in str(exc):
+        detail += " (connection refused: nothing listens at that address)"
     return Finding(
         id="redis.unreachable",
         urgency=Urgency.high,
         title="Redis does not answer",
-        detail=f"{_hide_password(url)}: {exc}",
+        detail=detail,
         fix="Check that Redis runs (`docker compose exec redis redis-cli ping`, "
         "`docker compose restart redis`) and REDIS_URL's host and port (inside compose: "
         "redis://redis:6379/0). Until it is back, live dashboards only see their own worker.",
