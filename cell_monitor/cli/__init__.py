@@ -8,6 +8,7 @@ from cell_monitor import __version__
 from cell_monitor.cli.db import db
 from cell_monitor.cli.doctor import doctor
 from cell_monitor.cli.serve import serve
+from cell_monitor.cli.simulate import simulate
 
 
 @click.group()
@@ -19,3 +20,4 @@ def main() -> None:
 main.add_command(serve)
 main.add_command(db)
 main.add_command(doctor)
+main.add_command(simulate)
