@@ -20,6 +20,7 @@ from cell_monitor.doctor import (
     pg_performance,
     ports,
     redis,
+    websocket,
 )
 from cell_monitor.doctor.findings import CheckResult, Finding, Report, Urgency
 from cell_monitor.doctor.options import DoctorOptions
@@ -38,6 +39,7 @@ CHECKS: dict[str, Check] = {
     "influx": influx.check,
     "api": api.check,
     "api.cors": api.check_cors,
+    "api.websocket": websocket.check,
     "jupyter": jupyter.check,
     "flow": flow.check,
 }

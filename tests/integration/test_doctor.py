@@ -247,3 +247,25 @@ async def test_postgresql_slow_statement_and_table_sizes(
     assert "pg_sleep(30)" in found.detail and "pg_cancel_backend" in found.fix
     result = report.results[0]
     assert "events" in result.facts["table_bytes"] and "connections" in result.summary
+
+
+async def test_websocket_snapshot_and_a_proxy_that_drops_the_upgrade(settings: Settings) -> None:
+    async with live_server(settings) as url:
+        report = await diagnose(settings, server_url=url, only=("api.websocket",))
+        assert report.findings == [] and "snapshot" in report.results[0].summary
+
+        # A plain HTTP proxy that forwards requests but not the Upgrade header.
+        async def no_upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            writer.close()
+
+        proxy = await asyncio.start_server(no_upgrade, "127.0.0.1", 0)
+        proxy_url = f"http://127.0.0.1:{proxy.sockets[0].getsockname()[1]}"
+        try:
+            report = await diagnose(settings, server_url=proxy_url, only=("api.websocket",))
+        finally:
+            proxy.close()
+    found = finding(report, "api.websocket_failed")
+    assert "HTTP 400" in found.detail and "proxy_set_header Upgrade" in found.fix
