@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from cell_monitor.simulate import Sender
 
 
 @click.command()
@@ -29,6 +33,9 @@ import click
 @click.option(
     "--struggling", default=0.1, show_default=True, help="Share of students who get stuck."
 )
+@click.option(
+    "--wait", default=0.0, show_default=True, help="Seconds to wait for the server to answer."
+)
 def simulate(
     students: int,
     server: str,
@@ -37,6 +44,7 @@ def simulate(
     seed: int | None,
     token: str | None,
     struggling: float,
+    wait: float,
 ) -> None:
     """Drive a simulated class (progress, typical errors, help requests) against a server."""
     from cell_monitor.simulate import ClassProfile, Sender, Simulation
@@ -53,7 +61,7 @@ def simulate(
         sender = Sender(server, token)
         try:
             try:
-                await sender.check_server()
+                await reachable(sender, wait)
             except Exception as exc:
                 raise click.ClickException(
                     f"no cell-monitor server answers at {server} ({exc}); start one with "
@@ -76,3 +84,18 @@ def simulate(
         asyncio.run(_run())
     except KeyboardInterrupt:
         click.echo("\ninterrupted", err=True)
+
+
+async def reachable(sender: Sender, wait: float) -> None:
+    """GET /health answers (retrying for up to `wait` seconds while nothing listens)."""
+    import httpx
+
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        try:
+            await sender.check_server()
+            return
+        except httpx.TransportError:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            await asyncio.sleep(0.5)

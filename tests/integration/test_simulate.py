@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from starlette.routing import Route
 from cell_monitor.config import Settings
 from cell_monitor.simulate import ClassProfile, Sender, Simulation
 from cell_monitor.simulate.notebook import CELLS
-from tests.support import free_port, is_config_variable, live_server, query_sql
+from tests.support import ServerProcess, free_port, is_config_variable, live_server, query_sql
 
 
 async def test_a_class_shows_up_with_errors_help_and_stuck_students(
@@ -167,3 +168,21 @@ async def test_command_line(settings: Settings, database_url: str) -> None:
 
     code, _, err = await _cli("--students", "1", "--server", f"http://127.0.0.1:{free_port()}")
     assert code == 1 and "no cell-monitor server answers" in err
+
+
+async def test_serve_demo_runs_a_class_on_a_throwaway_database(tmp_path: Path) -> None:
+    server = ServerProcess({"XDG_DATA_HOME": str(tmp_path)}, "--demo")
+    try:
+        await asyncio.to_thread(server.wait_ready)
+        students: list[Any] = []
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            deadline = time.monotonic() + 60
+            while len(students) < 30 and time.monotonic() < deadline:
+                students = (await http.get("/api/v1/live")).json()["students"]
+                await asyncio.sleep(0.5)
+    finally:
+        await asyncio.to_thread(server.stop)
+    assert len(students) == 30, server.output()
+    assert "demo: 30 simulated students" in server.output()
+    # Its own database, next to (not in) the real one.
+    assert str(tmp_path / "cell-monitor-demo" / "cell-monitor.sqlite3") in server.output()
