@@ -10,8 +10,8 @@ from cell_monitor.config import ConfigError, Environment, Settings
 from cell_monitor.doctor.findings import CheckResult, Finding, Urgency, found, ok
 from cell_monitor.doctor.options import DoctorOptions
 
-# Values from examples and templates that must never reach production.
-PLACEHOLDERS = ("change-me", "changeme", "cellmonitor_password", "secret", "password")
+# Values from examples and templates (.env.example, the guide) that must never reach production.
+PLACEHOLDERS = ("change-me", "changeme", "cellmonitor_password", "your-token", "example-secret")
 
 
 async def check(options: DoctorOptions) -> CheckResult:
@@ -87,7 +87,7 @@ def _secrets(settings: Settings) -> list[Finding]:
                 )
             )
     database_url = settings.database_url or ""
-    if any(word in database_url.lower() for word in PLACEHOLDERS[:3]):
+    if any(word in database_url.lower() for word in PLACEHOLDERS):
         findings.append(
             Finding(
                 id="config.secret_unset",

@@ -15,15 +15,20 @@ from cell_monitor.doctor.findings import CheckResult, Finding, Urgency, found, s
 from cell_monitor.doctor.options import DoctorOptions
 
 NAME = "database.performance"
-# The guide's query, limited to this database and to statements still running.
+# The guide's query, limited to this database: statements running for long, and
+# sessions idle inside a transaction for long (they hold locks and block vacuum).
 SLOW_QUERIES = text(
     """
-    SELECT pid, EXTRACT(EPOCH FROM now() - query_start) AS seconds, state, left(query, 200)
-    FROM pg_stat_activity
-    WHERE datname = current_database() AND pid <> pg_backend_pid()
-      AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')
-      AND now() - query_start > make_interval(secs => :seconds)
-    ORDER BY query_start
+    SELECT pid, EXTRACT(EPOCH FROM now() - since) AS seconds, state, left(query, 200)
+    FROM (
+        SELECT pid, state, query,
+               CASE WHEN state = 'active' THEN query_start ELSE state_change END AS since
+        FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')
+    ) AS running
+    WHERE now() - since > make_interval(secs => :seconds)
+    ORDER BY since
     """
 )
 CONNECTIONS = text("SELECT count(*), current_setting('max_connections')::int FROM pg_stat_activity")
