@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from cell_monitor.cli.settings import load_settings
+
+if TYPE_CHECKING:
+    from cell_monitor.doctor import Report
 
 
 @click.command()
@@ -50,11 +54,18 @@ def doctor(
     from cell_monitor.doctor import DoctorOptions, run_doctor
     from cell_monitor.doctor.render import to_json, to_text
 
+    try:
+        settings = load_settings()
+    except click.ClickException as exc:
+        # Report it like any finding, so that --json consumers get a report too.
+        report = _unloadable(exc.message)
+        click.echo(to_json(report) if as_json else to_text(report, verbose))
+        sys.exit(1)
     if verbose:
         logging.basicConfig(format="%(name)s: %(message)s")
         logging.getLogger("cell_monitor.doctor").setLevel(logging.DEBUG)
     options = DoctorOptions(
-        settings=load_settings(),
+        settings=settings,
         server_url=server_url,
         jupyter_origins=jupyter_origins,
         check_timeout=timeout,
@@ -65,3 +76,18 @@ def doctor(
     report = asyncio.run(run_doctor(options))
     click.echo(to_json(report) if as_json else to_text(report, verbose))
     sys.exit(0 if report.healthy else 1)
+
+
+def _unloadable(message: str) -> Report:
+    from cell_monitor import __version__
+    from cell_monitor.doctor import CheckResult, Finding, Report, Urgency
+
+    finding = Finding(
+        id="config.invalid",
+        urgency=Urgency.high,
+        title="The configuration cannot be loaded; the server would not start",
+        detail=message,
+        fix="Change the variables named above (environment or .env); "
+        "docs/operations.md lists every variable.",
+    )
+    return Report(version=__version__, results=[CheckResult(check="config", findings=[finding])])

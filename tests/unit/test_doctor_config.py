@@ -93,3 +93,16 @@ def test_text_report_groups_by_urgency_and_json_has_counts() -> None:
     data = json.loads(to_json(report))
     assert data["counts"] == {"high": 1, "medium": 0, "low": 1} and data["healthy"] is False
     assert data["results"][1]["findings"][0]["fix"] == "do this"
+
+
+def test_unloadable_configuration_is_a_high_finding_even_in_json(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cell_monitor.cli import main
+
+    env = {"INFLUXDB_URL": "influx.internal:8086", "CELL_MONITOR_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["doctor", "--json"], env=env)
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    finding = data["results"][0]["findings"][0]
+    assert finding["id"] == "config.invalid" and "INFLUXDB_URL" in finding["detail"]
