@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from cell_monitor.doctor.findings import CheckResult, Finding, Urgency, found, ok
 from cell_monitor.doctor.options import DoctorOptions
+from cell_monitor.doctor.sockets import port_owner
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
 # PostgreSQL's SSLRequest: any PostgreSQL server answers it with one byte, S or N.
@@ -43,7 +44,8 @@ async def check(options: DoctorOptions) -> CheckResult:
         elif outcome == item.service:
             notes.append(f"{item.port} {item.service}")
         else:
-            findings.append(_conflict(item, outcome))
+            owner = await asyncio.to_thread(port_owner, item.port)
+            findings.append(_conflict(item, owner))
     summary = "ports: " + ", ".join(notes)
     if findings:
         return found("ports", *findings, summary=summary)
@@ -126,14 +128,15 @@ def _recognised(service: str, answer: bytes) -> bool:
     return head.startswith(b"http/1.") and b" 200 " in head[:16] and b'"alive"' in head
 
 
-def _conflict(item: Expected, outcome: str) -> Finding:
+def _conflict(item: Expected, owner: str | None) -> Finding:
     where = f"{item.host or '127.0.0.1'}:{item.port}"
     used_by = "this deployment" if item.configured else "the compose stack"
+    holder = f" (held by {owner})" if owner else ""
     return Finding(
         id="ports.conflict",
         urgency=Urgency.high if item.configured else Urgency.low,
         title=f"Port {item.port} is taken by something that is not {item.service}",
-        detail=f"{where} accepts connections but does not answer like {item.service}; "
+        detail=f"{where}{holder} accepts connections but does not answer like {item.service}; "
         f"{item.service} of {used_by} cannot listen there or its clients reach the wrong program.",
         fix=f"Find the owner with `sudo lsof -i :{item.port}` and stop it, or move "
         f"{item.service} to another port ({item.env}"

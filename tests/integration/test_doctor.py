@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -80,8 +81,6 @@ async def test_healthy_setup_has_no_high_finding_and_exits_zero(settings: Settin
 
 
 def _clean_env() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if not is_config_variable(k)}
 
 
@@ -133,6 +132,8 @@ async def test_port_held_by_another_program_is_a_conflict(
     assert found.urgency == Urgency.high
     assert f"Port {squatter}" in found.title and "cell-monitor" in found.title
     assert f"lsof -i :{squatter}" in found.fix and "CELL_MONITOR_PORT" in found.fix
+    if sys.platform == "linux":  # the holder is named, like lsof would
+        assert f"held by pid {os.getpid()} " in found.detail
 
 
 async def test_port_of_a_running_server_is_no_conflict(settings: Settings) -> None:
