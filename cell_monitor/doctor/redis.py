@@ -42,6 +42,8 @@ async def check(options: DoctorOptions) -> CheckResult:
     count = next(iter(subscribers.values()), 0) if subscribers else 0
     clients = int(info.get("connected_clients", 0))
     findings = [*_usage(clients, limit), *_memory(info)]
+    if count == 0 and await _api_uses_redis(options):
+        findings.append(_no_subscribers(settings.redis_channel))
     summary = (
         f"Redis {info.get('redis_version', '?')} answers PING; {clients}/{limit} clients, "
         f"{count} subscriber(s) on channel {settings.redis_channel!r}"
@@ -84,6 +86,30 @@ def _memory(info: dict[str, Any]) -> list[Finding]:
             fix="Raise maxmemory or find the keys that grow (`redis-cli --bigkeys`).",
         )
     ]
+
+
+async def _api_uses_redis(options: DoctorOptions) -> bool:
+    """The running API reports a Redis among its services (so its workers should listen)."""
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=options.check_timeout / 2) as http:
+            services = (await http.get(f"{options.api_url}/health")).json().get("services", {})
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+    return isinstance(services, dict) and services.get("redis") == "healthy"
+
+
+def _no_subscribers(channel: str) -> Finding:
+    return Finding(
+        id="redis.no_subscribers",
+        urgency=Urgency.medium,
+        title=f"No worker listens on channel {channel!r} of this Redis",
+        detail="The API runs with a healthy Redis, but not this one (or not this channel): "
+        "live updates do not reach dashboards connected to other workers.",
+        fix="Give every worker and this command the same REDIS_URL (including the /db number) "
+        "and CELL_MONITOR_REDIS_CHANNEL.",
+    )
 
 
 def _unreachable(url: str, exc: BaseException) -> Finding:

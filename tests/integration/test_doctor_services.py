@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -211,3 +212,24 @@ async def test_jupyter_events_stuck_in_the_queue(
     found = finding(report, "jupyter.queue_backlog")
     assert "3 event(s)" in found.title and "60 min" in found.title
     assert "http://class.example.edu:8000" in found.detail and "curl" in found.fix
+
+
+async def test_workers_on_another_redis_channel(
+    settings: Settings, redis_server: RedisProcess
+) -> None:
+    from tests.support import live_server
+
+    serving = settings.model_copy(
+        update={"redis_url": redis_server.url, "redis_channel": "class-a"}
+    )
+    async with live_server(serving) as url:
+        for _ in range(50):  # the workers subscribe right after start-up
+            report = await diagnose(serving, server_url=url, only=("redis",))
+            if report.results[0].facts["subscribers"] >= 1:
+                break
+            await asyncio.sleep(0.1)
+        assert report.findings == [] and report.results[0].facts["subscribers"] >= 1
+        elsewhere = serving.model_copy(update={"redis_channel": "class-b"})
+        report = await diagnose(elsewhere, server_url=url, only=("redis",))
+    found = finding(report, "redis.no_subscribers")
+    assert "'class-b'" in found.title and "CELL_MONITOR_REDIS_CHANNEL" in found.fix
