@@ -6,7 +6,9 @@ import click
 
 from cell_monitor import __version__
 from cell_monitor.cli.db import db
+from cell_monitor.cli.doctor import doctor
 from cell_monitor.cli.serve import serve
+from cell_monitor.cli.simulate import simulate
 from cell_monitor.cli.student import student
 from cell_monitor.cli.tokens import token
 from cell_monitor.cli.users import user
@@ -23,3 +25,5 @@ main.add_command(db)
 main.add_command(user)
 main.add_command(token)
 main.add_command(student)
+main.add_command(doctor)
+main.add_command(simulate)

@@ -35,11 +35,16 @@ _SERVE_ENV = {
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Embedded database folder.")
 @click.option("--database-url", help="postgresql://… or sqlite:///… (else DATABASE_URL).")
 @click.option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
-def serve(**options: Any) -> None:
+@click.option("--demo", is_flag=True, help="Throwaway database and a simulated class to watch.")
+def serve(demo: bool, **options: Any) -> None:
     """Run the server (embedded SQLite unless DATABASE_URL is set)."""
     for name, value in options.items():
         if value is not None:
             os.environ[_SERVE_ENV[name]] = str(value)
+    if demo:
+        from cell_monitor.cli import demo as demo_mode
+
+        demo_mode.use_demo_database()
     settings = load_settings()
     if settings.workers > 1 and not settings.redis_url:
         raise click.ClickException(
@@ -54,6 +59,8 @@ def serve(**options: Any) -> None:
         metrics_dir = tempfile.mkdtemp(prefix="cell-monitor-metrics-")
         atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    if demo:
+        demo_mode.start_class(settings)
     click.echo(
         f"cell-monitor {__version__} on http://{settings.host}:{settings.port} "
         f"({settings.workers} worker(s)); API docs at /docs",

@@ -1,0 +1,108 @@
+"""The doctor's configuration check and its report renderers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from cell_monitor.config import Environment, Settings
+from cell_monitor.doctor import DoctorOptions, run_doctor
+from cell_monitor.doctor.config import env_name, secret_fields
+from cell_monitor.doctor.findings import CheckResult, Finding, Report, Urgency
+from cell_monitor.doctor.render import to_json, to_text
+from tests.support import make_settings
+
+
+class SettingsWithSecret(Settings):
+    signing_key: SecretStr | None = Field(None, description="Signs instructor sessions.")
+
+
+async def _config_findings(settings: Settings) -> list[Finding]:
+    report = await run_doctor(DoctorOptions(settings=settings, only=("config",)))
+    return report.findings
+
+
+async def test_every_secret_field_must_be_set_in_production(tmp_path: Path) -> None:
+    settings = SettingsWithSecret(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        environment="production",
+        database_url="postgresql://u:x7Rk2@db:5432/cellmonitor_db",
+    )
+    assert "signing_key" in secret_fields(settings)
+    findings = await _config_findings(settings)
+    assert [f.id for f in findings] == ["config.secret_unset"]
+    assert "CELL_MONITOR_SIGNING_KEY" in findings[0].title
+    assert "token_urlsafe" in findings[0].fix
+
+    placeholder = settings.model_copy(update={"signing_key": SecretStr("change-me-please")})
+    assert "placeholder" in (await _config_findings(placeholder))[0].title
+    good = settings.model_copy(update={"signing_key": SecretStr("Zq0o1lJ9v2r8s7t6u5")})
+    assert await _config_findings(good) == []
+    development = settings.model_copy(update={"environment": Environment.development})
+    assert await _config_findings(development) == []
+
+
+async def test_example_password_and_topology(tmp_path: Path) -> None:
+    settings = make_settings(
+        "postgresql://cellmonitor_user:cellmonitor_password@postgres:5432/cellmonitor_db",
+        tmp_path,
+        environment="production",
+        workers=4,
+    )
+    found = {f.id: f for f in await _config_findings(settings)}
+    assert found["config.secret_unset"].urgency == Urgency.high
+    assert "POSTGRES_PASSWORD" in found["config.secret_unset"].fix
+    assert "REDIS_URL=redis://" in found["config.workers_without_redis"].fix
+
+    sqlite = make_settings("", tmp_path, environment="production")
+    sqlite = sqlite.model_copy(update={"database_url": None})
+    assert [f.id for f in await _config_findings(sqlite)] == ["config.sqlite_in_production"]
+
+
+async def test_unusable_urls(tmp_path: Path) -> None:
+    settings = make_settings("mysql://db/x", tmp_path, redis_url="http://redis:6379")
+    found = {f.id: f for f in await _config_findings(settings)}
+    assert "postgresql://" in found["config.database_url_invalid"].fix
+    assert found["config.redis_url_invalid"].urgency == Urgency.high
+
+
+def test_env_names() -> None:
+    assert env_name("database_url") == "DATABASE_URL"
+    assert env_name("influxdb_token") == "INFLUXDB_TOKEN"
+    assert env_name("port") == "CELL_MONITOR_PORT"
+
+
+def test_text_report_groups_by_urgency_and_json_has_counts() -> None:
+    def finding(id_: str, urgency: Urgency) -> Finding:
+        return Finding(id=id_, urgency=urgency, title=id_, detail="why", fix="do this")
+
+    report = Report(
+        version="1",
+        results=[
+            CheckResult(check="a", findings=[finding("a.low", Urgency.low)]),
+            CheckResult(check="b", findings=[finding("b.high", Urgency.high)]),
+            CheckResult(check="c", summary="all good"),
+        ],
+    )
+    text = to_text(report)
+    assert text.index("HIGH urgency") < text.index("[b.high]") < text.index("LOW urgency")
+    assert "ok c: all good" in text and "needs attention now" in text
+    data = json.loads(to_json(report))
+    assert data["counts"] == {"high": 1, "medium": 0, "low": 1} and data["healthy"] is False
+    assert data["results"][1]["findings"][0]["fix"] == "do this"
+
+
+def test_unloadable_configuration_is_a_high_finding_even_in_json(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cell_monitor.cli import main
+
+    env = {"INFLUXDB_URL": "influx.internal:8086", "CELL_MONITOR_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["doctor", "--json"], env=env)
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    finding = data["results"][0]["findings"][0]
+    assert finding["id"] == "config.invalid" and "INFLUXDB_URL" in finding["detail"]
