@@ -33,7 +33,9 @@ async def check(options: DoctorOptions) -> CheckResult:
     except ConnectionClosed as exc:
         code = exc.rcvd.code if exc.rcvd else None
         if code in AUTH_CLOSE_CODES:
-            return skipped(NAME, f"{url} needs an instructor login (close {code})")
+            # The upgrade went through (only an accepted socket can be closed
+            # with a code): whatever is in between passes WebSockets.
+            return ok(NAME, f"{url} upgrades; the feed needs an instructor login (close {code})")
         return found(NAME, _failed(url, f"closed before the snapshot ({code})"))
     except (OSError, asyncio.TimeoutError) as exc:
         if isinstance(exc, ConnectionRefusedError):

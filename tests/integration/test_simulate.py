@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,7 +20,14 @@ from starlette.routing import Route
 from cell_monitor.config import Settings
 from cell_monitor.simulate import ClassProfile, Sender, Simulation
 from cell_monitor.simulate.notebook import CELLS
-from tests.support import ServerProcess, free_port, is_config_variable, live_server, query_sql
+from tests.support import (
+    ServerProcess,
+    free_port,
+    instructor_client,
+    is_config_variable,
+    live_server,
+    query_sql,
+)
 
 
 async def test_a_class_shows_up_with_errors_help_and_stuck_students(
@@ -29,7 +35,7 @@ async def test_a_class_shows_up_with_errors_help_and_stuck_students(
 ) -> None:
     profile = ClassProfile(students=12, speed=150, seed=7, struggler_share=0.34)
     seen_stuck: set[str] = set()
-    async with live_server(settings) as url, httpx.AsyncClient(base_url=url) as http:
+    async with live_server(settings) as url, instructor_client(url) as http:
         sender = Sender(url, batch_size=50, flush_seconds=0.1)
         simulation = Simulation(profile, sender)
         run = asyncio.create_task(simulation.run())
@@ -175,7 +181,7 @@ async def test_serve_demo_runs_a_class_on_a_throwaway_database(tmp_path: Path) -
     try:
         await asyncio.to_thread(server.wait_ready)
         students: list[Any] = []
-        async with httpx.AsyncClient(base_url=server.url) as http:
+        async with instructor_client(server.url) as http:
             deadline = time.monotonic() + 60
             while len(students) < 30 and time.monotonic() < deadline:
                 students = (await http.get("/api/v1/live")).json()["students"]
