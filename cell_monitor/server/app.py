@@ -17,7 +17,18 @@ from cell_monitor.config import Settings
 from cell_monitor.live.service import LiveService
 from cell_monitor.server.middleware import MetricsMiddleware
 from cell_monitor.server.pipeline import Pipeline
-from cell_monitor.server.routes import activity, classroom, events, health, live, prometheus
+from cell_monitor.server.routes import (
+    activity,
+    classroom,
+    dashboard,
+    events,
+    export,
+    health,
+    live,
+    notebooks,
+    prometheus,
+    student_detail,
+)
 from cell_monitor.server.startup import check_database, ping
 from cell_monitor.server.state import AppState
 from cell_monitor.sinks.influx import build_influx_sink
@@ -82,7 +93,16 @@ def create_app(settings: Settings) -> FastAPI:
 # probes and metrics.
 PUBLIC_ROUTERS = (events.ingest_router, health.router, prometheus.router)
 # What only instructors may see: reads of class data, live state and actions.
-INSTRUCTOR_ROUTERS = (events.read_router, classroom.router, live.router, activity.router)
+INSTRUCTOR_ROUTERS = (
+    events.read_router,
+    classroom.router,
+    live.router,
+    activity.router,
+    dashboard.router,
+    notebooks.router,
+    student_detail.router,
+    export.router,
+)
 
 
 def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:

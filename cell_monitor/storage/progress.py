@@ -1,0 +1,217 @@
+"""Notebook progress and error hotspots, aggregated in SQL (SQLite and PostgreSQL).
+
+Both read `cell_executions` of one notebook through ix_cell_executions_notebook_cell /
+ix_cell_executions_notebook_time; what comes back is one row per (student, cell) or
+per (cell, error), never one per execution.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, distinct, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cell_monitor.dashboard_schemas import (
+    CellProgress,
+    CellState,
+    Hotspot,
+    HotspotsOut,
+    HotspotStudent,
+    NotebookList,
+    NotebookOut,
+    ProgressOut,
+    StudentProgress,
+)
+from cell_monitor.storage.models import CellExecution, Notebook, Student
+from cell_monitor.storage.queries import _as_utc
+
+CE = CellExecution
+
+
+def _failed_as_int() -> Any:
+    return case((CE.has_error, 1), else_=0)
+
+
+async def list_notebooks(engine: AsyncEngine) -> NotebookList:
+    """Notebooks with cell executions, most recently used first."""
+    stmt = (
+        select(
+            Notebook.path,
+            func.count(distinct(CE.student_id)).label("students"),
+            func.count().label("executions"),
+            func.sum(_failed_as_int()).label("errors"),
+            func.max(CE.event_time).label("last_at"),
+        )
+        .join(CE, CE.notebook_id == Notebook.id)
+        .group_by(Notebook.id, Notebook.path)
+        .order_by(func.max(CE.event_time).desc(), Notebook.path)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    items = [
+        NotebookOut(
+            path=r.path,
+            students=r.students,
+            executions=r.executions,
+            errors=int(r.errors or 0),
+            last_activity=_as_utc(r.last_at),
+        )
+        for r in rows
+    ]
+    return NotebookList(items=items)
+
+
+def _notebook_id(path: str) -> Any:
+    return select(Notebook.id).where(Notebook.path == path).scalar_subquery()
+
+
+def _latest_runs(notebook: str, team: str | None) -> Any:
+    """Each (student, cell) of the notebook with its latest run's outcome."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(CE.student_id, CE.cell_index),
+            order_by=(CE.event_time.desc(), CE.id.desc()),
+        )
+        .label("rank")
+    )
+    stmt = select(CE.student_id, CE.cell_index, CE.has_error, rank).where(
+        CE.notebook_id == _notebook_id(notebook), CE.cell_index.is_not(None)
+    )
+    if team is not None:
+        team_ids = select(Student.id).where(Student.team_name == team)
+        stmt = stmt.where(CE.student_id.in_(team_ids))
+    return stmt.subquery()
+
+
+async def notebook_progress(engine: AsyncEngine, notebook: str, team: str | None) -> ProgressOut:
+    """Cells x students of `notebook` (optionally one team's students)."""
+    latest = _latest_runs(notebook, team)
+    per_student = (
+        select(
+            Student.student_key,
+            Student.user_name,
+            Student.team_name,
+            latest.c.cell_index,
+            latest.c.has_error,
+        )
+        .join(Student, Student.id == latest.c.student_id)
+        .where(latest.c.rank == 1)
+        .order_by(Student.student_key, latest.c.cell_index)
+    )
+    per_cell = (
+        select(
+            latest.c.cell_index,
+            func.count().label("reached"),
+            func.sum(case((latest.c.has_error, 1), else_=0)).label("failed"),
+        )
+        .where(latest.c.rank == 1)
+        .group_by(latest.c.cell_index)
+        .order_by(latest.c.cell_index)
+    )
+    async with engine.connect() as conn:
+        student_rows = (await conn.execute(per_student)).all()
+        cell_rows = (await conn.execute(per_cell)).all()
+    students: dict[str, StudentProgress] = {}
+    for r in student_rows:
+        entry = students.get(r.student_key)
+        if entry is None:
+            entry = students[r.student_key] = StudentProgress(
+                student=r.student_key, user_name=r.user_name, team_name=r.team_name, cells={}
+            )
+        entry.cells[r.cell_index] = CellState.failed if r.has_error else CellState.ok
+    cells = [
+        CellProgress(
+            cell_index=r.cell_index,
+            reached=r.reached,
+            failed=int(r.failed or 0),
+            ok=r.reached - int(r.failed or 0),
+        )
+        for r in cell_rows
+    ]
+    cell_count = cells[-1].cell_index + 1 if cells else 0
+    return ProgressOut(
+        notebook=notebook, cell_count=cell_count, cells=cells, students=list(students.values())
+    )
+
+
+def _errors(notebook: str | None, since: datetime | None) -> Select[Any]:
+    stmt = select().select_from(CE).where(CE.has_error)
+    if notebook is not None:
+        stmt = stmt.where(CE.notebook_id == _notebook_id(notebook))
+    if since is not None:
+        stmt = stmt.where(CE.event_time >= since)
+    return stmt
+
+
+async def error_hotspots(
+    engine: AsyncEngine, notebook: str | None, since: datetime | None, limit: int
+) -> HotspotsOut:
+    """Errors grouped by (cell, name, message), most students first, with those students."""
+    key = (CE.cell_index, CE.error_name, CE.error_message)
+    groups = (
+        _errors(notebook, since)
+        .add_columns(
+            *key,
+            func.count(distinct(CE.student_id)).label("students"),
+            func.count().label("occurrences"),
+            func.max(CE.event_time).label("last_at"),
+        )
+        .group_by(*key)
+        .order_by(
+            func.count(distinct(CE.student_id)).desc(),
+            func.count().desc(),
+            CE.cell_index,
+        )
+        .limit(limit)
+    )
+    async with engine.connect() as conn:
+        group_rows = (await conn.execute(groups)).all()
+        if not group_rows:
+            return HotspotsOut(notebook=notebook, since=since, items=[])
+        names = {r.error_name for r in group_rows if r.error_name is not None}
+        named: ColumnElement[bool] = CE.error_name.in_(names)
+        if any(r.error_name is None for r in group_rows):
+            named = or_(named, CE.error_name.is_(None))
+        who = (
+            _errors(notebook, since)
+            .add_columns(
+                *key,
+                Student.student_key,
+                Student.user_name,
+                Student.team_name,
+                func.max(CE.event_time).label("last_at"),
+            )
+            .join(Student, Student.id == CE.student_id)
+            .where(named)
+            .group_by(*key, Student.id, Student.student_key, Student.user_name, Student.team_name)
+        )
+        who_rows = (await conn.execute(who)).all()
+    by_group: dict[tuple[Any, ...], list[HotspotStudent]] = {}
+    for r in who_rows:
+        by_group.setdefault((r.cell_index, r.error_name, r.error_message), []).append(
+            HotspotStudent(
+                student=r.student_key,
+                user_name=r.user_name,
+                team_name=r.team_name,
+                last_at=_as_utc(r.last_at) or datetime.min,
+            )
+        )
+    items = []
+    for r in group_rows:
+        students = by_group.get((r.cell_index, r.error_name, r.error_message), [])
+        students.sort(key=lambda s: s.last_at, reverse=True)
+        items.append(
+            Hotspot(
+                cell_index=r.cell_index,
+                error_name=r.error_name,
+                error_message=r.error_message,
+                students=r.students,
+                occurrences=r.occurrences,
+                last_at=_as_utc(r.last_at) or datetime.min,
+                who=students,
+            )
+        )
+    return HotspotsOut(notebook=notebook, since=since, items=items)
