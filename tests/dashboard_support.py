@@ -51,6 +51,11 @@ def post_events(client: httpx.Client, events: list[dict[str, Any]]) -> None:
         assert not response.json()["rejected"], response.text
 
 
+def dashboard_context(browser: Any, base_url: str, **options: Any) -> Any:
+    """A Playwright browser context that may use the dashboard of `base_url`."""
+    return browser.new_context(base_url=base_url, **options)
+
+
 def open_dashboard(page: Any, base_url: str, view: str = "class") -> Any:
     """Load the dashboard in a Playwright page and wait until its feed is live."""
     page.goto(f"{base_url}/dashboard#{view}")

@@ -68,17 +68,15 @@ def _notebook_id(path: str) -> Any:
 
 
 def _latest_runs(notebook: str, team: str | None) -> Any:
-    """Each (student, cell) of the notebook with its latest run's outcome."""
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(CE.student_id, CE.cell_index),
-            order_by=(CE.event_time.desc(), CE.id.desc()),
-        )
-        .label("rank")
-    )
-    stmt = select(CE.student_id, CE.cell_index, CE.has_error, rank).where(
-        CE.notebook_id == _notebook_id(notebook), CE.cell_index.is_not(None)
+    """Each (student, cell) of the notebook, and whether its latest run failed."""
+    # One GROUP BY instead of ranking every run: the latest run failed when the
+    # latest failure is as recent as the latest run.
+    last_run = func.max(CE.event_time)
+    last_failure = func.max(case((CE.has_error, CE.event_time)))
+    stmt = (
+        select(CE.student_id, CE.cell_index, (last_failure == last_run).label("failed"))
+        .where(CE.notebook_id == _notebook_id(notebook), CE.cell_index.is_not(None))
+        .group_by(CE.student_id, CE.cell_index)
     )
     if team is not None:
         team_ids = select(Student.id).where(Student.team_name == team)
@@ -89,47 +87,40 @@ def _latest_runs(notebook: str, team: str | None) -> Any:
 async def notebook_progress(engine: AsyncEngine, notebook: str, team: str | None) -> ProgressOut:
     """Cells x students of `notebook` (optionally one team's students)."""
     latest = _latest_runs(notebook, team)
-    per_student = (
+    stmt = (
         select(
             Student.student_key,
             Student.user_name,
             Student.team_name,
             latest.c.cell_index,
-            latest.c.has_error,
+            latest.c.failed,
         )
         .join(Student, Student.id == latest.c.student_id)
-        .where(latest.c.rank == 1)
         .order_by(Student.student_key, latest.c.cell_index)
     )
-    per_cell = (
-        select(
-            latest.c.cell_index,
-            func.count().label("reached"),
-            func.sum(case((latest.c.has_error, 1), else_=0)).label("failed"),
-        )
-        .where(latest.c.rank == 1)
-        .group_by(latest.c.cell_index)
-        .order_by(latest.c.cell_index)
-    )
     async with engine.connect() as conn:
-        student_rows = (await conn.execute(per_student)).all()
-        cell_rows = (await conn.execute(per_cell)).all()
+        rows = (await conn.execute(stmt)).all()
     students: dict[str, StudentProgress] = {}
-    for r in student_rows:
+    # Per-cell totals from the (student, cell) rows SQL already aggregated.
+    reached: dict[int, int] = {}
+    failed: dict[int, int] = {}
+    for r in rows:
         entry = students.get(r.student_key)
         if entry is None:
             entry = students[r.student_key] = StudentProgress(
                 student=r.student_key, user_name=r.user_name, team_name=r.team_name, cells={}
             )
-        entry.cells[r.cell_index] = CellState.failed if r.has_error else CellState.ok
+        entry.cells[r.cell_index] = CellState.failed if r.failed else CellState.ok
+        reached[r.cell_index] = reached.get(r.cell_index, 0) + 1
+        failed[r.cell_index] = failed.get(r.cell_index, 0) + bool(r.failed)
     cells = [
         CellProgress(
-            cell_index=r.cell_index,
-            reached=r.reached,
-            failed=int(r.failed or 0),
-            ok=r.reached - int(r.failed or 0),
+            cell_index=cell,
+            reached=reached[cell],
+            failed=failed[cell],
+            ok=reached[cell] - failed[cell],
         )
-        for r in cell_rows
+        for cell in sorted(reached)
     ]
     cell_count = cells[-1].cell_index + 1 if cells else 0
     return ProgressOut(

@@ -27,7 +27,8 @@ export class HotspotsView {
   private readonly select = byId<HTMLSelectElement>('errors-notebook');
   private readonly window = byId<HTMLSelectElement>('errors-window');
   private readonly notebooks = new NotebookChoices();
-  private readonly refresher = new Refresher(() => this.load());
+  // Heavier queries: at most one refetch per few seconds while errors pour in.
+  private readonly refresher = new Refresher(() => this.load(), 4000);
   private chosen: string | null = null;
 
   constructor(private readonly openStudent: (student: string) => void) {
@@ -46,11 +47,12 @@ export class HotspotsView {
   }
 
   onEvents(events: ILiveEvent[], reset: boolean): void {
+    const unknown = this.notebooks.note(events, reset);
     const touched = events.some(
       e =>
         e.hasError && (this.chosen === null || e.notebookPath === this.chosen)
     );
-    if (reset || touched) {
+    if (reset || touched || unknown) {
       this.refresher.request();
     }
   }
@@ -61,7 +63,7 @@ export class HotspotsView {
     const hotspots = await getJson<{ items: IHotspot[] }>('/api/v1/hotspots', {
       notebook: this.chosen,
       hours: this.window.value,
-      limit: 50
+      limit: 30
     });
     const root = byId('hotspots');
     const open = new Set(

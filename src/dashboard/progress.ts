@@ -37,16 +37,31 @@ const MARK = { ok: '✓', failed: '✕' };
 
 /** Keeps the notebook choosers of the Progress and Errors views in step. */
 export class NotebookChoices {
-  paths: string[] = [];
+  private paths: string[] = [];
+  private stale = true;
 
+  /** The notebooks, fetched again only when the feed named a new one. */
   async load(): Promise<string[]> {
-    const list = await getJson<{ items: INotebook[] }>('/api/v1/notebooks');
-    this.paths = list.items.map(n => n.path);
+    if (this.stale) {
+      const list = await getJson<{ items: INotebook[] }>('/api/v1/notebooks');
+      this.paths = list.items.map(n => n.path);
+      this.stale = false;
+    }
     return this.paths;
   }
 
-  knows(path: string | null): boolean {
-    return path === null || this.paths.includes(path);
+  /** Note the feed's events (or a fresh snapshot); true when a notebook is new. */
+  note(events: ILiveEvent[], reset: boolean): boolean {
+    const unknown = events.some(
+      e =>
+        e.eventType === 'cell_executed' &&
+        e.notebookPath !== null &&
+        !this.paths.includes(e.notebookPath)
+    );
+    if (unknown || reset) {
+      this.stale = true;
+    }
+    return unknown;
   }
 }
 
@@ -54,7 +69,7 @@ export class ProgressView {
   private readonly select = byId<HTMLSelectElement>('progress-notebook');
   private readonly mode = byId<HTMLSelectElement>('progress-mode');
   private readonly notebooks = new NotebookChoices();
-  private readonly refresher = new Refresher(() => this.load());
+  private readonly refresher = new Refresher(() => this.load(), 2500);
   private chosen: string | null = null;
 
   constructor(private readonly openStudent: (student: string) => void) {
@@ -73,13 +88,11 @@ export class ProgressView {
   }
 
   onEvents(events: ILiveEvent[], reset: boolean): void {
+    const unknown = this.notebooks.note(events, reset);
     const touched = events.some(
-      e =>
-        e.eventType === 'cell_executed' &&
-        (e.notebookPath === this.chosen ||
-          !this.notebooks.knows(e.notebookPath))
+      e => e.eventType === 'cell_executed' && e.notebookPath === this.chosen
     );
-    if (reset || touched || this.chosen === null) {
+    if (reset || touched || unknown || this.chosen === null) {
       this.refresher.request();
     }
   }

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.dashboard_support import (
+    dashboard_context,
     open_dashboard,
     post_events,
     realistic_class,
@@ -34,8 +35,8 @@ def person(name: str, team: str = "A") -> dict[str, Any]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+def page(browser: Any, server: ServerProcess) -> Iterator[Any]:
+    context = dashboard_context(browser, server.url, viewport={"width": 1920, "height": 1080})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -157,9 +158,8 @@ def test_heatmap_and_hotspots_reflect_posted_executions(server: ServerProcess, p
 
 
 def test_page_reconnects_and_resyncs_after_a_server_restart(
-    class_server: Callable[..., ServerProcess], page: Any
+    server: ServerProcess, class_server: Callable[..., ServerProcess], page: Any
 ) -> None:
-    server = class_server()
     post(server, event(**person("ada")))
     open_dashboard(page, server.url)
     page.locator(".tile[data-student='ada@example.org']").wait_for()
@@ -217,7 +217,7 @@ def test_two_hundred_students_fit_one_screen_and_filters_work(
 
 
 def test_audible_alert_is_opt_in_and_remembered(server: ServerProcess, browser: Any) -> None:
-    context = browser.new_context()
+    context = dashboard_context(browser, server.url)
     page = context.new_page()
     open_dashboard(page, server.url)
     assert not page.locator("#sound-toggle").is_checked()
@@ -233,7 +233,7 @@ def test_audible_alert_is_opt_in_and_remembered(server: ServerProcess, browser: 
 
 
 def test_signed_out_api_calls_lead_to_the_sign_in_page(server: ServerProcess, browser: Any) -> None:
-    context = browser.new_context()
+    context = dashboard_context(browser, server.url)
     page = context.new_page()
     # What the server will answer once instructors sign in: 401 on the API.
     page.route(
@@ -255,7 +255,7 @@ def test_no_console_errors_under_a_strict_content_security_policy(
         executable_path=str(CHROMIUM),
         args=[*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"],
     )
-    context = strict.new_context()
+    context = dashboard_context(strict, server.url)
     page = context.new_page()
     csp = "default-src 'self'"
 
