@@ -14,6 +14,7 @@ import { ConnectionState, LiveSocket, socketUrl } from './socket.js';
 import {
   ClassState,
   DEFAULT_VIEW,
+  distinct,
   IStudent,
   Message,
   needsAttention
@@ -52,7 +53,9 @@ class Dashboard {
     this.detail = new DetailDialog(this.state, (kind, student) =>
       this.act(kind, student)
     );
-    this.progress = new ProgressView(open);
+    this.progress = new ProgressView(open, () =>
+      distinct(this.state.students.values(), 'teamName')
+    );
     this.hotspots = new HotspotsView(open);
     this.activity = new ActivityView();
     this.socket = new LiveSocket(

@@ -68,18 +68,26 @@ export class NotebookChoices {
 export class ProgressView {
   private readonly select = byId<HTMLSelectElement>('progress-notebook');
   private readonly mode = byId<HTMLSelectElement>('progress-mode');
+  private readonly team = byId<HTMLSelectElement>('progress-team');
   private readonly notebooks = new NotebookChoices();
   private readonly refresher = new Refresher(() => this.load(), 2500);
   private chosen: string | null = null;
 
-  constructor(private readonly openStudent: (student: string) => void) {
+  constructor(
+    private readonly openStudent: (student: string) => void,
+    private readonly teams: () => string[]
+  ) {
     this.select.addEventListener('change', () => {
       this.chosen = this.select.value || null;
       this.refresher.request();
     });
     this.mode.addEventListener('change', () => this.refresher.request());
+    this.team.addEventListener('change', () => this.refresher.request());
     byId('export-progress').addEventListener('click', () => {
-      void download('/api/v1/export/executions.csv', { notebook: this.chosen });
+      void download('/api/v1/export/executions.csv', {
+        notebook: this.chosen,
+        team: this.team.value
+      });
     });
   }
 
@@ -103,6 +111,7 @@ export class ProgressView {
       this.chosen = paths[0] ?? null;
     }
     fillOptions(this.select, null, paths, this.chosen);
+    fillOptions(this.team, 'All teams', this.teams(), this.team.value || null);
     const root = byId('heatmap');
     if (this.chosen === null) {
       root.replaceChildren(
@@ -111,7 +120,8 @@ export class ProgressView {
       return;
     }
     const progress = await getJson<IProgress>('/api/v1/progress', {
-      notebook: this.chosen
+      notebook: this.chosen,
+      team: this.team.value
     });
     root.replaceChildren(
       this.mode.value === 'aggregate'

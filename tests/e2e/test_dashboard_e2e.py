@@ -121,6 +121,7 @@ def test_heatmap_and_hotspots_reflect_posted_executions(server: ServerProcess, p
         event(cellIndex=0, **person("ada")),
         event(cellIndex=1, **person("ada"), **NAME_ERROR),
         event(cellIndex=0, **person("bob")),
+        event(cellIndex=0, **person("zed", team="B")),
     )
     open_dashboard(page, server.url, view="progress")
     heatmap = page.locator("#heatmap .heatmap")
@@ -130,7 +131,7 @@ def test_heatmap_and_hotspots_reflect_posted_executions(server: ServerProcess, p
     assert ada.nth(1).get_attribute("class") == "hm-cell failed"
     bob = page.locator(".hm-row[data-student='bob@example.org'] .hm-cell")
     assert bob.nth(1).get_attribute("class") == "hm-cell none"
-    assert page.locator(".hm-count").all_inner_texts() == ["2", "1"]
+    assert page.locator(".hm-count").all_inner_texts() == ["3", "1"]
 
     # New executions arrive over the feed and the heatmap follows.
     post(server, event(cellIndex=1, **person("bob")), event(cellIndex=2, **person("bob")))
@@ -139,7 +140,10 @@ def test_heatmap_and_hotspots_reflect_posted_executions(server: ServerProcess, p
         ".length === 3",
         timeout=5000,
     )
-    assert page.locator(".hm-count").all_inner_texts() == ["2", "2", "1"]
+    assert page.locator(".hm-count").all_inner_texts() == ["3", "2", "1"]
+    page.select_option("#progress-team", "B")
+    page.wait_for_function("document.querySelectorAll('.hm-row[data-student]').length === 1")
+    assert page.locator(".hm-row[data-student='zed@example.org']").count() == 1
 
     page.keyboard.press("3")
     post(server, event(cellIndex=1, **person("bob"), **NAME_ERROR))
