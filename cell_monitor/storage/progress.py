@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, distinct, func, or_, select
+from sqlalchemy import Select, and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.dashboard_schemas import (
@@ -28,6 +28,7 @@ from cell_monitor.storage.models import CellExecution, Notebook, Student
 from cell_monitor.storage.queries import _as_utc
 
 CE = CellExecution
+HOTSPOT_KEY = (CE.cell_index, CE.error_name, CE.error_message)
 
 
 def _failed_as_int() -> Any:
@@ -137,49 +138,67 @@ def _errors(notebook: str | None, since: datetime | None) -> Select[Any]:
     return stmt
 
 
-async def error_hotspots(
-    engine: AsyncEngine, notebook: str | None, since: datetime | None, limit: int
-) -> HotspotsOut:
-    """Errors grouped by (cell, name, message), most students first, with those students."""
-    key = (CE.cell_index, CE.error_name, CE.error_message)
-    groups = (
+def _hotspot_groups(notebook: str | None, since: datetime | None, limit: int) -> Select[Any]:
+    """The `limit` (cell, name, message) groups that most students hit."""
+    students = func.count(distinct(CE.student_id))
+    return (
         _errors(notebook, since)
         .add_columns(
-            *key,
-            func.count(distinct(CE.student_id)).label("students"),
+            *HOTSPOT_KEY,
+            students.label("students"),
             func.count().label("occurrences"),
             func.max(CE.event_time).label("last_at"),
         )
-        .group_by(*key)
-        .order_by(
-            func.count(distinct(CE.student_id)).desc(),
-            func.count().desc(),
-            CE.cell_index,
-        )
+        .group_by(*HOTSPOT_KEY)
+        .order_by(students.desc(), func.count().desc(), CE.cell_index)
         .limit(limit)
     )
+
+
+def _hotspot_students(
+    groups: Any, notebook: str | None, since: datetime | None, per_group: int
+) -> Select[Any]:
+    """The students of each group (the `per_group` most recent), with their last such error."""
+    last_at = func.max(CE.event_time)
+    rank = func.row_number().over(partition_by=HOTSPOT_KEY, order_by=last_at.desc())
+    same_group = and_(
+        *(column.is_not_distinct_from(groups.c[column.key]) for column in HOTSPOT_KEY)
+    )
+    ranked = (
+        _errors(notebook, since)
+        .add_columns(
+            *HOTSPOT_KEY,
+            Student.student_key,
+            Student.user_name,
+            Student.team_name,
+            last_at.label("last_at"),
+            rank.label("rank"),
+        )
+        .join(groups, same_group)
+        .join(Student, Student.id == CE.student_id)
+        .group_by(
+            *HOTSPOT_KEY, Student.id, Student.student_key, Student.user_name, Student.team_name
+        )
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.rank <= per_group).order_by(ranked.c.rank)
+
+
+async def error_hotspots(
+    engine: AsyncEngine,
+    notebook: str | None,
+    since: datetime | None,
+    limit: int,
+    per_group: int = 100,
+) -> HotspotsOut:
+    """Errors grouped by (cell, name, message), most students first, with those students."""
+    groups = _hotspot_groups(notebook, since, limit)
     async with engine.connect() as conn:
         group_rows = (await conn.execute(groups)).all()
-        if not group_rows:
-            return HotspotsOut(notebook=notebook, since=since, items=[])
-        names = {r.error_name for r in group_rows if r.error_name is not None}
-        named: ColumnElement[bool] = CE.error_name.in_(names)
-        if any(r.error_name is None for r in group_rows):
-            named = or_(named, CE.error_name.is_(None))
-        who = (
-            _errors(notebook, since)
-            .add_columns(
-                *key,
-                Student.student_key,
-                Student.user_name,
-                Student.team_name,
-                func.max(CE.event_time).label("last_at"),
-            )
-            .join(Student, Student.id == CE.student_id)
-            .where(named)
-            .group_by(*key, Student.id, Student.student_key, Student.user_name, Student.team_name)
-        )
-        who_rows = (await conn.execute(who)).all()
+        who_rows = []
+        if group_rows:
+            who = _hotspot_students(groups.subquery(), notebook, since, per_group)
+            who_rows = (await conn.execute(who)).all()
     by_group: dict[tuple[Any, ...], list[HotspotStudent]] = {}
     for r in who_rows:
         by_group.setdefault((r.cell_index, r.error_name, r.error_message), []).append(
@@ -190,19 +209,16 @@ async def error_hotspots(
                 last_at=_as_utc(r.last_at) or datetime.min,
             )
         )
-    items = []
-    for r in group_rows:
-        students = by_group.get((r.cell_index, r.error_name, r.error_message), [])
-        students.sort(key=lambda s: s.last_at, reverse=True)
-        items.append(
-            Hotspot(
-                cell_index=r.cell_index,
-                error_name=r.error_name,
-                error_message=r.error_message,
-                students=r.students,
-                occurrences=r.occurrences,
-                last_at=_as_utc(r.last_at) or datetime.min,
-                who=students,
-            )
+    items = [
+        Hotspot(
+            cell_index=r.cell_index,
+            error_name=r.error_name,
+            error_message=r.error_message,
+            students=r.students,
+            occurrences=r.occurrences,
+            last_at=_as_utc(r.last_at) or datetime.min,
+            who=by_group.get((r.cell_index, r.error_name, r.error_message), []),
         )
+        for r in group_rows
+    ]
     return HotspotsOut(notebook=notebook, since=since, items=items)

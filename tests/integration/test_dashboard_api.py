@@ -155,8 +155,9 @@ async def test_hotspots_group_errors_by_cell_and_message(dash: httpx.AsyncClient
     assert recent.json()["items"][0]["students"] == 3
     everywhere = (await dash.get("/api/v1/hotspots")).json()["items"]
     assert everywhere[0]["students"] == 5  # eve's other notebook counts too
-    limited = (await dash.get("/api/v1/hotspots", params={"limit": 1})).json()["items"]
-    assert len(limited) == 1
+    limited = (await dash.get("/api/v1/hotspots", params={"limit": 1, "who": 2})).json()["items"]
+    assert len(limited) == 1 and limited[0]["students"] == 5
+    assert [w["student"] for w in limited[0]["who"]] == ["ada@example.org", "cy@example.org"]
     assert (await dash.get("/api/v1/hotspots", params={"limit": 0})).status_code == 422
 
 

@@ -35,8 +35,9 @@ async def hotspots(
     engine: EngineDep,
     notebook: Annotated[str | None, Query(description="notebookPath; all when absent")] = None,
     hours: Annotated[float | None, Query(gt=0, le=24 * 365, description="only recent")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=200, description="groups")] = 50,
+    who: Annotated[int, Query(ge=1, le=1000, description="students listed per group")] = 100,
 ) -> HotspotsOut:
     """Errors grouped by cell, name and message, with how many students hit each."""
     since = datetime.now(timezone.utc) - timedelta(hours=hours) if hours else None
-    return await progress.error_hotspots(engine, notebook, since, limit)
+    return await progress.error_hotspots(engine, notebook, since, limit, per_group=who)
