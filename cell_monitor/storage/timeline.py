@@ -8,6 +8,7 @@ from sqlalchemy import func, literal, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.dashboard_schemas import HelpEntry, SessionOut, StudentDetail, TimelineExecution
+from cell_monitor.storage.live_store import UnknownStudent
 from cell_monitor.storage.models import (
     CellExecution,
     Event,
@@ -21,10 +22,6 @@ from cell_monitor.storage.queries import Cursor, encode_cursor
 OUTPUT_SUMMARY_CHARS = 300
 HELP_ENTRIES = 100
 SESSIONS = 50
-
-
-class UnknownStudent(LookupError):
-    pass
 
 
 async def student_detail(

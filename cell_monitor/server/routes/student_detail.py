@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from cell_monitor.dashboard_schemas import StudentDetail
 from cell_monitor.server.deps import EngineDep
 from cell_monitor.storage import timeline
+from cell_monitor.storage.live_store import UnknownStudent
 from cell_monitor.storage.queries import decode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
@@ -30,5 +31,5 @@ async def student_detail(
         raise HTTPException(422, str(exc)) from exc
     try:
         return await timeline.student_detail(engine, student, limit=limit, after=after)
-    except timeline.UnknownStudent as exc:
+    except UnknownStudent as exc:
         raise HTTPException(404, f"no student {student!r}") from exc
