@@ -26,7 +26,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ['src/__tests__/**/*.ts'],
+    files: ['src/**/__tests__/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' }
   }
 );

@@ -21,7 +21,19 @@ from cell_monitor.server.guard import LoginRequired, login_required_handler, req
 from cell_monitor.server.headers import SecurityHeadersMiddleware
 from cell_monitor.server.middleware import MetricsMiddleware
 from cell_monitor.server.pipeline import Pipeline
-from cell_monitor.server.routes import activity, classroom, events, health, live, login, prometheus
+from cell_monitor.server.routes import (
+    activity,
+    classroom,
+    dashboard,
+    events,
+    export,
+    health,
+    live,
+    login,
+    notebooks,
+    prometheus,
+    student_detail,
+)
 from cell_monitor.server.safety import check_production, ensure_first_account, warn_if_ingest_open
 from cell_monitor.server.startup import check_database, ping
 from cell_monitor.server.state import AppState
@@ -98,7 +110,16 @@ def create_app(settings: Settings) -> FastAPI:
 # probes, metrics and the login page.
 PUBLIC_ROUTERS = (events.ingest_router, health.router, prometheus.router, login.router)
 # What only instructors may see: reads of class data, live state and actions.
-INSTRUCTOR_ROUTERS = (events.read_router, classroom.router, live.router, activity.router)
+INSTRUCTOR_ROUTERS = (
+    events.read_router,
+    classroom.router,
+    live.router,
+    activity.router,
+    dashboard.router,
+    notebooks.router,
+    student_detail.router,
+    export.router,
+)
 
 
 def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:

@@ -1,0 +1,163 @@
+"""How fast the dashboard's endpoints answer for a large class.
+
+Starts `cell-monitor serve` (SQLite in a temporary directory, or --database-url),
+posts S students x E cell executions over C cells through the public API, then
+times each endpoint the dashboard calls (R requests each, one at a time) and
+prints p50 / p95 / max in milliseconds and the response size.
+
+    .venv/bin/python benchmarks/dashboard_queries.py --students 200 --executions 500 \
+        [--cells 30] [--repeat 20] [--database-url postgresql://postgres@127.0.0.1/bench]
+
+A PostgreSQL database given by URL must exist and be empty; it is migrated here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ERRORS = [
+    ("NameError", "name 'df' is not defined"),
+    ("KeyError", "'price'"),
+    ("TypeError", "unsupported operand type(s) for +: 'int' and 'str'"),
+    ("IndexError", "list index out of range"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(database_url: str, data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELL_MONITOR_DATA_DIR": data_dir,
+        "CELL_MONITOR_LOG_LEVEL": "WARNING",
+        "CELL_MONITOR_MAX_EVENTS_PER_REQUEST": "5000",
+    }
+    cli = [sys.executable, "-m", "cell_monitor.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    server = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the server did not start")
+
+
+def class_events(students: int, executions: int, cells: int) -> list[dict[str, Any]]:
+    rng = random.Random(1)
+    start = datetime.now(timezone.utc) - timedelta(hours=3)
+    events = []
+    for s in range(students):
+        for e in range(executions):
+            cell = min(cells - 1, e * cells // executions)
+            error = rng.choice(ERRORS) if rng.random() < 0.15 else None
+            body: dict[str, Any] = {
+                "eventId": str(uuid.uuid4()),
+                "eventType": "cell_executed",
+                "eventTime": (start + timedelta(seconds=e * 10 + s % 10)).isoformat(),
+                "emailAddress": f"student{s}@example.org",
+                "userName": f"Student {s}",
+                "teamName": f"Team {s % 8}",
+                "notebookPath": "lesson.ipynb" if s % 4 else "other.ipynb",
+                "cellIndex": cell,
+                "code": f"step({cell})",
+                "hasError": error is not None,
+                "executionDurationMs": 12.5,
+                "result": None if error else "ok",
+            }
+            if error:
+                body["errorName"], body["errorMessage"] = error
+            events.append({k: v for k, v in body.items() if v is not None})
+    return events
+
+
+def time_endpoint(client: httpx.Client, path: str, repeat: int) -> tuple[list[float], int]:
+    timings, size = [], 0
+    for _ in range(repeat):
+        began = time.perf_counter()
+        response = client.get(path)
+        timings.append((time.perf_counter() - began) * 1000)
+        response.raise_for_status()
+        size = len(response.content)
+    return timings, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--executions", type=int, default=500, help="per student")
+    parser.add_argument("--cells", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data:
+        url = args.database_url or f"sqlite:///{Path(data) / 'bench.sqlite3'}"
+        server, base = start_server(url, data)
+        try:
+            run(base, args)
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+def run(base: str, args: argparse.Namespace) -> None:
+    events = class_events(args.students, args.executions, args.cells)
+    with httpx.Client(base_url=base, timeout=300) as client:
+        began = time.perf_counter()
+        for i in range(0, len(events), 5000):
+            client.post("/api/v1/events", json=events[i : i + 5000]).raise_for_status()
+        seconds = time.perf_counter() - began
+        print(f"posted {len(events)} executions in {seconds:.1f} s")
+        paths = [
+            "/api/v1/live",
+            "/api/v1/notebooks",
+            "/api/v1/progress?notebook=lesson.ipynb",
+            "/api/v1/hotspots?notebook=lesson.ipynb",
+            "/api/v1/hotspots",
+            "/api/v1/students/student7@example.org/detail?limit=100",
+            "/api/v1/export/students.csv",
+            "/api/v1/export/executions.csv?notebook=other.ipynb",
+        ]
+        print(f"{'endpoint':58} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'bytes':>10}")
+        for path in paths:
+            repeat = args.repeat if "export/executions" not in path else max(1, args.repeat // 5)
+            timings, size = time_endpoint(client, path, repeat)
+            timings.sort()
+            p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
+            print(
+                f"{path:58} {statistics.median(timings):8.1f} {p95:8.1f} "
+                f"{timings[-1]:8.1f} {size:10d}"
+            )
+
+
+if __name__ == "__main__":
+    main()

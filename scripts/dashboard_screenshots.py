@@ -1,0 +1,99 @@
+"""Screenshots of the instructor dashboard's views for docs/screenshots/.
+
+Starts `cell-monitor serve` on a throwaway SQLite file, posts a realistic class
+through the public API, and photographs each view in Debian's Chromium at
+1920x1080. Rerun it whenever the dashboard's look changes:
+
+    .venv/bin/python scripts/dashboard_screenshots.py [--students 160] [--out docs/screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.dashboard_support import (  # noqa: E402 - after the path is set
+    dashboard_context,
+    open_dashboard,
+    post_events,
+    realistic_class,
+    sync_api_client,
+)
+from tests.support import ServerProcess  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def shoot(page: Any, out: Path, name: str) -> None:
+    page.wait_for_timeout(600)  # let the last frame and the refetches land
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def photograph(url: str, out: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = dashboard_context(browser, url, viewport={"width": 1920, "height": 1080})
+        page = context.new_page()
+        open_dashboard(page, url)
+        page.locator(".tile").first.wait_for()
+        shoot(page, out, "class-overview")
+        page.select_option("#group-by", "team")
+        shoot(page, out, "class-by-team")
+        page.select_option("#group-by", "none")
+
+        page.keyboard.press("2")
+        page.locator("#heatmap .heatmap").wait_for()
+        shoot(page, out, "progress-heatmap")
+        page.select_option("#progress-mode", "aggregate")
+        page.locator("#heatmap .aggregate").wait_for()
+        shoot(page, out, "progress-aggregate")
+
+        page.keyboard.press("3")
+        page.locator("#hotspots .hotspot").first.wait_for()
+        page.locator("#hotspots .hotspot summary").first.click()
+        shoot(page, out, "error-hotspots")
+
+        page.keyboard.press("4")
+        page.locator("#activity-chart svg").wait_for()
+        shoot(page, out, "activity")
+
+        page.keyboard.press("1")
+        page.locator("#help-list .attention-open").first.click()
+        page.locator("#detail-runs .run").first.wait_for()
+        shoot(page, out, "student-detail")
+        browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=160)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as data:
+        env = {
+            "CELL_MONITOR_DATA_DIR": data,
+            "DATABASE_URL": f"sqlite:///{Path(data) / 'screenshots.sqlite3'}",
+            "CELL_MONITOR_LOG_LEVEL": "WARNING",
+        }
+        server = ServerProcess(env).wait_ready()
+        try:
+            with sync_api_client(server.url) as client:
+                post_events(client, realistic_class(args.students))
+            photograph(server.url, args.out)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+// Same-origin calls to the server's API. A 401 (signed out) sends the browser
+// to the sign-in page, which brings it back here afterwards.
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+/** Where to sign in, coming back to `path` (path + query) afterwards. */
+export function loginUrl(path: string): string {
+  return `/login?next=${encodeURIComponent(path)}`;
+}
+
+export function goToLogin(): void {
+  window.location.assign(
+    loginUrl(window.location.pathname + window.location.search)
+  );
+}
+
+export type Params = Record<string, string | number | null | undefined>;
+
+/** `path` with the non-empty `params` as its query string. */
+export function withQuery(path: string, params: Params = {}): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== '') {
+      query.set(name, String(value));
+    }
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+async function call(url: string, init: RequestInit): Promise<Response> {
+  const response = await fetch(url, { credentials: 'same-origin', ...init });
+  if (response.status === 401) {
+    goToLogin();
+    throw new ApiError(401, 'signed out');
+  }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      const body = await response.json();
+      detail = typeof body.detail === 'string' ? body.detail : detail;
+    } catch {
+      // not JSON: keep the status text
+    }
+    throw new ApiError(response.status, `${response.status} ${detail}`);
+  }
+  return response;
+}
+
+export async function getJson<T>(path: string, params?: Params): Promise<T> {
+  const response = await call(withQuery(path, params), {
+    headers: { Accept: 'application/json' }
+  });
+  return (await response.json()) as T;
+}
+
+export async function postJson<T>(
+  path: string,
+  body: unknown = {}
+): Promise<T> {
+  const response = await call(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify(body)
+  });
+  return (await response.json()) as T;
+}
+
+/** Fetch a file (with the session's credentials) and hand it to the browser. */
+export async function download(path: string, params?: Params): Promise<void> {
+  const response = await call(withQuery(path, params), {});
+  const disposition = response.headers.get('Content-Disposition') ?? '';
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? 'export.csv';
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export function studentPath(student: string, action: string): string {
+  return `/api/v1/students/${encodeURIComponent(student)}/${action}`;
+}

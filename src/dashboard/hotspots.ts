@@ -1,0 +1,119 @@
+// Error hotspots: per cell, the error names and messages grouped with how many
+// students hit them; each group opens onto its students.
+
+import { download, getJson } from './api.js';
+import { byId, el } from './dom.js';
+import { fillOptions } from './overview.js';
+import { NotebookChoices } from './progress.js';
+import { Refresher } from './refresher.js';
+import type { ILiveEvent } from './state.js';
+
+interface IHotspot {
+  cellIndex: number | null;
+  errorName: string | null;
+  errorMessage: string | null;
+  students: number;
+  occurrences: number;
+  lastAt: string;
+  who: {
+    student: string;
+    userName: string | null;
+    teamName: string | null;
+    lastAt: string;
+  }[];
+}
+
+export class HotspotsView {
+  private readonly select = byId<HTMLSelectElement>('errors-notebook');
+  private readonly window = byId<HTMLSelectElement>('errors-window');
+  private readonly notebooks = new NotebookChoices();
+  // Heavier queries: at most one refetch per few seconds while errors pour in.
+  private readonly refresher = new Refresher(() => this.load(), 4000);
+  private chosen: string | null = null;
+
+  constructor(private readonly openStudent: (student: string) => void) {
+    this.select.addEventListener('change', () => {
+      this.chosen = this.select.value || null;
+      this.refresher.request();
+    });
+    this.window.addEventListener('change', () => this.refresher.request());
+    byId('export-errors').addEventListener('click', () => {
+      void download('/api/v1/export/executions.csv', { notebook: this.chosen });
+    });
+  }
+
+  setVisible(visible: boolean): void {
+    this.refresher.setVisible(visible);
+  }
+
+  onEvents(events: ILiveEvent[], reset: boolean): void {
+    const unknown = this.notebooks.note(events, reset);
+    const touched = events.some(
+      e =>
+        e.hasError && (this.chosen === null || e.notebookPath === this.chosen)
+    );
+    if (reset || touched || unknown) {
+      this.refresher.request();
+    }
+  }
+
+  private async load(): Promise<void> {
+    const paths = await this.notebooks.load();
+    fillOptions(this.select, 'All notebooks', paths, this.chosen);
+    const hotspots = await getJson<{ items: IHotspot[] }>('/api/v1/hotspots', {
+      notebook: this.chosen,
+      hours: this.window.value,
+      limit: 30
+    });
+    const root = byId('hotspots');
+    const open = new Set(
+      [...root.querySelectorAll<HTMLDetailsElement>('details[open]')].map(
+        d => d.dataset.key
+      )
+    );
+    root.replaceChildren(
+      ...(hotspots.items.length
+        ? hotspots.items.map(h => this.item(h, open))
+        : [el('li', { class: 'muted', text: 'No errors in this window.' })])
+    );
+  }
+
+  private item(hotspot: IHotspot, open: Set<string | undefined>): HTMLElement {
+    const error = `${hotspot.errorName ?? 'Error'}: ${hotspot.errorMessage ?? ''}`;
+    const cell =
+      hotspot.cellIndex !== null ? `cell ${hotspot.cellIndex}` : 'unknown cell';
+    const key = `${hotspot.cellIndex}\u0000${error}`;
+    const people = el('ul', { class: 'hotspot-students' });
+    for (const who of hotspot.who) {
+      const name = who.userName || who.student;
+      const button = el('button', {
+        type: 'button',
+        class: 'link',
+        'data-student': who.student,
+        text: who.teamName ? `${name} (${who.teamName})` : name
+      });
+      button.addEventListener('click', () => this.openStudent(who.student));
+      people.append(el('li', {}, button));
+    }
+    const details = el(
+      'details',
+      { class: 'hotspot', 'data-key': key, open: open.has(key) },
+      el(
+        'summary',
+        {},
+        el('span', { class: 'hotspot-count', text: `${hotspot.students}` }),
+        el('span', {
+          class: 'hotspot-unit',
+          text: hotspot.students === 1 ? ' student' : ' students'
+        }),
+        el('code', { class: 'hotspot-error', text: error }),
+        el('span', {
+          class: 'hotspot-where',
+          text: `on ${cell} · ${hotspot.occurrences} failed runs`
+        })
+      ),
+      people
+    );
+    return el('li', { class: 'hotspot-item' }, details);
+  }
+}

@@ -1,0 +1,244 @@
+// The instructor dashboard: wires the live feed to the views.
+
+import { ActivityView } from './activity.js';
+import { Alerts } from './alerts.js';
+import { postJson, studentPath } from './api.js';
+import { AttentionKind, AttentionPanel } from './attention.js';
+import { DetailDialog } from './detail.js';
+import { byId, setText } from './dom.js';
+import { HotspotsView } from './hotspots.js';
+import { bindShortcuts } from './keys.js';
+import { Overview } from './overview.js';
+import { ProgressView } from './progress.js';
+import { ConnectionState, LiveSocket, socketUrl } from './socket.js';
+import {
+  ClassState,
+  DEFAULT_VIEW,
+  distinct,
+  IStudent,
+  Message,
+  needsAttention
+} from './state.js';
+
+const VIEWS = ['class', 'progress', 'errors', 'activity'] as const;
+export type ViewName = (typeof VIEWS)[number];
+
+class Dashboard {
+  private readonly state = new ClassState();
+  private readonly overview: Overview;
+  private readonly attention: AttentionPanel;
+  private readonly alerts: Alerts;
+  private readonly detail: DetailDialog;
+  private readonly progress: ProgressView;
+  private readonly hotspots: HotspotsView;
+  private readonly activity: ActivityView;
+  readonly socket: LiveSocket;
+  private frame = 0;
+  current: ViewName = 'class';
+
+  constructor() {
+    const open = (student: string) => this.detail.open(student);
+    this.overview = new Overview(this.state, DEFAULT_VIEW, open, () =>
+      this.schedule()
+    );
+    this.attention = new AttentionPanel(byId('attention'), {
+      act: (kind, student) => void this.act(kind, student),
+      open
+    });
+    this.alerts = new Alerts(
+      byId('notice'),
+      byId('live-region'),
+      byId<HTMLInputElement>('sound-toggle')
+    );
+    this.detail = new DetailDialog(this.state, (kind, student) =>
+      this.act(kind, student)
+    );
+    this.progress = new ProgressView(open, () =>
+      distinct(this.state.students.values(), 'teamName')
+    );
+    this.hotspots = new HotspotsView(open);
+    this.activity = new ActivityView();
+    this.socket = new LiveSocket(
+      () => socketUrl(window.location, '/ws/dashboard'),
+      message => this.onMessage(message),
+      state => this.showConnection(state)
+    );
+    byId('reconnect').addEventListener('click', () =>
+      this.socket.reconnectNow()
+    );
+    for (const tab of document.querySelectorAll<HTMLButtonElement>(
+      '[data-view]'
+    )) {
+      tab.addEventListener('click', () =>
+        this.show(tab.dataset.view as ViewName)
+      );
+    }
+    window.addEventListener('hashchange', () => this.show(viewFromHash()));
+    setInterval(() => this.tick(), 1000);
+  }
+
+  start(): void {
+    this.show(viewFromHash());
+    this.socket.connect();
+  }
+
+  show(view: ViewName): void {
+    this.current = view;
+    for (const name of VIEWS) {
+      byId(`view-${name}`).hidden = name !== view;
+      const tab = document.querySelector(`[data-view="${name}"]`);
+      tab?.setAttribute('aria-selected', String(name === view));
+    }
+    if (window.location.hash !== `#${view}`) {
+      history.replaceState(null, '', `#${view}`);
+    }
+    this.progress.setVisible(view === 'progress');
+    this.hotspots.setVisible(view === 'errors');
+    this.activity.setVisible(view === 'activity');
+  }
+
+  focusAttention(): void {
+    const first = this.attention.first();
+    if (first) {
+      first.focus();
+    } else {
+      byId('attention').focus();
+    }
+  }
+
+  /** Dismiss/handle the request whose item (or its student's dialog) has focus. */
+  actOnFocused(kind: AttentionKind): void {
+    const item =
+      document.activeElement?.closest<HTMLElement>('.attention-item');
+    const student = item?.dataset.student;
+    if (student && item.classList.contains(`attention-${kind}`)) {
+      void this.act(kind, student, item);
+    }
+  }
+
+  async act(
+    kind: AttentionKind,
+    student: string,
+    item?: HTMLElement
+  ): Promise<void> {
+    const next = item?.nextElementSibling ?? item?.previousElementSibling;
+    const action = kind === 'help' ? 'help/dismiss' : 'stuck/handled';
+    try {
+      const updated = await postJson<IStudent>(studentPath(student, action));
+      // The feed brings the same state; showing it now makes the click feel instant.
+      if (this.state.upsert(updated)) {
+        this.overview.note({
+          reset: false,
+          students: new Set([student]),
+          events: [],
+          alerts: []
+        });
+        this.schedule();
+      }
+      next?.querySelector<HTMLElement>('.attention-open')?.focus();
+    } catch (error) {
+      setText(
+        byId('live-region'),
+        `Could not update ${student}: ${String(error)}`
+      );
+    }
+  }
+
+  get overviewView(): Overview {
+    return this.overview;
+  }
+
+  toggleSound(): void {
+    this.alerts.setSound(!this.alerts.sound);
+  }
+
+  private onMessage(message: Message): void {
+    const changes = this.state.apply(message);
+    this.overview.note(changes);
+    for (const alert of changes.alerts) {
+      if (alert.kind === 'help' && alert.action === 'raised') {
+        this.alerts.helpRaised(alert);
+      }
+    }
+    if (changes.events.length || changes.reset) {
+      this.progress.onEvents(changes.events, changes.reset);
+      this.hotspots.onEvents(changes.events, changes.reset);
+      this.activity.onEvents(changes.events);
+    }
+    this.detail.onChanges(changes);
+    if (changes.reset || changes.students.size) {
+      this.schedule();
+    }
+  }
+
+  private schedule(): void {
+    if (!this.frame) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        this.render();
+      });
+    }
+  }
+
+  private render(): void {
+    const now = this.state.serverNow();
+    this.overview.render(now);
+    const attention = needsAttention(this.state);
+    this.attention.render(attention, now);
+    const help = attention.help.length;
+    document.title = `${help ? `(${help}) ` : ''}cell-monitor · Instructor dashboard`;
+  }
+
+  private tick(): void {
+    const now = this.state.serverNow();
+    this.attention.tick(now);
+    this.overview.tick(now);
+  }
+
+  private showConnection(state: ConnectionState): void {
+    const box = byId('connection');
+    box.dataset.state = state.kind;
+    byId('reconnect').hidden =
+      state.kind !== 'offline' && state.kind !== 'waiting';
+    let text = 'Live';
+    if (state.kind === 'connecting') {
+      text = state.attempt
+        ? `Reconnecting (attempt ${state.attempt})…`
+        : 'Connecting…';
+    } else if (state.kind === 'waiting') {
+      const seconds = Math.max(
+        1,
+        Math.round((state.retryAt - Date.now()) / 1000)
+      );
+      text = `Disconnected: retrying in ${seconds} s`;
+    } else if (state.kind === 'offline') {
+      text = 'Offline: updates stopped';
+    }
+    setText(byId('connection-text'), text);
+  }
+}
+
+function viewFromHash(): ViewName {
+  const name = window.location.hash.slice(1);
+  return (VIEWS as readonly string[]).includes(name)
+    ? (name as ViewName)
+    : 'class';
+}
+
+const dashboard = new Dashboard();
+bindShortcuts({
+  focusFilter: () => {
+    dashboard.show('class');
+    dashboard.overviewView.focusFilter();
+  },
+  focusAttention: () => dashboard.focusAttention(),
+  dismissFocused: () => dashboard.actOnFocused('help'),
+  handleFocused: () => dashboard.actOnFocused('stuck'),
+  showView: index => dashboard.show(VIEWS[index]),
+  cycleGroup: () => dashboard.overviewView.cycleGroup(),
+  cycleSort: () => dashboard.overviewView.cycleSort(),
+  toggleSound: () => dashboard.toggleSound(),
+  reconnect: () => dashboard.socket.reconnectNow(),
+  exportCsv: () => void dashboard.overviewView.exportCsv()
+});
+dashboard.start();

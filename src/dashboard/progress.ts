@@ -1,0 +1,244 @@
+// Notebook progress: cells × students (or cells × class) for one notebook:
+// not run / latest run OK / latest run failed, and how many reached each cell.
+
+import { download, getJson } from './api.js';
+import { byId, el } from './dom.js';
+import { fillOptions } from './overview.js';
+import { Refresher } from './refresher.js';
+import type { ILiveEvent } from './state.js';
+
+interface INotebook {
+  path: string;
+  students: number;
+  executions: number;
+  errors: number;
+}
+
+interface ICellProgress {
+  cellIndex: number;
+  reached: number;
+  ok: number;
+  failed: number;
+}
+
+interface IProgress {
+  notebook: string;
+  cellCount: number;
+  cells: ICellProgress[];
+  students: {
+    student: string;
+    userName: string | null;
+    teamName: string | null;
+    cells: Record<string, 'ok' | 'failed'>;
+  }[];
+}
+
+const MARK = { ok: '✓', failed: '✕' };
+
+/** Keeps the notebook choosers of the Progress and Errors views in step. */
+export class NotebookChoices {
+  private paths: string[] = [];
+  private stale = true;
+
+  /** The notebooks, fetched again only when the feed named a new one. */
+  async load(): Promise<string[]> {
+    if (this.stale) {
+      const list = await getJson<{ items: INotebook[] }>('/api/v1/notebooks');
+      this.paths = list.items.map(n => n.path);
+      this.stale = false;
+    }
+    return this.paths;
+  }
+
+  /** Note the feed's events (or a fresh snapshot); true when a notebook is new. */
+  note(events: ILiveEvent[], reset: boolean): boolean {
+    const unknown = events.some(
+      e =>
+        e.eventType === 'cell_executed' &&
+        e.notebookPath !== null &&
+        !this.paths.includes(e.notebookPath)
+    );
+    if (unknown || reset) {
+      this.stale = true;
+    }
+    return unknown;
+  }
+}
+
+export class ProgressView {
+  private readonly select = byId<HTMLSelectElement>('progress-notebook');
+  private readonly mode = byId<HTMLSelectElement>('progress-mode');
+  private readonly team = byId<HTMLSelectElement>('progress-team');
+  private readonly notebooks = new NotebookChoices();
+  private readonly refresher = new Refresher(() => this.load(), 2500);
+  private chosen: string | null = null;
+
+  constructor(
+    private readonly openStudent: (student: string) => void,
+    private readonly teams: () => string[]
+  ) {
+    this.select.addEventListener('change', () => {
+      this.chosen = this.select.value || null;
+      this.refresher.request();
+    });
+    this.mode.addEventListener('change', () => this.refresher.request());
+    this.team.addEventListener('change', () => this.refresher.request());
+    byId('export-progress').addEventListener('click', () => {
+      void download('/api/v1/export/executions.csv', {
+        notebook: this.chosen,
+        team: this.team.value
+      });
+    });
+  }
+
+  setVisible(visible: boolean): void {
+    this.refresher.setVisible(visible);
+  }
+
+  onEvents(events: ILiveEvent[], reset: boolean): void {
+    const unknown = this.notebooks.note(events, reset);
+    const touched = events.some(
+      e => e.eventType === 'cell_executed' && e.notebookPath === this.chosen
+    );
+    if (reset || touched || unknown || this.chosen === null) {
+      this.refresher.request();
+    }
+  }
+
+  private async load(): Promise<void> {
+    const paths = await this.notebooks.load();
+    if (this.chosen === null || !paths.includes(this.chosen)) {
+      this.chosen = paths[0] ?? null;
+    }
+    fillOptions(this.select, null, paths, this.chosen);
+    fillOptions(this.team, 'All teams', this.teams(), this.team.value || null);
+    const root = byId('heatmap');
+    if (this.chosen === null) {
+      root.replaceChildren(
+        el('p', { class: 'muted', text: 'No cell has been run yet.' })
+      );
+      return;
+    }
+    const progress = await getJson<IProgress>('/api/v1/progress', {
+      notebook: this.chosen,
+      team: this.team.value
+    });
+    root.replaceChildren(
+      this.mode.value === 'aggregate'
+        ? aggregate(progress)
+        : this.matrix(progress)
+    );
+  }
+
+  private matrix(progress: IProgress): HTMLElement {
+    const grid = el('div', {
+      class: 'heatmap',
+      role: 'table',
+      'aria-label': `Cells of ${progress.notebook} by student`
+    });
+    grid.style.gridTemplateColumns = `minmax(10rem, 14rem) repeat(${progress.cellCount}, 1.4rem)`;
+    const byCell = new Map(progress.cells.map(c => [c.cellIndex, c]));
+    const header = [
+      el('div', { class: 'hm-corner', role: 'columnheader', text: 'Cell →' })
+    ];
+    const reached = [
+      el('div', {
+        class: 'hm-label',
+        role: 'rowheader',
+        text: 'Students reached'
+      })
+    ];
+    for (let i = 0; i < progress.cellCount; i++) {
+      const cell = byCell.get(i);
+      header.push(
+        el('div', { class: 'hm-head', role: 'columnheader', text: String(i) })
+      );
+      reached.push(
+        el('div', {
+          class: 'hm-count',
+          role: 'cell',
+          title: cell
+            ? `cell ${i}: ${cell.reached} reached, ${cell.ok} ok, ${cell.failed} failed`
+            : `cell ${i}: nobody`,
+          text: String(cell?.reached ?? 0)
+        })
+      );
+    }
+    grid.append(
+      el('div', { class: 'hm-row', role: 'row' }, ...header),
+      el('div', { class: 'hm-row', role: 'row' }, ...reached)
+    );
+    for (const student of progress.students) {
+      const name = student.userName || student.student;
+      const label = el('button', {
+        type: 'button',
+        class: 'hm-label hm-student',
+        role: 'rowheader',
+        'data-student': student.student,
+        text: student.teamName ? `${name} · ${student.teamName}` : name
+      });
+      label.addEventListener('click', () => this.openStudent(student.student));
+      const cells: HTMLElement[] = [label];
+      for (let i = 0; i < progress.cellCount; i++) {
+        const state = student.cells[String(i)];
+        cells.push(
+          el('div', {
+            class: `hm-cell ${state ?? 'none'}`,
+            role: 'cell',
+            title: `${name}, cell ${i}: ${state === 'ok' ? 'ran OK' : state === 'failed' ? 'last run failed' : 'not run'}`,
+            text: state ? MARK[state] : ''
+          })
+        );
+      }
+      grid.append(
+        el(
+          'div',
+          { class: 'hm-row', role: 'row', 'data-student': student.student },
+          ...cells
+        )
+      );
+    }
+    return grid;
+  }
+}
+
+/** Cells × class: one bar per cell, split into ok / failed / not run. */
+function aggregate(progress: IProgress): HTMLElement {
+  const total = progress.students.length;
+  const list = el('ol', {
+    class: 'aggregate',
+    'aria-label': `Cells of ${progress.notebook}`
+  });
+  const byCell = new Map(progress.cells.map(c => [c.cellIndex, c]));
+  for (let i = 0; i < progress.cellCount; i++) {
+    const cell = byCell.get(i) ?? {
+      cellIndex: i,
+      reached: 0,
+      ok: 0,
+      failed: 0
+    };
+    const bar = el('div', { class: 'agg-bar', 'aria-hidden': 'true' });
+    for (const [kind, count] of [
+      ['ok', cell.ok],
+      ['failed', cell.failed],
+      ['none', total - cell.reached]
+    ] as const) {
+      const part = el('span', { class: `agg-part ${kind}` });
+      part.style.flexGrow = String(count);
+      bar.append(part);
+    }
+    list.append(
+      el(
+        'li',
+        { class: 'agg-row', 'data-cell': String(i) },
+        el('span', { class: 'agg-label', text: `Cell ${i}` }),
+        bar,
+        el('span', {
+          class: 'agg-text',
+          text: `${cell.reached}/${total} reached · ${cell.ok} ok · ${cell.failed} failed`
+        })
+      )
+    );
+  }
+  return list;
+}
