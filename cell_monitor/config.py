@@ -195,6 +195,27 @@ class Settings(BaseSettings):
     )
     slow_query_ms: float = Field(100.0, ge=0, description="Queries slower than this are logged.")
 
+    # Storage maintenance: monthly partitions (PostgreSQL) and retention (docs/retention.md).
+    partition_months_ahead: int = Field(
+        3,
+        ge=0,
+        le=24,
+        description="Monthly partitions of events and cell_executions kept ready beyond the "
+        "current month (PostgreSQL).",
+    )
+    retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="When set, the server deletes events, executions, sessions and instructor "
+        "actions older than this many days once a day (off by default).",
+    )
+    maintenance_interval_seconds: float = Field(
+        86400.0,
+        gt=0,
+        description="How often the server creates partitions ahead and, with "
+        "CELL_MONITOR_RETENTION_DAYS, prunes.",
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

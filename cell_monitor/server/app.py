@@ -15,6 +15,7 @@ from cell_monitor import __version__, metrics
 from cell_monitor.broker import create_broker
 from cell_monitor.config import Settings
 from cell_monitor.live.service import LiveService
+from cell_monitor.server.maintenance import Maintenance
 from cell_monitor.server.middleware import MetricsMiddleware
 from cell_monitor.server.pipeline import Pipeline
 from cell_monitor.server.routes import activity, classroom, events, health, live, prometheus
@@ -41,11 +42,14 @@ def create_app(settings: Settings) -> FastAPI:
             state.pipeline.start()
             if state.influx is not None:
                 state.influx.start()
+            maintenance = Maintenance(settings, engine)
+            maintenance.start()
             where = describe(engine.url)
             log.info("cell-monitor %s serving", __version__, extra={"database": where})
             try:
                 yield
             finally:
+                await maintenance.stop()
                 try:
                     # Commit what is queued (and publish it) before the broker goes.
                     await state.pipeline.stop()
