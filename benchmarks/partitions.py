@@ -257,7 +257,8 @@ async def load(engine: AsyncEngine, args: argparse.Namespace, start: datetime) -
         for sql in COUNTERS_SQL:
             await conn.execute(text(sql))
         for _, definition in indexes:
-            await conn.execute(text(definition))
+            # pg_indexes shows a partitioned table's index as ON ONLY (no partitions).
+            await conn.execute(text(definition.replace(" ON ONLY ", " ON ")))
         print(f"  indexes ({time.perf_counter() - began:.0f} s)", flush=True)
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -285,11 +286,11 @@ async def run_layout(args: argparse.Namespace, layout: str) -> dict[str, Any]:
     name = f"cell_monitor_bench_{layout}_{uuid.uuid4().hex[:8]}"
     await _admin(args.pg_admin_url, f"CREATE DATABASE {name}")
     url = _url(args.pg_admin_url, name)
-    settings = Settings(database_url=url, slow_query_ms=1e9)
+    settings = Settings(database_url=url, slow_query_ms=1e9, db_command_timeout_seconds=7200)
     try:
         revision = "head" if layout == "partitioned" else "0003"
-        await migrations.upgrade_async(settings, url, revision=revision)
-        engine = create_engine(settings, url)
+        await migrations.upgrade_async(settings, revision=revision)
+        engine = create_engine(settings)
         now = datetime.now(timezone.utc)
         start = partitions.add_months(partitions.month_start(now), -args.months)
         try:

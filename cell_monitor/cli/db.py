@@ -102,7 +102,8 @@ def prune(older_than: str, dry_run: bool) -> None:
     from cell_monitor.storage.urls import describe
 
     age = parse_age(older_than)
-    settings = load_settings()
+    # Counting and dropping month partitions of a large log outlasts the ingest timeout.
+    settings = load_settings().model_copy(update={"db_command_timeout_seconds": 3600.0})
 
     async def _prune() -> list[str]:
         engine = create_engine(settings)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     false,
 )
 from sqlalchemy.engine import Dialect
@@ -198,3 +199,10 @@ Index(
     "ix_cell_executions_notebook_time", CellExecution.notebook_id, CellExecution.event_time.desc()
 )
 Index("ix_cell_executions_notebook_cell", CellExecution.notebook_id, CellExecution.cell_index)
+
+# How an event finds its execution. event_time is part of it (the same value on
+# both rows) so that PostgreSQL, where both tables are partitioned by it, looks
+# only in the matching month instead of every partition of cell_executions.
+EXECUTION_OF_EVENT = and_(
+    CellExecution.event_pk == Event.id, CellExecution.event_time == Event.event_time
+)

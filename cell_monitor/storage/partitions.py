@@ -89,10 +89,10 @@ def is_partitioned(conn: Connection) -> bool:
     """True on PostgreSQL once the schema has partitioned events."""
     if conn.dialect.name != "postgresql":
         return False
-    kind = conn.execute(
-        text("SELECT relkind FROM pg_class WHERE oid = to_regclass('events')")
-    ).scalar_one_or_none()
-    return kind == "p"
+    query = (
+        "SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('events') AND relkind = 'p')"
+    )
+    return bool(conn.execute(text(query)).scalar_one())
 
 
 def month_partitions(conn: Connection, table: str) -> dict[datetime, str]:

@@ -157,6 +157,8 @@ class _Pruner:
                 await conn.execute(text(f"SET LOCAL lock_timeout = '{partitions.LOCK_TIMEOUT}'"))
                 # Executions first: nothing may reference the events partition when it goes.
                 await conn.execute(text(f"DROP TABLE {executions}"))
+                # A partition of a referenced table is detached before it can go.
+                await conn.execute(text(f"ALTER TABLE events DETACH PARTITION {name}"))
                 await conn.execute(text(f"DROP TABLE {name}"))
             log.info("Dropped partitions %s and %s", executions, name)
 
