@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +19,7 @@ from cell_monitor.server.maintenance import Maintenance
 from cell_monitor.storage import partitions
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.retention import PruneReport, prune
-from tests.support import event, live_server, make_settings, query_sql
+from tests.support import event, is_config_variable, live_server, make_settings, query_sql
 
 URL = "/api/v1/events"
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=timezone.utc)
@@ -184,3 +187,30 @@ async def test_no_retention_no_prune(database_url: str, tmp_path: Path) -> None:
     finally:
         await maintenance.stop()
         await engine.dispose()
+
+
+def run_prune_cli(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not is_config_variable(k)}
+    env.update({"DATABASE_URL": url, "XDG_DATA_HOME": str(cwd / "xdg")})
+    command = [sys.executable, "-m", "cell_monitor.cli", "db", "prune", *args]
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.slow
+async def test_prune_command(database_url: str, tmp_path: Path, client: httpx.AsyncClient) -> None:
+    now = datetime.now(timezone.utc)
+    await store(client, [(now - timedelta(days=200)).isoformat(), now.isoformat()], "s")
+    dry = await asyncio.to_thread(
+        run_prune_cli, database_url, tmp_path, "--older-than", "180d", "--dry-run"
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove" in dry.stdout and "events: 2" in dry.stdout
+    assert await scalar(database_url, "SELECT count(*) FROM events") == 4
+    done = await asyncio.to_thread(run_prune_cli, database_url, tmp_path, "--older-than", "26w")
+    assert done.returncode == 0, done.stderr
+    assert "removed" in done.stdout and "cell executions: 1" in done.stdout
+    assert await scalar(database_url, "SELECT count(*) FROM events") == 2
+    bad = await asyncio.to_thread(run_prune_cli, database_url, tmp_path, "--older-than", "soon")
+    assert bad.returncode != 0 and "180d" in bad.stderr
