@@ -141,7 +141,12 @@ class LearningSession(Base):
 
 
 class Event(Base):
-    """The raw event log: every stored event once."""
+    """The raw event log: every stored event once.
+
+    These models describe the SQLite schema. On PostgreSQL (revision 0005) events
+    and cell_executions are partitioned by month with keys (id, event_time), and
+    the unique eventId lives in the table event_ids: see storage/partitions.py.
+    """
 
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
