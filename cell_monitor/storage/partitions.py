@@ -138,28 +138,29 @@ def ensure_month(conn: Connection, month: datetime) -> list[str]:
     # rows of this month must not land there between the check and the attach.
     defaults = ", ".join(default_name(t) for t in PARTITIONED)
     conn.execute(text(f"LOCK TABLE {defaults} IN SHARE ROW EXCLUSIVE MODE"))
-    stranded = [t for t in missing if _default_has_rows(conn, t, lo, hi)]
-    if not stranded:
-        for table in missing:
-            conn.execute(
-                text(f"CREATE TABLE {partition_name(table, month)} PARTITION OF {table} {bounds}")
-            )
-            conn.execute(text(tuning_sql(partition_name(table, month))))
-        return [partition_name(t, month) for t in missing]
-    # Move the month's rows out of the defaults into plain tables, executions
-    # first so that deleting the events cascades to nothing, then attach them
-    # (events first, for the executions' foreign key to find its rows).
+    # A plain table attached as the partition, rather than CREATE TABLE ...
+    # PARTITION OF: ATTACH locks the parent in SHARE UPDATE EXCLUSIVE mode, which
+    # lets ingest and queries go on, where CREATE would block them all.
+    # Rows of the month found in the defaults move over first: executions
+    # before events, so that deleting the events cascades to nothing; attached
+    # events first, for the executions' foreign key to find its rows.
     where = f"event_time >= {_literal(lo)} AND event_time < {_literal(hi)}"
+    moved = False
     for table in reversed(missing):
         name = partition_name(table, month)
         conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
-        conn.execute(text(f"INSERT INTO {name} SELECT * FROM {default_name(table)} WHERE {where}"))
-        conn.execute(text(f"DELETE FROM {default_name(table)} WHERE {where}"))
+        if _default_has_rows(conn, table, lo, hi):
+            conn.execute(
+                text(f"INSERT INTO {name} SELECT * FROM {default_name(table)} WHERE {where}")
+            )
+            conn.execute(text(f"DELETE FROM {default_name(table)} WHERE {where}"))
+            moved = True
     for table in missing:
         name = partition_name(table, month)
         conn.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} {bounds}"))
         conn.execute(text(tuning_sql(name)))
-    log.info("Moved rows of %s out of the default partitions", f"{month:%Y-%m}")
+    if moved:
+        log.info("Moved rows of %s out of the default partitions", f"{month:%Y-%m}")
     return [partition_name(t, month) for t in missing]
 
 
