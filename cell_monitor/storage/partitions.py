@@ -140,7 +140,8 @@ def ensure_month(conn: Connection, month: datetime) -> list[str]:
     conn.execute(text(f"LOCK TABLE {defaults} IN SHARE ROW EXCLUSIVE MODE"))
     # A plain table attached as the partition, rather than CREATE TABLE ...
     # PARTITION OF: ATTACH locks the parent in SHARE UPDATE EXCLUSIVE mode, which
-    # lets ingest and queries go on, where CREATE would block them all.
+    # lets queries go on where CREATE would block them all (writes wait only
+    # while the executions' foreign key is checked on the empty new table).
     # Rows of the month found in the defaults move over first: executions
     # before events, so that deleting the events cascades to nothing; attached
     # events first, for the executions' foreign key to find its rows.
