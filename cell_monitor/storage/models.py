@@ -199,6 +199,9 @@ Index("ix_events_student_time", Event.student_id, Event.event_time.desc())
 Index("ix_events_notebook_time", Event.notebook_id, Event.event_time.desc())
 Index("ix_events_type_time", Event.event_type, Event.event_time.desc())
 Index("ix_events_time", Event.event_time.desc())
+# SQLite only (PostgreSQL has no foreign key from events to sessions): deleting
+# old sessions looks their events up through it (storage/retention.py).
+Index("ix_events_session_id", Event.session_id)
 Index("ix_cell_executions_student_time", CellExecution.student_id, CellExecution.event_time.desc())
 Index(
     "ix_cell_executions_notebook_time", CellExecution.notebook_id, CellExecution.event_time.desc()

@@ -1,6 +1,7 @@
 """PostgreSQL: events and cell_executions partitioned by month; event_ids dedup table.
 
-Written by hand; a no-op on SQLite, which keeps plain tables. See
+Written by hand. SQLite keeps plain tables and only gets an index on
+events.session_id (for retention, see below). See
 cell_monitor/storage/partitions.py for the design. In short:
 
 - `events` and `cell_executions` become RANGE (event_time) partitioned tables
@@ -132,6 +133,10 @@ def _copy_back(conn: Connection, partitioned: bool) -> None:
 def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name != "postgresql":
+        # SQLite keeps plain tables and its foreign key from events to sessions:
+        # deleting an old session looks up its events, a full scan per session
+        # without this index (minutes for a prune of a term's sessions).
+        op.create_index("ix_events_session_id", "events", ["session_id"])
         return
     _run(
         conn,
@@ -162,6 +167,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name != "postgresql":
+        op.drop_index("ix_events_session_id", "events")
         return
     _run(conn, "LOCK TABLE events, cell_executions IN ACCESS EXCLUSIVE MODE")
     for table in ("events", "cell_executions"):
