@@ -48,7 +48,13 @@ from cell_monitor.storage import migrations, partitions
 from cell_monitor.storage.activity import executions_per_minute
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.live_store import live_states
-from cell_monitor.storage.queries import EventFilters, list_events, list_students, stats
+from cell_monitor.storage.queries import (
+    EventFilters,
+    decode_cursor,
+    list_events,
+    list_students,
+    stats,
+)
 from cell_monitor.storage.retention import prune
 
 NOTEBOOKS = 20
@@ -73,8 +79,6 @@ class Context:
 async def _cursor(ctx: Context, filters: EventFilters) -> tuple[EventFilters, Any]:
     """A second page's starting point: page one, untimed."""
     page = await list_events(ctx.engine, filters, limit=50)
-    from cell_monitor.storage.queries import decode_cursor
-
     return filters, decode_cursor(page.next_cursor) if page.next_cursor else None
 
 
@@ -126,7 +130,8 @@ def _lessons(months: int) -> int:
 
 LOAD_SQL = [
     # Students, notebooks, one session per student and lesson.
-    """INSERT INTO students (student_key, email_address, user_name, team_name, first_seen, last_seen)
+    """INSERT INTO students (student_key, email_address, user_name, team_name,
+                             first_seen, last_seen)
        SELECT 'student' || s || '@example.edu', 'student' || s || '@example.edu', 'Student ' || s,
               'team' || (s % 40), :start, :start FROM generate_series(1, :students) s""",
     """INSERT INTO notebooks (path, first_seen, last_seen)
@@ -339,7 +344,8 @@ def report(results: dict[str, dict[str, Any]]) -> None:
             print(
                 f", prune of the oldest month {result['prune_s']:.1f} s "
                 f"({pruned.events:,} events, {pruned.executions:,} executions, "
-                f"{pruned.event_ids:,} event ids, partitions: {', '.join(pruned.partitions) or 'none'})",
+                f"{pruned.event_ids:,} event ids, "
+                f"partitions: {', '.join(pruned.partitions) or 'none'})",
                 end="",
             )
         print()
