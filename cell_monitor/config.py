@@ -247,6 +247,27 @@ class Settings(BaseSettings):
         20, ge=1, description="Open /ws/dashboard connections per instructor, per worker."
     )
 
+    # Storage maintenance: monthly partitions (PostgreSQL) and retention (docs/retention.md).
+    partition_months_ahead: int = Field(
+        3,
+        ge=0,
+        le=24,
+        description="Monthly partitions of events and cell_executions kept ready beyond the "
+        "current month (PostgreSQL).",
+    )
+    retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="When set, the server deletes events, executions, sessions and instructor "
+        "actions older than this many days once a day (off by default).",
+    )
+    maintenance_interval_seconds: float = Field(
+        86400.0,
+        gt=0,
+        description="How often the server creates partitions ahead and, with "
+        "CELL_MONITOR_RETENTION_DAYS, prunes.",
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

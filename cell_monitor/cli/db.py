@@ -1,13 +1,16 @@
-"""`cell-monitor db`: schema migrations and status."""
+"""`cell-monitor db`: schema migrations, status, partitions and retention."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
+from datetime import timedelta
 
 import click
 
 from cell_monitor.cli.settings import load_settings
+from cell_monitor.config import Settings
 
 
 @click.group()
@@ -26,9 +29,24 @@ def upgrade(revision: str) -> None:
     where = describe(settings.effective_database_url)
     try:
         migrations.upgrade(settings, revision=revision)
+        created = asyncio.run(_ensure_partitions(settings))
     except Exception as exc:
         raise click.ClickException(f"migration of {where} failed: {exc}") from exc
     click.echo(f"{where} is at schema revision {migrations.head_revision()}.")
+    if created:
+        click.echo(f"Created partitions: {', '.join(created)}.")
+
+
+async def _ensure_partitions(settings: Settings) -> list[str]:
+    """This month's partitions and CELL_MONITOR_PARTITION_MONTHS_AHEAD more (PostgreSQL)."""
+    from cell_monitor.storage.engine import create_engine
+    from cell_monitor.storage.partitions import ensure_partitions
+
+    engine = create_engine(settings)
+    try:
+        return await ensure_partitions(engine, settings.partition_months_ahead)
+    finally:
+        await engine.dispose()
 
 
 @db.command()
@@ -58,3 +76,45 @@ def current() -> None:
         ) from exc
     click.echo(f"database: {status.current or 'empty'}; code: {status.head}")
     sys.exit(0 if status.up_to_date else 1)
+
+
+def parse_age(value: str) -> timedelta:
+    """`180d`, `26w`, `12h` (or a bare number of days) as a timedelta."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dwh]?)\s*", value.lower())
+    if match is None or int(match[1]) <= 0:
+        raise click.BadParameter(f"{value!r}: give a positive age such as 180d, 26w or 12h")
+    unit = {"d": "days", "": "days", "w": "weeks", "h": "hours"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
+
+
+@db.command()
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    help="Age of what goes: 180d (the user's guide's six months), 26w, 12h.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+def prune(older_than: str, dry_run: bool) -> None:
+    """Delete events, executions, sessions and instructor actions older than an age."""
+    from cell_monitor.storage.engine import create_engine
+    from cell_monitor.storage.retention import prune as prune_store
+    from cell_monitor.storage.urls import describe
+
+    age = parse_age(older_than)
+    # Counting and dropping month partitions of a large log outlasts the ingest timeout.
+    settings = load_settings().model_copy(update={"db_command_timeout_seconds": 3600.0})
+
+    async def _prune() -> list[str]:
+        engine = create_engine(settings)
+        try:
+            return (await prune_store(engine, settings, age, dry_run=dry_run)).lines()
+        finally:
+            await engine.dispose()
+
+    try:
+        lines = asyncio.run(_prune())
+    except Exception as exc:
+        where = describe(settings.effective_database_url)
+        raise click.ClickException(f"prune of {where} failed: {exc}") from exc
+    click.echo("\n".join(lines))

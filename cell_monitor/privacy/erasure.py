@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Delete, and_, delete, exists, select
+from sqlalchemy import Delete, and_, delete, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.config import Settings
@@ -66,6 +66,8 @@ async def erase_from_database(
             (await conn.execute(select(Notebook.id).where(notebooks_of(ids)))).scalars()
         )
         counts: dict[str, int] = {}
+        if conn.dialect.name == "postgresql":
+            counts["event_ids"] = await _delete_dedup_keys(conn, ids)
         # Children first: SQLite does not enforce the ON DELETE CASCADE of the schema
         # unless foreign keys are switched on, and explicit counts are the report.
         for name, stmt in (
@@ -81,6 +83,19 @@ async def erase_from_database(
             counts[name] = await _count_and_delete(conn, stmt)
         counts["notebooks"] = await _delete_orphan_notebooks(conn, notebook_ids)
     return found, counts
+
+
+async def _delete_dedup_keys(conn: AsyncConnection, ids: list[int]) -> int:
+    # PostgreSQL keeps the eventIds in the table event_ids (storage/partitions.py):
+    # they link back to the student, so they go with their events.
+    result = await conn.execute(
+        text(
+            "DELETE FROM event_ids WHERE event_id IN "
+            "(SELECT event_id FROM events WHERE student_id = ANY(:ids))"
+        ),
+        {"ids": ids},
+    )
+    return int(result.rowcount or 0)
 
 
 async def _delete_orphan_notebooks(conn: AsyncConnection, notebook_ids: list[int]) -> int:

@@ -19,6 +19,7 @@ from cell_monitor.config import Settings
 from cell_monitor.live.service import LiveService
 from cell_monitor.server.guard import LoginRequired, login_required_handler, require_instructor
 from cell_monitor.server.headers import SecurityHeadersMiddleware
+from cell_monitor.server.maintenance import Maintenance
 from cell_monitor.server.middleware import MetricsMiddleware
 from cell_monitor.server.pipeline import Pipeline
 from cell_monitor.server.routes import (
@@ -62,11 +63,14 @@ def create_app(settings: Settings) -> FastAPI:
             state.pipeline.start()
             if state.influx is not None:
                 state.influx.start()
+            maintenance = Maintenance(settings, engine)
+            maintenance.start()
             where = describe(engine.url)
             log.info("cell-monitor %s serving", __version__, extra={"database": where})
             try:
                 yield
             finally:
+                await maintenance.stop()
                 try:
                     # Commit what is queued (and publish it) before the broker goes.
                     await state.pipeline.stop()

@@ -1,4 +1,4 @@
-"""Which process drives a sink: at most one, by a PostgreSQL advisory lock.
+"""Which process drives a sink or the maintenance task: one, by a PostgreSQL advisory lock.
 
 With several workers every one of them runs a sink object, but only the one
 holding the session-level advisory lock reads the log and writes; the others
@@ -33,8 +33,9 @@ def lock_key(name: str) -> int:
 
 
 class Leadership:
-    def __init__(self, engine: AsyncEngine, name: str) -> None:
+    def __init__(self, engine: AsyncEngine, name: str, role: str = "the InfluxDB sink") -> None:
         self._engine = engine
+        self._role = role
         self._key = lock_key(name)
         self._needs_lock = engine.dialect.name == "postgresql"
         self._conn: AsyncConnection | None = None
@@ -59,7 +60,7 @@ class Leadership:
             await conn.close()
             return False
         self._conn = conn
-        log.info("This process now drives the InfluxDB sink")
+        log.info("This process now drives %s", self._role)
         return True
 
     async def confirm(self) -> bool:

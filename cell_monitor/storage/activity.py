@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from cell_monitor.storage.models import CellExecution, Event
+from cell_monitor.storage.models import EXECUTION_OF_EVENT, CellExecution, Event
 
 
 class epoch_minute(FunctionElement[int]):
@@ -44,9 +44,12 @@ async def executions_per_minute(
     stmt = (
         select(minute, func.count(), errors)
         .select_from(Event)
-        .join(CellExecution, CellExecution.event_pk == Event.id)
+        .join(CellExecution, EXECUTION_OF_EVENT)
         .where(Event.event_type == "cell_executed")
         .where(Event.event_time >= start, Event.event_time < end)
+        # The same window on the executions: PostgreSQL then reads only the
+        # partitions of these months (it does not carry a range across a join).
+        .where(CellExecution.event_time >= start, CellExecution.event_time < end)
         .group_by(minute)
     )
     async with engine.connect() as conn:

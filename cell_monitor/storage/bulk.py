@@ -204,10 +204,16 @@ class PostgresBulk:
         select_list = ", ".join(
             "u.extra::json" if c == "extra" else f"u.{c}" for c in self._event_columns
         )
+        # event_ids is the idempotency key (events is partitioned by event_time
+        # and cannot hold a unique key on event_id alone; see partitions.py):
+        # only the events whose eventId was new there are stored.
         self._events_sql = (
+            f"WITH u AS (SELECT * FROM {_unnest(events, self._event_columns)}), "
+            "fresh AS (INSERT INTO event_ids (event_id, event_time) "
+            "SELECT event_id, event_time FROM u ON CONFLICT (event_id) DO NOTHING "
+            "RETURNING event_id) "
             f"INSERT INTO events ({', '.join(self._event_columns)}) "
-            f"SELECT {select_list} FROM {_unnest(events, self._event_columns)} "
-            "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+            f"SELECT {select_list} FROM u JOIN fresh USING (event_id) RETURNING id, event_id"
         )
         executions = CellExecution.__table__
         self._execution_columns = [c.name for c in executions.columns if c.name != "id"]

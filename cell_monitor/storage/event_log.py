@@ -17,7 +17,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.storage.engine import WRITE_TX
-from cell_monitor.storage.models import CellExecution, Event, Notebook, SinkPosition, Student
+from cell_monitor.storage.models import (
+    EXECUTION_OF_EVENT,
+    CellExecution,
+    Event,
+    Notebook,
+    SinkPosition,
+    Student,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +64,7 @@ def _rows() -> Select[Any]:
         select(*_COLUMNS)
         .join(Student, Student.id == Event.student_id)
         .outerjoin(Notebook, Notebook.id == Event.notebook_id)
-        .outerjoin(CellExecution, CellExecution.event_pk == Event.id)
+        .outerjoin(CellExecution, EXECUTION_OF_EVENT)
     )
 
 

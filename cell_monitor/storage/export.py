@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.live.state import LiveState, Thresholds
 from cell_monitor.storage.live_rows import STATE_COLUMNS, state_from_row
-from cell_monitor.storage.models import CellExecution, Event, Notebook, Student
+from cell_monitor.storage.models import EXECUTION_OF_EVENT, CellExecution, Event, Notebook, Student
 
 STUDENT_COLUMNS = (
     "student",
@@ -129,7 +129,7 @@ def _executions_query(filters: ExportFilters) -> Any:
             ce.duration_ms,
             ce.code,
         )
-        .join(Event, Event.id == ce.event_pk)
+        .join(Event, EXECUTION_OF_EVENT)  # one partition per lookup on PostgreSQL
         .join(Student, Student.id == ce.student_id)
         .outerjoin(Notebook, Notebook.id == ce.notebook_id)
     )

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     false,
 )
 from sqlalchemy.engine import Dialect
@@ -140,7 +141,12 @@ class LearningSession(Base):
 
 
 class Event(Base):
-    """The raw event log: every stored event once."""
+    """The raw event log: every stored event once.
+
+    These models describe the SQLite schema. On PostgreSQL (revision 0005) events
+    and cell_executions are partitioned by month with keys (id, event_time), and
+    the unique eventId lives in the table event_ids: see storage/partitions.py.
+    """
 
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -228,8 +234,18 @@ Index("ix_events_student_time", Event.student_id, Event.event_time.desc())
 Index("ix_events_notebook_time", Event.notebook_id, Event.event_time.desc())
 Index("ix_events_type_time", Event.event_type, Event.event_time.desc())
 Index("ix_events_time", Event.event_time.desc())
+# SQLite only (PostgreSQL has no foreign key from events to sessions): deleting
+# old sessions looks their events up through it (storage/retention.py).
+Index("ix_events_session_id", Event.session_id)
 Index("ix_cell_executions_student_time", CellExecution.student_id, CellExecution.event_time.desc())
 Index(
     "ix_cell_executions_notebook_time", CellExecution.notebook_id, CellExecution.event_time.desc()
 )
 Index("ix_cell_executions_notebook_cell", CellExecution.notebook_id, CellExecution.cell_index)
+
+# How an event finds its execution. event_time is part of it (the same value on
+# both rows) so that PostgreSQL, where both tables are partitioned by it, looks
+# only in the matching month instead of every partition of cell_executions.
+EXECUTION_OF_EVENT = and_(
+    CellExecution.event_pk == Event.id, CellExecution.event_time == Event.event_time
+)

@@ -13,7 +13,14 @@ from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.schemas import EventOut, EventPage, StatsOut, StudentList, StudentOut
-from cell_monitor.storage.models import CellExecution, Event, LearningSession, Notebook, Student
+from cell_monitor.storage.models import (
+    EXECUTION_OF_EVENT,
+    CellExecution,
+    Event,
+    LearningSession,
+    Notebook,
+    Student,
+)
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ def _events_query(filters: EventFilters) -> Select[Any]:
         .join(Student, Student.id == Event.student_id)
         .outerjoin(Notebook, Notebook.id == Event.notebook_id)
         .outerjoin(LearningSession, LearningSession.id == Event.session_id)
-        .outerjoin(CellExecution, CellExecution.event_pk == Event.id)
+        .outerjoin(CellExecution, EXECUTION_OF_EVENT)
     )
     if filters.student:
         stmt = stmt.where(Event.student_id == _student_id(filters.student))

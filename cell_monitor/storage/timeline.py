@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cell_monitor.dashboard_schemas import HelpEntry, SessionOut, StudentDetail, TimelineExecution
 from cell_monitor.storage.live_store import UnknownStudent
 from cell_monitor.storage.models import (
+    EXECUTION_OF_EVENT,
     CellExecution,
     Event,
     InstructorAction,
@@ -76,7 +77,7 @@ def _executions(student_id: int, limit: int, after: Cursor | None) -> Any:
             ce.error_message,
             func.substr(ce.result, 1, OUTPUT_SUMMARY_CHARS).label("output"),
         )
-        .join(Event, Event.id == ce.event_pk)
+        .join(Event, EXECUTION_OF_EVENT)  # one partition per lookup on PostgreSQL
         .outerjoin(Notebook, Notebook.id == ce.notebook_id)
         .where(ce.student_id == student_id)
     )

@@ -12,6 +12,7 @@ from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.models import Base
 
 config = context.config
+MIGRATION_TIMEOUT = 24 * 3600.0
 
 
 def _migrate(connection: Connection) -> None:
@@ -28,6 +29,8 @@ def _migrate(connection: Connection) -> None:
 async def _run() -> None:
     settings: Settings = config.attributes.get("settings") or Settings()
     url: str = config.attributes.get("url") or settings.effective_database_url
+    # Copying a large table (0005) takes minutes: no per-statement timeout here.
+    settings = settings.model_copy(update={"db_command_timeout_seconds": MIGRATION_TIMEOUT})
     engine = create_engine(settings, url)
     try:
         async with engine.connect() as connection:
