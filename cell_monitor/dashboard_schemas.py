@@ -113,3 +113,10 @@ class StudentDetail(ReadModel):
     next_cursor: str | None = Field(None, description="Pass as `cursor` for older executions.")
     help: list[HelpEntry] = Field(description="Help requests and instructor actions, newest first.")
     sessions: list[SessionOut] = Field(description="Newest first.")
+
+
+class AccountOut(ReadModel):
+    """The signed-in instructor."""
+
+    username: str
+    role: str

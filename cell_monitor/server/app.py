@@ -23,6 +23,7 @@ from cell_monitor.server.maintenance import Maintenance
 from cell_monitor.server.middleware import MetricsMiddleware
 from cell_monitor.server.pipeline import Pipeline
 from cell_monitor.server.routes import (
+    account,
     activity,
     classroom,
     dashboard,
@@ -123,6 +124,7 @@ INSTRUCTOR_ROUTERS = (
     notebooks.router,
     student_detail.router,
     export.router,
+    account.router,
 )
 
 

@@ -2,7 +2,7 @@
 
 import { ActivityView } from './activity.js';
 import { Alerts } from './alerts.js';
-import { postJson, studentPath } from './api.js';
+import { getJson, postJson, studentPath } from './api.js';
 import { AttentionKind, AttentionPanel } from './attention.js';
 import { DetailDialog } from './detail.js';
 import { byId, setText } from './dom.js';
@@ -80,6 +80,17 @@ class Dashboard {
   start(): void {
     this.show(viewFromHash());
     this.socket.connect();
+    void this.showAccount();
+  }
+
+  /** The signed-in instructor's name, next to the sign-out button. */
+  async showAccount(): Promise<void> {
+    try {
+      const account = await getJson<{ username: string }>('/api/v1/me');
+      setText(byId('account-name'), account.username);
+    } catch {
+      // Signed out: getJson has already sent the browser to the sign-in page.
+    }
   }
 
   show(view: ViewName): void {

@@ -245,6 +245,12 @@ def test_signing_in_leads_to_the_dashboard(server: ServerProcess, browser: Any) 
     page.click("button[type=submit]")
     page.wait_for_url("**/dashboard**", timeout=5000)
     wait_live(page)
+    page.locator("#account-name", has_text=TEST_ADMIN).wait_for()
+    # Signing out ends the session: the dashboard asks for a sign-in again.
+    page.click("text=Sign out")
+    page.wait_for_url("**/login", timeout=5000)
+    page.goto(f"{server.url}/dashboard")
+    page.wait_for_url("**/login?next=**", timeout=5000)
     context.close()
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.dashboard_support import api_client
-from tests.support import event
+from tests.support import TEST_ADMIN, event
 
 URL = "/api/v1/events"
 T0 = datetime.now(timezone.utc) - timedelta(minutes=30)
@@ -50,6 +50,13 @@ async def post(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> None:
 async def dash(server: str) -> Any:
     async with api_client(server) as client:
         yield client
+
+
+async def test_me_names_the_signed_in_instructor(
+    dash: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    assert (await dash.get("/api/v1/me")).json() == {"username": TEST_ADMIN, "role": "admin"}
+    assert (await anonymous.get("/api/v1/me")).status_code == 401
 
 
 async def test_page_and_assets_are_served_for_a_strict_csp(dash: httpx.AsyncClient) -> None:
