@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -48,6 +48,7 @@ from cell_monitor.storage import migrations, partitions
 from cell_monitor.storage.activity import executions_per_minute
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.live_store import live_states
+from cell_monitor.storage.progress import error_hotspots, list_notebooks, notebook_progress
 from cell_monitor.storage.queries import (
     EventFilters,
     decode_cursor,
@@ -56,6 +57,7 @@ from cell_monitor.storage.queries import (
     stats,
 )
 from cell_monitor.storage.retention import prune
+from cell_monitor.storage.timeline import student_detail
 
 NOTEBOOKS = 20
 LESSONS_PER_WEEK = 3
@@ -121,6 +123,18 @@ QUERIES: list[Query] = [
     Query(
         "activity per minute, 8 h", lambda c, _: executions_per_minute(c.engine, *window(8, c.now))
     ),
+    # The dashboard's views (Progress, Errors, student detail).
+    Query("notebook list", lambda c, _: list_notebooks(c.engine)),
+    Query("progress heatmap", lambda c, _: notebook_progress(c.engine, c.notebook(), None)),
+    Query(
+        "hotspots, one notebook, 3 h",
+        lambda c, _: error_hotspots(c.engine, c.notebook(), c.now - timedelta(hours=3), 50),
+    ),
+    Query(
+        "hotspots, all notebooks, 1 h",
+        lambda c, _: error_hotspots(c.engine, None, c.now - timedelta(hours=1), 50),
+    ),
+    Query("student detail", lambda c, _: student_detail(c.engine, c.student(), limit=50)),
 ]
 
 

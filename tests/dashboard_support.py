@@ -17,22 +17,14 @@ from typing import Any
 import httpx
 
 from tests.dashboard_client import Dashboard, dashboard
-from tests.support import event, instructor_headers, sign_in
+from tests.support import event, instructor_headers
 
 INGEST = "/api/v1/events"
 
 
-@asynccontextmanager
-async def api_client(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client allowed to call the instructor API of `base_url`."""
-    headers = await sign_in(base_url)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as client:
-        yield client
-
-
 @contextmanager
 def sync_api_client(base_url: str) -> Iterator[httpx.Client]:
-    """The same, for the (synchronous) browser tests and scripts."""
+    """An HTTP client of `base_url` signed in as the test instructor (browser tests, scripts)."""
     headers = instructor_headers(base_url)
     with httpx.Client(base_url=base_url, timeout=30, headers=headers) as client:
         yield client

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
-
-from pydantic import SecretStr
-
 from cell_monitor.config import ConfigError, Environment, Settings
 from cell_monitor.doctor.findings import CheckResult, Finding, Urgency, found, ok
 from cell_monitor.doctor.options import DoctorOptions
-
-# Values from examples and templates (.env.example, the guide) that must never reach production.
-PLACEHOLDERS = ("change-me", "changeme", "cellmonitor_password", "your-token", "example-secret")
+from cell_monitor.server.safety import production_problems
 
 
 async def check(options: DoctorOptions) -> CheckResult:
@@ -57,47 +51,38 @@ def _urls(settings: Settings) -> list[Finding]:
     return findings
 
 
-def secret_fields(settings: Settings) -> list[str]:
-    """Names of the Settings fields that hold secrets (typed SecretStr)."""
-    names = []
-    for name, info in type(settings).model_fields.items():
-        annotation: Any = info.annotation
-        if annotation is SecretStr or SecretStr in get_args(annotation):
-            names.append(name)
-    return names
-
-
 def _secrets(settings: Settings) -> list[Finding]:
+    # The server's own production checks (server/safety.py), so that doctor and
+    # `serve` never disagree on what production refuses.
     if settings.environment != Environment.production:
         return []
     findings = []
-    for name in secret_fields(settings):
-        value = getattr(settings, name)
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else ""
-        if not raw or any(word in raw.lower() for word in PLACEHOLDERS):
-            env = env_name(name, type(settings))
-            findings.append(
-                Finding(
-                    id="config.secret_unset",
-                    urgency=Urgency.high,
-                    title=f"{env} is {'not set' if not raw else 'a placeholder'} in production",
-                    detail=f"{type(settings).model_fields[name].description or ''}",
-                    fix=f"Set {env} to a long random value, e.g. "
-                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`.",
-                )
-            )
-    database_url = settings.database_url or ""
-    if any(word in database_url.lower() for word in PLACEHOLDERS):
+    for problem in production_problems(settings):
+        variable, _, why = problem.partition(": ")
         findings.append(
             Finding(
-                id="config.secret_unset",
+                id="config.cors_origin_invalid"
+                if variable == "CELL_MONITOR_CORS_ORIGINS"
+                else "config.secret_unset",
                 urgency=Urgency.high,
-                title="DATABASE_URL carries an example password in production",
-                fix="Set POSTGRES_PASSWORD in .env to your own value (before the first "
-                "`docker compose up`, or ALTER ROLE … PASSWORD afterwards).",
+                title=f"{variable} is unsafe in production: the server refuses to start",
+                detail=why,
+                fix=_SECRET_FIXES.get(variable, _GENERIC_FIX.format(variable=variable)),
             )
         )
     return findings
+
+
+_GENERIC_FIX = (
+    "Set {variable} to your real value (a long random one for a secret, e.g. "
+    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
+)
+_SECRET_FIXES = {
+    "DATABASE_URL": "Set POSTGRES_PASSWORD in .env to your own value (before the first "
+    "`docker compose up`, or ALTER ROLE … PASSWORD afterwards).",
+    "CELL_MONITOR_CORS_ORIGINS": "List origins as scheme://host[:port], comma-separated "
+    "(e.g. https://hub.example.edu).",
+}
 
 
 def _topology(settings: Settings) -> list[Finding]:

@@ -4,9 +4,8 @@ Anonymous callers get what the dashboard page expects: an API call a 401,
 a browser asking for an HTML page a 303 to /login?next=…, a WebSocket an
 accepted connection closed at once with 4401 (a browser cannot read the status
 of a refused handshake). State-changing requests must come from the server's
-own pages (Origin check, on top of the SameSite=Lax cookie), and a WebSocket
-from the server's own origin or the CORS allow-list (cross-site WebSocket
-hijacking).
+own pages (Origin check, on top of the SameSite=Lax cookie), and so must a
+WebSocket (cross-site WebSocket hijacking).
 """
 
 from __future__ import annotations
@@ -49,9 +48,9 @@ def same_origin(connection: HTTPConnection) -> bool:
 
 
 def ws_origin_allowed(websocket: WebSocket) -> bool:
-    origin = websocket.headers.get("origin")
-    if origin is not None and origin in websocket.app.state.cell_monitor.settings.cors_origins:
-        return True
+    # Only the server's own dashboard page: the CORS allow-list names the
+    # students' JupyterLab origins, where student code runs, and those must
+    # never read the class feed with an instructor's cookie.
     return same_origin(websocket)
 
 

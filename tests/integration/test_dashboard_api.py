@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.dashboard_support import api_client
-from tests.support import TEST_ADMIN, event
+from tests.support import TEST_ADMIN, event, instructor_client
 
 URL = "/api/v1/events"
 T0 = datetime.now(timezone.utc) - timedelta(minutes=30)
@@ -48,7 +47,7 @@ async def post(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> None:
 
 @pytest.fixture
 async def dash(server: str) -> Any:
-    async with api_client(server) as client:
+    async with instructor_client(server) as client:
         yield client
 
 

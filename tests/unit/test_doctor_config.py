@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+import pytest
 
 from cell_monitor.config import Environment, Settings
 from cell_monitor.doctor import DoctorOptions, run_doctor
-from cell_monitor.doctor.config import env_name, secret_fields
+from cell_monitor.doctor.config import env_name
 from cell_monitor.doctor.findings import CheckResult, Finding, Report, Urgency
 from cell_monitor.doctor.render import to_json, to_text
+from cell_monitor.server.safety import UnsafeConfiguration, check_production
 from tests.support import make_settings
-
-
-class SettingsWithSecret(Settings):
-    signing_key: SecretStr | None = Field(None, description="Signs instructor sessions.")
 
 
 async def _config_findings(settings: Settings) -> list[Finding]:
@@ -24,38 +21,38 @@ async def _config_findings(settings: Settings) -> list[Finding]:
     return report.findings
 
 
-async def test_every_secret_field_must_be_set_in_production(tmp_path: Path) -> None:
-    settings = SettingsWithSecret(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=tmp_path,
-        environment="production",
-        database_url="postgresql://u:x7Rk2@db:5432/cellmonitor_db",
-    )
-    assert "signing_key" in secret_fields(settings)
-    findings = await _config_findings(settings)
-    assert [f.id for f in findings] == ["config.secret_unset"]
-    assert "CELL_MONITOR_SIGNING_KEY" in findings[0].title
-    assert "token_urlsafe" in findings[0].fix
-
-    placeholder = settings.model_copy(update={"signing_key": SecretStr("change-me-please")})
-    assert "placeholder" in (await _config_findings(placeholder))[0].title
-    good = settings.model_copy(update={"signing_key": SecretStr("Zq0o1lJ9v2r8s7t6u5")})
-    assert await _config_findings(good) == []
-    development = settings.model_copy(update={"environment": Environment.development})
-    assert await _config_findings(development) == []
-
-
-async def test_example_password_and_topology(tmp_path: Path) -> None:
+async def test_what_production_refuses_is_a_high_finding(tmp_path: Path) -> None:
     settings = make_settings(
         "postgresql://cellmonitor_user:cellmonitor_password@postgres:5432/cellmonitor_db",
         tmp_path,
         environment="production",
         workers=4,
+        influxdb_url="http://influxdb:8086",
+        influxdb_token="change-me",
+        cors_origins="https://hub.example.edu/lab",
     )
-    found = {f.id: f for f in await _config_findings(settings)}
-    assert found["config.secret_unset"].urgency == Urgency.high
-    assert "POSTGRES_PASSWORD" in found["config.secret_unset"].fix
-    assert "REDIS_URL=redis://" in found["config.workers_without_redis"].fix
+    findings = await _config_findings(settings)
+    by_title = {f.title.split()[0]: f for f in findings}
+    assert {f.urgency for f in findings} == {Urgency.high}
+    assert by_title["DATABASE_URL"].id == "config.secret_unset"
+    assert "POSTGRES_PASSWORD" in by_title["DATABASE_URL"].fix
+    assert "token_urlsafe" in by_title["INFLUXDB_TOKEN"].fix
+    assert by_title["CELL_MONITOR_CORS_ORIGINS"].id == "config.cors_origin_invalid"
+    assert "REDIS_URL=redis://" in by_title["4"].fix  # "4 workers without REDIS_URL"
+    # The doctor names exactly what `serve` refuses.
+    with pytest.raises(UnsafeConfiguration) as refused:
+        check_production(settings)
+    for variable in ("DATABASE_URL", "INFLUXDB_TOKEN", "CELL_MONITOR_CORS_ORIGINS"):
+        assert variable in str(refused.value)
+
+    good = make_settings(
+        "postgresql://cellmonitor_user:Zq0o1lJ9v2r8s7t6u5@postgres:5432/cellmonitor_db",
+        tmp_path,
+        environment="production",
+    )
+    assert await _config_findings(good) == []
+    development = settings.model_copy(update={"environment": Environment.development, "workers": 1})
+    assert await _config_findings(development) == []
 
     sqlite = make_settings("", tmp_path, environment="production")
     sqlite = sqlite.model_copy(update={"database_url": None})
