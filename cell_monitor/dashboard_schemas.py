@@ -60,6 +60,7 @@ class HotspotStudent(ReadModel):
 
 
 class Hotspot(ReadModel):
+    notebook: str | None = Field(None, description="notebookPath of the cell.")
     cell_index: int | None
     error_name: str | None
     error_message: str | None

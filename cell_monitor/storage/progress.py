@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, case, distinct, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.dashboard_schemas import (
     CellProgress,
@@ -28,7 +28,8 @@ from cell_monitor.storage.models import CellExecution, Notebook, Student
 from cell_monitor.storage.queries import _as_utc
 
 CE = CellExecution
-HOTSPOT_KEY = (CE.cell_index, CE.error_name, CE.error_message)
+# Per notebook: cell 7 of two notebooks is not the same cell.
+HOTSPOT_KEY = (CE.notebook_id, CE.cell_index, CE.error_name, CE.error_message)
 
 
 def _failed_as_int() -> Any:
@@ -199,9 +200,11 @@ async def error_hotspots(
         if group_rows:
             who = _hotspot_students(groups.subquery(), notebook, since, per_group)
             who_rows = (await conn.execute(who)).all()
+        paths = await _notebook_paths(conn, {r.notebook_id for r in group_rows})
     by_group: dict[tuple[Any, ...], list[HotspotStudent]] = {}
     for r in who_rows:
-        by_group.setdefault((r.cell_index, r.error_name, r.error_message), []).append(
+        key = (r.notebook_id, r.cell_index, r.error_name, r.error_message)
+        by_group.setdefault(key, []).append(
             HotspotStudent(
                 student=r.student_key,
                 user_name=r.user_name,
@@ -211,14 +214,20 @@ async def error_hotspots(
         )
     items = [
         Hotspot(
+            notebook=paths.get(r.notebook_id),
             cell_index=r.cell_index,
             error_name=r.error_name,
             error_message=r.error_message,
             students=r.students,
             occurrences=r.occurrences,
             last_at=_as_utc(r.last_at) or datetime.min,
-            who=by_group.get((r.cell_index, r.error_name, r.error_message), []),
+            who=by_group.get((r.notebook_id, r.cell_index, r.error_name, r.error_message), []),
         )
         for r in group_rows
     ]
     return HotspotsOut(notebook=notebook, since=since, items=items)
+
+
+async def _notebook_paths(conn: AsyncConnection, ids: set[Any]) -> dict[Any, str]:
+    rows = await conn.execute(select(Notebook.id, Notebook.path).where(Notebook.id.in_(ids)))
+    return {row.id: row.path for row in rows}

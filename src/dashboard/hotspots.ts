@@ -9,6 +9,7 @@ import { Refresher } from './refresher.js';
 import type { ILiveEvent } from './state.js';
 
 interface IHotspot {
+  notebook: string | null;
   cellIndex: number | null;
   errorName: string | null;
   errorMessage: string | null;
@@ -80,9 +81,14 @@ export class HotspotsView {
 
   private item(hotspot: IHotspot, open: Set<string | undefined>): HTMLElement {
     const error = `${hotspot.errorName ?? 'Error'}: ${hotspot.errorMessage ?? ''}`;
-    const cell =
+    const cellIndex =
       hotspot.cellIndex !== null ? `cell ${hotspot.cellIndex}` : 'unknown cell';
-    const key = `${hotspot.cellIndex}\u0000${error}`;
+    // With every notebook shown, say which notebook the cell belongs to.
+    const cell =
+      this.chosen !== null || !hotspot.notebook
+        ? cellIndex
+        : `${cellIndex} of ${hotspot.notebook}`;
+    const key = `${hotspot.notebook}\u0000${hotspot.cellIndex}\u0000${error}`;
     const people = el('ul', { class: 'hotspot-students' });
     for (const who of hotspot.who) {
       const name = who.userName || who.student;

@@ -159,10 +159,17 @@ async def test_hotspots_group_errors_by_cell_and_message(dash: httpx.AsyncClient
 
     recent = await dash.get("/api/v1/hotspots", params={"notebook": "lesson1.ipynb", "hours": 1})
     assert recent.json()["items"][0]["students"] == 3
+    assert {item["notebook"] for item in body["items"]} == {"lesson1.ipynb"}
+    # Across notebooks, cell 7 of other.ipynb is another cell: a group of its own.
     everywhere = (await dash.get("/api/v1/hotspots")).json()["items"]
-    assert everywhere[0]["students"] == 5  # eve's other notebook counts too
+    assert [(i["notebook"], i["cellIndex"], i["students"]) for i in everywhere] == [
+        ("lesson1.ipynb", 7, 4),
+        ("lesson1.ipynb", 2, 1),
+        ("other.ipynb", 7, 1),
+    ]
+    assert [w["student"] for w in everywhere[2]["who"]] == ["eve@example.org"]
     limited = (await dash.get("/api/v1/hotspots", params={"limit": 1, "who": 2})).json()["items"]
-    assert len(limited) == 1 and limited[0]["students"] == 5
+    assert len(limited) == 1 and limited[0]["students"] == 4
     assert [w["student"] for w in limited[0]["who"]] == ["ada@example.org", "cy@example.org"]
     assert (await dash.get("/api/v1/hotspots", params={"limit": 0})).status_code == 422
 
