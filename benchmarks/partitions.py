@@ -124,7 +124,10 @@ QUERIES: list[Query] = [
         "activity per minute, 8 h", lambda c, _: executions_per_minute(c.engine, *window(8, c.now))
     ),
     # The dashboard's views (Progress, Errors, student detail).
-    Query("notebook list", lambda c, _: list_notebooks(c.engine)),
+    Query(
+        "notebook list (counts over 24 h)",
+        lambda c, _: list_notebooks(c.engine, c.now - timedelta(hours=24)),
+    ),
     Query("progress heatmap", lambda c, _: notebook_progress(c.engine, c.notebook(), None)),
     Query(
         "hotspots, one notebook, 3 h",

@@ -12,14 +12,15 @@ from cell_monitor.schemas import ReadModel
 
 class NotebookOut(ReadModel):
     path: str
-    students: int = Field(description="Students who ran at least one cell of it.")
-    executions: int
-    errors: int
-    last_activity: datetime | None = None
+    students: int = Field(description="Students who ran at least one of its cells since `since`.")
+    executions: int = Field(description="Cell executions since `since`.")
+    errors: int = Field(description="Failed cell executions since `since`.")
+    last_activity: datetime | None = Field(None, description="Its newest event, of any type.")
 
 
 class NotebookList(ReadModel):
-    items: list[NotebookOut]
+    since: datetime = Field(description="Start of the window the counts cover.")
+    items: list[NotebookOut] = Field(description="Most recently used first.")
 
 
 class CellState(str, Enum):

@@ -108,6 +108,12 @@ async def test_progress_shows_each_students_latest_run_per_cell(dash: httpx.Asyn
         "lastActivity": by_path["lesson1.ipynb"]["lastActivity"],
     }
     assert set(by_path) == {"lesson1.ipynb", "other.ipynb"}
+    # Counts cover a window; notebooks without runs in it are still listed.
+    quiet = (await dash.get("/api/v1/notebooks", params={"hours": 0.0001})).json()
+    assert {n["path"]: n["executions"] for n in quiet["items"]} == {
+        "lesson1.ipynb": 0,
+        "other.ipynb": 0,
+    }
 
     progress = (await dash.get("/api/v1/progress", params={"notebook": "lesson1.ipynb"})).json()
     assert progress["cellCount"] == 4

@@ -15,9 +15,13 @@ router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
 
 @router.get("/notebooks", response_model=NotebookList, response_model_by_alias=True)
-async def notebooks(engine: EngineDep) -> NotebookList:
-    """Notebooks that students ran cells of, most recently used first."""
-    return await progress.list_notebooks(engine)
+async def notebooks(
+    engine: EngineDep,
+    hours: Annotated[float, Query(gt=0, le=24 * 365, description="window of the counts")] = 24,
+) -> NotebookList:
+    """Every notebook, most recently used first, with its activity in the last `hours`."""
+    since = datetime.now(timezone.utc) - timedelta(hours=hours)
+    return await progress.list_notebooks(engine, since)
 
 
 @router.get("/progress", response_model=ProgressOut, response_model_by_alias=True)
