@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,11 +24,11 @@ from tests.dashboard_support import (  # noqa: E402 - after the path is set
     dashboard_context,
     open_dashboard,
     post_events,
-    realistic_class,
+    server_with_class,
     student_identity,
     sync_api_client,
 )
-from tests.support import ServerProcess, event  # noqa: E402
+from tests.support import event  # noqa: E402
 
 
 def measure(url: str, students: int, requests: int) -> None:
@@ -73,19 +72,8 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data:
-        env = {
-            "CELL_MONITOR_DATA_DIR": data,
-            "DATABASE_URL": f"sqlite:///{Path(data) / 'latency.sqlite3'}",
-            "CELL_MONITOR_LOG_LEVEL": "WARNING",
-        }
-        server = ServerProcess(env).wait_ready()
-        try:
-            with sync_api_client(server.url) as client:
-                post_events(client, realistic_class(args.students))
-            measure(server.url, args.students, args.requests)
-        finally:
-            server.stop()
+    with server_with_class(args.students) as server:
+        measure(server.url, args.students, args.requests)
 
 
 if __name__ == "__main__":

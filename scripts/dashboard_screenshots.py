@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,8 @@ sys.path.insert(0, str(ROOT))
 from tests.dashboard_support import (  # noqa: E402 - after the path is set
     dashboard_context,
     open_dashboard,
-    post_events,
-    realistic_class,
-    sync_api_client,
+    server_with_class,
 )
-from tests.support import ServerProcess  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -80,19 +76,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as data:
-        env = {
-            "CELL_MONITOR_DATA_DIR": data,
-            "DATABASE_URL": f"sqlite:///{Path(data) / 'screenshots.sqlite3'}",
-            "CELL_MONITOR_LOG_LEVEL": "WARNING",
-        }
-        server = ServerProcess(env).wait_ready()
-        try:
-            with sync_api_client(server.url) as client:
-                post_events(client, realistic_class(args.students))
-            photograph(server.url, args.out)
-        finally:
-            server.stop()
+    with server_with_class(args.students) as server:
+        photograph(server.url, args.out)
 
 
 if __name__ == "__main__":

@@ -164,3 +164,21 @@ def influx_settings(
         influx_max_backoff_seconds=1.0,
         influx_gap_seconds=3.0,
     )
+
+
+REDIS_ENV = "CELL_MONITOR_TEST_REDIS_URL"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis of the test run (CI sets CELL_MONITOR_TEST_REDIS_URL), else skip."""
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        pytest.skip(f"{REDIS_ENV} is not set")
+    return url
+
+
+@pytest.fixture
+def channel() -> str:
+    # Concurrent test runs share the Redis server; pub/sub channels are global.
+    return f"cell-monitor-test-{uuid.uuid4().hex[:8]}"

@@ -8,16 +8,18 @@ the public ingest API.
 from __future__ import annotations
 
 import random
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.dashboard_client import Dashboard, dashboard
-from tests.support import event, instructor_headers
+from tests.support import ServerProcess, event, instructor_headers
 
 INGEST = "/api/v1/events"
 
@@ -35,6 +37,24 @@ async def dashboard_socket(base_url: str, **params: str) -> AsyncIterator[Dashbo
     """/ws/dashboard of `base_url` as an instructor, after its first snapshot."""
     async with dashboard(base_url, **params) as board:
         yield board
+
+
+@contextmanager
+def server_with_class(students: int) -> Iterator[ServerProcess]:
+    """`cell-monitor serve` on a throwaway SQLite file, with a realistic class posted."""
+    with tempfile.TemporaryDirectory() as data:
+        env = {
+            "CELL_MONITOR_DATA_DIR": data,
+            "DATABASE_URL": f"sqlite:///{Path(data) / 'class.sqlite3'}",
+            "CELL_MONITOR_LOG_LEVEL": "WARNING",
+        }
+        server = ServerProcess(env).wait_ready()
+        try:
+            with sync_api_client(server.url) as client:
+                post_events(client, realistic_class(students))
+            yield server
+        finally:
+            server.stop()
 
 
 def post_events(client: httpx.Client, events: list[dict[str, Any]]) -> None:

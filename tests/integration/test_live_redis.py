@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,22 +15,7 @@ import pytest
 from tests.dashboard_client import dashboard, is_alert, is_event
 from tests.support import ServerProcess, event, free_port, live_server, make_settings, sign_in
 
-REDIS_ENV = "CELL_MONITOR_TEST_REDIS_URL"
 URL = "/api/v1/events"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        pytest.skip(f"{REDIS_ENV} is not set")
-    return url
-
-
-@pytest.fixture
-def channel() -> str:
-    # Concurrent test runs share the Redis server; pub/sub channels are global.
-    return f"cell-monitor-test-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,20 +34,6 @@ ADA, BOB = "ada@example.org", "bob@example.org"
 NOT_STUDENT_DATA = {"alembic_version", "sink_positions", "users", "login_sessions", "ingest_tokens"}
 ALIAS = pseudonym(KEY.encode(), ADA)
 BOB_ALIAS = pseudonym(KEY.encode(), BOB)
-REDIS_ENV = "CELL_MONITOR_TEST_REDIS_URL"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        pytest.skip(f"{REDIS_ENV} is not set")
-    return url
-
-
-@pytest.fixture
-def channel() -> str:
-    return f"cell-monitor-test-{uuid.uuid4().hex[:8]}"
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
