@@ -54,7 +54,7 @@ if command -v docker-compose >/dev/null; then
 else
   echo "skipped: docker-compose is not installed (apt-get install docker-compose)"
 fi
-echo "== tsc, eslint, prettier" && npx tsc --noEmit -p . && npx tsc --noEmit -p src/dashboard \
+echo "== tsc, eslint, prettier" && npx tsc --noEmit -p . && npx tsc --noEmit -p dashboard \
   && npm run --silent lint:check
 echo "== jest" && npm test --silent
 echo "== pytest" && .venv/bin/pytest "$@"
