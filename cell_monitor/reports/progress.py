@@ -1,16 +1,19 @@
-"""Notebook progress and error hotspots, aggregated in SQL (SQLite and PostgreSQL).
+"""Notebook list, progress and error hotspots, aggregated in SQL (SQLite and PostgreSQL).
 
-Both read `cell_executions` of one notebook through ix_cell_executions_notebook_cell /
-ix_cell_executions_notebook_time; what comes back is one row per (student, cell) or
-per (cell, error), never one per execution.
+The heatmap, the notebook list and the whole term's hotspots read the report
+tables the writer keeps (storage/report_tables.py): what they cost is what they
+show. Hotspots over a window read that window's errors from `cell_executions`
+(ix_cell_executions_errors_time). What comes back is one row per (student, cell)
+or per (cell, error), never one per execution.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, and_, case, distinct, func, select
+from sqlalchemy import Select, and_, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.contract.reports import (
@@ -25,47 +28,62 @@ from cell_monitor.contract.reports import (
     StudentProgress,
 )
 from cell_monitor.reports.queries import _as_utc
-from cell_monitor.storage.models import CellExecution, Notebook, Student
+from cell_monitor.storage.models import (
+    CellExecution,
+    ErrorGroup,
+    ErrorGroupCount,
+    ErrorStudent,
+    ExecutionMinute,
+    LatestRun,
+    Notebook,
+    Student,
+)
+from cell_monitor.storage.report_tables import epoch_minute
 
 CE = CellExecution
 # Per notebook: cell 7 of two notebooks is not the same cell.
 HOTSPOT_KEY = (CE.notebook_id, CE.cell_index, CE.error_name, CE.error_message)
 
 
-def _failed_as_int() -> Any:
-    return case((CE.has_error, 1), else_=0)
-
-
 async def list_notebooks(engine: AsyncEngine, since: datetime) -> NotebookList:
     """Every notebook, most recently used first, with what happened in it since `since`.
 
-    The counts cover a window, not all time: over a term's millions of
-    executions they would read every row on each visit of the dashboard.
+    The counts cover a window, not all time, and come from the tables the writer
+    keeps (storage/report_tables.py): executions and errors from the per-minute
+    counts (whole minutes: from the minute of `since` on), students from the
+    latest runs (a student ran a cell of the notebook in the window exactly when
+    their latest run of some cell of it is in the window).
     """
     notebooks = select(Notebook.id, Notebook.path, Notebook.last_seen).order_by(
         Notebook.last_seen.desc(), Notebook.path
     )
+    minutes = ExecutionMinute
     counts = (
         select(
-            CE.notebook_id,
-            func.count(distinct(CE.student_id)).label("students"),
-            func.count().label("executions"),
-            func.sum(_failed_as_int()).label("errors"),
+            minutes.notebook_id,
+            func.sum(minutes.executions).label("executions"),
+            func.sum(minutes.errors).label("errors"),
         )
-        .where(CE.event_time >= since)
-        .group_by(CE.notebook_id)
+        .where(minutes.minute >= epoch_minute(since))
+        .group_by(minutes.notebook_id)
+    )
+    students = (
+        select(LatestRun.notebook_id, func.count(distinct(LatestRun.student_id)))
+        .where(LatestRun.last_at >= since)
+        .group_by(LatestRun.notebook_id)
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(notebooks)).all()
         recent = {r.notebook_id: r for r in await conn.execute(counts)}
+        who = dict((await conn.execute(students)).all())
     items = []
     for r in rows:
         seen = recent.get(r.id)
         items.append(
             NotebookOut(
                 path=r.path,
-                students=seen.students if seen else 0,
-                executions=seen.executions if seen else 0,
+                students=int(who.get(r.id, 0)),
+                executions=int(seen.executions or 0) if seen else 0,
                 errors=int(seen.errors or 0) if seen else 0,
                 last_activity=_as_utc(r.last_seen),
             )
@@ -78,19 +96,16 @@ def _notebook_id(path: str) -> Any:
 
 
 def _latest_runs(notebook: str, team: str | None) -> Any:
-    """Each (student, cell) of the notebook, and whether its latest run failed."""
-    # One GROUP BY instead of ranking every run: the latest run failed when the
-    # latest failure is as recent as the latest run.
-    last_run = func.max(CE.event_time)
-    last_failure = func.max(case((CE.has_error, CE.event_time)))
-    stmt = (
-        select(CE.student_id, CE.cell_index, (last_failure == last_run).label("failed"))
-        .where(CE.notebook_id == _notebook_id(notebook), CE.cell_index.is_not(None))
-        .group_by(CE.student_id, CE.cell_index)
+    """Each (student, cell) of the notebook, and whether its latest run failed.
+
+    One row each in latest_runs (kept by the writer), whatever the history.
+    """
+    stmt = select(LatestRun.student_id, LatestRun.cell_index, LatestRun.failed).where(
+        LatestRun.notebook_id == _notebook_id(notebook)
     )
     if team is not None:
         team_ids = select(Student.id).where(Student.team_name == team)
-        stmt = stmt.where(CE.student_id.in_(team_ids))
+        stmt = stmt.where(LatestRun.student_id.in_(team_ids))
     return stmt.subquery()
 
 
@@ -201,13 +216,16 @@ async def error_hotspots(
     per_group: int = 100,
 ) -> HotspotsOut:
     """Errors grouped by (cell, name, message), most students first, with those students."""
-    groups = _hotspot_groups(notebook, since, limit)
     async with engine.connect() as conn:
-        group_rows = (await conn.execute(groups)).all()
-        who_rows = []
-        if group_rows:
-            who = _hotspot_students(groups.subquery(), notebook, since, per_group)
-            who_rows = (await conn.execute(who)).all()
+        if since is None:
+            group_rows, who_rows = await _term_hotspots(conn, notebook, limit, per_group)
+        else:
+            groups = _hotspot_groups(notebook, since, limit)
+            group_rows = list((await conn.execute(groups)).all())
+            who_rows = []
+            if group_rows:
+                who = _hotspot_students(groups.subquery(), notebook, since, per_group)
+                who_rows = list((await conn.execute(who)).all())
         paths = await _notebook_paths(conn, {r.notebook_id for r in group_rows})
     by_group: dict[tuple[Any, ...], list[HotspotStudent]] = {}
     for r in who_rows:
@@ -234,6 +252,71 @@ async def error_hotspots(
         for r in group_rows
     ]
     return HotspotsOut(notebook=notebook, since=since, items=items)
+
+
+async def _term_hotspots(
+    conn: AsyncConnection, notebook: str | None, limit: int, per_group: int
+) -> tuple[list[Any], list[Any]]:
+    """The whole term's hotspots, from the error tables the writer keeps."""
+    students = func.sum(ErrorGroupCount.students)
+    occurrences = func.sum(ErrorGroupCount.occurrences)
+    counts = (
+        select(
+            ErrorGroupCount.group_id,
+            students.label("students"),
+            occurrences.label("occurrences"),
+        )
+        .group_by(ErrorGroupCount.group_id)
+        .having(students > 0)
+    )
+    if notebook is not None:
+        in_notebook = select(ErrorGroup.id).where(ErrorGroup.notebook_id == _notebook_id(notebook))
+        counts = counts.where(ErrorGroupCount.group_id.in_(in_notebook))
+    c = counts.subquery()
+    eg = ErrorGroup
+    top = (
+        select(eg.id, eg.notebook_id, eg.cell_index, eg.error_name, eg.error_message, c)
+        .join(c, c.c.group_id == eg.id)
+        .order_by(c.c.students.desc(), c.c.occurrences.desc(), eg.cell_index)
+        .limit(limit)
+    )
+    tops = (await conn.execute(top)).all()
+    if not tops:
+        return [], []
+    ids = [r.id for r in tops]
+    es = ErrorStudent
+    last = dict(
+        (
+            await conn.execute(
+                select(es.group_id, func.max(es.last_at))
+                .where(es.group_id.in_(ids))
+                .group_by(es.group_id)
+            )
+        ).all()
+    )
+    group_rows = [
+        SimpleNamespace(**r._mapping, last_at=last.get(r.id)) for r in tops if r.id in last
+    ]
+    rank = func.row_number().over(partition_by=es.group_id, order_by=es.last_at.desc())
+    ranked = (
+        select(
+            eg.notebook_id,
+            eg.cell_index,
+            eg.error_name,
+            eg.error_message,
+            Student.student_key,
+            Student.user_name,
+            Student.team_name,
+            es.last_at,
+            rank.label("rank"),
+        )
+        .join(eg, eg.id == es.group_id)
+        .join(Student, Student.id == es.student_id)
+        .where(es.group_id.in_(ids))
+        .subquery()
+    )
+    who = select(ranked).where(ranked.c.rank <= per_group).order_by(ranked.c.rank)
+    return group_rows, list((await conn.execute(who)).all())
 
 
 async def _notebook_paths(conn: AsyncConnection, ids: set[Any]) -> dict[Any, str]:
