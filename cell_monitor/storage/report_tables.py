@@ -15,7 +15,7 @@ Counters that every commit adds to (types, minutes, group counts) are sharded:
 a commit adds to the row of its connection's shard, so concurrent commits do
 not queue on one row; readers sum the shards. Everything here is additive, so
 erasure (privacy/erasure.py) and prune (retention.py) subtract what they remove
-through `remove_students` / `prune_before` in the same way.
+through `remove_students` / `prune_before`, out of the existing shard rows.
 
 Rows are written in key order within a group, like the writer's other tables,
 so concurrent transactions cannot deadlock on them. Revision 0006 creates and
@@ -320,13 +320,12 @@ async def remove_students(conn: AsyncConnection, ids: Sequence[int]) -> dict[str
     """
     if not ids:
         return {}
-    shard = shard_of(conn)
     by_type = await conn.execute(
         select(Event.event_type, func.count())
         .where(Event.student_id.in_(ids))
         .group_by(Event.event_type)
     )
-    await add_types(conn, {t: -n for t, n in by_type.all()}, shard)
+    await subtract(conn, EventTypeCount, {(t,): [n] for t, n in by_type.all()})
     minute = _minute_sql(conn)
     per_minute = await conn.execute(
         text(
@@ -336,15 +335,16 @@ async def remove_students(conn: AsyncConnection, ids: Sequence[int]) -> dict[str
         ).bindparams(bindparam("ids", expanding=True)),
         {"ids": list(ids)},
     )
-    await add_minutes(conn, {(m, nb): [-n, -int(e)] for m, nb, n, e in per_minute.all()}, shard)
+    await subtract(
+        conn, ExecutionMinute, {(m, nb): [n, int(e)] for m, nb, n, e in per_minute.all()}
+    )
     counts = {"latest_runs": await _delete(conn, delete(LatestRun), LatestRun.student_id, ids)}
-    counts.update(await _remove_error_students(conn, ErrorStudent.student_id.in_(ids), shard))
+    counts.update(await _remove_error_students(conn, ErrorStudent.student_id.in_(ids)))
     return counts
 
 
 async def prune_before(conn: AsyncConnection, cutoff: datetime) -> dict[str, int]:
     """Remove the report rows whose latest data is older than `cutoff` (retention)."""
-    shard = shard_of(conn)
     if conn.dialect.name == "postgresql":
         # Writers hold a student's row for their whole group (writer.py); holding
         # the same rows keeps them from re-adding a pair while it is removed here.
@@ -361,8 +361,50 @@ async def prune_before(conn: AsyncConnection, cutoff: datetime) -> dict[str, int
             conn, delete(ExecutionMinute), ExecutionMinute.minute, epoch_minute(cutoff), "<"
         ),
     }
-    counts.update(await _remove_error_students(conn, ErrorStudent.last_at < cutoff, shard))
+    counts.update(await _remove_error_students(conn, ErrorStudent.last_at < cutoff))
     return counts
+
+
+_COUNTERS: dict[Any, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    EventTypeCount: (("event_type",), ("events",)),
+    ExecutionMinute: (("minute", "notebook_id"), ("executions", "errors")),
+    ErrorGroupCount: (("group_id",), ("students", "occurrences")),
+}
+
+
+async def subtract(
+    conn: AsyncConnection, model: Any, amounts: dict[tuple[Any, ...], list[int]]
+) -> None:
+    """Take `amounts` off a sharded counter, key by key, out of its existing shard rows.
+
+    The rows of a key are locked and emptied one after the other (a row at zero
+    goes), so what is removed leaves no trace, and a concurrent commit adding to
+    the same key waits rather than being overwritten.
+    """
+    keys, values = _COUNTERS[model]
+    table = model.__table__
+    for key in sorted(amounts):
+        left = list(amounts[key])
+        where = and_(*(table.c[k] == v for k, v in zip(keys, key, strict=True)))
+        query = select(table.c.shard, *(table.c[v] for v in values)).where(where)
+        query = query.order_by(table.c.shard)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        rows = (await conn.execute(query)).all()
+        for n, row in enumerate(rows):
+            last = n == len(rows) - 1
+            new = []
+            for i, have in enumerate(row[1:]):
+                take = left[i] if last else min(left[i], have)
+                left[i] -= take
+                new.append(have - take)
+            shard = and_(where, table.c.shard == row.shard)
+            if any(new):
+                await conn.execute(
+                    table.update().where(shard).values(dict(zip(values, new, strict=True)))
+                )
+            else:
+                await conn.execute(table.delete().where(shard))
 
 
 async def _delete(conn: AsyncConnection, stmt: Any, column: Any, value: Any, op: str = "in") -> int:
@@ -370,7 +412,7 @@ async def _delete(conn: AsyncConnection, stmt: Any, column: Any, value: Any, op:
     return int((await conn.execute(stmt.where(where))).rowcount or 0)
 
 
-async def _remove_error_students(conn: AsyncConnection, where: Any, shard: int) -> dict[str, int]:
+async def _remove_error_students(conn: AsyncConnection, where: Any) -> dict[str, int]:
     removed = (
         await conn.execute(
             select(ErrorStudent.group_id, func.count(), func.sum(ErrorStudent.occurrences))
@@ -381,7 +423,7 @@ async def _remove_error_students(conn: AsyncConnection, where: Any, shard: int) 
     if not removed:
         return {"error_students": 0, "error_groups": 0}
     rows = int((await conn.execute(delete(ErrorStudent).where(where))).rowcount or 0)
-    await _add_group_counts(conn, {g: [-int(n), -int(o)] for g, n, o in removed}, shard)
+    await subtract(conn, ErrorGroupCount, {(g,): [int(n), int(o)] for g, n, o in removed})
     # A group no student is left in goes (its message came from them).
     touched = [g for g, _, _ in removed]
     left = select(ErrorStudent.group_id).where(ErrorStudent.group_id.in_(touched))

@@ -1,8 +1,9 @@
 """Writing one group of events in one transaction, exactly once per eventId.
 
 Rows are touched in a fixed order (students, notebooks, sessions, events,
-executions, then the report tables; keys sorted within each) so that concurrent transactions of several
-workers lock the same rows in the same order and cannot deadlock each other.
+executions, then the report tables; keys sorted within each) so that concurrent
+transactions of several workers lock the same rows in the same order and cannot
+deadlock each other.
 The statements themselves are in bulk.py, one implementation per database.
 """
 
