@@ -173,7 +173,7 @@ def run(base: str, args: argparse.Namespace) -> None:
             "/api/v1/hotspots",
             "/api/v1/stats",
             "/api/v1/activity?hours=6&source=database",
-            "/api/v1/students/student7@example.org/detail?limit=100",
+            f"/api/v1/students/student{min(7, args.students - 1)}@example.org/detail?limit=100",
             "/api/v1/export/students.csv",
             "/api/v1/export/executions.csv?notebook=other.ipynb",
         ]

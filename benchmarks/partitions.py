@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -301,6 +301,34 @@ async def load(engine: AsyncEngine, args: argparse.Namespace, start: datetime) -
     return time.perf_counter() - began
 
 
+async def verify(engine: AsyncEngine, events: int) -> None:
+    """The log holds --events events, and what is derived from it agrees: else exit 1."""
+    checks = {
+        "events": "SELECT count(*) FROM events",
+        "students' events": "SELECT sum(event_count) FROM students",
+    }
+    async with engine.connect() as conn:
+        if await conn.run_sync(lambda c: inspect(c).has_table("event_ids")):
+            checks["event ids"] = "SELECT count(*) FROM event_ids"
+        executions = (await conn.execute(text("SELECT count(*) FROM cell_executions"))).scalar_one()
+        typed = (
+            await conn.execute(
+                text("SELECT count(*) FROM events WHERE event_type = 'cell_executed'")
+            )
+        ).scalar_one()
+        if await conn.run_sync(lambda c: inspect(c).has_table("event_type_counts")):
+            checks["events per type"] = "SELECT sum(events) FROM event_type_counts"
+        got = {name: (await conn.execute(text(sql))).scalar_one() for name, sql in checks.items()}
+    print(
+        "stored: "
+        + ", ".join(f"{name} {n:,} of {events:,}" for name, n in got.items())
+        + f"; executions {executions:,} of {typed:,}",
+        flush=True,
+    )
+    if any(n != events for n in got.values()) or executions != typed:
+        raise SystemExit("stored counts differ from what was loaded")
+
+
 async def time_queries(ctx: Context, repeat: int) -> dict[str, tuple[float, float]]:
     results = {}
     for query in QUERIES:
@@ -347,6 +375,7 @@ async def run_layout(args: argparse.Namespace, layout: str) -> dict[str, Any]:
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
                     await conn.execute(text("ANALYZE"))
                 print(f"{layout}: upgraded to head in {upgrade_s:.0f} s", flush=True)
+            await verify(engine, args.events)
             async with engine.connect() as conn:
                 last = (await conn.execute(text("SELECT max(event_time) FROM events"))).scalar()
                 size = (
