@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from cell_monitor.storage.models import (
     Base,
     CellExecution,
+    ErrorStudent,
     Event,
     InstructorAction,
+    LatestRun,
     LearningSession,
     Notebook,
     Student,
@@ -75,5 +77,8 @@ async def export_student(engine: AsyncEngine, keys: Iterable[str]) -> dict[str, 
             "instructorActions": await _rows(
                 conn, InstructorAction, InstructorAction.student_id.in_(ids)
             ),
+            # Derived from their executions by the writer (storage/report_tables.py).
+            "latestRuns": await _rows(conn, LatestRun, LatestRun.student_id.in_(ids)),
+            "errorGroupEntries": await _rows(conn, ErrorStudent, ErrorStudent.student_id.in_(ids)),
         }
     return data

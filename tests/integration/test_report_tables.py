@@ -25,6 +25,7 @@ from cell_monitor.privacy.erasure import erase_from_database
 from cell_monitor.storage import migrations
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.report_tables import group_key
+from cell_monitor.storage.retention import prune
 from tests.support import event, live_server, query_sql, sign_in
 
 URL = "/api/v1/events"
@@ -244,3 +245,35 @@ async def test_activity_and_notebook_list_count_the_window_from_the_minutes(
     assert [(n["path"], n["students"], n["executions"], n["errors"]) for n in listed] == [
         ("lesson1.ipynb", 2, 2, 1)
     ]
+
+
+async def test_prune_removes_report_rows_of_pruned_history(
+    client: httpx.AsyncClient, settings: Settings, database_url: str
+) -> None:
+    old = (NOW - timedelta(days=10)).isoformat()
+    new = (NOW - timedelta(hours=1)).isoformat()
+    failing = {"hasError": True, "errorName": "NameError", "errorMessage": "name 'x'"}
+    body = [
+        event(eventTime=old, cellIndex=0, **failing),  # cell 0: only old runs
+        event(eventTime=old, cellIndex=1),
+        event(eventTime=new, cellIndex=1),  # cell 1: a kept run
+        event(eventTime=old, cellIndex=2, emailAddress="bob@example.org", **failing),
+        event(eventTime=new, cellIndex=2, emailAddress="cy@example.org", **failing),
+    ]
+    assert (await client.post(URL, json=body)).status_code == 202
+    engine = create_engine(settings)
+    try:
+        report = await prune(engine, settings, timedelta(days=5))
+    finally:
+        await engine.dispose()
+    assert report.events == 3 and report.report_rows["latest_runs"] == 2
+    kept = await asyncio.to_thread(maintained, database_url)
+    # What is left describes only kept history, except `runs` (every run stored).
+    assert sorted((k[2], v[5]) for k, v in kept["latest_runs"].items()) == [(1, 2), (2, 1)]
+    assert all(ts(v[0]) > NOW - timedelta(days=5) for v in kept["latest_runs"].values())
+    assert sum(n for n, _ in kept["minutes"].values()) == 2
+    groups = {k[1:3]: v for k, v in kept["error_groups"].items()}
+    assert groups == {(2, "NameError"): (1, 1)}  # cell 0's group went with its only student
+    assert kept["groups_without_students"] == 0
+    # Like the students' counters, the counts per type keep what was pruned.
+    assert kept["event_types"] == {"cell_executed": 5}
