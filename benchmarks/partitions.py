@@ -318,7 +318,9 @@ async def verify(engine: AsyncEngine, events: int) -> None:
         ).scalar_one()
         if await conn.run_sync(lambda c: inspect(c).has_table("event_type_counts")):
             checks["events per type"] = "SELECT sum(events) FROM event_type_counts"
-        got = {name: (await conn.execute(text(sql))).scalar_one() for name, sql in checks.items()}
+        got = {
+            name: int((await conn.execute(text(sql))).scalar_one()) for name, sql in checks.items()
+        }
     print(
         "stored: "
         + ", ".join(f"{name} {n:,} of {events:,}" for name, n in got.items())

@@ -13,7 +13,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, and_, distinct, func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.contract.reports import (
@@ -112,30 +112,30 @@ def _latest_runs(notebook: str, team: str | None) -> Any:
 async def notebook_progress(engine: AsyncEngine, notebook: str, team: str | None) -> ProgressOut:
     """Cells x students of `notebook` (optionally one team's students)."""
     latest = _latest_runs(notebook, team)
-    stmt = (
-        select(
-            Student.student_key,
-            Student.user_name,
-            Student.team_name,
-            latest.c.cell_index,
-            latest.c.failed,
-        )
-        .join(Student, Student.id == latest.c.student_id)
-        .order_by(Student.student_key, latest.c.cell_index)
+    # Small rows, ordered here: sorting tens of thousands of joined rows by the
+    # student's key spilled to disk in PostgreSQL at a term's size.
+    cells_of = select(latest.c.student_id, latest.c.cell_index, latest.c.failed)
+    who = select(Student.id, Student.student_key, Student.user_name, Student.team_name).where(
+        Student.id.in_(select(latest.c.student_id).distinct())
     )
     async with engine.connect() as conn:
-        rows = (await conn.execute(stmt)).all()
-    students: dict[str, StudentProgress] = {}
-    # Per-cell totals from the (student, cell) rows SQL already aggregated.
+        runs = sorted((await conn.execute(cells_of)).all(), key=lambda r: r.cell_index)
+        people = {r.id: r for r in await conn.execute(who)}
+    order = sorted(people, key=lambda pk: people[pk].student_key)
+    entries = {
+        pk: StudentProgress(
+            student=people[pk].student_key,
+            user_name=people[pk].user_name,
+            team_name=people[pk].team_name,
+            cells={},
+        )
+        for pk in order
+    }
+    # Per-cell totals from the (student, cell) rows.
     reached: dict[int, int] = {}
     failed: dict[int, int] = {}
-    for r in rows:
-        entry = students.get(r.student_key)
-        if entry is None:
-            entry = students[r.student_key] = StudentProgress(
-                student=r.student_key, user_name=r.user_name, team_name=r.team_name, cells={}
-            )
-        entry.cells[r.cell_index] = CellState.failed if r.failed else CellState.ok
+    for r in runs:
+        entries[r.student_id].cells[r.cell_index] = CellState.failed if r.failed else CellState.ok
         reached[r.cell_index] = reached.get(r.cell_index, 0) + 1
         failed[r.cell_index] = failed.get(r.cell_index, 0) + bool(r.failed)
     cells = [
@@ -149,63 +149,8 @@ async def notebook_progress(engine: AsyncEngine, notebook: str, team: str | None
     ]
     cell_count = cells[-1].cell_index + 1 if cells else 0
     return ProgressOut(
-        notebook=notebook, cell_count=cell_count, cells=cells, students=list(students.values())
+        notebook=notebook, cell_count=cell_count, cells=cells, students=list(entries.values())
     )
-
-
-def _errors(notebook: str | None, since: datetime | None) -> Select[Any]:
-    stmt = select().select_from(CE).where(CE.has_error)
-    if notebook is not None:
-        stmt = stmt.where(CE.notebook_id == _notebook_id(notebook))
-    if since is not None:
-        stmt = stmt.where(CE.event_time >= since)
-    return stmt
-
-
-def _hotspot_groups(notebook: str | None, since: datetime | None, limit: int) -> Select[Any]:
-    """The `limit` (cell, name, message) groups that most students hit."""
-    students = func.count(distinct(CE.student_id))
-    return (
-        _errors(notebook, since)
-        .add_columns(
-            *HOTSPOT_KEY,
-            students.label("students"),
-            func.count().label("occurrences"),
-            func.max(CE.event_time).label("last_at"),
-        )
-        .group_by(*HOTSPOT_KEY)
-        .order_by(students.desc(), func.count().desc(), CE.cell_index)
-        .limit(limit)
-    )
-
-
-def _hotspot_students(
-    groups: Any, notebook: str | None, since: datetime | None, per_group: int
-) -> Select[Any]:
-    """The students of each group (the `per_group` most recent), with their last such error."""
-    last_at = func.max(CE.event_time)
-    rank = func.row_number().over(partition_by=HOTSPOT_KEY, order_by=last_at.desc())
-    same_group = and_(
-        *(column.is_not_distinct_from(groups.c[column.key]) for column in HOTSPOT_KEY)
-    )
-    ranked = (
-        _errors(notebook, since)
-        .add_columns(
-            *HOTSPOT_KEY,
-            Student.student_key,
-            Student.user_name,
-            Student.team_name,
-            last_at.label("last_at"),
-            rank.label("rank"),
-        )
-        .join(groups, same_group)
-        .join(Student, Student.id == CE.student_id)
-        .group_by(
-            *HOTSPOT_KEY, Student.id, Student.student_key, Student.user_name, Student.team_name
-        )
-        .subquery()
-    )
-    return select(ranked).where(ranked.c.rank <= per_group).order_by(ranked.c.rank)
 
 
 async def error_hotspots(
@@ -220,12 +165,7 @@ async def error_hotspots(
         if since is None:
             group_rows, who_rows = await _term_hotspots(conn, notebook, limit, per_group)
         else:
-            groups = _hotspot_groups(notebook, since, limit)
-            group_rows = list((await conn.execute(groups)).all())
-            who_rows = []
-            if group_rows:
-                who = _hotspot_students(groups.subquery(), notebook, since, per_group)
-                who_rows = list((await conn.execute(who)).all())
+            group_rows, who_rows = await _window_hotspots(conn, notebook, since, limit, per_group)
         paths = await _notebook_paths(conn, {r.notebook_id for r in group_rows})
     by_group: dict[tuple[Any, ...], list[HotspotStudent]] = {}
     for r in who_rows:
@@ -297,26 +237,92 @@ async def _term_hotspots(
     group_rows = [
         SimpleNamespace(**r._mapping, last_at=last.get(r.id)) for r in tops if r.id in last
     ]
+    # Ranked on error_students alone (its (group_id, last_at) index), the
+    # students' names joined to the kept rows only.
     rank = func.row_number().over(partition_by=es.group_id, order_by=es.last_at.desc())
     ranked = (
-        select(
-            eg.notebook_id,
-            eg.cell_index,
-            eg.error_name,
-            eg.error_message,
-            Student.student_key,
-            Student.user_name,
-            Student.team_name,
-            es.last_at,
-            rank.label("rank"),
-        )
-        .join(eg, eg.id == es.group_id)
-        .join(Student, Student.id == es.student_id)
+        select(es.group_id, es.student_id, es.last_at, rank.label("rank"))
         .where(es.group_id.in_(ids))
         .subquery()
     )
-    who = select(ranked).where(ranked.c.rank <= per_group).order_by(ranked.c.rank)
-    return group_rows, list((await conn.execute(who)).all())
+    who = (
+        select(ranked.c.group_id, ranked.c.last_at, *_IDENTITY)
+        .join(Student, Student.id == ranked.c.student_id)
+        .where(ranked.c.rank <= per_group)
+        .order_by(ranked.c.rank)
+    )
+    key_of = {r.id: r for r in tops}
+    who_rows = [
+        SimpleNamespace(**_group_of(key_of[r.group_id]), **r._mapping)
+        for r in await conn.execute(who)
+    ]
+    return group_rows, who_rows
+
+
+_IDENTITY = (Student.student_key, Student.user_name, Student.team_name)
+
+
+def _group_of(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in GROUP_FIELDS}
+
+
+GROUP_FIELDS = ("notebook_id", "cell_index", "error_name", "error_message")
+
+
+async def _window_hotspots(
+    conn: AsyncConnection, notebook: str | None, since: datetime, limit: int, per_group: int
+) -> tuple[list[Any], list[Any]]:
+    """Hotspots of the errors since `since`: one read of the window's errors
+    (ix_cell_executions_errors_time), per (group, student), grouped here."""
+    per_student = (
+        select(
+            *HOTSPOT_KEY,
+            CE.student_id,
+            func.count().label("occurrences"),
+            func.max(CE.event_time).label("last_at"),
+        )
+        .where(CE.has_error, CE.event_time >= since)
+        .group_by(*HOTSPOT_KEY, CE.student_id)
+    )
+    if notebook is not None:
+        per_student = per_student.where(CE.notebook_id == _notebook_id(notebook))
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for r in await conn.execute(per_student):
+        key = (r.notebook_id, r.cell_index, r.error_name, r.error_message)
+        groups.setdefault(key, []).append((_as_utc(r.last_at), r.student_id, r.occurrences))
+
+    def rank(item: tuple[tuple[Any, ...], list[Any]]) -> tuple[Any, ...]:
+        (_, cell, _, _), hits = item
+        return (-len(hits), -sum(h[2] for h in hits), cell is None, cell or 0)
+
+    top = sorted(groups.items(), key=rank)[:limit]
+    group_rows, picked = [], []
+    for key, hits in top:
+        hits.sort(key=lambda h: h[0], reverse=True)
+        fields = dict(zip(GROUP_FIELDS, key, strict=True))
+        group_rows.append(
+            SimpleNamespace(
+                **fields,
+                students=len(hits),
+                occurrences=sum(h[2] for h in hits),
+                last_at=hits[0][0],
+            )
+        )
+        picked += [(fields, last_at, student) for last_at, student, _ in hits[:per_group]]
+    ids = {student for _, _, student in picked}
+    people = {
+        r.id: r
+        for r in await conn.execute(select(Student.id, *_IDENTITY).where(Student.id.in_(ids)))
+    }
+    who_rows = [
+        SimpleNamespace(**fields, last_at=last_at, **_identity(people[student]))
+        for fields, last_at, student in picked
+    ]
+    return group_rows, who_rows
+
+
+def _identity(row: Any) -> dict[str, Any]:
+    return {"student_key": row.student_key, "user_name": row.user_name, "team_name": row.team_name}
 
 
 async def _notebook_paths(conn: AsyncConnection, ids: set[Any]) -> dict[Any, str]:
