@@ -59,7 +59,9 @@ def start_server(database_url: str, data_dir: str) -> tuple[subprocess.Popen[byt
         **server_env(),
     }
     cli = [sys.executable, "-m", "cell_monitor.cli"]
+    began = time.perf_counter()
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    print(f"db upgrade: {time.perf_counter() - began:.1f} s", flush=True)
     server = subprocess.Popen(
         [*cli, "serve", "--port", str(port)],
         env=env,
@@ -143,7 +145,15 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time --database-url as an earlier run with the same --students/--executions/"
+        "--cells left it (upgraded first; BENCH_PASSWORD of that run) instead of posting",
+    )
     args = parser.parse_args()
+    if args.reuse and not args.database_url:
+        parser.error("--reuse needs --database-url")
     with tempfile.TemporaryDirectory() as data:
         url = args.database_url or f"sqlite:///{Path(data) / 'bench.sqlite3'}"
         server, base = start_server(url, data)
@@ -158,10 +168,11 @@ def run(base: str, args: argparse.Namespace) -> None:
     events = class_events(args.students, args.executions, args.cells)
     with httpx.Client(base_url=base, timeout=300, headers=instructor_headers(base)) as client:
         began = time.perf_counter()
-        for i in range(0, len(events), 5000):
+        for i in range(0, len(events) if not args.reuse else 0, 5000):
             client.post("/api/v1/events", json=events[i : i + 5000]).raise_for_status()
         seconds = time.perf_counter() - began
-        print(f"posted {len(events)} executions in {seconds:.1f} s")
+        if not args.reuse:
+            print(f"posted {len(events)} executions in {seconds:.1f} s")
         verify(client, events)
         paths = [
             "/api/v1/live",

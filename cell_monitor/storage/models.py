@@ -258,7 +258,10 @@ class ErrorGroup(Base):
 
 
 class ErrorGroupCount(Base):
-    """How many students hit a group, how often, last when; sharded like EventTypeCount."""
+    """How many students hit a group and how often; sharded like EventTypeCount.
+
+    When the group was last hit is the newest of its error_students rows.
+    """
 
     __tablename__ = "error_group_counts"
     group_id: Mapped[int] = mapped_column(
@@ -267,7 +270,6 @@ class ErrorGroupCount(Base):
     shard: Mapped[int] = mapped_column(Integer, primary_key=True)
     students: Mapped[int] = mapped_column(BigInteger)
     occurrences: Mapped[int] = mapped_column(BigInteger)
-    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ErrorStudent(Base):
