@@ -29,8 +29,8 @@ def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_array_and_single_object_bodies() -> None:
-    assert parse_body(b'[{"a": 1}, {"b": 2}]') == [{"a": 1}, {"b": 2}]
-    assert parse_body(b'{"a": 1}') == [{"a": 1}]
+    assert parse_body(b'[{"a": 1}, {"b": 2}]').items == [{"a": 1}, {"b": 2}]
+    assert parse_body(b'{"a": 1}').items == [{"a": 1}]
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"42", b'"text"', b"null", b'"\\ud800"'])

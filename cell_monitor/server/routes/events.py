@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -13,7 +12,7 @@ from starlette.requests import ClientDisconnect
 from cell_monitor import metrics
 from cell_monitor.auth.ingest_tokens import Verdict
 from cell_monitor.auth.ratelimit import retry_after_header
-from cell_monitor.schemas import EventIn, EventPage, IngestResponse
+from cell_monitor.schemas import EventIn, EventPage, IngestResponse, UtcTime
 from cell_monitor.server.committer import Overloaded, StorageUnavailable
 from cell_monitor.server.deps import EngineDep
 from cell_monitor.server.pipeline import TooManyEvents, UnusableBody
@@ -153,8 +152,8 @@ async def list_events(
     student: Annotated[str | None, Query(description="emailAddress or userId")] = None,
     notebook: Annotated[str | None, Query(description="notebookPath")] = None,
     event_type: Annotated[list[str] | None, Query(alias="eventType")] = None,
-    since: Annotated[datetime | None, Query(description="events at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="events before (ISO 8601)")] = None,
+    since: Annotated[UtcTime | None, Query(description="events at or after (ISO 8601)")] = None,
+    until: Annotated[UtcTime | None, Query(description="events before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
 ) -> EventPage:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from cell_monitor.schemas import UtcTime
 from cell_monitor.server.deps import EngineDep, LiveDep
 from cell_monitor.storage import export
 
@@ -43,8 +44,8 @@ async def executions_csv(
     team: TeamQuery = None,
     notebook: NotebookQuery = None,
     student: Annotated[str | None, Query(description="only this student")] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    since: Annotated[UtcTime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[UtcTime | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> StreamingResponse:
     """Cell executions (with code), oldest first."""
     filters = export.ExportFilters(
