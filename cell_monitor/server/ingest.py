@@ -35,6 +35,9 @@ MAX_EXTRA_DEPTH = 32
 # The store's width of names, ids and paths (String(512) / String(1024) columns).
 FIELD_COLUMN_CHARS = 512
 PATH_COLUMN_CHARS = 1024
+# PostgreSQL cannot index a value over ~2700 bytes (notebooks.path is unique):
+# 1024 characters of a 4-byte script would be refused.
+PATH_INDEX_BYTES = 2000
 # `errorMessage` as the reference extension sends it without `errorName`: "ename: evalue".
 _ERROR_NAME = re.compile(r"([A-Za-z_][\w.]{0,199}): ")
 # Cell fields, as the wire names them: kept as metadata on events that are no
@@ -65,11 +68,19 @@ class ParsedBatch:
     rejected: list[RejectedEvent] = field(default_factory=list)
 
 
+# Deeper than this, an element of the posted array is not decoded at all (the
+# decoders recurse; Python's stops near 1000 levels).
+MAX_BODY_DEPTH = 512
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+
+
 @dataclass
 class PostedBody:
     items: list[Any]
     # Parsed by the lenient decoder: strings may hold lone UTF-16 surrogates.
     lenient: bool = False
+    # Elements of the array left undecoded because they nest too deeply.
+    too_deep: frozenset[int] = frozenset()
 
 
 def _no_constants(name: str) -> Any:
@@ -86,12 +97,19 @@ def parse_body(body: bytes) -> PostedBody:
         # lone surrogates (what JavaScript's JSON.stringify writes for a broken
         # string). Those cost their own event only, so parse them here and
         # judge each event on its own.
+        too_deep: frozenset[int] = frozenset()
         try:
-            data = json.loads(body, parse_constant=_no_constants)
+            try:
+                data = json.loads(body, parse_constant=_no_constants)
+            except RecursionError:
+                body, too_deep = _without_deep_elements(body)
+                data = json.loads(body, parse_constant=_no_constants)
         except RecursionError:
             raise UnusableBody("body is not usable JSON: nested too deeply") from exc
         except ValueError:
             raise UnusableBody(f"body is not valid JSON: {exc}") from exc
+        if isinstance(data, list):
+            return PostedBody(data, True, too_deep)
         lenient = True
     if isinstance(data, dict):
         return PostedBody([data], lenient)
@@ -100,12 +118,54 @@ def parse_body(body: bytes) -> PostedBody:
     raise UnusableBody("body must be a JSON array of events or a single event object")
 
 
-def validate_batch(items: list[Any], settings: Settings, *, lenient: bool = False) -> ParsedBatch:
+def _without_deep_elements(body: bytes) -> tuple[bytes, frozenset[int]]:
+    """`body` with each element of its top-level array nested over MAX_BODY_DEPTH
+    replaced by null, and the indexes of those elements.
+
+    A scan of brackets and commas outside strings (C-speed regex), run only for
+    bodies the decoders refused: the other elements can then be decoded and judged.
+    """
+    depth = deepest = index = 0
+    start = -1
+    cuts: list[tuple[int, int]] = []
+    deep: set[int] = set()
+    for token in _JSON_TOKEN.finditer(body):
+        char = token.group()[:1]
+        if char == b",":
+            index += depth == 1
+        elif char in (b"[", b"{"):
+            depth += 1
+            if depth == 2:
+                start, deepest = token.start(), 2
+            deepest = max(deepest, depth)
+        elif char in (b"]", b"}"):
+            if depth == 2 and start >= 0 and deepest > MAX_BODY_DEPTH:
+                cuts.append((start, token.end()))
+                deep.add(index)
+            depth -= 1
+    parts, position = [], 0
+    for begin, end in cuts:
+        parts += [body[position:begin], b"null"]
+        position = end
+    parts.append(body[position:])
+    return b"".join(parts), frozenset(deep)
+
+
+def validate_batch(
+    items: list[Any],
+    settings: Settings,
+    *,
+    lenient: bool = False,
+    too_deep: frozenset[int] = frozenset(),
+) -> ParsedBatch:
     """Validate and normalize each item; invalid ones go to `rejected`."""
     batch = ParsedBatch()
     now = datetime.now(timezone.utc)
     for index, item in enumerate(items):
-        errors = _judge(item, lenient)
+        if index in too_deep:
+            errors: list[str] | None = [f"the event nests over {MAX_BODY_DEPTH} levels deep"]
+        else:
+            errors = _judge(item, lenient)
         if errors is None:
             try:
                 event = normalize(EventIn.model_validate(item), settings, now)
@@ -213,7 +273,9 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
         user_name=clip(model.user_name, short, mark=False),
         team_name=clip(model.team_name, short, mark=False),
         session_key=clip(model.session_id, short, mark=False),
-        notebook_path=clip(model.notebook_path, PATH_COLUMN_CHARS, mark=False),
+        notebook_path=_within_bytes(
+            clip(model.notebook_path, PATH_COLUMN_CHARS, mark=False), PATH_INDEX_BYTES, clip
+        ),
         cell_id=clip(model.cell_id, short, mark=False),
         cell_index=model.cell_index,
         cell_type=clip(model.cell_type, 32, mark=False),
@@ -239,6 +301,16 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
         event.extra = {**(event.extra or {}), **server_metadata}
     event.truncated = clip.truncated
     return event
+
+
+def _within_bytes(value: str | None, limit: int, clip: _Clip) -> str | None:
+    if value is None or len(value) * 4 <= limit:
+        return value
+    encoded = value.encode("utf-8")
+    if len(encoded) <= limit:
+        return value
+    clip.truncated = True
+    return encoded[:limit].decode("utf-8", "ignore")
 
 
 def _cell_metadata(event: NewEvent, model: EventIn) -> dict[str, Any]:

@@ -69,7 +69,9 @@ class Pipeline:
             )
         if not items:
             raise UnusableBody("the body holds no events")
-        batch = validate_batch(items, self.settings, lenient=posted.lenient)
+        batch = validate_batch(
+            items, self.settings, lenient=posted.lenient, too_deep=posted.too_deep
+        )
         rejected = list(batch.rejected)
         accepted = duplicates = truncated = clock_adjusted = 0
         by_type: Counter[str] = Counter()
