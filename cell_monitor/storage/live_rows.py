@@ -6,7 +6,7 @@ from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any
 
-from cell_monitor.live.state import LiveState
+from cell_monitor.domain.live_status import LiveState
 from cell_monitor.storage.models import Student
 
 # LiveState fields stored under the same column name on `students`.

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import Settings
-from cell_monitor.server.committer import Failed, GroupCommitter, StorageUnavailable
+from cell_monitor.domain.records import NewEvent
+from cell_monitor.ingest.committer import Failed, GroupCommitter, StorageUnavailable
 from cell_monitor.storage.engine import create_engine
-from cell_monitor.storage.records import NewEvent
 from tests.support import make_settings, query_sql
 
 
@@ -68,7 +68,7 @@ VICTIMS = {
     "unindexable-path": {"notebook_path": four_byte_text(1024)},  # PostgreSQL btree limit (54000)
     "text-not-unicode": {"code": "\ud800"},  # not encodable as UTF-8
     "nul-in-key": {"event_id": "nul\x00key"},  # PostgreSQL text holds no NUL (22021)
-    "naive-time": {"event_time": datetime(2026, 1, 1)},  # noqa: DTZ001 - a TypeError in the writer
+    "naive-time": {"event_time": datetime(2026, 1, 1)},
 }
 
 

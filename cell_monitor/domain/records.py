@@ -1,0 +1,62 @@
+"""The record the pipeline hands the store: one validated, normalized event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Cell types whose "execution" only renders them.
+RENDERED_CELL_TYPES = frozenset({"markdown", "raw"})
+
+
+@dataclass(slots=True)
+class NewEvent:
+    event_id: str
+    event_type: str
+    event_time: datetime
+    received_at: datetime
+    student_key: str
+    email_address: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    team_name: str | None = None
+    session_key: str | None = None
+    notebook_path: str | None = None
+    cell_id: str | None = None
+    cell_index: int | None = None
+    cell_type: str | None = None
+    code: str | None = None
+    execution_count: int | None = None
+    has_error: bool = False
+    error_name: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    result: str | None = None
+    duration_ms: float | None = None
+    truncated: bool = False
+    # The client's eventTime was later than the receipt (plus skew): event_time is the receipt.
+    clock_adjusted: bool = False
+    extra: dict[str, Any] | None = None
+    # Set by the store once the event is committed.
+    pk: int | None = field(default=None, compare=False)
+
+    @property
+    def is_execution(self) -> bool:
+        # The reference extension reports "running" a markdown cell (a render) as
+        # cell_executed too: it is no run of code, counts as none and ends no error streak.
+        return self.event_type == "cell_executed" and (
+            self.cell_type is None or self.cell_type.lower() not in RENDERED_CELL_TYPES
+        )
+
+    @property
+    def live_time(self) -> datetime:
+        """When the event happened as far as live state goes: never after its receipt."""
+        return min(self.event_time, self.received_at)
+
+
+class WriteOutcome:
+    """What happened to one event of a group commit."""
+
+    inserted = "inserted"
+    duplicate = "duplicate"
