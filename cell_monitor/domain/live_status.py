@@ -174,7 +174,9 @@ _TIMES = tuple(f.name for f in fields(LiveState) if f.type in ("datetime | None"
 def bounded(state: LiveState, now: datetime, instead: datetime) -> LiveState:
     """`state` with each time far later than `now` (a receipt time) set to `instead`."""
     limit = now + FUTURE_MARGIN
-    late = {name: instead for name in _TIMES if (value := getattr(state, name)) and value > limit}
+    late: dict[str, Any] = {
+        name: instead for name in _TIMES if (value := getattr(state, name)) and value > limit
+    }
     return replace(state, **late) if late else state
 
 
