@@ -5,8 +5,8 @@ resent duplicates, errors, a message longer than an index key may be, runs
 without a cell index, other event types), then one student is erased. The
 maintained tables (storage/report_tables.py) are read back with plain SQL and
 compared with the same figures computed here, in Python, from the rows of
-events / cell_executions. Then the tables are rebuilt by revision 0006's
-backfill (downgrade to 0005, upgrade) and compared again.
+events / cell_executions. Then the tables are rebuilt by revision 0007's
+backfill (one revision down, then up) and compared again.
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ async def test_report_tables_equal_a_recomputation_from_the_log(
     assert sum(after["event_types"].values()) < sum(before["event_types"].values())
 
     # The migration's backfill builds the same tables from the log.
-    await asyncio.to_thread(migrations.downgrade, settings, None, "0005")
+    await asyncio.to_thread(migrations.downgrade, settings, None, "-1")
     await asyncio.to_thread(migrations.upgrade, settings)
     assert await asyncio.to_thread(assert_consistent, database_url) == after
 
