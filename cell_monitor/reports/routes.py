@@ -1,5 +1,5 @@
 """The read API and the dashboard's reports: events, students, stats, activity,
-notebooks, progress, hotspots, student detail and CSV exports."""
+notebooks, progress, hotspots, student detail, code insight and CSV exports."""
 
 from __future__ import annotations
 
@@ -11,12 +11,16 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from cell_monitor.contract.events import ActivityOut, EventPage, StatsOut, StudentList
+from cell_monitor.contract.insight import ClustersOut, ReplayOut, RunHistory
 from cell_monitor.contract.reports import HotspotsOut, NotebookList, ProgressOut, StudentDetail
 from cell_monitor.deps import EngineDep, SettingsDep, app_part
 from cell_monitor.domain.live_status import thresholds_of
 from cell_monitor.reports import csv_export as export
 from cell_monitor.reports import progress, queries, timeline
 from cell_monitor.reports.activity import ActivitySource, ActivityUnavailable, Hours, per_minute
+from cell_monitor.reports.clusters import attempt_clusters
+from cell_monitor.reports.history import run_history
+from cell_monitor.reports.replay import replay
 from cell_monitor.storage.live_store import UnknownStudent
 
 router = APIRouter(prefix="/api/v1")
@@ -147,6 +151,68 @@ async def student_detail(
         return await timeline.student_detail(engine, student, limit=limit, after=after)
     except UnknownStudent as exc:
         raise HTTPException(404, f"no student {student!r}") from exc
+
+
+@router.get("/runs", response_model=RunHistory, response_model_by_alias=True, tags=["insight"])
+async def runs(
+    engine: EngineDep,
+    student: Annotated[str, Query(description="the student's id (any characters)")],
+    notebook: Annotated[str, Query(description="notebookPath")],
+    cell: Annotated[int | None, Query(ge=0, description="cellIndex")] = None,
+    cell_id: Annotated[str | None, Query(alias="cellId", description="instead of cell")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+) -> RunHistory:
+    """A student's runs of one cell, oldest first, each with the diff from the one before."""
+    if cell is None and not cell_id:
+        raise HTTPException(422, "give cell (its index) or cellId")
+    try:
+        after = queries.decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    try:
+        return await run_history(engine, student, notebook, cell, cell_id, limit=limit, after=after)
+    except UnknownStudent as exc:
+        raise HTTPException(404, f"no student {student!r}") from exc
+
+
+@router.get("/clusters", response_model=ClustersOut, response_model_by_alias=True, tags=["insight"])
+async def clusters(
+    engine: EngineDep,
+    notebook: Annotated[str, Query(description="notebookPath")],
+    cell: Annotated[int, Query(ge=0, description="cellIndex")],
+    team: TeamQuery = None,
+) -> ClustersOut:
+    """Every student's latest attempt at a cell, grouped by the shape of its code."""
+    return await attempt_clusters(engine, notebook, cell, team)
+
+
+MAX_REPLAY = timedelta(hours=12)
+
+
+def _in_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)  # OverflowError at the ends of the calendar
+
+
+@router.get("/replay", response_model=ReplayOut, response_model_by_alias=True, tags=["insight"])
+async def class_replay(
+    engine: EngineDep,
+    settings: SettingsDep,
+    start: Annotated[datetime | None, Query(description="default: 2 h before end")] = None,
+    end: Annotated[datetime | None, Query(description="default: now")] = None,
+    notebook: Annotated[str | None, Query(description="heatmap of this notebook")] = None,
+) -> ReplayOut:
+    """The class between start and end, rebuilt from stored events (at most 12 h)."""
+    try:
+        until = _in_utc(end) if end else datetime.now(timezone.utc)
+        since = _in_utc(start) if start else until - timedelta(hours=2)
+    except (OverflowError, ValueError) as exc:
+        raise HTTPException(422, f"not a usable time: {exc}") from exc
+    if not since < until or until - since > MAX_REPLAY:
+        raise HTTPException(422, "start must be before end, at most 12 hours apart")
+    return await replay(engine, since, until, thresholds_of(settings), notebook)
 
 
 def _csv(rows: AsyncIterator[str], name: str) -> StreamingResponse:
