@@ -18,8 +18,10 @@ ADD = '''def add(a, b):
     [
         "def add(x, y):\n    s = x + y\n    return s\n",
         "def add(a,b):\n\n    total=a+b\n    return total",
-        "# my answer\ndef add(first: int, second: int) -> int:\n    result = first + second\n    return result\n",
-        "def add(a, b):\n    '''docstring in other quotes'''\n    total = (a + b)\n    return total\n",
+        "# my answer\ndef add(first: int, second: int) -> int:\n"
+        "    result = first + second\n    return result\n",
+        "def add(a, b):\n    '''docstring in other quotes'''\n"
+        "    total = (a + b)\n    return total\n",
     ],
 )
 def test_formatting_comments_docstrings_and_local_names_do_not_count(variant: str) -> None:
