@@ -3,12 +3,17 @@ notebooks, progress, hotspots, student detail, code insight and CSV exports."""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from cell_monitor.contract.events import ActivityOut, EventPage, StatsOut, StudentList
 from cell_monitor.contract.insight import ClustersOut, ReplayOut, RunHistory
@@ -18,6 +23,12 @@ from cell_monitor.domain.live_status import thresholds_of
 from cell_monitor.reports import csv_export as export
 from cell_monitor.reports import progress, queries, timeline
 from cell_monitor.reports.activity import ActivitySource, ActivityUnavailable, Hours, per_minute
+from cell_monitor.reports.analysis_export import (
+    Format,
+    ParquetUnavailable,
+    write_analysis,
+    zip_directory,
+)
 from cell_monitor.reports.clusters import attempt_clusters
 from cell_monitor.reports.history import run_history
 from cell_monitor.reports.replay import replay
@@ -248,3 +259,36 @@ async def executions_csv(
         team=team, notebook=notebook, student=student, since=since, until=until
     )
     return _csv(export.executions_csv(engine, filters), "executions")
+
+
+@router.get("/export/analysis.zip", response_class=FileResponse, tags=["insight"])
+async def analysis_zip(
+    engine: EngineDep,
+    settings: SettingsDep,
+    format: Annotated[Format, Query(description="csv, or parquet (needs pyarrow)")] = Format.csv,
+    team: TeamQuery = None,
+    notebook: NotebookQuery = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+) -> FileResponse:
+    """Students, events and executions as files for pandas/polars (docs/analysis.md)."""
+    filters = export.ExportFilters(team=team, notebook=notebook, since=since, until=until)
+    work = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="cell-monitor-export-"))
+    try:
+        now = datetime.now(timezone.utc)
+        await write_analysis(engine, work / "files", filters, format, now, thresholds_of(settings))
+        target = work / "analysis.zip"
+        await asyncio.to_thread(zip_directory, work / "files", target)
+    except ParquetUnavailable as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise HTTPException(501, str(exc)) from exc
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    return FileResponse(
+        target,
+        media_type="application/zip",
+        filename=f"cell-monitor-{format.value}-{stamp}.zip",
+        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True),
+    )

@@ -2,7 +2,14 @@
 // grid, needs-attention list and heatmap as they were at that moment.
 
 import { getJson } from './api.js';
-import { byId, el, setText, STATUS_ICON, STATUS_LABEL } from './dom.js';
+import {
+  byId,
+  el,
+  reorder,
+  setText,
+  STATUS_ICON,
+  STATUS_LABEL
+} from './dom.js';
 import { fillOptions } from './overview.js';
 import { NotebookChoices } from './progress.js';
 import { IReplay, IStudentAt, name, ReplayModel } from './replayModel.js';
@@ -16,6 +23,8 @@ export class ReplayView {
   private readonly slider = byId<HTMLInputElement>('replay-slider');
   private readonly notebooks = new NotebookChoices();
   private model: ReplayModel | null = null;
+  private readonly tiles = new Map<string, HTMLButtonElement>();
+  private readonly heatCells = new Map<string, HTMLTableCellElement[]>();
   private timer = 0;
   private speed = 0;
   private visible = false;
@@ -70,6 +79,9 @@ export class ReplayView {
       notebook: this.notebook.value || null
     });
     this.model = new ReplayModel(replay);
+    this.tiles.clear();
+    byId('replay-grid').replaceChildren();
+    this.buildHeatmap(this.model);
     this.slider.min = String(this.model.start);
     this.slider.max = String(this.model.end);
     this.slider.step = '1000';
@@ -119,39 +131,45 @@ export class ReplayView {
       return;
     }
     const time = Number(this.slider.value);
-    const when = new Date(time);
-    const label = when.toLocaleString();
+    const label = new Date(time).toLocaleString();
     this.slider.setAttribute('aria-valuetext', label);
     setText(byId('replay-time'), label);
     const students = model.studentsAt(time);
-    byId('replay-grid').replaceChildren(...students.map(s => this.tile(s)));
+    const grid = byId('replay-grid');
+    // Tiles and heatmap cells are built once per replay and updated in place:
+    // a step touches only what changed at that moment.
+    reorder(
+      grid,
+      students.map(s => this.tile(s))
+    );
     this.renderAttention(students, time);
-    this.renderHeatmap(model, students, time);
+    this.renderHeatmap(model, time);
   }
 
   private tile(at: IStudentAt): HTMLElement {
-    const where =
-      at.frame?.cellIndex !== null && at.frame?.cellIndex !== undefined
-        ? `cell ${at.frame.cellIndex}`
-        : '';
-    const button = el(
-      'button',
-      {
-        type: 'button',
-        class: `replay-tile status-${at.status}`,
-        'data-student': at.student.student
-      },
-      el('span', { 'aria-hidden': 'true', text: `${STATUS_ICON[at.status]} ` }),
-      el('span', { class: 'replay-name', text: name(at.student) }),
-      el('span', {
-        class: 'replay-status',
-        text: ` ${STATUS_LABEL[at.status]}${where ? ` · ${where}` : ''}`
-      })
-    );
-    button.addEventListener('click', () =>
-      this.openStudent(at.student.student)
-    );
-    return button;
+    const key = at.student.student;
+    let tile = this.tiles.get(key);
+    if (!tile) {
+      tile = el(
+        'button',
+        { type: 'button', class: 'replay-tile', 'data-student': key },
+        el('span', { class: 'replay-icon', 'aria-hidden': 'true' }),
+        el('span', { class: 'replay-name', text: name(at.student) }),
+        el('span', { class: 'replay-status' })
+      );
+      tile.addEventListener('click', () => this.openStudent(key));
+      this.tiles.set(key, tile);
+    }
+    const cell = at.frame?.cellIndex;
+    const where = cell !== null && cell !== undefined ? ` · cell ${cell}` : '';
+    const text = ` ${STATUS_LABEL[at.status]}${where}`;
+    if (tile.dataset.status !== at.status) {
+      tile.dataset.status = at.status;
+      tile.className = `replay-tile status-${at.status}`;
+      setText(tile.children[0], `${STATUS_ICON[at.status]} `);
+    }
+    setText(tile.children[2], text);
+    return tile;
   }
 
   private renderAttention(students: IStudentAt[], time: number): void {
@@ -179,12 +197,10 @@ export class ReplayView {
     setText(byId('replay-stuck-count'), String(stuck.length));
   }
 
-  private renderHeatmap(
-    model: ReplayModel,
-    students: IStudentAt[],
-    time: number
-  ): void {
+  /** The heatmap table of the loaded replay (students × cells), empty cells. */
+  private buildHeatmap(model: ReplayModel): void {
     const box = byId('replay-heatmap');
+    this.heatCells.clear();
     if (!model.replay.notebook || model.cellCount === 0) {
       box.replaceChildren(
         el('p', {
@@ -199,30 +215,41 @@ export class ReplayView {
       head.append(el('th', { scope: 'col', text: String(cell) }));
     }
     const body = el('tbody');
-    const byName = [...students].sort((a, b) =>
-      name(a.student).localeCompare(name(b.student))
+    const byName = [...model.replay.students].sort((a, b) =>
+      name(a).localeCompare(name(b))
     );
-    for (const s of byName) {
+    for (const student of byName) {
       const row = el(
         'tr',
-        {},
-        el('th', { scope: 'row', text: name(s.student) })
+        { 'data-student': student.student },
+        el('th', { scope: 'row', text: name(student) })
       );
+      const cells: HTMLTableCellElement[] = [];
       for (let cell = 0; cell < model.cellCount; cell++) {
-        const state = model.cellAt(s.student.student, cell, time);
-        row.append(
-          el('td', {
-            class: `hm-cell ${state ?? 'none'}`,
-            text: state === 'ok' ? '✓' : state === 'failed' ? '✕' : '',
-            title: state ?? 'not run'
-          })
-        );
+        const td = el('td', { class: 'hm-cell none', title: 'not run' });
+        cells.push(td);
+        row.append(td);
       }
+      this.heatCells.set(student.student, cells);
       body.append(row);
     }
     box.replaceChildren(
       el('table', { class: 'heatmap' }, el('thead', {}, head), body)
     );
+  }
+
+  private renderHeatmap(model: ReplayModel, time: number): void {
+    for (const [student, cells] of this.heatCells) {
+      cells.forEach((td, index) => {
+        const state = model.cellAt(student, index, time) ?? 'none';
+        if (td.dataset.state !== state) {
+          td.dataset.state = state;
+          td.className = `hm-cell ${state}`;
+          td.title = state === 'none' ? 'not run' : state;
+          td.textContent = state === 'ok' ? '✓' : state === 'failed' ? '✕' : '';
+        }
+      });
+    }
   }
 }
 

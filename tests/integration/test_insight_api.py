@@ -191,3 +191,76 @@ async def test_replay_refuses_windows_it_cannot_answer(client: httpx.AsyncClient
     assert (await client.get("/api/v1/replay", params=edge)).status_code == 422
     default = await client.get("/api/v1/replay")
     assert default.status_code == 200 and default.json()["frames"] == []
+
+
+async def test_analysis_export_reads_straight_into_pandas(
+    client: httpx.AsyncClient, tmp_path: Any
+) -> None:
+    import io
+    import zipfile
+
+    import pandas as pd
+
+    formula = "=HYPERLINK(1)"
+    await post(
+        client,
+        [
+            run("ada", 0, 0, formula, "NameError"),
+            run("zoe", 1, 5, "x = 1"),  # team B
+            event(eventType="notebook_saved", emailAddress="ada@example.org", eventTime=at(9)),
+        ],
+    )
+    frames: dict[str, dict[str, Any]] = {}
+    for fmt in ("csv", "parquet"):
+        response = await client.get("/api/v1/export/analysis.zip", params={"format": fmt})
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/zip"
+        archive = zipfile.ZipFile(io.BytesIO(response.content))
+        names = sorted(archive.namelist())
+        assert names == [f"{t}.{fmt}" for t in ("events", "executions", "students")]
+        read = pd.read_csv if fmt == "csv" else pd.read_parquet
+        frames[fmt] = {n.split(".")[0]: read(io.BytesIO(archive.read(n))) for n in names}
+    for fmt, tables in frames.items():
+        events, executions = tables["events"], tables["executions"]
+        assert len(events) == 3 and len(executions) == 2 and len(tables["students"]) == 2
+        assert set(events["eventType"]) == {"cell_executed", "notebook_saved"}
+        assert executions["hasError"].tolist() == [True, False]
+        # CSV guards spreadsheets against formulas; Parquet keeps the code exact.
+        expected = "'" + formula if fmt == "csv" else formula
+        assert executions["code"].iloc[0] == expected
+    assert str(frames["parquet"]["executions"]["eventTime"].dtype).startswith("datetime64")
+    one_team = await client.get("/api/v1/export/analysis.zip", params={"team": "B"})
+    archive = zipfile.ZipFile(io.BytesIO(one_team.content))
+    students = pd.read_csv(io.BytesIO(archive.read("students.csv")))
+    assert students["student"].tolist() == ["zoe@example.org"]
+
+
+async def test_the_documented_pandas_recipe_runs_on_an_export(
+    client: httpx.AsyncClient, tmp_path: Any
+) -> None:
+    import io
+    import re
+    import zipfile
+    from pathlib import Path
+
+    await post(
+        client,
+        [
+            run("ada", 0, 0, "1/0", "ZeroDivisionError"),
+            run("ada", 0, 5, "1/1"),
+            run("ada", 1, 9, "x = 2"),
+            run("bob", 0, 10, "print(x)", "NameError"),
+            event(eventType="help", emailAddress="bob@example.org", eventTime=at(12)),
+        ],
+    )
+    response = await client.get("/api/v1/export/analysis.zip", params={"format": "parquet"})
+    zipfile.ZipFile(io.BytesIO(response.content)).extractall(tmp_path / "term")
+    doc = (Path(__file__).parents[2] / "docs" / "analysis.md").read_text()
+    recipe = re.search(r"```python\n(.*?)```", doc, re.S)
+    assert recipe is not None
+    scope: dict[str, Any] = {}
+    exec(recipe.group(1).replace('"term/', f'"{tmp_path}/term/'), scope)
+    assert scope["per_cell"].loc[("lesson1.ipynb", 0), "students"] == 2
+    assert scope["attempts"].loc[("ada@example.org", 0)] == 2
+    assert list(scope["behind"].index) == ["bob@example.org"]
+    assert scope["askers"].to_dict() == {"bob@example.org": 1}
