@@ -13,9 +13,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.background import BackgroundTask
 
-from cell_monitor.contract.events import ActivityOut, EventPage, StatsOut, StudentList
+from cell_monitor.contract.events import ActivityOut, EventPage, StatsOut, StudentList, UtcTime
 from cell_monitor.contract.insight import ClustersOut, ReplayOut, RunHistory
 from cell_monitor.contract.reports import HotspotsOut, NotebookList, ProgressOut, StudentDetail
 from cell_monitor.deps import EngineDep, SettingsDep, app_part
@@ -46,8 +47,8 @@ async def list_events(
     student: Annotated[str | None, Query(description="emailAddress or userId")] = None,
     notebook: Annotated[str | None, Query(description="notebookPath")] = None,
     event_type: Annotated[list[str] | None, Query(alias="eventType")] = None,
-    since: Annotated[datetime | None, Query(description="events at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="events before (ISO 8601)")] = None,
+    since: Annotated[UtcTime | None, Query(description="events at or after (ISO 8601)")] = None,
+    until: Annotated[UtcTime | None, Query(description="events before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
 ) -> EventPage:
@@ -141,19 +142,42 @@ async def hotspots(
     return await progress.error_hotspots(engine, notebook, since, limit, per_group=who)
 
 
+LimitQuery = Annotated[int, Query(ge=1, le=500)]
+CursorQuery = Annotated[str | None, Query(description="nextCursor of the previous page")]
+
+
 @router.get(
-    "/students/{student}/detail",
+    "/students/detail",
     response_model=StudentDetail,
     response_model_by_alias=True,
     tags=["dashboard"],
 )
 async def student_detail(
-    student: str,
+    student: Annotated[str, Query(min_length=1, description="the student's key")],
     engine: EngineDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> StudentDetail:
+    """Executions, help requests and sessions of any student (ids with "/", "..", "%"...)."""
+    return await _detail(engine, student, limit, cursor)
+
+
+@router.get(
+    "/students/{student:path}/detail",
+    response_model=StudentDetail,
+    response_model_by_alias=True,
+    tags=["dashboard"],
+)
+async def student_detail_by_path(
+    student: str, engine: EngineDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> StudentDetail:
     """Executions (code, duration, error, output), help requests and sessions of a student."""
+    return await _detail(engine, student, limit, cursor)
+
+
+async def _detail(
+    engine: AsyncEngine, student: str, limit: int, cursor: str | None
+) -> StudentDetail:
     try:
         after = queries.decode_cursor(cursor) if cursor else None
     except ValueError as exc:
@@ -201,26 +225,17 @@ async def clusters(
 MAX_REPLAY = timedelta(hours=12)
 
 
-def _in_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)  # OverflowError at the ends of the calendar
-
-
 @router.get("/replay", response_model=ReplayOut, response_model_by_alias=True, tags=["insight"])
 async def class_replay(
     engine: EngineDep,
     settings: SettingsDep,
-    start: Annotated[datetime | None, Query(description="default: 2 h before end")] = None,
-    end: Annotated[datetime | None, Query(description="default: now")] = None,
+    start: Annotated[UtcTime | None, Query(description="default: 2 h before end")] = None,
+    end: Annotated[UtcTime | None, Query(description="default: now")] = None,
     notebook: Annotated[str | None, Query(description="heatmap of this notebook")] = None,
 ) -> ReplayOut:
     """The class between start and end, rebuilt from stored events (at most 12 h)."""
-    try:
-        until = _in_utc(end) if end else datetime.now(timezone.utc)
-        since = _in_utc(start) if start else until - timedelta(hours=2)
-    except (OverflowError, ValueError) as exc:
-        raise HTTPException(422, f"not a usable time: {exc}") from exc
+    until = end or datetime.now(timezone.utc)
+    since = start or until - timedelta(hours=2)
     if not since < until or until - since > MAX_REPLAY:
         raise HTTPException(422, "start must be before end, at most 12 hours apart")
     return await replay(engine, since, until, thresholds_of(settings), notebook)
@@ -251,8 +266,8 @@ async def executions_csv(
     team: TeamQuery = None,
     notebook: NotebookQuery = None,
     student: Annotated[str | None, Query(description="only this student")] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    since: Annotated[UtcTime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[UtcTime | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> StreamingResponse:
     """Cell executions (with code), oldest first."""
     filters = export.ExportFilters(
@@ -268,8 +283,8 @@ async def analysis_zip(
     format: Annotated[Format, Query(description="csv, or parquet (needs pyarrow)")] = Format.csv,
     team: TeamQuery = None,
     notebook: NotebookQuery = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    since: Annotated[UtcTime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[UtcTime | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> FileResponse:
     """Students, events and executions as files for pandas/polars (docs/analysis.md)."""
     filters = export.ExportFilters(team=team, notebook=notebook, since=since, until=until)
