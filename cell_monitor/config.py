@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     redis_channel: str = Field(
         "events", description="Pub/sub channel; give each deployment sharing a Redis its own."
     )
+    redis_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="A Redis silent this long counts as hung: dashboards resynchronise after.",
+    )
     influxdb_url: str | None = Field(
         None,
         validation_alias=_env("INFLUXDB_URL", "CELL_MONITOR_INFLUXDB_URL"),
