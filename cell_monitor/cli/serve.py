@@ -15,6 +15,7 @@ import click
 from cell_monitor import __version__
 from cell_monitor.cli.settings import load_settings
 from cell_monitor.config import Settings
+from cell_monitor.server.supervision import SUPERVISOR_PID_ENV
 
 # Options of `serve` and the environment variables they stand for, so that the
 # worker processes uvicorn spawns build the same Settings.
@@ -59,6 +60,9 @@ def serve(demo: bool, **options: Any) -> None:
         metrics_dir = tempfile.mkdtemp(prefix="cell-monitor-metrics-")
         atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    if settings.workers > 1:
+        # The workers exit when this process dies (cell_monitor/server/supervision.py).
+        os.environ[SUPERVISOR_PID_ENV] = str(os.getpid())
     if demo:
         demo_mode.start_class(settings)
     click.echo(

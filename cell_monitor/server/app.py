@@ -175,7 +175,9 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and the CLI's worker processes."""
     from cell_monitor.logs import configure_logging
+    from cell_monitor.server.supervision import watch_supervisor
 
     settings = Settings()
     configure_logging(settings)
+    watch_supervisor()
     return create_app(settings)
