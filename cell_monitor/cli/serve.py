@@ -53,8 +53,6 @@ def serve(demo: bool, **options: Any) -> None:
             "live updates between worker processes (set REDIS_URL=redis://host:6379/0)"
         )
     _preflight(settings)
-    import uvicorn
-
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Workers are separate processes: metrics add up through files.
         metrics_dir = tempfile.mkdtemp(prefix="cell-monitor-metrics-")
@@ -70,16 +68,33 @@ def serve(demo: bool, **options: Any) -> None:
         f"({settings.workers} worker(s)); API docs at /docs",
         err=True,
     )
-    uvicorn.run(
+    _run(settings)
+
+
+def _run(settings: Settings) -> None:
+    """uvicorn.run, with the server configuration of cell_monitor/server/http.py."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from cell_monitor.server.http import server_config
+
+    config = server_config(
         "cell_monitor.server.app:create_app_from_env",
+        settings,
         factory=True,
-        host=settings.host,
-        port=settings.port,
         workers=settings.workers,
-        log_config=None,
-        proxy_headers=True,
         timeout_graceful_shutdown=10,
     )
+    server = uvicorn.Server(config)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass
+    if config.workers == 1 and not server.started:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE: the log above says why
 
 
 def _preflight(settings: Settings) -> None:

@@ -203,7 +203,9 @@ class GroupCommitter:
                 for submission in group:
                     _settle(submission.future, error)
                 return
-            log.warning("A group of %d events was refused (%s); isolating", len(events), exc)
+            log.warning(
+                "A group of %d events was refused (%s); isolating", len(events), _short(exc)
+            )
             await self._isolate(group)
             return
         self._finish(group, events, list(result.outcomes), result.changes)

@@ -28,13 +28,7 @@ class UnsafeConfiguration(RuntimeError):
 # Passwords that guessing starts with (and names of the software involved);
 # compared without case, digits at the end and punctuation.
 _COMMON = frozenset(
-    """
-    password passw0rd passwd secret admin administrator root postgres postgresql
-    redis influx influxdb influxdb2 cellmonitor cell jupyter jupyterhub student
-    teacher instructor school classroom qwerty qwertz azerty asdf letmein welcome
-    monkey dragon master login default test testing example demo trustno1 iloveyou
-    sunshine football baseball abc abcd abcdef abcdefg
-    """.split()
+    ["password", "passw0rd", "passwd", "secret", "admin", "administrator", "root", "postgres", "postgresql", "redis", "influx", "influxdb", "influxdb2", "cellmonitor", "cell", "jupyter", "jupyterhub", "student", "teacher", "instructor", "school", "classroom", "qwerty", "qwertz", "azerty", "asdf", "letmein", "welcome", "monkey", "dragon", "master", "login", "default", "test", "testing", "example", "demo", "trustno1", "iloveyou", "sunshine", "football", "baseball", "abc", "abcd", "abcdef", "abcdefg"]
 )
 # Bits a secret needs by the estimate below: a random 12-character mixed password
 # has ~70; `openssl rand -hex 32` has 256.

@@ -112,7 +112,9 @@ async def test_postgres_read_only_is_unhealthy_and_recovers(
     ):
         assert (await _post(http)).status_code == 202
         assert await _status(http, "/health/ready") == 200
-        await _admin(dsn, f"ALTER DATABASE {name} SET default_transaction_read_only = on", reconnect)
+        await _admin(
+            dsn, f"ALTER DATABASE {name} SET default_transaction_read_only = on", reconnect
+        )
 
         async def refused() -> bool:
             return (await _post(http)).status_code == 503

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from cell_monitor import __version__
 from cell_monitor.server.committer import describe_storage_failure
 from cell_monitor.server.deps import StateDep
-from cell_monitor.server.startup import write_probe
+from cell_monitor.server.startup import describe_failure, write_probe
 from cell_monitor.server.state import AppState
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ async def _probe_commits(state: AppState) -> None:
     try:
         await write_probe(committer.engine, state.settings.db_timeout_seconds)
     except Exception as exc:
-        log.warning("Health probe write failed: %s", exc)
+        log.warning("Health probe write failed: %s", describe_failure(exc))
         committer.health.failed(describe_storage_failure(exc))
     else:
         committer.health.succeeded()

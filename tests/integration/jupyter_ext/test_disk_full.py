@@ -102,9 +102,7 @@ async def test_a_delete_failing_after_the_ack_does_not_resend_the_batch(
         for _ in range(3):
             assert await extension.forwarder.forward_once() == "idle"
         assert len(recorder.requests) == 1
-        assert sorted(e["eventId"] for e in recorder.events) == sorted(
-            e["eventId"] for e in events
-        )
+        assert sorted(e["eventId"] for e in recorder.events) == sorted(e["eventId"] for e in events)
 
         filler.unlink()
         assert await extension.forwarder.forward_once() == "idle"  # clears them now
