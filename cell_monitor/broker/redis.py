@@ -97,7 +97,7 @@ class RedisBroker:
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for group in groups:
-                        pipe.publish(self._channel, orjson.dumps(list(group)))
+                        pipe.publish(self._channel, encode(group))
                     await pipe.execute()
                 metrics.BROKER_PUBLISHED.inc(count)
             except (RedisError, OSError) as exc:
@@ -118,7 +118,7 @@ class RedisBroker:
                 await asyncio.wait_for(self._redis.ping(), self._timeout)
                 self._drop_outbox()
                 await asyncio.wait_for(
-                    self._redis.publish(self._channel, orjson.dumps([RESYNC_REQUEST])),
+                    self._redis.publish(self._channel, encode([RESYNC_REQUEST])),
                     self._timeout,
                 )
             except (RedisError, OSError, TimeoutError) as exc:
@@ -190,11 +190,11 @@ class RedisBroker:
             heard, pinged = now, None
             if message.get("type") != "message":
                 continue
-            batch = list(orjson.loads(message["data"]))
+            batch = decode(message["data"])
             # Drain what is already buffered so the hub handles it in one pass.
             while (more := await pubsub.get_message(timeout=0)) is not None:
                 if more.get("type") == "message":
-                    batch.extend(orjson.loads(more["data"]))
+                    batch.extend(decode(more["data"]))
             await self._deliver(batch, handler)
 
     async def _deliver(self, batch: list[Message], handler: MessageHandler) -> None:
@@ -211,3 +211,22 @@ class RedisBroker:
 async def _close_quietly(pubsub: PubSub) -> None:
     with contextlib.suppress(RedisError, OSError):
         await pubsub.aclose()
+
+
+def encode(messages: Sequence[Message]) -> bytes:
+    """One Redis message carries a JSON array of live messages."""
+    return orjson.dumps(list(messages))
+
+
+def decode(data: bytes) -> list[Message]:
+    return list(orjson.loads(data))
+
+
+async def publish_once(url: str, channel: str, messages: Sequence[Message]) -> int:
+    """Publish from a process that runs no broker (the CLI); how many workers received it."""
+    client: Redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        receivers: int = await client.publish(channel, encode(messages))
+    finally:
+        await client.aclose()
+    return receivers
