@@ -69,7 +69,7 @@ def test_workers_exit_when_the_supervisor_is_killed(
         "CELL_MONITOR_REDIS_CHANNEL": channel,
     }
     port = free_port()
-    first = ServerProcess(env, "--workers", "2", port=port).wait_ready()
+    first = ServerProcess(env, "--workers", "2", port=port).wait_ready(DEADLINE)
     workers: list[int] = []
     try:
         supervisor = first.process.pid
@@ -86,7 +86,7 @@ def test_workers_exit_when_the_supervisor_is_killed(
 
         _until(lambda: not any(_alive(w) for w in workers), "the workers exit")
         _until(lambda: _port_free(port), "the port is free again")
-        second = ServerProcess(env, "--workers", "2", port=port).wait_ready()
+        second = ServerProcess(env, "--workers", "2", port=port).wait_ready(DEADLINE)
         try:
             assert "Address already in use" not in second.output()
         finally:
