@@ -230,9 +230,7 @@ class GroupCommitter:
                     log.error("Commit of an event failed: %s", _short(exc))
                     _settle(submission.future, StorageUnavailable(describe_storage_failure(exc)))
                     return
-                # The database's message (SQL, types, paths) stays in the log.
-                log.warning("Event %s refused by the database: %s", event.event_id, _short(exc))
-                outcomes.append(Failed("the database refused a value of this event"))
+                outcomes.append(Failed(f"the database refused this event: {_short(exc)}"))
         self._finish(group, list(submission.events), outcomes, changes)
 
     async def _write(self, events: Sequence[NewEvent]) -> GroupResult:
