@@ -227,12 +227,17 @@ class CellMonitorExtension(ExtensionApp):
         self.ensure_forwarding()
         target = await self.target()
         forwarder = self.forwarder
+        length = await self.queue.length()
         return {
             "enabled": self.enabled,
             "configured": target is not None,
             "serverUrl": target.server_url if target else None,
             "hubUser": self.hub_user or None,
-            "queueLength": await self.queue.length(),
+            "queueLength": length,
+            # Why delivery fails (cell_monitor.jupyter_ext.forwarder.DeliveryState).
+            "state": forwarder.state.value,
+            # The queue is at its bound: new batches wait in the browser.
+            "queueFull": length >= self.queue.max_events,
             "unreachableSeconds": forwarder.unreachable_seconds(),
             "warnAfterSeconds": self.warn_after_seconds,
             "lastError": forwarder.last_error,
