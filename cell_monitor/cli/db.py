@@ -74,7 +74,13 @@ def current() -> None:
         raise click.ClickException(
             f"Cannot read the schema of {where}: {describe_failure(exc)}"
         ) from exc
-    click.echo(f"database: {status.current or 'empty'}; code: {status.head}")
+    if status.up_to_date:
+        verdict = "up to date"
+    elif status.current and not migrations.is_known_revision(status.current):
+        verdict = "ahead: a newer cell-monitor upgraded it; install that version"
+    else:
+        verdict = "behind: run cell-monitor db upgrade"
+    click.echo(f"database: {status.current or 'empty'}; code: {status.head}; {verdict}")
     sys.exit(0 if status.up_to_date else 1)
 
 

@@ -108,6 +108,7 @@ def test_db_upgrade_then_current(empty_database_url: str, tmp_path: Path) -> Non
     current = run_cli("db", "current", cwd=tmp_path, env=env)
     assert current.returncode == 0, output_of(current)
     assert f"database: {head}" in current.stdout
+    assert current.stdout.rstrip().endswith("; up to date")
 
 
 def test_db_current_on_empty_database_exits_1(empty_database_url: str, tmp_path: Path) -> None:
@@ -115,6 +116,7 @@ def test_db_current_on_empty_database_exits_1(empty_database_url: str, tmp_path:
     assert result.returncode == 1, output_of(result)
     assert "database: empty" in result.stdout
     assert migrations.head_revision() in result.stdout
+    assert "behind: run cell-monitor db upgrade" in result.stdout
     assert "Traceback" not in output_of(result)
 
 

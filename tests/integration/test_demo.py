@@ -28,7 +28,7 @@ async def test_demo_ignores_database_url_in_env_file_and_exported_data_dir(
 ) -> None:
     real_dir = tmp_path / "real"
     real_dir.mkdir()
-    real_url = real_class_database(real_dir / "class.sqlite3")
+    real_url = await asyncio.to_thread(real_class_database, real_dir / "class.sqlite3")
     project = tmp_path / "project"
     project.mkdir()
     (project / ".env").write_text(f"DATABASE_URL={real_url}\nREDIS_URL=redis://127.0.0.1:1/0\n")
