@@ -16,7 +16,11 @@ describe('indicatorMessage names why events do not get through', () => {
     lastError: null
   };
   const say = (changes: Partial<IServerStatus>): string =>
-    indicatorMessage({ enabled: true, batcher, server: { ...server, ...changes } });
+    indicatorMessage({
+      enabled: true,
+      batcher,
+      server: { ...server, ...changes }
+    });
 
   it('says nothing while delivery works', () => {
     expect(say({})).toBe('');
@@ -54,8 +58,14 @@ describe('indicatorMessage names why events do not get through', () => {
   });
 
   it('says the queue is full, with the cause when there is one', () => {
-    const full = say({ queueFull: true, queueLength: 100000, state: 'refused' });
-    expect(full).toContain('queue on the Jupyter server is full (100000 events)');
+    const full = say({
+      queueFull: true,
+      queueLength: 100000,
+      state: 'refused'
+    });
+    expect(full).toContain(
+      'queue on the Jupyter server is full (100000 events)'
+    );
     expect(full).toContain('refused the ingest token');
   });
 
@@ -67,7 +77,9 @@ describe('indicatorMessage names why events do not get through', () => {
       'server_error',
       'internal_error'
     ];
-    const messages = states.map(state => say({ state, unreachableSeconds: 600 }));
+    const messages = states.map(state =>
+      say({ state, unreachableSeconds: 600 })
+    );
     expect(new Set(messages).size).toBe(states.length);
     expect(messages.every(message => message !== '')).toBe(true);
   });

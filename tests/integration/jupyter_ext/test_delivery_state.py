@@ -57,6 +57,7 @@ async def test_a_refused_token_is_reported_within_seconds_and_logged_once(
             await ingest_tokens.create_token(engine, "python-101")
         finally:
             await engine.dispose()
+        await eventually(lambda: _requires_tokens(base))  # the server's token cache reloads
         extension.server_url = base
         extension.ingest_token = sent_token
         await post(jp_fetch, [event()])
@@ -65,9 +66,14 @@ async def test_a_refused_token_is_reported_within_seconds_and_logged_once(
         assert refused["queueLength"] == 1
         # Retries go on (the token may be fixed any minute) without a line each.
         await eventually(lambda: _at_least(extension.forwarder, 4))
-    lines = failure_lines(caplog)
+        lines = failure_lines(caplog)
     assert len(lines) == 1, lines
-    assert "(refused)" in lines[0]
+    assert "(refused)" in lines[0] and code in lines[0]
+
+
+async def _requires_tokens(base: str) -> bool:
+    async with httpx.AsyncClient(base_url=base) as client:
+        return (await client.post("/api/v1/events", json=[])).status_code == 401
 
 
 async def _at_least(forwarder: Any, failures: int) -> bool:
