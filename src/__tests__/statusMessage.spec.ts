@@ -85,7 +85,8 @@ describe('indicatorMessage names why events do not get through', () => {
   });
 
   it('falls back to the outage message for an older server extension', () => {
-    const { state: _state, ...old } = server;
+    const old: IServerStatus = { ...server };
+    delete old.state;
     expect(
       indicatorMessage({
         enabled: true,
