@@ -51,6 +51,8 @@ async def test_demo_ignores_database_url_in_env_file_and_exported_data_dir(
     assert len(students) == 30, output
     demo_db = tmp_path / "xdg" / "cell-monitor-demo" / "cell-monitor.sqlite3"
     assert f"demo: using its own database {demo_db}" in output
+    # Quiet by default: no line per request of the simulated class.
+    assert "HTTP Request:" not in output and "POST /api/v1/events" not in output
     # The real database still holds its one student and not one event.
     assert query_sql(real_url, "SELECT student_key FROM students") == [("real@school.example",)]
     assert query_sql(real_url, "SELECT count(*) FROM events") == [(0,)]
