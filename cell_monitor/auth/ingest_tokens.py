@@ -80,11 +80,11 @@ async def delete_revoked(engine: AsyncEngine, token_ids: list[int] | None = None
     Active tokens are never deleted here (revoke them first). Once no token is
     left at all, ingest is open again (see TokenCache.required).
     """
-    condition = IngestToken.revoked_at.is_not(None)
+    statement = delete(IngestToken).where(IngestToken.revoked_at.is_not(None))
     if token_ids is not None:
-        condition = condition & IngestToken.id.in_(token_ids)
+        statement = statement.where(IngestToken.id.in_(token_ids))
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
-        result = await conn.execute(delete(IngestToken).where(condition).returning(IngestToken.id))
+        result = await conn.execute(statement.returning(IngestToken.id))
         return sorted(int(row.id) for row in result)
 
 

@@ -43,7 +43,9 @@ _SERVE_ENV = {
 def serve(demo: bool, **options: Any) -> None:
     """Run the server (embedded SQLite unless DATABASE_URL is set)."""
     if demo and (options["database_url"] or options["data_dir"]):
-        raise click.UsageError("--demo always uses a database of its own; drop --database-url/--data-dir")
+        raise click.UsageError(
+            "--demo always uses a database of its own; drop --database-url/--data-dir"
+        )
     for name, value in options.items():
         if value is not None:
             os.environ[_SERVE_ENV[name]] = str(value)

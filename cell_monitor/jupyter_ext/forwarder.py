@@ -82,9 +82,7 @@ class RetryPolicy:
 
 
 class _Retry(Exception):
-    def __init__(
-        self, state: DeliveryState, reason: str, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, state: DeliveryState, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.state = state
         self.retry_after = retry_after
@@ -234,9 +232,7 @@ class Forwarder:
         self.unreachable_since = None
         self.last_delivery_at = time.time()
 
-    def _failed(
-        self, state: DeliveryState, reason: str, retry_after: float | None = None
-    ) -> float:
+    def _failed(self, state: DeliveryState, reason: str, retry_after: float | None = None) -> float:
         self.failures += 1
         self.last_error = reason
         if self.unreachable_since is None:

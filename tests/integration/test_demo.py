@@ -12,7 +12,10 @@ from typing import Any
 from cell_monitor.storage import migrations
 from tests.support import ServerProcess, instructor_client, make_settings, query_sql
 
-REAL_STUDENT = "INSERT INTO students (student_key, first_seen, last_seen) VALUES ('real@school.example', '2026-01-05 09:00:00', '2026-01-05 09:00:00')"
+REAL_STUDENT = (
+    "INSERT INTO students (student_key, first_seen, last_seen) "
+    "VALUES ('real@school.example', '2026-01-05 09:00:00', '2026-01-05 09:00:00')"
+)
 
 
 def real_class_database(path: Path) -> str:
@@ -81,8 +84,15 @@ def test_demo_refuses_a_database_with_real_students_in_its_place(tmp_path: Path)
 
 def test_demo_rejects_an_explicit_database(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cell_monitor.cli", "serve", "--demo", "--database-url",
-         f"sqlite:///{tmp_path}/x.sqlite3"],
+        [
+            sys.executable,
+            "-m",
+            "cell_monitor.cli",
+            "serve",
+            "--demo",
+            "--database-url",
+            f"sqlite:///{tmp_path}/x.sqlite3",
+        ],
         env={"XDG_DATA_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,

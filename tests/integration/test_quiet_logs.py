@@ -31,9 +31,7 @@ def restore_logging(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
 async def test_requests_of_the_servers_own_clients_are_not_logged_by_default(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], level: str, per_request_lines: bool
 ) -> None:
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path, log_level=level
-    )
+    settings = make_settings(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path, log_level=level)
     configure_logging(settings)
     async with live_server(settings) as base:
         # The InfluxDB sink and the demo's class use httpx, as this client does.

@@ -138,9 +138,9 @@ def test_token_delete_keeps_active_tokens(database_url: str, tmp_path: Path) -> 
     assert active.returncode != 0 and "revoke it first" in active.stderr
     missing = run_cli("token", "delete", "7", cwd=tmp_path, env=env)
     assert missing.returncode != 0 and "no ingest token #7" in missing.stderr
-    assert "Tokens required: 1 active token." in run_cli(
-        "token", "list", cwd=tmp_path, env=env
-    ).stdout
+    assert (
+        "Tokens required: 1 active token." in run_cli("token", "list", cwd=tmp_path, env=env).stdout
+    )
 
 
 async def test_deleted_tokens_reopen_ingest_on_a_running_server(
