@@ -19,7 +19,7 @@ def token() -> None:
 
 
 def _echo_state() -> None:
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     click.echo(ingest_tokens.describe_state(run_with_engine(ingest_tokens.list_tokens)), err=True)
 
@@ -28,7 +28,7 @@ def _echo_state() -> None:
 @click.argument("course")
 def create(course: str) -> None:
     """Create a token for COURSE and print it (only this once)."""
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     if not course.strip() or len(course) > 256:
         raise click.BadParameter("1-256 characters", param_hint="COURSE")
@@ -48,7 +48,7 @@ def create(course: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask before revoking the last active token.")
 def revoke(token_id: int, yes: bool) -> None:
     """Revoke token TOKEN_ID (see `token list`)."""
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     tokens = run_with_engine(ingest_tokens.list_tokens)
     active = [info.id for info in tokens if info.revoked_at is None]
@@ -78,7 +78,7 @@ def delete(token_ids: tuple[int, ...], all_revoked: bool, yes: bool) -> None:
     Give TOKEN_IDS, or --revoked for all of them. Active tokens are kept:
     revoke them first.
     """
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     if bool(token_ids) == all_revoked:
         raise click.UsageError("give TOKEN_IDS or --revoked (not both)")
@@ -114,7 +114,7 @@ def delete(token_ids: tuple[int, ...], all_revoked: bool, yes: bool) -> None:
 @token.command(name="list")
 def list_() -> None:
     """The state of ingest, then every token: id, course, created, revoked (never the token)."""
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     infos = run_with_engine(ingest_tokens.list_tokens)
     click.echo(ingest_tokens.describe_state(infos))

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cell_monitor.auth.accounts import Role
+from cell_monitor.accounts.users import Role
 from cell_monitor.cli.database import run_with_engine
 
 
@@ -33,26 +33,26 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create(username: str, role: str, password_stdin: bool) -> None:
     """Create an account; asks for its password."""
-    from cell_monitor.auth import accounts
+    from cell_monitor.accounts import users
 
     try:
-        accounts.check_username(username)
-    except accounts.AccountError as exc:
+        users.check_username(username)
+    except users.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     # Before the password prompt: nobody types a password twice to learn the name is taken.
-    if run_with_engine(lambda engine: accounts.user_exists(engine, username)):
+    if run_with_engine(lambda engine: users.user_exists(engine, username)):
         raise click.ClickException(f"an account named {username!r} exists already")
     password = _read_password(password_stdin)
-    run_with_engine(lambda engine: accounts.create_user(engine, username, password, Role(role)))
+    run_with_engine(lambda engine: users.create_user(engine, username, password, Role(role)))
     click.echo(f"Created {role} {username!r}.")
 
 
 @user.command(name="list")
 def list_() -> None:
     """Every account with its role."""
-    from cell_monitor.auth import accounts
+    from cell_monitor.accounts import users
 
-    rows = run_with_engine(accounts.list_users)
+    rows = run_with_engine(users.list_users)
     if not rows:
         click.echo("No accounts.")
     for username, role, created in rows:
@@ -64,13 +64,13 @@ def list_() -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(username: str, yes: bool) -> None:
     """Delete an account; its sessions end at once."""
-    from cell_monitor.auth import accounts
+    from cell_monitor.accounts import users
 
-    if not run_with_engine(lambda engine: accounts.user_exists(engine, username)):
+    if not run_with_engine(lambda engine: users.user_exists(engine, username)):
         raise click.ClickException(f"no account named {username!r}")
     if not yes:
         click.confirm(f"Delete the account {username!r} and end its sessions?", abort=True)
-    run_with_engine(lambda engine: accounts.delete_user(engine, username))
+    run_with_engine(lambda engine: users.delete_user(engine, username))
     click.echo(f"Deleted {username!r}.")
 
 
@@ -79,8 +79,8 @@ def delete(username: str, yes: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def set_password(username: str, password_stdin: bool) -> None:
     """Change an account's password; its sessions end (sign in again)."""
-    from cell_monitor.auth import accounts
+    from cell_monitor.accounts import users
 
     password = _read_password(password_stdin)
-    run_with_engine(lambda engine: accounts.set_password(engine, username, password))
+    run_with_engine(lambda engine: users.set_password(engine, username, password))
     click.echo(f"Password of {username!r} changed; its sessions have ended.")
