@@ -82,7 +82,9 @@ def current() -> None:
     if status.up_to_date:
         verdict = "up to date"
     elif status.current and not migrations.is_known_revision(status.current):
-        verdict = "ahead: a newer cell-monitor upgraded it; install that version"
+        verdict = (
+            "unknown revision: a newer cell-monitor may have upgraded it; install that version"
+        )
     else:
         verdict = "behind: run cell-monitor db upgrade"
     click.echo(f"database: {status.current or 'empty'}; code: {status.head}; {verdict}")

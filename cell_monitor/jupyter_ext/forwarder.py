@@ -52,11 +52,6 @@ class DeliveryState(str, Enum):
     # A bug in the forwarder itself (logged with its traceback).
     internal_error = "internal_error"
 
-    @property
-    def is_configuration_error(self) -> bool:
-        """Waiting will not help: someone has to change the configuration."""
-        return self in (DeliveryState.refused, DeliveryState.wrong_url)
-
 
 @dataclass(frozen=True)
 class Target:
@@ -225,7 +220,7 @@ class Forwarder:
 
     def _succeeded(self, target: Target) -> None:
         if self.state is not DeliveryState.ok:
-            log.warning("cell-monitor: delivering to %s again", target.server_url)
+            log.info("cell-monitor: delivering to %s again", target.server_url)
         self.state = DeliveryState.ok
         self.failures = 0
         self.last_error = None

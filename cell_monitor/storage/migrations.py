@@ -58,10 +58,11 @@ def head_revision() -> str:
 def is_known_revision(revision: str) -> bool:
     """False for a revision this code does not ship (a newer cell-monitor wrote it)."""
     from alembic.script.revision import ResolutionError
+    from alembic.util.exc import CommandError
 
     try:
         return ScriptDirectory(str(ALEMBIC_DIR)).get_revision(revision) is not None
-    except ResolutionError:
+    except (ResolutionError, CommandError):
         return False
 
 

@@ -35,7 +35,7 @@ def failure_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         record.getMessage()
         for record in caplog.records
-        if record.name == FORWARDER_LOG and record.levelno >= logging.WARNING
+        if record.name == FORWARDER_LOG and record.levelno >= logging.INFO
     ]
 
 
