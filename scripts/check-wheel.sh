@@ -23,7 +23,7 @@ echo "built $(basename "$wheel")"
 
 echo "== wheel: install into a fresh venv"
 "$PYTHON" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet "${wheel}[jupyter]"
+"$work/venv/bin/python" -m pip install --quiet --no-compile "${wheel}[jupyter]"
 
 echo "== wheel: extensions enabled"
 labextensions=$("$work/venv/bin/jupyter" labextension list 2>&1)
