@@ -9,18 +9,29 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cell_monitor.logs import PER_REQUEST_LOGGERS, configure_logging
+from cell_monitor.logs import (
+    PER_REQUEST_LOGGERS,
+    JsonFormatter,
+    TextFormatter,
+    configure_logging,
+)
 from tests.support import live_server, make_settings
 
 
 @pytest.fixture
 def restore_logging(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
-    """Put logging back before capsys closes the stream its handler writes to."""
+    """Undo configure_logging before capsys closes the stream its handler writes to.
+
+    Only its own handler goes: pytest adds and removes capture handlers of its own
+    around each phase, and a saved copy of the list would bring stale ones back.
+    """
     root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    levels = {name: logging.getLogger(name).level for name in PER_REQUEST_LOGGERS}
+    level = root.level
+    levels = {name: logging.getLogger(name).level for name in (*PER_REQUEST_LOGGERS, "aiosqlite")}
     yield
-    root.handlers[:], level = saved
+    for handler in list(root.handlers):
+        if isinstance(handler.formatter, TextFormatter | JsonFormatter):
+            root.removeHandler(handler)
     root.setLevel(level)
     for name, value in levels.items():
         logging.getLogger(name).setLevel(value)
@@ -33,6 +44,8 @@ async def test_requests_of_the_servers_own_clients_are_not_logged_by_default(
 ) -> None:
     settings = make_settings(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path, log_level=level)
     configure_logging(settings)
+    # aiosqlite's worker thread logs its last DEBUG line after the test has ended.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     async with live_server(settings) as base:
         # The InfluxDB sink and the demo's class use httpx, as this client does.
         async with httpx.AsyncClient(headers={"User-Agent": "cell-monitor"}) as client:
