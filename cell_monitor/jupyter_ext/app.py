@@ -246,12 +246,17 @@ class CellMonitorExtension(ExtensionApp):
         target = await self.target()
         forwarder = self.forwarder
         queue_error = self.queue_error()
+        length = await self.queue.length()
         return {
             "enabled": self.enabled,
             "configured": target is not None,
             "serverUrl": target.server_url if target else None,
             "hubUser": self.hub_user or None,
-            "queueLength": max(0, await self.queue.length() - forwarder.acknowledged_pending),
+            "queueLength": max(0, length - forwarder.acknowledged_pending),
+            # Why delivery fails (cell_monitor.jupyter_ext.forwarder.DeliveryState).
+            "state": forwarder.state.value,
+            # The queue is at its bound: new batches wait in the browser.
+            "queueFull": length >= self.queue.max_events,
             "unreachableSeconds": forwarder.unreachable_seconds(),
             "warnAfterSeconds": self.warn_after_seconds,
             # The indicator shows lastError: a disk problem here outranks delivery.
