@@ -36,7 +36,7 @@ def _value(value: Any) -> Any:
 
 async def _rows(conn: AsyncConnection, model: type[Base], *where: Any) -> list[dict[str, Any]]:
     table = cast(Table, model.__table__)
-    stmt = select(table).where(*where).order_by(table.c.id)
+    stmt = select(table).where(*where).order_by(*table.primary_key.columns)
     result = await conn.execute(stmt)
     return [{k: _value(v) for k, v in row._mapping.items()} for row in result.all()]
 
