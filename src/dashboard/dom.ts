@@ -50,12 +50,37 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return node as T;
 }
 
-/** Put `wanted` into `parent` in that order, moving only what is out of place. */
+/** The child of `parent` that holds the keyboard focus, if any. */
+export function focusedChild(parent: Element): Element | null {
+  let node = parent.ownerDocument.activeElement;
+  while (node && node.parentElement !== parent) {
+    node = node.parentElement;
+  }
+  return node && node.parentElement === parent ? node : null;
+}
+
+/**
+ * Put `wanted` into `parent` in that order, moving only what is out of place.
+ *
+ * The child holding the keyboard focus is never moved (a moved element loses
+ * focus): the elements between it and its place move around it instead.
+ */
 export function reorder(parent: Element, wanted: readonly Element[]): void {
+  const pinned = focusedChild(parent);
   let cursor = parent.firstElementChild;
   for (const node of wanted) {
     if (node === cursor) {
       cursor = cursor.nextElementSibling;
+    } else if (node === pinned && pinned.parentElement === parent) {
+      // Everything from the cursor up to the pinned node comes later (or goes):
+      // set it aside, the loop puts back what is wanted.
+      const aside = parent.ownerDocument.createDocumentFragment();
+      while (cursor && cursor !== pinned) {
+        const next: Element | null = cursor.nextElementSibling;
+        aside.append(cursor);
+        cursor = next;
+      }
+      cursor = pinned.nextElementSibling;
     } else {
       parent.insertBefore(node, cursor);
     }

@@ -9,6 +9,13 @@ import { byId, setText } from './dom.js';
 import { HotspotsView } from './hotspots.js';
 import { bindShortcuts } from './keys.js';
 import { Overview } from './overview.js';
+import {
+  bindToggle,
+  currentTheme,
+  projectorOn,
+  setProjector,
+  setTheme
+} from './prefs.js';
 import { ProgressView } from './progress.js';
 import { ConnectionState, LiveSocket, socketUrl } from './socket.js';
 import {
@@ -17,7 +24,8 @@ import {
   distinct,
   IStudent,
   Message,
-  needsAttention
+  needsAttention,
+  noChanges
 } from './state.js';
 
 const VIEWS = ['class', 'progress', 'errors', 'activity'] as const;
@@ -34,6 +42,8 @@ class Dashboard {
   private readonly activity: ActivityView;
   readonly socket: LiveSocket;
   private frame = 0;
+  private showTheme: () => void = () => undefined;
+  private showProjector: () => void = () => undefined;
   current: ViewName = 'class';
 
   constructor() {
@@ -74,7 +84,45 @@ class Dashboard {
       );
     }
     window.addEventListener('hashchange', () => this.show(viewFromHash()));
+    this.bindDisplayToggles();
     setInterval(() => this.tick(), 1000);
+  }
+
+  private bindDisplayToggles(): void {
+    this.showTheme = bindToggle(
+      byId<HTMLButtonElement>('theme-toggle'),
+      () => currentTheme() === 'dark',
+      () => setTheme(currentTheme() === 'dark' ? 'light' : 'dark')
+    );
+    // Until a theme is chosen here, the button follows the system's.
+    window
+      .matchMedia?.('(prefers-color-scheme: dark)')
+      .addEventListener?.('change', () => this.showTheme());
+    this.showProjector = bindToggle(
+      byId<HTMLButtonElement>('projector-toggle'),
+      projectorOn,
+      () => this.applyProjector(!projectorOn())
+    );
+    this.applyProjector(projectorOn());
+  }
+
+  toggleTheme(): void {
+    setTheme(currentTheme() === 'dark' ? 'light' : 'dark');
+    this.showTheme();
+  }
+
+  toggleProjector(): void {
+    this.applyProjector(!projectorOn());
+    this.showProjector();
+  }
+
+  /** Projector mode: large type, attention first, names only (see CSS). */
+  private applyProjector(on: boolean): void {
+    setProjector(on);
+    this.overview.setProjector(on);
+    this.attention.setProjector(on);
+    this.detail.setProjector(on);
+    this.schedule();
   }
 
   start(): void {
@@ -132,27 +180,51 @@ class Dashboard {
     student: string,
     item?: HTMLElement
   ): Promise<void> {
-    const next = item?.nextElementSibling ?? item?.previousElementSibling;
     const action = kind === 'help' ? 'help/dismiss' : 'stuck/handled';
     try {
       const updated = await postJson<IStudent>(studentPath(student, action));
+      this.keepFocusAfterAct(kind, student, item);
       // The feed brings the same state; showing it now makes the click feel instant.
       if (this.state.upsert(updated)) {
-        this.overview.note({
-          reset: false,
-          students: new Set([student]),
-          events: [],
-          alerts: []
-        });
+        const changes = noChanges();
+        changes.students.add(student);
+        this.overview.note(changes);
+        this.detail.onChanges(changes);
         this.schedule();
       }
-      next?.querySelector<HTMLElement>('.attention-open')?.focus();
     } catch (error) {
       setText(
         byId('live-region'),
         `Could not update ${student}: ${String(error)}`
       );
     }
+  }
+
+  /**
+   * The item acted on goes away: the focus moves to the same control of the
+   * next item (else the previous one, else the panel), not to the page body.
+   */
+  private keepFocusAfterAct(
+    kind: AttentionKind,
+    student: string,
+    item?: HTMLElement
+  ): void {
+    const node =
+      item ??
+      document.querySelector<HTMLElement>(
+        `#${kind}-list .attention-item[data-student="${CSS.escape(student)}"]`
+      );
+    const active = document.activeElement;
+    if (!node || !active || !node.contains(active)) {
+      return;
+    }
+    const selector = active.classList.contains('attention-action')
+      ? '.attention-action'
+      : '.attention-open';
+    const neighbour = (node.nextElementSibling ??
+      node.previousElementSibling) as HTMLElement | null;
+    const target = neighbour?.querySelector<HTMLElement>(selector);
+    (target ?? byId('attention')).focus();
   }
 
   get overviewView(): Overview {
@@ -171,9 +243,14 @@ class Dashboard {
         this.alerts.helpRaised(alert);
       }
     }
-    if (changes.events.length || changes.reset) {
-      this.progress.onEvents(changes.events, changes.reset);
-      this.hotspots.onEvents(changes.events, changes.reset);
+    if (changes.removed.size) {
+      this.alerts.forget(changes.removed);
+    }
+    // An erased student leaves the heatmap and the hotspots too: refetch them.
+    const refetch = changes.reset || changes.removed.size > 0;
+    if (changes.events.length || refetch) {
+      this.progress.onEvents(changes.events, refetch);
+      this.hotspots.onEvents(changes.events, refetch);
       this.activity.onEvents(changes.events);
     }
     this.detail.onChanges(changes);
@@ -192,12 +269,16 @@ class Dashboard {
   }
 
   private render(): void {
+    // Marks for benchmarks/dashboard_render.py (a few bytes per frame).
+    performance.mark('render-start');
     const now = this.state.serverNow();
     this.overview.render(now);
     const attention = needsAttention(this.state);
     this.attention.render(attention, now);
     const help = attention.help.length;
     document.title = `${help ? `(${help}) ` : ''}cell-monitor · Instructor dashboard`;
+    performance.measure('dashboard-render', 'render-start');
+    performance.clearMarks('render-start');
   }
 
   private tick(): void {
@@ -249,6 +330,8 @@ bindShortcuts({
   cycleGroup: () => dashboard.overviewView.cycleGroup(),
   cycleSort: () => dashboard.overviewView.cycleSort(),
   toggleSound: () => dashboard.toggleSound(),
+  toggleTheme: () => dashboard.toggleTheme(),
+  toggleProjector: () => dashboard.toggleProjector(),
   reconnect: () => dashboard.socket.reconnectNow(),
   exportCsv: () => void dashboard.overviewView.exportCsv()
 });

@@ -10,6 +10,7 @@ import {
   distinct,
   GroupKey,
   IChanges,
+  IStudent,
   IViewOptions,
   SortKey,
   Status,
@@ -47,8 +48,14 @@ export class Overview {
     }
   }
 
+  setProjector(on: boolean): void {
+    this.tiles.setProjector(on);
+    this.refilter();
+  }
+
   render(now: number): void {
-    const groups = arrange(this.state.students.values(), this.view);
+    const flags = (student: IStudent) => this.state.flags(student);
+    const groups = arrange(this.state.students.values(), this.view, flags);
     this.tiles.render(groups, this.dirty ? 'all' : this.changed, now);
     this.dirty = false;
     this.changed = new Set();
@@ -57,14 +64,16 @@ export class Overview {
     setText(
       byId('tiles-empty'),
       this.state.students.size === 0
-        ? 'No students yet: they appear with their first event.'
-        : 'No student matches the filters.'
+        ? 'No students yet. Each student gets a tile here with their first ' +
+            'event (opening a notebook, running a cell or asking for help).'
+        : 'No student matches the filters: clear the filter box or the ' +
+            'status chips to see the whole class.'
     );
     setText(
       byId('shown-count'),
       `${shown} of ${this.state.students.size} students`
     );
-    const counts = countByStatus(this.state.students.values());
+    const counts = countByStatus(this.state.students.values(), flags);
     for (const [status, chip] of this.chips) {
       setText(chip.querySelector('.chip-count')!, String(counts[status]));
     }
@@ -154,8 +163,12 @@ export class Overview {
           'data-status': status,
           title: `Show only: ${STATUS_LABEL[status]}`
         },
-        el('span', { 'aria-hidden': 'true', text: STATUS_ICON[status] }),
-        ` ${STATUS_LABEL[status]} `,
+        el('span', {
+          class: 'chip-icon',
+          'aria-hidden': 'true',
+          text: STATUS_ICON[status]
+        }),
+        el('span', { class: 'chip-label', text: STATUS_LABEL[status] }),
         el('span', { class: 'chip-count', text: '0' })
       );
       chip.addEventListener('click', () => this.toggleStatus(status));

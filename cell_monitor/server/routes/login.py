@@ -1,7 +1,7 @@
 """GET/POST /login and POST /logout: the instructor's session cookie.
 
-The page is plain HTML (no script), so it works without JavaScript; scripts
-may POST JSON instead of the form and get JSON back.
+The page is plain HTML and works without JavaScript (its one script only keeps
+a bookmark's #fragment); scripts may POST JSON instead of the form and get JSON back.
 """
 
 from __future__ import annotations
@@ -60,6 +60,22 @@ async def login_page(request: Request, next: str | None = None) -> Response:
 async def login_css() -> FileResponse:
     """The sign-in page's style sheet (public: it is needed before signing in)."""
     return FileResponse(_PAGES / "login.css", media_type="text/css")
+
+
+@router.get("/login/login.js", include_in_schema=False)
+async def login_js() -> FileResponse:
+    """The sign-in page's script (a file: the CSP allows no inline script).
+
+    It keeps a bookmarked view's #fragment through the sign-in.
+    """
+    return FileResponse(_PAGES / "static" / "js" / "login.js", media_type="text/javascript")
+
+
+@router.get("/login/favicon.svg", include_in_schema=False)
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> FileResponse:
+    """The icon, public: browser tabs of the sign-in page show it too."""
+    return FileResponse(_PAGES / "static" / "favicon.svg", media_type="image/svg+xml")
 
 
 async def _credentials(request: Request) -> tuple[dict[str, Any], bool]:
