@@ -63,7 +63,8 @@ export function timeTicks(
   const every = LABEL_EVERY[hours] ?? Math.max(10, Math.round(hours * 10));
   const ticks: number[] = [];
   // Local clock minute = epoch minute - offset (getTimezoneOffset is UTC - local).
-  const first = Math.ceil((start - offsetMinutes) / every) * every + offsetMinutes;
+  const first =
+    Math.ceil((start - offsetMinutes) / every) * every + offsetMinutes;
   for (let m = first; m <= end; m += every) {
     ticks.push(m);
   }
@@ -244,7 +245,13 @@ export class ActivityView {
     for (const at of timeTicks(start, end, this.hours)) {
       const x = PAD_LEFT + (at - start + 0.4) * step;
       chart.append(
-        svg('line', { x1: x, x2: x, y1: bottom, y2: bottom + 5, class: 'grid' }),
+        svg('line', {
+          x1: x,
+          x2: x,
+          y1: bottom,
+          y2: bottom + 5,
+          class: 'grid'
+        }),
         text(
           new Date(at * 60_000).toLocaleTimeString([], {
             hour: '2-digit',

@@ -83,8 +83,7 @@ export class AttentionList {
   }
 
   private item(student: IStudent): IItem {
-    const item =
-      this.items.get(student.student) ?? this.create(student);
+    const item = this.items.get(student.student) ?? this.create(student);
     item.student = student;
     const name = this.projector ? publicName(student) : displayName(student);
     setText(item.name, name);

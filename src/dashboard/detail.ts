@@ -3,14 +3,7 @@
 
 import { download, getJson } from './api.js';
 import type { AttentionKind } from './attention.js';
-import {
-  byId,
-  el,
-  setText,
-  STATUS_ICON,
-  STATUS_LABEL,
-  timeOf
-} from './dom.js';
+import { byId, el, setText, STATUS_ICON, STATUS_LABEL, timeOf } from './dom.js';
 import {
   ClassState,
   displayName,

@@ -26,6 +26,7 @@ export class Overview {
   private changed = new Set<string>();
   private teams = '';
   private notebooks = '';
+  private sortBeforeProjector: SortKey = 'priority';
 
   constructor(
     private readonly state: ClassState,
@@ -48,7 +49,17 @@ export class Overview {
     }
   }
 
+  /** Projector mode sorts by priority (attention first) whatever was chosen. */
   setProjector(on: boolean): void {
+    const sort = byId<HTMLSelectElement>('sort-by');
+    if (on && !sort.disabled) {
+      this.sortBeforeProjector = this.view.sort;
+      this.view.sort = 'priority';
+    } else if (!on && sort.disabled) {
+      this.view.sort = this.sortBeforeProjector;
+    }
+    sort.value = this.view.sort;
+    sort.disabled = on;
     this.tiles.setProjector(on);
     this.refilter();
   }
@@ -105,6 +116,9 @@ export class Overview {
   }
 
   cycleSort(): void {
+    if (byId<HTMLSelectElement>('sort-by').disabled) {
+      return;
+    }
     const order: SortKey[] = ['priority', 'name', 'recent'];
     this.view.sort = order[(order.indexOf(this.view.sort) + 1) % order.length];
     byId<HTMLSelectElement>('sort-by').value = this.view.sort;

@@ -22,7 +22,9 @@ function systemTheme(): Theme {
 }
 
 /** The theme in effect: the one chosen here, else the system's. */
-export function currentTheme(root: HTMLElement = document.documentElement): Theme {
+export function currentTheme(
+  root: HTMLElement = document.documentElement
+): Theme {
   const chosen = root.dataset.theme;
   return chosen === 'light' || chosen === 'dark' ? chosen : systemTheme();
 }
@@ -35,7 +37,9 @@ export function setTheme(
   store(THEME_KEY, theme);
 }
 
-export function projectorOn(root: HTMLElement = document.documentElement): boolean {
+export function projectorOn(
+  root: HTMLElement = document.documentElement
+): boolean {
   return root.dataset.projector === 'on';
 }
 

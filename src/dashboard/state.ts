@@ -252,7 +252,10 @@ export function publicName(student: {
 
 /** "lesson1-pandas" for "course/week1/lesson1-pandas.ipynb". */
 export function notebookLabel(path: string | null): string {
-  return (path ?? '').split('/').pop()!.replace(/\.ipynb$/, '');
+  return (path ?? '')
+    .split('/')
+    .pop()!
+    .replace(/\.ipynb$/, '');
 }
 
 export type Flags = (student: IStudent) => ReadonlySet<Status>;

@@ -166,11 +166,21 @@ export class TileView {
       const node = el(
         'button',
         { type: 'button', class: 'tile', 'data-student': key },
-        el('span', { class: 'tile-line' }, icon, status, name, ago),
-        el('span', { class: 'tile-line tile-sub' }, team, notebook, cell)
+        el('span', { class: 'tile-line' }, icon, status, name),
+        el('span', { class: 'tile-line tile-sub' }, team, notebook, cell, ago)
       );
       node.addEventListener('click', () => this.onOpen(key));
-      tile = { node, icon, status, name, team, notebook, cell, ago, student: null };
+      tile = {
+        node,
+        icon,
+        status,
+        name,
+        team,
+        notebook,
+        cell,
+        ago,
+        student: null
+      };
       this.tiles.set(key, tile);
     }
     return tile;
