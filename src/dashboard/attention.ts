@@ -45,7 +45,9 @@ export class AttentionList {
     private readonly list: HTMLElement,
     private readonly empty: HTMLElement,
     private readonly count: HTMLElement,
-    private readonly actions: IAttentionActions
+    private readonly actions: IAttentionActions,
+    /** Takes the focus when the last item goes. */
+    private readonly fallback: () => HTMLElement
   ) {}
 
   setProjector(on: boolean): void {
@@ -54,6 +56,7 @@ export class AttentionList {
 
   render(students: IStudent[], now: number): void {
     const keep = new Set(students.map(s => s.student));
+    const lost = this.focusedLeaving(keep);
     for (const [key, item] of this.items) {
       if (!keep.has(key)) {
         item.node.remove();
@@ -62,9 +65,34 @@ export class AttentionList {
     }
     const nodes = students.map(student => this.item(student).node);
     reorder(this.list, nodes);
+    if (lost) {
+      // The item the instructor was on is gone (dismissed, here or elsewhere):
+      // the same control of the item now in its place, else the panel.
+      const next = nodes[Math.min(lost.index, nodes.length - 1)];
+      const target = next?.querySelector<HTMLElement>(lost.selector);
+      (target ?? this.fallback()).focus();
+    }
     this.empty.hidden = students.length > 0;
     setText(this.count, String(students.length));
     this.tick(now);
+  }
+
+  /** Where the focus was, when it is in an item about to go. */
+  private focusedLeaving(
+    keep: ReadonlySet<string>
+  ): { index: number; selector: string } | null {
+    const active = this.list.ownerDocument.activeElement;
+    const node = active?.closest<HTMLElement>('.attention-item');
+    const key = node?.dataset.student;
+    if (!node || !key || keep.has(key) || !this.list.contains(node)) {
+      return null;
+    }
+    return {
+      index: [...this.list.children].indexOf(node),
+      selector: active!.classList.contains('attention-action')
+        ? '.attention-action'
+        : '.attention-open'
+    };
   }
 
   tick(now: number): void {
@@ -168,7 +196,8 @@ export class AttentionPanel {
         root.querySelector<HTMLElement>(`#${kind}-list`)!,
         root.querySelector<HTMLElement>(`#${kind}-empty`)!,
         root.querySelector<HTMLElement>(`#${kind}-count`)!,
-        actions
+        actions,
+        () => root
       );
     this.help = part('help');
     this.stuck = part('stuck');

@@ -241,14 +241,14 @@ export class DetailDialog {
     const live = this.student
       ? this.state.students.get(this.student)
       : undefined;
-    const hadFocus =
-      document.activeElement === nodes.help ||
-      document.activeElement === nodes.stuck;
+    const focused = [nodes.help, nodes.stuck].find(
+      b => b === document.activeElement
+    );
     nodes.gone.hidden = live !== undefined || this.student === null;
     nodes.status.hidden = nodes.facts.hidden = live === undefined;
     nodes.help.hidden = !live?.helpSince;
     nodes.stuck.hidden = !live || !this.state.isStuck(live);
-    if (hadFocus && (document.activeElement as HTMLElement).hidden) {
+    if (focused?.hidden) {
       // The action is done (here or elsewhere): the dialog keeps the focus.
       const other = [nodes.help, nodes.stuck].find(b => !b.hidden);
       (other ?? byId('detail-close')).focus();

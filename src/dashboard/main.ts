@@ -183,7 +183,6 @@ class Dashboard {
     const action = kind === 'help' ? 'help/dismiss' : 'stuck/handled';
     try {
       const updated = await postJson<IStudent>(studentPath(student, action));
-      this.keepFocusAfterAct(kind, student, item);
       // The feed brings the same state; showing it now makes the click feel instant.
       if (this.state.upsert(updated)) {
         const changes = noChanges();
@@ -198,33 +197,6 @@ class Dashboard {
         `Could not update ${student}: ${String(error)}`
       );
     }
-  }
-
-  /**
-   * The item acted on goes away: the focus moves to the same control of the
-   * next item (else the previous one, else the panel), not to the page body.
-   */
-  private keepFocusAfterAct(
-    kind: AttentionKind,
-    student: string,
-    item?: HTMLElement
-  ): void {
-    const node =
-      item ??
-      document.querySelector<HTMLElement>(
-        `#${kind}-list .attention-item[data-student="${CSS.escape(student)}"]`
-      );
-    const active = document.activeElement;
-    if (!node || !active || !node.contains(active)) {
-      return;
-    }
-    const selector = active.classList.contains('attention-action')
-      ? '.attention-action'
-      : '.attention-open';
-    const neighbour = (node.nextElementSibling ??
-      node.previousElementSibling) as HTMLElement | null;
-    const target = neighbour?.querySelector<HTMLElement>(selector);
-    (target ?? byId('attention')).focus();
   }
 
   get overviewView(): Overview {

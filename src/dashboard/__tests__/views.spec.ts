@@ -227,7 +227,7 @@ describe('AttentionList', () => {
     const view = new AttentionList('help', list, empty, count, {
       act: (_kind, who) => acted.push(who),
       open: () => undefined
-    });
+    }, () => document.body);
     return { list, empty, count, view, acted };
   }
 
@@ -260,6 +260,19 @@ describe('AttentionList', () => {
     ).toBe('waiting 5 min 00 s');
     button.click();
     expect(acted).toEqual(['bob']);
+  });
+
+  it('moves the focus to the next item when the focused one goes', () => {
+    const { list, view } = setUp();
+    const who = ['ada', 'bob', 'cy'].map(key =>
+      student(key, { helpSince: '2026-01-01T09:55:00+00:00' })
+    );
+    view.render(who, NOW);
+    list.querySelector<HTMLElement>('[data-student="bob"] .attention-action')!.focus();
+    view.render([who[0], who[2]], NOW);
+    expect(document.activeElement).toBe(
+      list.querySelector('[data-student="cy"] .attention-action')
+    );
   });
 
   it('shows its empty state when nobody waits', () => {
