@@ -16,7 +16,7 @@ def token() -> None:
 @click.argument("course")
 def create(course: str) -> None:
     """Create a token for COURSE and print it (only this once)."""
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     if not course.strip() or len(course) > 256:
         raise click.BadParameter("1-256 characters", param_hint="COURSE")
@@ -35,7 +35,7 @@ def create(course: str) -> None:
 @click.argument("token_id", type=int)
 def revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID (see `token list`)."""
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     if not run_with_engine(lambda e: ingest_tokens.revoke_token(e, token_id)):
         raise click.ClickException(f"no active ingest token #{token_id}")
@@ -45,7 +45,7 @@ def revoke(token_id: int) -> None:
 @token.command(name="list")
 def list_() -> None:
     """Every token: id, course, created, revoked (never the token itself)."""
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     infos = run_with_engine(ingest_tokens.list_tokens)
     if not infos:
