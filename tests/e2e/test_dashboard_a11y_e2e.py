@@ -212,9 +212,9 @@ def test_an_erased_student_leaves_open_dashboards_at_once(
         page.locator("#help-list .attention-open[data-student='bob@example.org']").click()
         page.locator("#student-dialog[open]").wait_for()
 
+        command = [sys.executable, "-m", "cell_monitor.cli", "student", "delete"]
         deleted = subprocess.run(
-            [sys.executable, "-m", "cell_monitor.cli", "student", "delete", "bob@example.org"]
-            + ["--yes"],
+            [*command, "bob@example.org", "--yes"],
             env={**os.environ, **env},
             capture_output=True,
             text=True,
@@ -234,9 +234,7 @@ def test_an_erased_student_leaves_open_dashboards_at_once(
         assert page.locator(".detail-gone").is_visible()
         assert not page.locator("#detail-live [data-action]").first.is_visible()
         # Nothing else was redrawn: ada's tile is the same element.
-        marker = page.locator(".tile[data-student='ada@example.org']").get_attribute(
-            "data-marker"
-        )
+        marker = page.locator(".tile[data-student='ada@example.org']").get_attribute("data-marker")
         assert marker == "kept"
         context.close()
     finally:
