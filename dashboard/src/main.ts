@@ -42,6 +42,8 @@ class Dashboard {
   private readonly activity: ActivityView;
   readonly socket: LiveSocket;
   private frame = 0;
+  private afterSnapshot = false;
+  private measured = 0;
   private showTheme: () => void = () => undefined;
   private showProjector: () => void = () => undefined;
   current: ViewName = 'class';
@@ -208,7 +210,13 @@ class Dashboard {
   }
 
   private onMessage(message: Message): void {
+    if (message.type === 'snapshot') {
+      performance.mark('snapshot-received');
+    }
     const changes = this.state.apply(message);
+    if (changes.reset) {
+      this.afterSnapshot = true;
+    }
     this.overview.note(changes);
     for (const alert of changes.alerts) {
       if (alert.kind === 'help' && alert.action === 'raised') {
@@ -251,6 +259,20 @@ class Dashboard {
     document.title = `${help ? `(${help}) ` : ''}cell-monitor · Instructor dashboard`;
     performance.measure('dashboard-render', 'render-start');
     performance.clearMarks('render-start');
+    // Bounded: a day of frames must not pile up in the page.
+    if (++this.measured % 1000 === 0) {
+      performance.clearMeasures('dashboard-render');
+    }
+    if (this.afterSnapshot) {
+      this.afterSnapshot = false;
+      performance.measure('snapshot-rendered', 'snapshot-received');
+      // After the browser's style, layout and paint of this frame.
+      requestAnimationFrame(() =>
+        setTimeout(() =>
+          performance.measure('snapshot-painted', 'snapshot-received')
+        )
+      );
+    }
   }
 
   private tick(): void {

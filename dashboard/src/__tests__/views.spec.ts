@@ -79,6 +79,33 @@ describe('reorder', () => {
     expect(ids(parent)).toEqual(['d', 'b', 'a']);
   });
 
+  it('moves only what is out of place', async () => {
+    const keys = Array.from({ length: 200 }, (_, i) => `t${i}`);
+    const parent = list(...keys);
+    const byId = (id: string) => parent.querySelector(`#${id}`)!;
+    const moved: string[] = [];
+    new MutationObserver(records => {
+      for (const r of records) {
+        r.addedNodes.forEach(n => moved.push((n as Element).id));
+      }
+    }).observe(parent, { childList: true });
+    // The first goes back to the middle (a dismissed help request re-sorts).
+    const wanted = [...keys.slice(1, 120), 't0', ...keys.slice(120)];
+    reorder(parent, wanted.map(byId));
+    expect(ids(parent)).toEqual(wanted);
+    await Promise.resolve();
+    expect(moved).toEqual(['t0']);
+  });
+
+  it('adds, removes and shuffles', () => {
+    const parent = list('a', 'b', 'c', 'd', 'e');
+    const extra = document.createElement('li');
+    extra.id = 'n';
+    const byId = (id: string) => parent.querySelector(`#${id}`) ?? extra;
+    reorder(parent, ['e', 'n', 'c', 'a'].map(byId));
+    expect(ids(parent)).toEqual(['e', 'n', 'c', 'a']);
+  });
+
   it('never moves the focused child: the others move around it', () => {
     const parent = list('a', 'b', 'c', 'd', 'e');
     const byId = (id: string) => parent.querySelector(`#${id}`)!;
