@@ -78,7 +78,7 @@ export function longestIncreasing(values: readonly number[]): number[] {
     tails[lo] = i;
   }
   const run: number[] = [];
-  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0; ) {
+  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0;) {
     run.push(i);
     i = previous[i];
   }

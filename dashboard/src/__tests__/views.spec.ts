@@ -251,10 +251,17 @@ describe('AttentionList', () => {
     const count = document.createElement('span');
     document.body.replaceChildren(list, empty, count);
     const acted: string[] = [];
-    const view = new AttentionList('help', list, empty, count, {
-      act: (_kind, who) => acted.push(who),
-      open: () => undefined
-    }, () => document.body);
+    const view = new AttentionList(
+      'help',
+      list,
+      empty,
+      count,
+      {
+        act: (_kind, who) => acted.push(who),
+        open: () => undefined
+      },
+      () => document.body
+    );
     return { list, empty, count, view, acted };
   }
 
@@ -295,7 +302,9 @@ describe('AttentionList', () => {
       student(key, { helpSince: '2026-01-01T09:55:00+00:00' })
     );
     view.render(who, NOW);
-    list.querySelector<HTMLElement>('[data-student="bob"] .attention-action')!.focus();
+    list
+      .querySelector<HTMLElement>('[data-student="bob"] .attention-action')!
+      .focus();
     view.render([who[0], who[2]], NOW);
     expect(document.activeElement).toBe(
       list.querySelector('[data-student="cy"] .attention-action')
