@@ -5,7 +5,8 @@ a realistic class of S students, opens /dashboard in Debian's Chromium at
 1920x1080 and reads the page's own performance marks:
 
 - first render: from the snapshot's arrival to the tiles drawn (JavaScript), and
-  to the frame after (style, layout and paint included);
+  to the frame after (style, layout and paint included), with the main thread's
+  script, style and layout time since the page began loading (Chrome's metrics);
 - per update: N times, a status change of one student (a help request, then its
   dismissal) through the public API; the cost of the frame that shows it
   (JavaScript) and how many tiles that frame touched (a MutationObserver; the
@@ -17,6 +18,7 @@ a realistic class of S students, opens /dashboard in Debian's Chromium at
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -110,19 +112,32 @@ def measure(students: int, count: int) -> None:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=["--no-sandbox"]
         )
-        context = dashboard_context(
-            browser, server.url, viewport={"width": 1920, "height": 1080}
-        )
+        context = dashboard_context(browser, server.url, viewport={"width": 1920, "height": 1080})
         page = context.new_page()
         page.add_init_script(NO_CLOCK)
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable")
         open_dashboard(page, server.url)
         drawn, painted = first_render(page, students)
+        # The main thread's work from page load to that frame, by kind (ms).
+        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        busy = {
+            kind: metrics[name] * 1000
+            for kind, name in (
+                ("script", "ScriptDuration"),
+                ("style", "RecalcStyleDuration"),
+                ("layout", "LayoutDuration"),
+            )
+        }
         costs, touched = updates(page, server.url, students, count)
-        print("DEBUG", [round(c) for c in costs], touched)
         browser.close()
+    load = os.getloadavg()[0]
     print(
-        f"{students:>5} students: first render {drawn:.0f} ms after the snapshot "
-        f"({painted:.0f} ms to the painted frame); "
+        f"[load average {load:.1f}] {students:>5} students: "
+        f"first render {drawn:.0f} ms after the snapshot "
+        f"({painted:.0f} ms to the painted frame; main thread since load: "
+        + ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in busy.items())
+        + "); "
         f"per update p50 {statistics.median(costs):.1f} ms, p95 {pct(costs, 0.95):.1f} ms, "
         f"max {max(costs):.1f} ms over {len(costs)} frames; "
         f"tiles touched per status change: max {max(touched)} "
