@@ -108,7 +108,7 @@ def updates(page: Any, url: str, students: int, count: int) -> tuple[list[float]
 def measure(students: int, count: int) -> None:
     from playwright.sync_api import sync_playwright
 
-    with server_with_class(students) as server, sync_playwright() as playwright:
+    with server_with_class(students, ready_timeout=120) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=["--no-sandbox"]
         )
