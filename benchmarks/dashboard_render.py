@@ -95,7 +95,8 @@ def updates(page: Any, url: str, students: int, count: int) -> tuple[list[float]
                     post_events(client, [event(eventType="help", **who)])
                     page.locator(f"{tile}[data-status='help']").wait_for()
                 else:
-                    client.post(f"/api/v1/students/{key}/help/dismiss").raise_for_status()
+                    dismiss = client.post("/api/v1/students/help/dismiss", params={"student": key})
+                    dismiss.raise_for_status()
                     page.locator(f"{tile}:not([data-status='help'])").wait_for()
                 page.wait_for_function(
                     f"performance.getEntriesByName('dashboard-render').length > {before}"
