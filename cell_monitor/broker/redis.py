@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from cell_monitor import metrics
+from cell_monitor.backoff import Backoff
 from cell_monitor.broker.base import Message, MessageHandler
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class RedisBroker:
                 log.warning("Publishing %d live messages to Redis failed: %s", count, exc)
 
     async def _subscribe_loop(self, handler: MessageHandler) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, 10.0)
         first = True
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
@@ -97,14 +97,15 @@ class RedisBroker:
                 if not first:
                     log.info("Redis subscription restored; dashboards resynchronise")
                     await handler(None)
-                first, delay = False, 0.5
+                first = False
+                backoff.reset()
                 await self._receive(pubsub, handler)
             except (RedisError, OSError) as exc:
                 self.subscribed.clear()
                 metrics.BROKER_CONNECTED.set(0)
+                delay = backoff.next()
                 log.warning("Redis subscription lost (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 10.0)
+                await asyncio.sleep(delay)
             finally:
                 await _close_quietly(pubsub)
 

@@ -18,8 +18,9 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default
 
+from cell_monitor.backoff import Backoff
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue
-from cell_monitor.jupyter_ext.forwarder import Forwarder, RetryPolicy, Target
+from cell_monitor.jupyter_ext.forwarder import Forwarder, Target
 from cell_monitor.jupyter_ext.handlers import EventsHandler, StatusHandler
 from cell_monitor.jupyter_ext.identity import stamp_identity
 
@@ -166,7 +167,7 @@ class CellMonitorExtension(ExtensionApp):
             self.queue,
             self.target,
             batch_size=self.batch_size,
-            retry=RetryPolicy(self.retry_initial_seconds, self.retry_max_seconds),
+            retry=Backoff(self.retry_initial_seconds, self.retry_max_seconds),
             request_timeout=self.request_timeout_seconds,
         )
         self._client_target: Target | None = None

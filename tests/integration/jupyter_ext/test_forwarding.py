@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cell_monitor.backoff import Backoff
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue
-from cell_monitor.jupyter_ext.forwarder import Forwarder, RetryPolicy, Target
+from cell_monitor.jupyter_ext.forwarder import Forwarder, Target
 from tests.integration.jupyter_ext.fake_class_server import Answer, Recorder, fake_class_server
 from tests.support import event, sign_in
 
@@ -118,7 +119,7 @@ async def test_the_queue_survives_a_restart_of_the_server_extension(
         async def target() -> Target:
             return Target(class_server)
 
-        forwarder = Forwarder(restarted, target, retry=RetryPolicy(0.05, 0.2))
+        forwarder = Forwarder(restarted, target, retry=Backoff(0.05, 0.2))
         assert await forwarder.forward_once() == "sent"
         assert await restarted.length() == 0
     finally:
@@ -151,7 +152,7 @@ async def scripted(tmp_path: Path) -> Any:
         async def target() -> Target:
             return Target(url, "secret-token")
 
-        forwarder = Forwarder(queue, target, batch_size=4, retry=RetryPolicy(0.05, 0.2))
+        forwarder = Forwarder(queue, target, batch_size=4, retry=Backoff(0.05, 0.2))
         yield recorder, queue, forwarder
     queue.close()
 
