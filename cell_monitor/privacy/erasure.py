@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import orjson
 from sqlalchemy import Delete, and_, delete, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
