@@ -14,18 +14,7 @@ import click
 
 from cell_monitor import __version__
 from cell_monitor.cli.settings import load_settings
-from cell_monitor.config import Settings
-
-# Options of `serve` and the environment variables they stand for, so that the
-# worker processes uvicorn spawns build the same Settings.
-_SERVE_ENV = {
-    "host": "CELL_MONITOR_HOST",
-    "port": "CELL_MONITOR_PORT",
-    "workers": "CELL_MONITOR_WORKERS",
-    "data_dir": "CELL_MONITOR_DATA_DIR",
-    "database_url": "DATABASE_URL",
-    "log_level": "CELL_MONITOR_LOG_LEVEL",
-}
+from cell_monitor.config import Settings, env_name
 
 
 @click.command()
@@ -38,9 +27,11 @@ _SERVE_ENV = {
 @click.option("--demo", is_flag=True, help="Throwaway database and a simulated class to watch.")
 def serve(demo: bool, **options: Any) -> None:
     """Run the server (embedded SQLite unless DATABASE_URL is set)."""
+    # Options become the environment variables they stand for, so that the
+    # worker processes uvicorn spawns build the same Settings.
     for name, value in options.items():
         if value is not None:
-            os.environ[_SERVE_ENV[name]] = str(value)
+            os.environ[env_name(name)] = str(value)
     if demo:
         import cell_monitor.cli.demo as demo_mode
 
