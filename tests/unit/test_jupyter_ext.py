@@ -1,4 +1,4 @@
-"""The server extension's parts that need no server: disk queue, identity, retry policy."""
+"""The server extension's parts that need no server: disk queue, identity, environment."""
 
 from __future__ import annotations
 
