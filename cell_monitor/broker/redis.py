@@ -37,7 +37,6 @@ CLIENT_OPTIONS: dict[str, Any] = {
 
 class RedisBroker:
     name = "redis"
-    distributed = True
 
     def __init__(self, url: str, channel: str, max_pending: int = 10_000) -> None:
         self._redis: Redis = Redis.from_url(url, **CLIENT_OPTIONS)

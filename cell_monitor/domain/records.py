@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 
@@ -41,7 +42,7 @@ class NewEvent:
         return self.event_type == "cell_executed"
 
 
-class WriteOutcome:
+class WriteOutcome(str, Enum):
     """What happened to one event of a group commit."""
 
     inserted = "inserted"
