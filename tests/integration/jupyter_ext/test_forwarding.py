@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,18 +14,7 @@ from cell_monitor.backoff import Backoff
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue
 from cell_monitor.jupyter_ext.forwarder import Forwarder, Target
 from tests.integration.jupyter_ext.fake_class_server import Answer, Recorder, fake_class_server
-from tests.support import event, sign_in
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.05)
+from tests.support import event, eventually, sign_in
 
 
 async def stored_ids(base_url: str) -> list[str]:
@@ -92,7 +79,8 @@ async def test_retry_until_the_class_server_comes_back(
         lambda: _when(status(jp_fetch), lambda s: s["unreachableSeconds"] is not None)
     )
     assert down["queueLength"] == 5 and "unreachable" in down["lastError"]
-    await asyncio.sleep(0.5)  # several failed attempts; nothing may be lost
+    failed = extension.forwarder.failures
+    await eventually(lambda: extension.forwarder.failures >= failed + 3, what="more failed tries")
     assert await extension.queue.length() == 5
 
     async with class_server_factory(unused_port) as base_url:
