@@ -33,6 +33,7 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "socket_timeout": 5,
     "socket_connect_timeout": 5,
 }
+DRAIN_SECONDS = 5.0
 
 
 class RedisBroker:
@@ -52,6 +53,10 @@ class RedisBroker:
         ]
 
     async def stop(self) -> None:
+        # Publish what is queued first (for a few seconds at most: Redis may be away).
+        if self._tasks:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), DRAIN_SECONDS)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -83,6 +88,9 @@ class RedisBroker:
             except (RedisError, OSError) as exc:
                 metrics.BROKER_DROPPED.inc(count)
                 log.warning("Publishing %d live messages to Redis failed: %s", count, exc)
+            finally:
+                for _ in groups:
+                    self._outbox.task_done()
 
     async def _subscribe_loop(self, handler: MessageHandler) -> None:
         backoff = Backoff(0.5, 10.0)
