@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -214,8 +214,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def upgrade_database(env: dict[str, str]) -> None:
+    """`cell-monitor db upgrade` in a child process, with `env` over the caller's environment."""
+    command = [sys.executable, "-m", "cell_monitor.cli", "db", "upgrade"]
+    result = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"db upgrade failed:\n{result.stdout}{result.stderr}")
+
+
 class ServerProcess:
-    """`cell-monitor serve` as a real child process."""
+    """`cell-monitor serve` as a real child process (tests and benchmarks).
+
+    `prefix` runs it under another command (e.g. `taskset -c 0`); `migrate`
+    runs `cell-monitor db upgrade` first (PostgreSQL is never migrated by serve).
+    """
 
     def __init__(
         self,
@@ -223,18 +235,22 @@ class ServerProcess:
         *args: str,
         port: int | None = None,
         admin_password: str | None = TEST_ADMIN_PASSWORD,
+        prefix: Sequence[str] = (),
+        migrate: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **env}
         if admin_password is not None:
             full_env.setdefault("CELL_MONITOR_INITIAL_ADMIN_PASSWORD", admin_password)
+        if migrate:
+            upgrade_database(full_env)
         command = [sys.executable, "-m", "cell_monitor.cli", "serve", "--port", str(self.port)]
         # A file, not a pipe: nobody reads a pipe while the server runs, and a
         # full pipe would block the server's logging.
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the object
         self.process = subprocess.Popen(
-            [*command, *args], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
+            [*prefix, *command, *args], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
         )
 
     def wait_ready(self, timeout: float = 30.0) -> ServerProcess:
