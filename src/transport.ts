@@ -10,6 +10,18 @@ import { ServerConnection } from '@jupyterlab/services';
 import { IBatchSender, SendOutcome } from './batcher';
 import { IMonitorEvent } from './events';
 
+/**
+ * Why delivery to the class server fails, as the server extension classifies
+ * the class server's answers (cell_monitor/jupyter_ext/forwarder.py).
+ */
+export type DeliveryState =
+  | 'ok'
+  | 'refused'
+  | 'wrong_url'
+  | 'unreachable'
+  | 'server_error'
+  | 'internal_error';
+
 /** What GET cell-monitor/status answers (see cell_monitor/jupyter_ext/handlers.py). */
 export interface IServerStatus {
   enabled: boolean;
@@ -18,6 +30,10 @@ export interface IServerStatus {
   /** JupyterHub user name when running on a hub: identity comes from there. */
   hubUser: string | null;
   queueLength: number;
+  /** What the last delivery attempt found (absent from older server extensions). */
+  state?: DeliveryState;
+  /** The server extension's queue is at its bound: new events wait in the browser. */
+  queueFull?: boolean;
   /** Seconds since the class server last failed to answer, null when reachable. */
   unreachableSeconds: number | null;
   /** Show the student a warning once unreachable for this long. */

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from cell_monitor.accounts.sessions import COOKIE_NAME
 from cell_monitor.config import Settings
 from cell_monitor.server.app import create_app
+from cell_monitor.server.http import server_config
 
 T = TypeVar("T")
 
@@ -179,11 +180,12 @@ async def instructor_client(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
 @asynccontextmanager
 async def live_server(settings: Settings, port: int = 0) -> AsyncIterator[str]:
     """Serve create_app(settings) with uvicorn (on `port`, default a free one); yields the URL."""
-    config = uvicorn.Config(
+    # The configuration `cell-monitor serve` uses (read timeouts, proxy headers).
+    config = server_config(
         create_app(settings),
+        settings,
         host="127.0.0.1",
         port=port,
-        log_config=None,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
@@ -237,6 +239,7 @@ class ServerProcess:
         admin_password: str | None = TEST_ADMIN_PASSWORD,
         prefix: Sequence[str] = (),
         migrate: bool = False,
+        cwd: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -250,7 +253,11 @@ class ServerProcess:
         # full pipe would block the server's logging.
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the object
         self.process = subprocess.Popen(
-            [*prefix, *command, *args], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
+            [*prefix, *command, *args],
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
         )
 
     def wait_ready(self, timeout: float = 30.0) -> ServerProcess:

@@ -8,6 +8,16 @@ verdict), and so does the server's own 422 "nothing in the body is usable".
 Network errors, 5xx, 401/403, redirects and anything unexpected keep the
 batch and retry with exponential backoff and jitter, with no retry limit: the
 queue bound, not a retry count, decides when data is lost.
+
+When the queue cannot delete acknowledged events (the student's disk is full),
+their sequence numbers are kept in memory: they are never sent again, and their
+deletion is retried before each batch, so a full disk cannot make the
+forwarder resend the same batch in a loop.
+
+Each failure is classified (DeliveryState) so that the student and the Jupyter
+server log name the real cause: a refused token or a URL that is not a
+cell-monitor server is a configuration error to fix now, not an outage to wait
+out. The log says so once per change of state, not once per retry.
 """
 
 from __future__ import annotations
@@ -19,16 +29,33 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
 from cell_monitor.backoff import Backoff
-from cell_monitor.jupyter_ext.disk_queue import DiskQueue, QueuedEvent
+from cell_monitor.jupyter_ext.disk_queue import DiskQueue, QueuedEvent, QueueUnwritable
 
 log = logging.getLogger(__name__)
 
 INGEST_PATH = "/api/v1/events"
+
+
+class DeliveryState(str, Enum):
+    """What the last attempt to deliver found (`state` in cell-monitor/status)."""
+
+    ok = "ok"
+    # The class server answered 401/403: the ingest token is missing or wrong.
+    refused = "refused"
+    # Something answers at that URL, but not cell-monitor's ingest endpoint.
+    wrong_url = "wrong_url"
+    # No answer at all: connection refused, unknown host, timeout.
+    unreachable = "unreachable"
+    # The class server answered but cannot take events now (5xx, 429).
+    server_error = "server_error"
+    # A bug in the forwarder itself (logged with its traceback).
+    internal_error = "internal_error"
 
 
 @dataclass(frozen=True)
@@ -44,8 +71,9 @@ class Target:
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, state: DeliveryState, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
+        self.state = state
         self.retry_after = retry_after
 
 
@@ -76,6 +104,10 @@ class Forwarder:
         self.last_delivery_at: float | None = None
         self.unreachable_since: float | None = None
         self.delivered = 0
+        # Acknowledged by the class server but still on disk (the delete failed).
+        self._acknowledged: set[int] = set()
+        self.queue_error: str | None = None
+        self.state = DeliveryState.ok
 
     @property
     def running(self) -> bool:
@@ -104,11 +136,16 @@ class Forwarder:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before looking at the queue, not after: a wake() while
+            # forward_once runs must not be lost (it would wait idle_poll).
+            self._wakeup.clear()
             try:
                 outcome = await self.forward_once()
             except Exception:  # a bug must not end delivery for good
                 log.exception("cell-monitor: unexpected error while forwarding")
-                outcome = self._failed("internal error (see the Jupyter server log)", None)
+                outcome = self._failed(
+                    DeliveryState.internal_error, "internal error (see the Jupyter server log)"
+                )
             if outcome == "sent":
                 continue
             if isinstance(outcome, float):
@@ -116,7 +153,6 @@ class Forwarder:
                 # down server is not hammered by a busy classroom.
                 await asyncio.sleep(outcome)
                 continue
-            self._wakeup.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._idle_poll)
 
@@ -125,15 +161,18 @@ class Forwarder:
         target = await self._target()
         if target is None:
             return "idle"
-        batch = await self.queue.peek(self._batch_limit)
+        await self._delete_acknowledged()
+        peeked = await self.queue.peek(self._batch_limit + len(self._acknowledged))
+        batch = [item for item in peeked if item.seq not in self._acknowledged]
+        batch = batch[: self._batch_limit]
         if not batch:
             return "idle"
         try:
             response = await self._post(target, batch)
             await self._settle(batch, response)
         except _Retry as exc:
-            return self._failed(str(exc), exc.retry_after)
-        self._succeeded()
+            return self._failed(exc.state, str(exc), exc.retry_after)
+        self._succeeded(target)
         return "sent"
 
     async def _post(self, target: Target, batch: list[QueuedEvent]) -> HTTPResponse:
@@ -154,37 +193,77 @@ class Forwarder:
         try:
             return await AsyncHTTPClient().fetch(request, raise_error=False)
         except (HTTPClientError, OSError, asyncio.TimeoutError) as exc:
-            raise _Retry(f"{target.server_url} unreachable: {exc}") from exc
+            raise _Retry(
+                DeliveryState.unreachable, f"class server {target.server_url} unreachable: {exc}"
+            ) from exc
 
     async def _settle(self, batch: list[QueuedEvent], response: HTTPResponse) -> None:
         """Delete what the answer acknowledges, or raise _Retry to keep it."""
         code = response.code
         seqs = [item.seq for item in batch]
-        if code == 202:
+        if code == 202 and _is_ingest_answer(response):
             self._log_rejections(batch, response)
-            await self.queue.delete(seqs)
+            await self._acknowledge(seqs)
             self.delivered += len(seqs)
             self._batch_limit = self._batch_size
         elif code == 422 and _is_ingest_answer(response):
             # The class server found nothing usable; resending cannot help.
             log.warning("cell-monitor: class server rejected %d events as invalid", len(seqs))
-            await self.queue.delete(seqs)
+            await self._acknowledge(seqs)
         elif code == 413 and len(batch) > 1:
             # Over the server's size limit: resend the same events in halves.
             self._batch_limit = max(1, len(batch) // 2)
         elif code == 413:
             log.error("cell-monitor: dropping event %s, too large", batch[0].body.get("eventId"))
-            await self.queue.delete(seqs)
+            await self._acknowledge(seqs)
         else:
-            raise _Retry(_describe_failure(response), _retry_after(response))
+            state, reason = classify_failure(response)
+            raise _Retry(state, reason, _retry_after(response))
 
-    def _succeeded(self) -> None:
+    async def _acknowledge(self, seqs: list[int]) -> None:
+        """Delete answered events; if the disk refuses, remember them instead of resending."""
+        try:
+            await self.queue.delete(seqs)
+        except QueueUnwritable as exc:
+            self._acknowledged.update(seqs)
+            self._queue_failed(exc)
+        else:
+            self.queue_error = None
+
+    async def _delete_acknowledged(self) -> None:
+        if not self._acknowledged:
+            return
+        pending = sorted(self._acknowledged)
+        try:
+            await self.queue.delete(pending)
+        except QueueUnwritable as exc:
+            self._queue_failed(exc)
+            return
+        self._acknowledged.difference_update(pending)
+        self.queue_error = None
+        log.info("cell-monitor: %d delivered events cleared from the queue", len(pending))
+
+    def _queue_failed(self, exc: QueueUnwritable) -> None:
+        reason = f"delivered events cannot be cleared from the queue: {exc}"
+        if self.queue_error != reason:
+            log.error("cell-monitor: %s; they will not be sent again", reason)
+        self.queue_error = reason
+
+    @property
+    def acknowledged_pending(self) -> int:
+        """Delivered events still on disk because deleting them failed."""
+        return len(self._acknowledged)
+
+    def _succeeded(self, target: Target) -> None:
+        if self.state is not DeliveryState.ok:
+            log.info("cell-monitor: delivering to %s again", target.server_url)
+        self.state = DeliveryState.ok
         self.failures = 0
         self.last_error = None
         self.unreachable_since = None
         self.last_delivery_at = time.time()
 
-    def _failed(self, reason: str, retry_after: float | None) -> float:
+    def _failed(self, state: DeliveryState, reason: str, retry_after: float | None = None) -> float:
         self.failures += 1
         self.last_error = reason
         if self.unreachable_since is None:
@@ -192,7 +271,11 @@ class Forwarder:
         delay = self._retry.delay(self.failures)
         if retry_after is not None:
             delay = max(delay, retry_after)
-        log.info("cell-monitor: delivery failed (%s); retry in %.1f s", reason, delay)
+        if state is not self.state:
+            # Once per change: a class offline for an hour is one line, not hundreds.
+            log.warning("cell-monitor: events cannot be delivered (%s): %s", state.value, reason)
+            self.state = state
+        log.debug("cell-monitor: delivery failed (%s); retry in %.1f s", reason, delay)
         return delay
 
     @staticmethod
@@ -218,18 +301,28 @@ def _is_ingest_answer(response: HTTPResponse) -> bool:
     return isinstance(body, dict) and "accepted" in body and "rejected" in body
 
 
-def _describe_failure(response: HTTPResponse) -> str:
-    if response.code == 599:
-        return f"class server unreachable: {response.error}"
-    if 300 <= response.code < 400:
-        location = response.headers.get("Location", "?")
-        return f"class server redirects ({response.code}) to {location}: configure that URL"
-    if response.code in (401, 403):
-        return (
-            f"class server refused the ingest token ({response.code}): "
-            "check CELL_MONITOR_INGEST_TOKEN"
+def classify_failure(response: HTTPResponse) -> tuple[DeliveryState, str]:
+    """Why an answer is not an acknowledgement, and what the student should be told."""
+    code = response.code
+    if code == 599:
+        return DeliveryState.unreachable, f"class server unreachable: {response.error}"
+    if code in (401, 403):
+        return DeliveryState.refused, (
+            f"class server refused the ingest token ({code}): check CELL_MONITOR_INGEST_TOKEN"
         )
-    return f"class server answered {response.code}"
+    if 300 <= code < 400:
+        location = response.headers.get("Location", "?")
+        return DeliveryState.wrong_url, (
+            f"class server redirects ({code}) to {location}: configure that URL"
+        )
+    if code == 429 or (code >= 500 and code != 501):
+        return DeliveryState.server_error, f"class server answered {code}"
+    # 404/405/501 (no such route or method), or a 2xx/4xx that is not
+    # cell-monitor's answer: another web server answers at that URL.
+    return DeliveryState.wrong_url, (
+        f"not a cell-monitor server (answered {code} to POST {response.effective_url}): "
+        "check CELL_MONITOR_SERVER_URL"
+    )
 
 
 def _retry_after(response: HTTPResponse) -> float | None:

@@ -157,9 +157,12 @@ async def test_status_tells_the_browser_what_it_needs(jp_fetch: Any, extension: 
         "serverUrl": None,
         "hubUser": None,
         "queueLength": 0,
+        "state": "ok",
+        "queueFull": False,
         "unreachableSeconds": None,
         "warnAfterSeconds": 120,
         "lastError": None,
+        "queueError": None,
         "lastDeliveryAt": None,
         "delivered": 0,
     }
