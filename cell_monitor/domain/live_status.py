@@ -104,6 +104,11 @@ def _not_older(when: datetime, than: datetime | None) -> bool:
     return than is None or when >= than
 
 
+def apply_event(state: LiveState, event: NewEvent) -> LiveState:
+    """The state after `event` (events of one student, any order)."""
+    return replace(state, **_changes(state, event))
+
+
 def _changes(state: Any, event: NewEvent) -> dict[str, Any]:
     """What `event` changes in `state` (a LiveState or a namespace of its fields)."""
     t = event.live_time
