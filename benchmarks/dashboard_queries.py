@@ -9,7 +9,7 @@ prints p50 / p95 / max in milliseconds and the response size.
         [--cells 30] [--repeat 20] [--database-url postgresql://postgres@127.0.0.1/bench]
 
 A PostgreSQL database given by URL must exist and be empty; it is migrated here.
-The server gets an instructor account for the run (benchmarks/signin.py); the
+The server gets the test suite's instructor account (tests/support.py); the
 dashboard's endpoints are requested signed in. Before timing, the stored counts
 are checked against what was posted (`GET /api/v1/stats`); exit status 1 when
 they differ.
@@ -18,11 +18,8 @@ they differ.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from signin import instructor_headers, server_env
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support import ServerProcess, instructor_headers
 
 ERRORS = [
     ("NameError", "name 'df' is not defined"),
@@ -42,42 +42,14 @@ ERRORS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(database_url: str, data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def start_server(database_url: str, data_dir: str) -> ServerProcess:
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "CELL_MONITOR_DATA_DIR": data_dir,
         "CELL_MONITOR_LOG_LEVEL": "WARNING",
         "CELL_MONITOR_MAX_EVENTS_PER_REQUEST": "5000",
-        **server_env(),
     }
-    cli = [sys.executable, "-m", "cell_monitor.cli"]
-    began = time.perf_counter()
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    print(f"db upgrade: {time.perf_counter() - began:.1f} s", flush=True)
-    server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
-                return server, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the server did not start")
+    return ServerProcess(env, migrate=True).wait_ready()
 
 
 def class_events(students: int, executions: int, cells: int) -> list[dict[str, Any]]:
@@ -149,19 +121,18 @@ def main() -> None:
         "--reuse",
         action="store_true",
         help="time --database-url as an earlier run with the same --students/--executions/"
-        "--cells left it (upgraded first; BENCH_PASSWORD of that run) instead of posting",
+        "--cells left it (upgraded first) instead of posting",
     )
     args = parser.parse_args()
     if args.reuse and not args.database_url:
         parser.error("--reuse needs --database-url")
     with tempfile.TemporaryDirectory() as data:
         url = args.database_url or f"sqlite:///{Path(data) / 'bench.sqlite3'}"
-        server, base = start_server(url, data)
+        server = start_server(url, data)
         try:
-            run(base, args)
+            run(server.url, args)
         finally:
-            server.terminate()
-            server.wait(30)
+            server.stop()
 
 
 def run(base: str, args: argparse.Namespace) -> None:

@@ -372,6 +372,19 @@ class Settings(BaseSettings):
         return to_async_url(f"sqlite:///{self.data_dir / 'cell-monitor.sqlite3'}")
 
 
+def env_names(field: str) -> tuple[str, ...]:
+    """The environment variables that set a Settings field, the preferred one first."""
+    choices = getattr(Settings.model_fields[field].validation_alias, "choices", None)
+    if choices:
+        return tuple(str(choice) for choice in choices)
+    return (f"{Settings.model_config.get('env_prefix', '')}{field}".upper(),)
+
+
+def env_name(field: str) -> str:
+    """The environment variable an operator sets for a Settings field."""
+    return env_names(field)[0]
+
+
 # Database URLs: accept what operators write, hand SQLAlchemy the async driver.
 _ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",

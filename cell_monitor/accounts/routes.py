@@ -1,7 +1,7 @@
 """GET/POST /login, POST /logout and GET /api/v1/me: the instructor's session cookie.
 
-The page is plain HTML (no script), so it works without JavaScript; scripts
-may POST JSON instead of the form and get JSON back.
+The page is plain HTML and works without JavaScript (its one script only keeps
+a bookmark's #fragment); scripts may POST JSON instead of the form and get JSON back.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from cell_monitor.accounts.sessions import COOKIE_NAME, end_session, start_sessi
 from cell_monitor.config import Settings
 from cell_monitor.contract.reports import AccountOut
 from cell_monitor.deps import EngineDep, SettingsDep, app_part
-from cell_monitor.pages import PAGES_DIR
+from cell_monitor.pages import PAGES_DIR, STATIC_DIR
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["login"])
 # Only for signed-in instructors (server/app.py protects it).
 account_router = APIRouter(prefix="/api/v1", tags=["dashboard"])
-_FAVICON = PAGES_DIR / "static" / "favicon.svg"
+_FAVICON = STATIC_DIR / "favicon.svg"
 _MAX_FORM_BYTES = 16 * 1024
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -72,6 +72,15 @@ async def favicon() -> FileResponse:
 async def login_css() -> FileResponse:
     """The sign-in page's style sheet (public: it is needed before signing in)."""
     return FileResponse(PAGES_DIR / "login.css", media_type="text/css")
+
+
+@router.get("/login/login.js", include_in_schema=False)
+async def login_js() -> FileResponse:
+    """The sign-in page's script (a file: the CSP allows no inline script).
+
+    It keeps a bookmarked view's #fragment through the sign-in.
+    """
+    return FileResponse(STATIC_DIR / "js" / "login.js", media_type="text/javascript")
 
 
 async def _credentials(request: Request) -> tuple[dict[str, Any], bool]:

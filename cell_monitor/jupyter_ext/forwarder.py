@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
+from cell_monitor.backoff import Backoff
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue, QueuedEvent, QueueUnwritable
 
 log = logging.getLogger(__name__)
@@ -70,17 +70,6 @@ class Target:
         return self.server_url.rstrip("/") + INGEST_PATH
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    initial_seconds: float = 1.0
-    max_seconds: float = 60.0
-
-    def delay(self, failures: int, rand: Callable[[], float] = random.random) -> float:
-        """Equal jitter: half the exponential ceiling fixed, half random."""
-        ceiling = min(self.max_seconds, self.initial_seconds * 2 ** min(failures - 1, 30))
-        return ceiling / 2 + rand() * ceiling / 2
-
-
 class _Retry(Exception):
     def __init__(self, state: DeliveryState, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
@@ -97,7 +86,7 @@ class Forwarder:
         target: Callable[[], Awaitable[Target | None]],
         *,
         batch_size: int = 500,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
         request_timeout: float = 30.0,
         idle_poll_seconds: float = 30.0,
     ) -> None:
@@ -105,7 +94,7 @@ class Forwarder:
         self._target = target
         self._batch_size = batch_size
         self._batch_limit = batch_size
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or Backoff(1.0, 60.0)
         self._timeout = request_timeout
         self._idle_poll = idle_poll_seconds
         self._wakeup = asyncio.Event()

@@ -84,18 +84,28 @@ export type Message =
   | { type: 'event'; event: ILiveEvent }
   | { type: 'alert'; alert: IAlert }
   | { type: 'heartbeat'; serverTime: string }
+  | { type: 'student_removed'; studentId: string }
   | { type: 'batch'; messages: Message[] };
 
 /** What one frame changed; `reset` means every student may have changed. */
 export interface IChanges {
   reset: boolean;
+  /** Students whose state changed, including the removed ones. */
   students: Set<string>;
+  /** Students erased from the class (their tiles and alerts go). */
+  removed: Set<string>;
   events: ILiveEvent[];
   alerts: IAlert[];
 }
 
 export function noChanges(): IChanges {
-  return { reset: false, students: new Set(), events: [], alerts: [] };
+  return {
+    reset: false,
+    students: new Set(),
+    removed: new Set(),
+    events: [],
+    alerts: []
+  };
 }
 
 export class ClassState {
@@ -130,7 +140,17 @@ export class ClassState {
       case 'student':
         if (this.upsert(message.student)) {
           changes.students.add(message.student.student);
+          changes.removed.delete(message.student.student);
         }
+        break;
+      case 'student_removed':
+        // Erased (`cell-monitor student delete`): gone from every view at once.
+        this.students.delete(message.studentId);
+        changes.students.add(message.studentId);
+        changes.removed.add(message.studentId);
+        changes.alerts = changes.alerts.filter(
+          a => a.student !== message.studentId
+        );
         break;
       case 'event':
         changes.events.push(message.event);
@@ -169,6 +189,23 @@ export class ClassState {
   isStuck(student: IStudent): boolean {
     return student.consecutiveErrors >= this.thresholds.stuckAfterErrors;
   }
+
+  /**
+   * Every status that describes the student: the main one plus an open help
+   * request and a stuck streak, which can hold at once (a stuck student who
+   * asks for help). The status chips count and filter by these, as the
+   * needs-attention panel lists by them, so the two always agree.
+   */
+  flags(student: IStudent): ReadonlySet<Status> {
+    const flags = new Set<Status>([student.status]);
+    if (student.helpSince) {
+      flags.add('help');
+    }
+    if (this.isStuck(student)) {
+      flags.add('stuck');
+    }
+    return flags;
+  }
 }
 
 export type SortKey = 'priority' | 'name' | 'recent';
@@ -202,15 +239,46 @@ export function displayName(student: IStudent): string {
   return student.userName || student.student;
 }
 
-export function matches(student: IStudent, view: IViewOptions): boolean {
+/**
+ * The name to show to a class (projector mode): the display name, never an
+ * e-mail address (a student without a name shows the part before the @).
+ */
+export function publicName(student: {
+  student: string;
+  userName: string | null;
+}): string {
+  return student.userName || student.student.split('@')[0];
+}
+
+/** "lesson1-pandas" for "course/week1/lesson1-pandas.ipynb". */
+export function notebookLabel(path: string | null): string {
+  return (path ?? '')
+    .split('/')
+    .pop()!
+    .replace(/\.ipynb$/, '');
+}
+
+export type Flags = (student: IStudent) => ReadonlySet<Status>;
+
+/** Without thresholds at hand: the main status only. */
+const mainStatus: Flags = student => new Set([student.status]);
+
+export function matches(
+  student: IStudent,
+  view: IViewOptions,
+  flags: Flags = mainStatus
+): boolean {
   if (view.team !== null && student.teamName !== view.team) {
     return false;
   }
   if (view.notebook !== null && student.lastNotebook !== view.notebook) {
     return false;
   }
-  if (view.statuses !== null && !view.statuses.has(student.status)) {
-    return false;
+  if (view.statuses !== null) {
+    const statuses = view.statuses;
+    if (![...flags(student)].some(flag => statuses.has(flag))) {
+      return false;
+    }
   }
   const text = view.text.trim().toLowerCase();
   if (!text) {
@@ -231,11 +299,15 @@ function time(value: string | null): number {
   return Number.isNaN(parsed) ? 0 : parsed;
 }
 
+// One collator for every sort: String.localeCompare with options builds a
+// new one per call, which made sorting 2,000 students take most of a frame.
+const NAME_ORDER = new Intl.Collator(undefined, { sensitivity: 'base' });
+const TEXT_ORDER = new Intl.Collator();
+
 function byName(a: IStudent, b: IStudent): number {
   return (
-    displayName(a).localeCompare(displayName(b), undefined, {
-      sensitivity: 'base'
-    }) || a.student.localeCompare(b.student)
+    NAME_ORDER.compare(displayName(a), displayName(b)) ||
+    TEXT_ORDER.compare(a.student, b.student)
   );
 }
 
@@ -270,12 +342,13 @@ const NO_NOTEBOOK = 'No notebook yet';
 /** The students the view shows, grouped and sorted. */
 export function arrange(
   students: Iterable<IStudent>,
-  view: IViewOptions
+  view: IViewOptions,
+  flags: Flags = mainStatus
 ): IGroup[] {
   const compare = comparator(view.sort);
   const groups = new Map<string, IGroup>();
   for (const student of students) {
-    if (!matches(student, view)) {
+    if (!matches(student, view, flags)) {
       continue;
     }
     let key = '';
@@ -302,7 +375,7 @@ export function arrange(
   return result.sort(
     (a, b) =>
       Number(a.key === '') - Number(b.key === '') ||
-      a.label.localeCompare(b.label)
+      TEXT_ORDER.compare(a.label, b.label)
   );
 }
 
@@ -333,8 +406,10 @@ export function needsAttention(state: ClassState): IAttention {
   return { help, stuck };
 }
 
+/** How many students each status describes (see ClassState.flags). */
 export function countByStatus(
-  students: Iterable<IStudent>
+  students: Iterable<IStudent>,
+  flags: Flags = mainStatus
 ): Record<Status, number> {
   const counts: Record<Status, number> = {
     help: 0,
@@ -344,7 +419,9 @@ export function countByStatus(
     idle: 0
   };
   for (const student of students) {
-    counts[student.status] += 1;
+    for (const flag of flags(student)) {
+      counts[flag] += 1;
+    }
   }
   return counts;
 }
@@ -361,7 +438,7 @@ export function distinct(
       values.add(value);
     }
   }
-  return [...values].sort((a, b) => a.localeCompare(b));
+  return [...values].sort(TEXT_ORDER.compare);
 }
 
 /** "now", "45s", "12m", "3h", "2d": short enough for a tile. */
