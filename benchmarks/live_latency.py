@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -27,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import asyncpg
+import httpx
 import orjson
 from signin import instructor_headers, server_env
 from websockets.asyncio.client import connect
