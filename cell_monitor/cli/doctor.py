@@ -52,8 +52,8 @@ def doctor(
 ) -> None:
     """Run the troubleshooting guide's checks; exit 1 when a high-urgency problem exists."""
     from cell_monitor.doctor.options import DoctorOptions
-    from cell_monitor.doctor.runner import run_doctor
     from cell_monitor.doctor.render import to_json, to_text
+    from cell_monitor.doctor.runner import run_doctor
 
     try:
         settings = load_settings()

@@ -10,8 +10,16 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
-from cell_monitor.contract.events import ActivityOut, EventPage, StatsOut, StudentList
-from cell_monitor.contract.reports import HotspotsOut, NotebookList, ProgressOut, StudentDetail
+from cell_monitor.contract.reads import (
+    ActivityOut,
+    EventPage,
+    HotspotsOut,
+    NotebookList,
+    ProgressOut,
+    StatsOut,
+    StudentDetail,
+    StudentList,
+)
 from cell_monitor.deps import EngineDep, SettingsDep, app_part
 from cell_monitor.domain.live_status import thresholds_of
 from cell_monitor.reports import csv_export as export

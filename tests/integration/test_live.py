@@ -118,7 +118,7 @@ async def test_snapshot_equals_the_state_replayed_from_stored_events(
     for key in students:
         mine = [e for e in events if e.student_key == key]
         state = apply_events(LiveState(student=key), mine)
-        replayed[key] = student_view(state, now, thresholds)
+        replayed[key] = student_view(state, now, thresholds).model_dump(mode="json", by_alias=True)
     by_student = {s["student"]: s for s in snapshot["students"]}
     for key in students:
         got, want = by_student[key], replayed[key]

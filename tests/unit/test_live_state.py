@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from cell_monitor.contract.live import AlertChanged, StudentChanged, to_wire
 from cell_monitor.domain.live_status import (
     LiveState,
     Status,
@@ -101,14 +102,16 @@ def test_change_messages_raise_and_clear_alerts() -> None:
     after = run(ev(2, error=True), ev(2.5, "help"), state=before)
     kinds = [
         (m["alert"]["kind"], m["alert"]["action"])
-        for m in change_messages(before, after, at(3), RULES)
+        for m in to_wire(change_messages(before, after, at(3), RULES))
         if m["type"] == "alert"
     ]
     assert kinds == [("help", "raised"), ("stuck", "raised")]
     cleared = change_messages(after, dismiss_help(after, at(4)), at(4), RULES, by="instructor")
-    assert (cleared[1]["alert"]["kind"], cleared[1]["alert"]["action"]) == ("help", "cleared")
-    assert cleared[1]["alert"]["by"] == "instructor"
-    assert cleared[0]["student"]["status"] == "stuck"
+    student, alert = cleared
+    assert isinstance(student, StudentChanged) and isinstance(alert, AlertChanged)
+    assert (alert.alert.kind, alert.alert.action) == ("help", "cleared")
+    assert alert.alert.by == "instructor"
+    assert student.student.status == Status.stuck
 
 
 def test_filters_on_team_and_notebook() -> None:
