@@ -116,7 +116,13 @@ class EventIn(BaseModel):
         return self
 
 
+# Answers always hold every field: the generated TypeScript types make none optional.
+_ANSWER = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class RejectedEvent(BaseModel):
+    model_config = _ANSWER
+
     index: int = Field(description="Position of the event in the posted array.")
     event_id: str | None = Field(None, serialization_alias="eventId")
     errors: list[str]
@@ -124,6 +130,8 @@ class RejectedEvent(BaseModel):
 
 class IngestResponse(BaseModel):
     """What POST /api/v1/events answers (202)."""
+
+    model_config = _ANSWER
 
     accepted: int = Field(description="Events stored by this request.")
     duplicates: int = Field(description="Events whose eventId was already stored.")

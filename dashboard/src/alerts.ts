@@ -2,7 +2,7 @@
 // for screen readers (aria-live) and, when switched on, a short chime.
 
 import { setText } from './dom.js';
-import type { IAlert } from './state.js';
+import type { Alert } from './wire.gen.js';
 
 const SOUND_KEY = 'cell-monitor.dashboard.sound';
 
@@ -36,7 +36,7 @@ export class Alerts {
   }
 
   /** A help request was raised (by a student, not cleared). */
-  helpRaised(alert: IAlert): void {
+  helpRaised(alert: Alert): void {
     const who = alert.userName || alert.student;
     const team = alert.teamName ? ` (team ${alert.teamName})` : '';
     const text = `Help requested by ${who}${team}`;

@@ -2,7 +2,8 @@
 // stuck students (with the error they keep hitting), each with its action.
 
 import { el, reorder, setText } from './dom.js';
-import { displayName, formatWaiting, IAttention, IStudent } from './state.js';
+import { displayName, formatWaiting, IAttention } from './state.js';
+import type { StudentView } from './wire.gen.js';
 
 export type AttentionKind = 'help' | 'stuck';
 
@@ -11,7 +12,7 @@ interface IItem {
   wait: HTMLElement;
   detail: HTMLElement;
   action: HTMLButtonElement;
-  student: IStudent;
+  student: StudentView;
   signature: string;
 }
 
@@ -31,7 +32,7 @@ class AttentionList {
     private readonly actions: IAttentionActions
   ) {}
 
-  render(students: IStudent[], now: number): void {
+  render(students: StudentView[], now: number): void {
     const keep = new Set(students.map(s => s.student));
     for (const [key, item] of this.items) {
       if (!keep.has(key)) {
@@ -61,7 +62,7 @@ class AttentionList {
     return this.list.querySelector<HTMLElement>('.attention-open');
   }
 
-  private item(student: IStudent): IItem {
+  private item(student: StudentView): IItem {
     const signature = `${student.version}`;
     const known = this.items.get(student.student);
     if (known && known.signature === signature) {

@@ -5,33 +5,7 @@ import { download, getJson } from './api.js';
 import type { AttentionKind } from './attention.js';
 import { byId, el, STATUS_ICON, STATUS_LABEL, timeOf } from './dom.js';
 import { ClassState, displayName, formatWaiting, IChanges } from './state.js';
-
-interface IExecution {
-  eventId: string;
-  eventTime: string;
-  notebookPath: string | null;
-  cellIndex: number | null;
-  executionCount: number | null;
-  code: string | null;
-  durationMs: number | null;
-  hasError: boolean;
-  errorName: string | null;
-  errorMessage: string | null;
-  outputSummary: string | null;
-}
-
-interface IDetail {
-  student: string;
-  userName: string | null;
-  teamName: string | null;
-  emailAddress: string | null;
-  firstSeen: string;
-  lastActivity: string;
-  executions: IExecution[];
-  nextCursor: string | null;
-  help: { at: string; kind: string; by: string }[];
-  sessions: { sessionId: string; firstSeen: string; lastSeen: string }[];
-}
+import type { StudentDetail, TimelineExecution } from './wire.gen.js';
 
 const HELP_LABEL: Record<string, string> = {
   help: 'asked for help',
@@ -47,7 +21,7 @@ function duration(ms: number | null): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-function executionItem(run: IExecution): HTMLElement {
+function executionItem(run: TimelineExecution): HTMLElement {
   const where = `${run.notebookPath ?? '?'} · cell ${run.cellIndex ?? '?'}`;
   const outcome = run.hasError
     ? el('span', { class: 'outcome failed', text: '✕ failed' })
@@ -200,7 +174,7 @@ export class DetailDialog {
     const more = byId<HTMLButtonElement>('detail-more');
     more.disabled = true;
     try {
-      const detail = await getJson<IDetail>(path, {
+      const detail = await getJson<StudentDetail>(path, {
         limit: 50,
         cursor: this.cursor
       });
@@ -220,7 +194,7 @@ export class DetailDialog {
     }
   }
 
-  private renderHistory(detail: IDetail): void {
+  private renderHistory(detail: StudentDetail): void {
     byId('detail-help').replaceChildren(
       ...(detail.help.length
         ? detail.help.map(entry =>

@@ -11,14 +11,8 @@ import { bindShortcuts } from './keys.js';
 import { Overview } from './overview.js';
 import { ProgressView } from './progress.js';
 import { ConnectionState, LiveSocket, socketUrl } from './socket.js';
-import {
-  ClassState,
-  DEFAULT_VIEW,
-  distinct,
-  IStudent,
-  Message,
-  needsAttention
-} from './state.js';
+import { ClassState, DEFAULT_VIEW, distinct, needsAttention } from './state.js';
+import type { AccountOut, LiveFrame, StudentView } from './wire.gen.js';
 
 const VIEWS = ['class', 'progress', 'errors', 'activity'] as const;
 export type ViewName = (typeof VIEWS)[number];
@@ -86,7 +80,7 @@ class Dashboard {
   /** The signed-in instructor's name, next to the sign-out button. */
   async showAccount(): Promise<void> {
     try {
-      const account = await getJson<{ username: string }>('/api/v1/me');
+      const account = await getJson<AccountOut>('/api/v1/me');
       setText(byId('account-name'), account.username);
     } catch {
       // Signed out: getJson has already sent the browser to the sign-in page.
@@ -135,7 +129,7 @@ class Dashboard {
     const next = item?.nextElementSibling ?? item?.previousElementSibling;
     const action = kind === 'help' ? 'help/dismiss' : 'stuck/handled';
     try {
-      const updated = await postJson<IStudent>(studentPath(student, action));
+      const updated = await postJson<StudentView>(studentPath(student, action));
       // The feed brings the same state; showing it now makes the click feel instant.
       if (this.state.upsert(updated)) {
         this.overview.note({
@@ -163,7 +157,7 @@ class Dashboard {
     this.alerts.setSound(!this.alerts.sound);
   }
 
-  private onMessage(message: Message): void {
+  private onMessage(message: LiveFrame): void {
     const changes = this.state.apply(message);
     this.overview.note(changes);
     for (const alert of changes.alerts) {

@@ -12,9 +12,9 @@ import {
   IChanges,
   IViewOptions,
   SortKey,
-  Status,
   STATUS_ORDER
 } from './state.js';
+import type { Status } from './wire.gen.js';
 import { TileView } from './tiles.js';
 
 export class Overview {

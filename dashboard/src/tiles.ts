@@ -2,7 +2,8 @@
 // changes three students touches three tiles (and moves those out of place).
 
 import { el, reorder, setText, STATUS_ICON, STATUS_LABEL } from './dom.js';
-import { displayName, formatAgo, IGroup, IStudent } from './state.js';
+import { displayName, formatAgo, IGroup } from './state.js';
+import type { StudentView } from './wire.gen.js';
 
 interface ITile {
   node: HTMLButtonElement;
@@ -10,7 +11,7 @@ interface ITile {
   name: HTMLElement;
   where: HTMLElement;
   ago: HTMLElement;
-  student: IStudent | null;
+  student: StudentView | null;
 }
 
 interface IGroupView {
@@ -19,14 +20,14 @@ interface IGroupView {
   grid: HTMLElement;
 }
 
-function location(student: IStudent): string {
+function location(student: StudentView): string {
   const notebook = student.lastNotebook?.split('/').pop() ?? '';
   const cell =
     student.lastCellIndex !== null ? ` · cell ${student.lastCellIndex}` : '';
   return notebook ? `${notebook}${cell}` : '';
 }
 
-function describe(student: IStudent): string {
+function describe(student: StudentView): string {
   const parts = [displayName(student), STATUS_LABEL[student.status]];
   if (student.teamName) {
     parts.push(`team ${student.teamName}`);
@@ -147,7 +148,7 @@ export class TileView {
     return tile;
   }
 
-  private fill(tile: ITile, student: IStudent, now: number): void {
+  private fill(tile: ITile, student: StudentView, now: number): void {
     tile.student = student;
     tile.node.className = `tile status-${student.status}`;
     tile.node.dataset.status = student.status;
