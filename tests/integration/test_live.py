@@ -249,3 +249,27 @@ async def test_a_dashboard_that_never_reads_does_not_hold_back_anyone(
         finally:
             stalled.close()
             await http.aclose()
+
+
+def _answer_schema(spec: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    responses = spec["paths"][path][method]["responses"]
+    ok = responses.get("200") or responses["202"]
+    schema: dict[str, Any] = ok["content"]["application/json"]["schema"]
+    return schema
+
+
+async def test_openapi_documents_the_live_answers(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert _answer_schema(spec, "/api/v1/live", "get") == {"$ref": "#/components/schemas/Snapshot"}
+    for action in ("help/dismiss", "stuck/handled"):
+        schema = _answer_schema(spec, f"/api/v1/students/{{student}}/{action}", "post")
+        assert schema == {"$ref": "#/components/schemas/StudentView"}, action
+    snapshot = spec["components"]["schemas"]["Snapshot"]
+    assert {"type", "serverTime", "thresholds", "students"} <= set(snapshot["required"])
+    # Every JSON route says what it answers (CSV exports and /metrics are not JSON).
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            if path.endswith(".csv") or path == "/metrics":
+                continue
+            assert _answer_schema(spec, path, method), (method, path)
+            assert operation["responses"], (method, path)
