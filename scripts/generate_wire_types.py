@@ -4,7 +4,7 @@ The JSON Schema of the contract's models (as the server writes them: serializati
 mode, camelCase aliases) goes through the npm package json-schema-to-typescript,
 then through the project's prettier, into committed files:
   dashboard/src/wire.gen.ts   every answer and live message (the instructor page)
-  src/wire.gen.ts             the ingest types (the JupyterLab extension)
+  src/wire.gen.ts             the ingest types and the server extension's API (the extension)
 
 Run `npm run generate:types` after changing a model in cell_monitor/contract;
 tests/unit/test_wire_types.py fails while a committed file is out of date.
@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from cell_monitor.contract import events, live, reads
+from cell_monitor.contract import events, jupyter, live, reads
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "npm run generate:types"
@@ -69,7 +69,7 @@ def _models(module: Any) -> dict[str, Any]:
         if isinstance(value, type)
         and issubclass(value, BaseModel)
         and value.__module__ == module.__name__
-        and name != "ReadModel"
+        and not name.startswith("_")
     }
 
 
@@ -91,6 +91,7 @@ TARGETS = (
             "EventType": events.EventType,
             "IngestResponse": events.IngestResponse,
             "RejectedEvent": events.RejectedEvent,
+            **_models(jupyter),
         },
     ),
 )

@@ -4,7 +4,7 @@
  */
 
 import { IBatcherState } from './batcher';
-import type { IServerStatus } from './transport';
+import type { LabStatus } from './wire.gen';
 
 /** Browser-side failures in a row before the student is told. */
 const BROWSER_FAILURES_BEFORE_WARNING = 3;
@@ -13,7 +13,7 @@ export interface IIndicatorInput {
   enabled: boolean;
   batcher: IBatcherState;
   /** Latest status of the server extension; null when it did not answer. */
-  server: IServerStatus | null;
+  server: LabStatus | null;
   /** Consent is required and the student has not accepted the data notice. */
   awaitingConsent?: boolean;
 }

@@ -1,6 +1,13 @@
 // Generated from the models in cell_monitor/contract by scripts/generate_wire_types.py:
 // do not edit. After changing a model, regenerate with `npm run generate:types`.
 /**
+ * The class server the student entered in the settings, when the operator set none.
+ */
+export interface ClientTarget {
+  serverUrl: string;
+  ingestToken: string;
+}
+/**
  * One event as a student's JupyterLab sends it.
  */
 export interface EventIn {
@@ -59,6 +66,89 @@ export interface IngestResponse {
    */
   truncated: number;
   rejected: RejectedEvent[];
+}
+/**
+ * What GET cell-monitor/status answers: delivery state for the status bar.
+ */
+export interface LabStatus {
+  enabled: boolean;
+  /**
+   * The class server URL is known.
+   */
+  configured: boolean;
+  /**
+   * Where events go.
+   */
+  serverUrl: string | null;
+  /**
+   * JupyterHub user name when on a hub.
+   */
+  hubUser: string | null;
+  queueLength: number;
+  /**
+   * Since the class server last failed to answer; null when reachable.
+   */
+  unreachableSeconds: number | null;
+  /**
+   * Warn the student once unreachable this long.
+   */
+  warnAfterSeconds: number;
+  lastError: string | null;
+  /**
+   * Unix time of the last delivery.
+   */
+  lastDeliveryAt: number | null;
+  delivered: number;
+  notice: NoticeConfig;
+}
+/**
+ * The operator's privacy configuration, for the data notice.
+ */
+export interface NoticeConfig {
+  /**
+   * Nothing is captured until the student accepts.
+   */
+  requireConsent: boolean;
+  /**
+   * Who to ask for a copy or deletion.
+   */
+  privacyContact: string | null;
+  /**
+   * The identity events carry without hub user or email.
+   */
+  userId: string | null;
+}
+/**
+ * What POST cell-monitor/events answers (202).
+ */
+export interface QueueAnswer {
+  queued: number;
+  duplicates: number;
+  rejected: QueueRejection[];
+  queueLength: number;
+}
+export interface QueueRejection {
+  /**
+   * Position of the event in the posted array.
+   */
+  index: number;
+  error: string;
+}
+/**
+ * What the browser posts; a bare JSON array of events is accepted too.
+ */
+export interface QueueRequest {
+  /**
+   * EventIn objects; each is checked alone.
+   */
+  events: {
+    [k: string]: unknown;
+  }[];
+  /**
+   * The student accepted the data notice.
+   */
+  consent?: boolean;
+  target?: ClientTarget | null;
 }
 export interface RejectedEvent {
   /**

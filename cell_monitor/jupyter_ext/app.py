@@ -18,6 +18,7 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default
 
+from cell_monitor.contract.jupyter import LabStatus, NoticeConfig
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue
 from cell_monitor.jupyter_ext.forwarder import Forwarder, RetryPolicy, Target
 from cell_monitor.jupyter_ext.handlers import EventsHandler, StatusHandler
@@ -223,25 +224,25 @@ class CellMonitorExtension(ExtensionApp):
                 json.dumps({"server_url": target.server_url, "ingest_token": target.ingest_token}),
             )
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> LabStatus:
         self.ensure_forwarding()
         target = await self.target()
         forwarder = self.forwarder
-        return {
-            "enabled": self.enabled,
-            "configured": target is not None,
-            "serverUrl": target.server_url if target else None,
-            "hubUser": self.hub_user or None,
-            "queueLength": await self.queue.length(),
-            "unreachableSeconds": forwarder.unreachable_seconds(),
-            "warnAfterSeconds": self.warn_after_seconds,
-            "lastError": forwarder.last_error,
-            "lastDeliveryAt": forwarder.last_delivery_at,
-            "delivered": forwarder.delivered,
+        return LabStatus(
+            enabled=self.enabled,
+            configured=target is not None,
+            server_url=target.server_url if target else None,
+            hub_user=self.hub_user or None,
+            queue_length=await self.queue.length(),
+            unreachable_seconds=forwarder.unreachable_seconds(),
+            warn_after_seconds=self.warn_after_seconds,
+            last_error=forwarder.last_error,
+            last_delivery_at=forwarder.last_delivery_at,
+            delivered=forwarder.delivered,
             # What the data notice tells the student (the identity is theirs anyway).
-            "notice": {
-                "requireConsent": self.require_consent,
-                "privacyContact": self.privacy_contact or None,
-                "userId": self.user_id or None,
-            },
-        }
+            notice=NoticeConfig(
+                require_consent=self.require_consent,
+                privacy_contact=self.privacy_contact or None,
+                user_id=self.user_id or None,
+            ),
+        )
