@@ -28,7 +28,6 @@ from cell_monitor.contract import events, jupyter, live, reads
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "npm run generate:types"
-_DEFS = "$defs"
 HEADER = (
     "// Generated from the models in cell_monitor/contract by scripts/generate_wire_types.py:\n"
     f"// do not edit. After changing a model, regenerate with `{COMMAND}`.\n"
@@ -123,10 +122,8 @@ def _drop_title(schema: Any) -> Any:
 def definitions(target: Target) -> dict[str, Any]:
     """The JSON Schema of every type of the target (and of the models they use), by name."""
     adapters = [(name, "serialization", TypeAdapter(tp)) for name, tp in target.types.items()]
-    schemas, top = TypeAdapter.json_schemas(
-        adapters, by_alias=True, ref_template=f"#/{_DEFS}/{{model}}"
-    )
-    defs: dict[str, Any] = dict(top.get(_DEFS, {}))
+    schemas, top = TypeAdapter.json_schemas(adapters, by_alias=True, ref_template="#/$defs/{model}")
+    defs: dict[str, Any] = dict(top.get("$defs", {}))
     unions = [name for (name, _), schema in schemas.items() if "$ref" not in schema]
     for name in unions:
         defs[name] = {"title": name, **schemas[(name, "serialization")]}
@@ -143,7 +140,7 @@ def _refer_to(name: str, defs: dict[str, Any]) -> dict[str, Any]:
 
     def replace(node: Any) -> Any:
         if node == union:
-            return {"$ref": f"#/{_DEFS}/{name}"}
+            return {"$ref": f"#/$defs/{name}"}
         if isinstance(node, dict):
             return {key: replace(value) for key, value in node.items()}
         if isinstance(node, list):
