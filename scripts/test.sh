@@ -44,6 +44,7 @@ for dir in cell_monitor tests benchmarks; do [ -d "$dir" ] && python_dirs+=("$di
 echo "== ruff" && .venv/bin/ruff check "${python_dirs[@]}"
 .venv/bin/ruff format --check "${python_dirs[@]}"
 echo "== mypy" && .venv/bin/mypy
+echo "== import layers" && .venv/bin/lint-imports --no-cache
 echo "== extensions installed"
 .venv/bin/jupyter labextension list 2>&1 | grep -E "cell-monitor .*enabled.*OK"
 .venv/bin/jupyter server extension list 2>&1 | grep -E "cell_monitor .*OK"
