@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from cell_monitor.contract import events, jupyter, live, reads
+from cell_monitor.contract import events, insight, jupyter, live, reads
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "npm run generate:types"
@@ -81,6 +81,7 @@ TARGETS = (
             "DashboardMessage": live.DashboardMessage,
             **_models(live),
             **_models(reads),
+            **_models(insight),
         },
     ),
     Target(

@@ -65,6 +65,10 @@ export interface IngestResponse {
    * Accepted events whose long text was shortened.
    */
   truncated: number;
+  /**
+   * Accepted events dated later than their receipt (plus the allowed clock skew): stored at the receipt time, the client's eventTime kept as metadata.
+   */
+  clockAdjusted: number;
   rejected: RejectedEvent[];
 }
 /**
@@ -93,7 +97,14 @@ export interface LabStatus {
    * Warn the student once unreachable this long.
    */
   warnAfterSeconds: number;
+  /**
+   * What the indicator shows; a disk problem first.
+   */
   lastError: string | null;
+  /**
+   * Why events cannot be saved to or cleared from the disk queue, if so.
+   */
+  queueError: string | null;
   /**
    * Unix time of the last delivery.
    */

@@ -70,7 +70,10 @@ class LabStatus(ReadModel):
         description="Since the class server last failed to answer; null when reachable."
     )
     warn_after_seconds: int = Field(description="Warn the student once unreachable this long.")
-    last_error: str | None
+    last_error: str | None = Field(description="What the indicator shows; a disk problem first.")
+    queue_error: str | None = Field(
+        description="Why events cannot be saved to or cleared from the disk queue, if so."
+    )
     last_delivery_at: float | None = Field(description="Unix time of the last delivery.")
     delivered: int
     notice: NoticeConfig

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -58,6 +59,45 @@ Outcome = str | Failed
 
 
 @dataclass
+class CommitHealth:
+    """The outcome of the latest commit attempt, for /health and /health/ready.
+
+    `SELECT 1` succeeds on a full disk or a read-only database; only a commit
+    tells whether events can be stored. A failure stays until a commit (or the
+    health probe's write) succeeds again.
+    """
+
+    failing_since: float | None = None
+    reason: str = ""
+    last_success: float | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_since is not None
+
+    def succeeded(self) -> None:
+        if self.failing_since is not None:
+            log.info("Commits succeed again")
+        self.failing_since = None
+        self.reason = ""
+        self.last_success = time.time()
+
+    def failed(self, reason: str) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.time()
+        self.reason = reason
+
+    def describe(self) -> str:
+        """One line for /health while failing."""
+        if self.failing_since is None:
+            return "healthy"
+        since = datetime.fromtimestamp(self.failing_since, timezone.utc).isoformat(
+            timespec="seconds"
+        )
+        return f"unhealthy: commits failing since {since}: {self.reason}"
+
+
+@dataclass
 class _Submission:
     events: Sequence[NewEvent]
     future: asyncio.Future[list[Outcome]]
@@ -83,6 +123,12 @@ class GroupCommitter:
         self._concurrency = concurrency
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self.health = CommitHealth()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine commits use (write transactions)."""
+        return self._engine
 
     def add_listener(self, listener: CommitListener) -> None:
         """Call `listener` with the newly stored events after each commit (must not block)."""
@@ -152,11 +198,14 @@ class GroupCommitter:
         except Exception as exc:
             if _is_unavailable(exc):
                 log.error("Commit of %d events failed: %s", len(events), _short(exc))
-                error = StorageUnavailable(f"the database did not commit: {_short(exc)}")
+                self.health.failed(describe_storage_failure(exc))
+                error = StorageUnavailable(describe_storage_failure(exc))
                 for submission in group:
                     _settle(submission.future, error)
                 return
-            log.warning("A group of %d events was refused (%s); isolating", len(events), exc)
+            log.warning(
+                "A group of %d events was refused (%s); isolating", len(events), _short(exc)
+            )
             await self._isolate(group)
             return
         self._finish(group, events, list(result.outcomes), result.changes)
@@ -177,7 +226,9 @@ class GroupCommitter:
                 changes.extend(result.changes)
             except Exception as exc:
                 if _is_unavailable(exc):
-                    _settle(submission.future, StorageUnavailable(_short(exc)))
+                    self.health.failed(describe_storage_failure(exc))
+                    log.error("Commit of an event failed: %s", _short(exc))
+                    _settle(submission.future, StorageUnavailable(describe_storage_failure(exc)))
                     return
                 outcomes.append(Failed(f"the database refused this event: {_short(exc)}"))
         self._finish(group, list(submission.events), outcomes, changes)
@@ -194,6 +245,7 @@ class GroupCommitter:
                 log.info("Commit contention (%s), retry %d", _short(exc), attempt)
                 await asyncio.sleep(0.01 * attempt)
                 continue
+            self.health.succeeded()
             metrics.COMMIT_DURATION.observe(time.perf_counter() - started)
             metrics.COMMIT_GROUP_EVENTS.observe(len(events))
             return result
@@ -255,22 +307,71 @@ def _is_contention(exc: BaseException) -> bool:
     return "deadlock" in text or "database is locked" in text
 
 
+# PostgreSQL error classes caused by the rows sent: data exception, integrity
+# violation, program limit exceeded (e.g. an index row over its maximum size).
+_DATA_SQLSTATE_CLASSES = ("22", "23", "54")
+# Python errors raised while one event's values are converted for the driver
+# (an int beyond SQLite's 64 bits, text that is not UTF-8, a time out of range...).
+_DATA_ERRORS = (ArithmeticError, LookupError, RecursionError, TypeError, ValueError)
+
+
 def _is_unavailable(exc: BaseException) -> bool:
-    """True when the database is away (retry later), False when it refused the data."""
+    """True when the database is away or failing (retry later), False when it refused the data.
+
+    Only a database that cannot work may cost a request its events (503); an
+    error about the values of the events splits the group (see _isolate) until
+    the event that caused it is found and rejected alone.
+    """
     if isinstance(exc, (OSError, TimeoutError)):
         return True
     sqlstate = _sqlstate(exc)
     if sqlstate:
-        # Class 22 (data exception) and 23 (integrity violation) are about the
-        # rows; anything else (connection, resources, shutdown) is the database.
-        return not sqlstate.startswith(("22", "23"))
+        # Anything else (connection, resources, shutdown, a missing table) is the database.
+        return not sqlstate.startswith(_DATA_SQLSTATE_CLASSES)
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
         if isinstance(exc, (sa_exc.DataError, sa_exc.IntegrityError)):
             return False
-        return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
-    return not isinstance(exc, (UnicodeError, ValueError))
+        if isinstance(exc, sa_exc.InterfaceError) and isinstance(exc.orig, _DATA_ERRORS):
+            return False  # sqlite3: "Error binding parameter"
+        return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or not (
+            isinstance(exc.orig, _DATA_ERRORS)
+        )
+    if isinstance(exc, sa_exc.StatementError):
+        # Raised while SQLAlchemy processed the parameters, before the database saw them.
+        return exc.orig is not None and _is_unavailable(exc.orig)
+    if _is_driver_connection_error(exc):
+        return True
+    return not isinstance(exc, _DATA_ERRORS)
+
+
+def _is_driver_connection_error(exc: BaseException) -> bool:
+    # asyncpg's DataError ("invalid input for query argument") is an InterfaceError
+    # and a ValueError: about the data. Its other InterfaceErrors are the connection.
+    module = type(exc).__module__
+    if not module.startswith("asyncpg"):
+        return False
+    return not isinstance(exc, ValueError)
+
+
+def describe_storage_failure(exc: BaseException) -> str:
+    """Why a commit failed, in words for operators and clients.
+
+    The database's own message (table names, SQL, file paths) goes to the
+    server log only; answers and /health carry this category.
+    """
+    text = _short(exc).lower()
+    sqlstate = _sqlstate(exc)
+    if isinstance(exc, TimeoutError):
+        return "the database did not answer in time"
+    if "disk is full" in text or "no space left" in text or sqlstate.startswith("53"):
+        return "the database's disk is full"
+    if "readonly" in text or "read-only" in text or sqlstate == "25006":
+        return "the database is read-only"
+    if isinstance(exc, OSError) or sqlstate.startswith("08") or "connect" in text:
+        return "the database is unreachable"
+    return "the database did not commit"
 
 
 def _short(exc: BaseException) -> str:

@@ -171,6 +171,7 @@ class CellMonitorExtension(ExtensionApp):
             request_timeout=self.request_timeout_seconds,
         )
         self._client_target: Target | None = None
+        self._queue_error: str | None = None
         self.log.info(
             "cell-monitor: queue %s, class server %s%s",
             self.queue_path,
@@ -224,19 +225,39 @@ class CellMonitorExtension(ExtensionApp):
                 json.dumps({"server_url": target.server_url, "ingest_token": target.ingest_token}),
             )
 
+    def queue_failed(self, reason: str) -> None:
+        """The browser's batch could not be saved (status names it until a save succeeds)."""
+        if self._queue_error != reason:
+            self.log.error("cell-monitor: cannot save events: %s", reason)
+        self._queue_error = reason
+
+    def queue_recovered(self) -> None:
+        if self._queue_error is not None:
+            self.log.info("cell-monitor: events are saved again")
+        self._queue_error = None
+
+    def queue_error(self) -> str | None:
+        """Why events cannot be saved or cleared from the disk queue, if they cannot."""
+        if self._queue_error:
+            return self._queue_error
+        return self.forwarder.queue_error
+
     async def status(self) -> LabStatus:
         self.ensure_forwarding()
         target = await self.target()
         forwarder = self.forwarder
+        queue_error = self.queue_error()
         return LabStatus(
             enabled=self.enabled,
             configured=target is not None,
             server_url=target.server_url if target else None,
             hub_user=self.hub_user or None,
-            queue_length=await self.queue.length(),
+            queue_length=max(0, await self.queue.length() - forwarder.acknowledged_pending),
             unreachable_seconds=forwarder.unreachable_seconds(),
             warn_after_seconds=self.warn_after_seconds,
-            last_error=forwarder.last_error,
+            # The indicator shows lastError: a disk problem here outranks delivery.
+            last_error=queue_error or forwarder.last_error,
+            queue_error=queue_error,
             last_delivery_at=forwarder.last_delivery_at,
             delivered=forwarder.delivered,
             # What the data notice tells the student (the identity is theirs anyway).

@@ -4,6 +4,7 @@
 import { download, getJson } from './api.js';
 import type { AttentionKind } from './attention.js';
 import { byId, el, STATUS_ICON, STATUS_LABEL, timeOf } from './dom.js';
+import { ICellRef, RunHistoryPanel } from './history.js';
 import { ClassState, displayName, formatWaiting, IChanges } from './state.js';
 import type { StudentDetail, TimelineExecution } from './wire.gen.js';
 
@@ -21,7 +22,32 @@ function duration(ms: number | null): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-function executionItem(run: TimelineExecution): HTMLElement {
+function historyButton(
+  run: TimelineExecution,
+  student: string,
+  show: (cell: ICellRef) => void
+): HTMLElement | null {
+  if (run.notebookPath === null || run.cellIndex === null) {
+    return null;
+  }
+  const cell = {
+    student,
+    notebook: run.notebookPath,
+    cellIndex: run.cellIndex
+  };
+  const button = el('button', {
+    type: 'button',
+    class: 'small run-history',
+    text: 'All runs of this cell'
+  });
+  button.addEventListener('click', () => show(cell));
+  return button;
+}
+
+function executionItem(
+  run: TimelineExecution,
+  history: HTMLElement | null
+): HTMLElement {
   const where = `${run.notebookPath ?? '?'} · cell ${run.cellIndex ?? '?'}`;
   const outcome = run.hasError
     ? el('span', { class: 'outcome failed', text: '✕ failed' })
@@ -35,7 +61,8 @@ function executionItem(run: TimelineExecution): HTMLElement {
       el('time', { datetime: run.eventTime, text: timeOf(run.eventTime) }),
       outcome,
       el('span', { class: 'run-where', text: where }),
-      el('span', { class: 'run-duration', text: duration(run.durationMs) })
+      el('span', { class: 'run-duration', text: duration(run.durationMs) }),
+      history
     ),
     run.code
       ? el('pre', { class: 'run-code' }, el('code', { text: run.code }))
@@ -54,6 +81,7 @@ function executionItem(run: TimelineExecution): HTMLElement {
 
 export class DetailDialog {
   private readonly dialog = byId<HTMLDialogElement>('student-dialog');
+  private readonly history = new RunHistoryPanel();
   private student: string | null = null;
   private cursor: string | null = null;
 
@@ -81,6 +109,7 @@ export class DetailDialog {
   async open(student: string): Promise<void> {
     this.student = student;
     this.cursor = null;
+    this.history.close();
     byId('detail-runs').replaceChildren();
     byId('detail-title').textContent = student;
     this.renderLive();
@@ -170,11 +199,12 @@ export class DetailDialog {
     if (!student) {
       return;
     }
-    const path = `/api/v1/students/${encodeURIComponent(student)}/detail`;
     const more = byId<HTMLButtonElement>('detail-more');
     more.disabled = true;
     try {
-      const detail = await getJson<StudentDetail>(path, {
+      // The id in the query string, as for every student action (api.ts).
+      const detail = await getJson<StudentDetail>('/api/v1/students/detail', {
+        student,
         limit: 50,
         cursor: this.cursor
       });
@@ -185,7 +215,12 @@ export class DetailDialog {
         this.renderHistory(detail);
       }
       this.cursor = detail.nextCursor;
-      byId('detail-runs').append(...detail.executions.map(executionItem));
+      const show = (cell: ICellRef) => void this.history.show(cell);
+      byId('detail-runs').append(
+        ...detail.executions.map(run =>
+          executionItem(run, historyButton(run, student, show))
+        )
+      );
       byId('detail-runs-empty').hidden =
         byId('detail-runs').childElementCount > 0;
       more.hidden = detail.nextCursor === null;

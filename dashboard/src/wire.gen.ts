@@ -59,6 +59,39 @@ export interface AliveOut {
   status: 'alive';
 }
 /**
+ * Students whose latest attempts have the same shape (same code, written differently).
+ */
+export interface AttemptCluster {
+  fingerprint: string;
+  /**
+   * How the shape was taken: AST, or tokens.
+   */
+  method: 'ast' | 'tokens' | 'empty';
+  size: number;
+  /**
+   * The most common outcome of its members.
+   */
+  outcome: string;
+  /**
+   * Members per outcome.
+   */
+  outcomes: {
+    [k: string]: number;
+  };
+  /**
+   * The most common exact code of the cluster.
+   */
+  representative: string | null;
+  /**
+   * The shape itself (local names as v0, v1, ...).
+   */
+  normalized: string;
+  /**
+   * Most recent first.
+   */
+  members: ClusterMember[];
+}
+/**
  * One WebSocket frame carrying the messages that queued up meanwhile.
  */
 export interface Batch {
@@ -84,6 +117,26 @@ export interface CellProgress {
  * A student's cell by its latest run; a cell never run has no entry.
  */
 export type CellState = 'ok' | 'failed';
+export interface ClusterMember {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  eventTime: string;
+  outcome: string;
+  code: string | null;
+}
+export interface ClustersOut {
+  notebook: string;
+  cellIndex: number;
+  /**
+   * Students with at least one run of this cell.
+   */
+  attempts: number;
+  /**
+   * Failing clusters first, then by size: the common wrong attempts lead.
+   */
+  clusters: AttemptCluster[];
+}
 export type DashboardMessage = HeartbeatResponse | Resync;
 export interface EventAdded {
   type: 'event';
@@ -296,10 +349,104 @@ export interface ReadyOut {
   };
 }
 /**
+ * A student's cell turned ok or failed at `at` (its latest run).
+ */
+export interface ReplayCell {
+  at: string;
+  student: string;
+  notebook: string;
+  cellIndex: number;
+  state: 'ok' | 'failed';
+}
+/**
+ * A student's live state from `at` until their next frame.
+ */
+export interface ReplayFrame {
+  at: string;
+  student: string;
+  status: 'help' | 'stuck' | 'error' | 'active' | 'idle';
+  /**
+   * When `active` turns `idle` if nothing else happens (active window).
+   */
+  idleAt: string | null;
+  notebook: string | null;
+  cellIndex: number | null;
+  errorName: string | null;
+  helpSince: string | null;
+  consecutiveErrors: number;
+}
+/**
+ * The class between `start` and `end`, rebuilt from stored events: scrub it client-side.
+ */
+export interface ReplayOut {
+  start: string;
+  end: string;
+  /**
+   * Cells of this notebook only (all when None).
+   */
+  notebook: string | null;
+  students: ReplayStudent[];
+  /**
+   * In time order.
+   */
+  frames: ReplayFrame[];
+  /**
+   * In time order.
+   */
+  cells: ReplayCell[];
+  /**
+   * True when the window held more events than replayed.
+   */
+  truncated: boolean;
+}
+export interface ReplayStudent {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+}
+/**
  * Ask for a fresh snapshot on the open connection.
  */
 export interface Resync {
   type: 'resync';
+}
+/**
+ * One run of a cell, and what changed since the run before it.
+ */
+export interface Run {
+  eventId: string;
+  eventTime: string;
+  cellIndex: number | null;
+  cellId: string | null;
+  executionCount: number | null;
+  code: string | null;
+  /**
+   * `ok`, or the error's name (`error` when it has none).
+   */
+  outcome: string;
+  errorMessage: string | null;
+  durationMs: number | null;
+  /**
+   * Unified diff lines from the previous run of this cell (None for the first).
+   */
+  diff: string[] | null;
+}
+export interface RunHistory {
+  student: string;
+  notebook: string;
+  cellIndex: number | null;
+  /**
+   * Oldest first.
+   */
+  runs: Run[];
+  /**
+   * Runs of this cell by this student.
+   */
+  total: number;
+  /**
+   * Pass as `cursor` for the next page.
+   */
+  nextCursor: string | null;
 }
 export interface SessionOut {
   sessionId: string;
