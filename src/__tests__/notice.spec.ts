@@ -24,6 +24,7 @@ function status(overrides: Partial<LabStatus> = {}): LabStatus {
     unreachableSeconds: null,
     warnAfterSeconds: 120,
     lastError: null,
+    queueError: null,
     lastDeliveryAt: null,
     delivered: 0,
     serverUrl: 'https://class.example.org',

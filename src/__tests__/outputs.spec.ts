@@ -87,6 +87,7 @@ describe('indicatorMessage', () => {
     unreachableSeconds: null,
     warnAfterSeconds: 120,
     lastError: null,
+    queueError: null,
     lastDeliveryAt: null,
     delivered: 0,
     notice: { requireConsent: false, privacyContact: null, userId: null }
