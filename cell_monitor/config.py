@@ -144,7 +144,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `cell-monitor serve` binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port `cell-monitor serve` listens on.")
     workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_level: str = Field(
+        "INFO",
+        description="DEBUG, INFO, WARNING or ERROR; DEBUG adds a line per HTTP request (uvicorn's "
+        "access log, and the server's own clients: InfluxDB sink, demo).",
+    )
     log_format: LogFormat = Field(LogFormat.text, description="`text` or `json` log lines.")
 
     trusted_proxies: Annotated[list[str], NoDecode] = Field(

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from cell_monitor.config import LogFormat, Settings
 
 TEXT_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+PER_REQUEST_LOGGERS = ("uvicorn.access", "httpx", "httpcore")
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
@@ -64,6 +65,9 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     # Alembic narrates every migration step at INFO; `db upgrade` reports itself.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # Access lines for every event POST drown the useful ones; opt in with DEBUG.
-    access_level = logging.INFO if settings.log_level == "DEBUG" else logging.WARNING
-    logging.getLogger("uvicorn.access").setLevel(access_level)
+    # A line per HTTP request drowns the useful ones; opt in with DEBUG. That is
+    # uvicorn's access log, and httpx's INFO line per request of the server's own
+    # clients (the InfluxDB sink, the demo's simulated class).
+    per_request = logging.INFO if settings.log_level == "DEBUG" else logging.WARNING
+    for name in PER_REQUEST_LOGGERS:
+        logging.getLogger(name).setLevel(per_request)

@@ -4,6 +4,8 @@
 #
 # PostgreSQL tests run when CELL_MONITOR_TEST_DATABASE_URL is set, or when a
 # PostgreSQL answers on 127.0.0.1:5432 (then user postgres, trust auth, is used).
+# Redis tests run when CELL_MONITOR_TEST_REDIS_URL is set, or when a Redis
+# answers on 127.0.0.1:6379 (then its database 15 is used; channels are per test).
 # Browser tests (tests/e2e) need /usr/bin/chromium (.ci/run installs it).
 # InfluxDB tests run when CELL_MONITOR_TEST_INFLUXDB_URL is set, or when influxd
 # is installed (then a throwaway one is started and stopped here).
@@ -31,6 +33,19 @@ if [ -z "${CELL_MONITOR_TEST_DATABASE_URL:-}" ] && command -v pg_isready >/dev/n
   export CELL_MONITOR_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres
 fi
 echo "PostgreSQL tests: ${CELL_MONITOR_TEST_DATABASE_URL:-skipped (no server)}"
+redis_answers() {
+  # redis-cli when installed, else a PING over bash's /dev/tcp.
+  if command -v redis-cli >/dev/null; then
+    [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]
+  else
+    (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && read -r -t 2 reply <&3 \
+      && [[ $reply == +PONG* ]]) 2>/dev/null
+  fi
+}
+if [ -z "${CELL_MONITOR_TEST_REDIS_URL:-}" ] && redis_answers; then
+  export CELL_MONITOR_TEST_REDIS_URL=redis://127.0.0.1:6379/15
+fi
+echo "Redis tests: ${CELL_MONITOR_TEST_REDIS_URL:-skipped (no server)}"
 if [ -z "${CELL_MONITOR_TEST_INFLUXDB_URL:-}" ] && command -v influxd >/dev/null; then
   influx_dir=$(mktemp -d "${TMPDIR:-/tmp}/cell-monitor-test-influxdb.XXXXXX")
   trap 'scripts/start-influxd.sh --stop "$influx_dir"; rm -rf "$influx_dir"' EXIT
@@ -48,6 +63,7 @@ echo "== import layers" && .venv/bin/lint-imports --no-cache
 echo "== extensions installed"
 .venv/bin/jupyter labextension list 2>&1 | grep -E "cell-monitor .*enabled.*OK"
 .venv/bin/jupyter server extension list 2>&1 | grep -E "cell_monitor .*OK"
+echo "== student install from the wheel" && PYTHON=.venv/bin/python scripts/check-wheel.sh
 echo "== docker-compose config"
 if command -v docker-compose >/dev/null; then
   # Validation only (interpolation, schema); nothing is started.

@@ -174,6 +174,12 @@ export class Monitor {
       return;
     }
     this._serverStatus = await this._transport.status();
+    const status = this._serverStatus;
+    if (status && status.queueLength > 0 && (status.state ?? 'ok') === 'ok') {
+      // Events are on their way: ask again shortly, so that a refused token or
+      // a wrong URL shows within seconds rather than at the next slow poll.
+      this._onActivity();
+    }
     const known = this._noticeConfig !== null;
     const config = noticeConfigOf(this._serverStatus);
     if (config !== null) {

@@ -1,6 +1,9 @@
 /**
  * What the status indicator says, if anything (pure, so it is unit tested):
- * nothing while all is well; a short warning when events cannot get through.
+ * nothing while all is well; a short warning naming the cause when events
+ * cannot get through. Configuration errors (a refused token, a URL that is not
+ * a cell-monitor server) show at once; an outage only after warnAfterSeconds,
+ * since a short one is ridden out without anybody noticing.
  */
 
 import { IBatcherState } from './batcher';
@@ -36,14 +39,38 @@ export function indicatorMessage(input: IIndicatorInput): string {
   if (!server.configured) {
     return 'Cell Monitor: no class server configured';
   }
-  const down = server.unreachableSeconds;
-  if (down !== null && down >= server.warnAfterSeconds) {
+  const cause = causeMessage(server);
+  if (server.queueFull) {
     return (
-      `Cell Monitor: class server unreachable for ${formatDuration(down)}, ` +
-      `${events(server.queueLength)} saved and sent when it is back`
+      `Cell Monitor: the queue on the Jupyter server is full (${events(server.queueLength)}), ` +
+      `new events wait in this browser${cause ? `; ${cause}` : ''}`
     );
   }
-  return '';
+  return cause ? `Cell Monitor: ${cause}` : '';
+}
+
+/** The delivery problem worth telling the student about now, or ''. */
+function causeMessage(server: LabStatus): string {
+  const saved = `${events(server.queueLength)} saved`;
+  const down = server.unreachableSeconds;
+  const longDown = down !== null && down >= server.warnAfterSeconds;
+  switch (server.state) {
+    case 'refused':
+      return `the class server refused the ingest token (ask your instructor to check it), ${saved}`;
+    case 'wrong_url':
+      return `${server.serverUrl ?? 'the configured URL'} is not a cell-monitor class server (check the URL), ${saved}`;
+    case 'internal_error':
+      return `delivery stopped by an error in the Jupyter server (see its log), ${saved}`;
+    case 'server_error':
+      return longDown
+        ? `the class server has been failing for ${formatDuration(down)}, ${saved} and sent when it recovers`
+        : '';
+    default:
+      // 'unreachable', or an older server extension that does not say.
+      return longDown
+        ? `class server unreachable for ${formatDuration(down)}, ${saved} and sent when it is back`
+        : '';
+  }
 }
 
 function events(count: number): string {

@@ -8,6 +8,16 @@ export interface ClientTarget {
   ingestToken: string;
 }
 /**
+ * What the last attempt to deliver found (`state` in cell-monitor/status).
+ */
+export type DeliveryState =
+  | 'ok'
+  | 'refused'
+  | 'wrong_url'
+  | 'unreachable'
+  | 'server_error'
+  | 'internal_error';
+/**
  * One event as a student's JupyterLab sends it.
  */
 export interface EventIn {
@@ -89,6 +99,11 @@ export interface LabStatus {
    */
   hubUser: string | null;
   queueLength: number;
+  state: DeliveryState;
+  /**
+   * The queue is at its bound: new batches wait in the browser.
+   */
+  queueFull: boolean;
   /**
    * Since the class server last failed to answer; null when reachable.
    */

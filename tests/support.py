@@ -151,6 +151,7 @@ class ServerProcess:
         *args: str,
         port: int | None = None,
         admin_password: str | None = TEST_ADMIN_PASSWORD,
+        cwd: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -162,7 +163,7 @@ class ServerProcess:
         # full pipe would block the server's logging.
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the object
         self.process = subprocess.Popen(
-            [*command, *args], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
+            [*command, *args], env=full_env, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd
         )
 
     def wait_ready(self, timeout: float = 30.0) -> ServerProcess:

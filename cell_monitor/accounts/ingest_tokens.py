@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.storage.engine import WRITE_TX
@@ -72,6 +72,33 @@ async def revoke_token(engine: AsyncEngine, token_id: int) -> bool:
             .values(revoked_at=datetime.now(timezone.utc))
         )
     return bool(result.rowcount)
+
+
+async def delete_revoked(engine: AsyncEngine, token_ids: list[int] | None = None) -> list[int]:
+    """Forget revoked tokens (all, or those of `token_ids`); the ids deleted.
+
+    Active tokens are never deleted here (revoke them first). Once no token is
+    left at all, ingest is open again (see TokenCache.required).
+    """
+    statement = delete(IngestToken).where(IngestToken.revoked_at.is_not(None))
+    if token_ids is not None:
+        statement = statement.where(IngestToken.id.in_(token_ids))
+    async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+        result = await conn.execute(statement.returning(IngestToken.id))
+        return sorted(int(row.id) for row in result)
+
+
+def describe_state(tokens: list[TokenInfo]) -> str:
+    """What ingest accepts with these tokens, in one sentence for the operator."""
+    active = sum(1 for info in tokens if info.revoked_at is None)
+    if not tokens:
+        return "Ingest is open: POST /api/v1/events accepts events without a token."
+    if active:
+        return f"Tokens required: {active} active token{'s' if active != 1 else ''}."
+    return (
+        "Ingest is closed: tokens are required and none is active, so every event is "
+        "refused. Create a token, or reopen ingest with `cell-monitor token delete --revoked`."
+    )
 
 
 async def list_tokens(engine: AsyncEngine) -> list[TokenInfo]:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["login"])
 # Only for signed-in instructors (server/app.py protects it).
 account_router = APIRouter(prefix="/api/v1", tags=["dashboard"])
+_FAVICON = PAGES_DIR / "static" / "favicon.svg"
 _MAX_FORM_BYTES = 16 * 1024
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -57,6 +58,14 @@ async def login_page(request: Request, next: str | None = None) -> Response:
     if await current_instructor(request) is not None:
         return RedirectResponse(target, status_code=303)
     return _page(target)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> FileResponse:
+    """The icon browsers ask every page's site for (public: the login page shows it too)."""
+    return FileResponse(
+        _FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )
 
 
 @router.get("/login/login.css", include_in_schema=False)

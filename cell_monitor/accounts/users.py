@@ -86,6 +86,12 @@ async def list_users(engine: AsyncEngine) -> list[tuple[str, str, datetime]]:
         return [(r.username, r.role, r.created_at) for r in rows]
 
 
+async def user_exists(engine: AsyncEngine, username: str) -> bool:
+    async with engine.connect() as conn:
+        found = await conn.execute(select(User.id).where(User.username == username))
+        return found.first() is not None
+
+
 async def count_users(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(User))).scalar_one())

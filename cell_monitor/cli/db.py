@@ -32,19 +32,24 @@ def upgrade(revision: str) -> None:
         created = asyncio.run(_ensure_partitions(settings))
     except Exception as exc:
         raise click.ClickException(f"migration of {where} failed: {exc}") from exc
-    click.echo(f"{where} is at schema revision {migrations.head_revision()}.")
+    summary = f"{where} is at schema revision {migrations.head_revision()}"
     if created:
-        click.echo(f"Created partitions: {', '.join(created)}.")
+        summary += f"; created partitions: {', '.join(created)}"
+    click.echo(summary + ".")
 
 
 async def _ensure_partitions(settings: Settings) -> list[str]:
     """This month's partitions and CELL_MONITOR_PARTITION_MONTHS_AHEAD more (PostgreSQL)."""
+    from cell_monitor.cli.progress import progress
     from cell_monitor.storage.engine import create_engine
     from cell_monitor.storage.partitions import ensure_partitions
 
     engine = create_engine(settings)
     try:
-        return await ensure_partitions(engine, settings.partition_months_ahead)
+        if engine.dialect.name != "postgresql":
+            return []  # SQLite has no partitions: nothing to show
+        with progress("db upgrade: monthly partitions", unit="months") as shown:
+            return await ensure_partitions(engine, settings.partition_months_ahead, progress=shown)
     finally:
         await engine.dispose()
 
@@ -74,7 +79,15 @@ def current() -> None:
         raise click.ClickException(
             f"Cannot read the schema of {where}: {describe_failure(exc)}"
         ) from exc
-    click.echo(f"database: {status.current or 'empty'}; code: {status.head}")
+    if status.up_to_date:
+        verdict = "up to date"
+    elif status.current and not migrations.is_known_revision(status.current):
+        verdict = (
+            "unknown revision: a newer cell-monitor may have upgraded it; install that version"
+        )
+    else:
+        verdict = "behind: run cell-monitor db upgrade"
+    click.echo(f"database: {status.current or 'empty'}; code: {status.head}; {verdict}")
     sys.exit(0 if status.up_to_date else 1)
 
 
@@ -97,24 +110,30 @@ def parse_age(value: str) -> timedelta:
 @click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
 def prune(older_than: str, dry_run: bool) -> None:
     """Delete events, executions, sessions and instructor actions older than an age."""
+    from cell_monitor.cli.progress import Reporter, progress
     from cell_monitor.config import describe
     from cell_monitor.storage.engine import create_engine
+    from cell_monitor.storage.retention import PruneReport
     from cell_monitor.storage.retention import prune as prune_store
 
     age = parse_age(older_than)
     # Counting and dropping month partitions of a large log outlasts the ingest timeout.
     settings = load_settings().model_copy(update={"db_command_timeout_seconds": 3600.0})
 
-    async def _prune() -> list[str]:
+    async def _prune(shown: Reporter) -> PruneReport:
         engine = create_engine(settings)
         try:
-            return (await prune_store(engine, settings, age, dry_run=dry_run)).lines()
+            return await prune_store(engine, settings, age, dry_run=dry_run, progress=shown)
         finally:
             await engine.dispose()
 
-    try:
-        lines = asyncio.run(_prune())
-    except Exception as exc:
-        where = describe(settings.effective_database_url)
-        raise click.ClickException(f"prune of {where} failed: {exc}") from exc
-    click.echo("\n".join(lines))
+    title = "db prune (dry run)" if dry_run else "db prune"
+    with progress(title, unit="rows counted" if dry_run else "rows removed") as shown:
+        try:
+            report = asyncio.run(_prune(shown))
+        except Exception as exc:
+            where = describe(settings.effective_database_url)
+            raise click.ClickException(f"prune of {where} failed: {exc}") from exc
+        shown.stop()
+        click.echo("\n".join(report.lines()))
+        shown.finish(report.summary())

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     help="Origin JupyterLab is served from, for the CORS check (repeatable; default: "
     "Jupyter servers running here).",
 )
+@click.option(
+    "--direct-browser-clients",
+    is_flag=True,
+    help="Browser code posts to the API directly (not through a Jupyter server, as "
+    "cell-monitor's extension does): report a JupyterLab origin CORS does not allow.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report on stdout.")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per check.")
 @click.option(
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
 def doctor(
     server_url: str | None,
     jupyter_origins: tuple[str, ...],
+    direct_browser_clients: bool,
     as_json: bool,
     timeout: float,
     stale_minutes: float,
@@ -69,6 +76,7 @@ def doctor(
         settings=settings,
         server_url=server_url,
         jupyter_origins=jupyter_origins,
+        direct_browser_clients=direct_browser_clients,
         check_timeout=timeout,
         stale_after_seconds=stale_minutes * 60,
         slow_query_seconds=slow_query_seconds,

@@ -36,9 +36,17 @@ _SERVE_ENV = {
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Embedded database folder.")
 @click.option("--database-url", help="postgresql://… or sqlite:///… (else DATABASE_URL).")
 @click.option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
-@click.option("--demo", is_flag=True, help="Throwaway database and a simulated class to watch.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="A simulated class on a throwaway database of its own (never DATABASE_URL's).",
+)
 def serve(demo: bool, **options: Any) -> None:
     """Run the server (embedded SQLite unless DATABASE_URL is set)."""
+    if demo and (options["database_url"] or options["data_dir"]):
+        raise click.UsageError(
+            "--demo always uses a database of its own; drop --database-url/--data-dir"
+        )
     for name, value in options.items():
         if value is not None:
             os.environ[_SERVE_ENV[name]] = str(value)

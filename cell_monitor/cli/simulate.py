@@ -47,8 +47,9 @@ def simulate(
     wait: float,
 ) -> None:
     """Drive a simulated class (progress, typical errors, help requests) against a server."""
+    from cell_monitor.cli.progress import progress
     from cell_monitor.simulate import ClassProfile, Sender, Simulation
-    from cell_monitor.simulate.progress import LiveLine, describe
+    from cell_monitor.simulate.progress import describe, short
     from cell_monitor.simulate.sender import DeliveryRefused
 
     if students < 1 or speed <= 0:
@@ -67,11 +68,10 @@ def simulate(
                     f"no cell-monitor server answers at {server} ({exc}); start one with "
                     "`cell-monitor serve` or pass --server URL"
                 ) from exc
-            line = LiveLine()
-            try:
-                final = await Simulation(profile, sender).run(line)
-            finally:
-                line.close()
+            with progress("simulate (% of the notebook)", total=100) as shown:
+                final = await Simulation(profile, sender).run(
+                    lambda snap: shown.update(round(snap.progress * 100), short(snap))
+                )
             click.echo(describe(final))
             if sender.stats.last_error:
                 click.echo(f"last delivery problem: {sender.stats.last_error}", err=True)

@@ -79,25 +79,29 @@ def pseudonym(identity: str) -> None:
 )
 def export(identity: str, output: Path | None) -> None:
     """Write everything stored about a student as JSON (real identity or pseudonym)."""
+    from cell_monitor.cli.progress import progress
     from cell_monitor.privacy.export import export_student
 
     settings = load_settings()
     keys = _keys(settings, identity)
-    data = _run(settings, lambda engine: export_student(engine, keys))
-    if not data["students"]:
-        raise click.ClickException(f"no student is stored as {identity!r}")
-    # The lookup keys would put the real identity next to its pseudonym in the file.
-    data["lookedUpKeys"] = [row["student_key"] for row in data["students"]]
-    encoded = orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
-    if output is None:
-        sys.stdout.buffer.write(encoded)
-        return
-    output.write_bytes(encoded)
-    output.chmod(0o600)  # personal data: readable by the operator only
-    counts = ", ".join(
-        f"{len(v)} {k}" for k, v in data.items() if isinstance(v, list) and k != "lookedUpKeys"
-    )
-    click.echo(f"wrote {output}: {counts}", err=True)
+    with progress("student export", unit="tables") as shown:
+        data = _run(settings, lambda engine: export_student(engine, keys, shown))
+        if not data["students"]:
+            raise click.ClickException(f"no student is stored as {identity!r}")
+        # The lookup keys would put the real identity next to its pseudonym in the file.
+        data["lookedUpKeys"] = [row["student_key"] for row in data["students"]]
+        encoded = orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
+        shown.stop()
+        if output is None:
+            sys.stdout.buffer.write(encoded)
+            sys.stdout.flush()
+        else:
+            output.write_bytes(encoded)
+            output.chmod(0o600)  # personal data: readable by the operator only
+        counts = ", ".join(
+            f"{len(v)} {k}" for k, v in data.items() if isinstance(v, list) and k != "lookedUpKeys"
+        )
+        shown.finish(f"student export: wrote {output or 'stdout'}: {counts}")
 
 
 @student.command()
@@ -115,19 +119,31 @@ def delete(identity: str, yes: bool) -> None:
             "This cannot be undone",
             abort=True,
         )
-    report = _run(settings, lambda engine: erase_student(settings, engine, keys))
-    if not report.student_keys and not any((report.influxdb or {}).values()):
-        click.echo(f"no student is stored as {identity!r}; nothing deleted")
-        return
-    click.echo(f"erased {', '.join(report.student_keys) or identity}")
-    click.echo("database: " + ", ".join(f"{n} {t}" for t, n in report.database.items()))
-    click.echo(f"live dashboards: {report.live}")
-    if report.influxdb_error is not None:
-        raise click.ClickException(
-            f"influxdb: not erased: {report.influxdb_error}; run this command again once "
-            "InfluxDB answers"
+    from cell_monitor.cli.progress import progress
+
+    with progress("student delete", unit="steps") as shown:
+        report = _run(settings, lambda engine: erase_student(settings, engine, keys, shown))
+        shown.stop()
+        if not report.student_keys and not any((report.influxdb or {}).values()):
+            click.echo(f"no student is stored as {identity!r}; nothing deleted")
+            shown.finish("student delete: nothing to delete")
+            return
+        click.echo(f"erased {', '.join(report.student_keys) or identity}")
+        click.echo("database: " + ", ".join(f"{n} {t}" for t, n in report.database.items()))
+        click.echo(f"live dashboards: {report.live}")
+        if report.influxdb_error is not None:
+            raise click.ClickException(
+                f"influxdb: not erased: {report.influxdb_error}; run this command again once "
+                "InfluxDB answers"
+            )
+        if report.influxdb is None:
+            click.echo("influxdb: not configured")
+        else:
+            click.echo(
+                "influxdb: " + ", ".join(f"{n} {m} points" for m, n in report.influxdb.items())
+            )
+        rows = sum(report.database.values())
+        shown.finish(
+            f"student delete: erased {len(report.student_keys)} student record(s), "
+            f"{rows:,} database rows"
         )
-    if report.influxdb is None:
-        click.echo("influxdb: not configured")
-    else:
-        click.echo("influxdb: " + ", ".join(f"{n} {m} points" for m, n in report.influxdb.items()))

@@ -35,6 +35,13 @@ def create(username: str, role: str, password_stdin: bool) -> None:
     """Create an account; asks for its password."""
     from cell_monitor.accounts import users
 
+    try:
+        users.check_username(username)
+    except users.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    # Before the password prompt: nobody types a password twice to learn the name is taken.
+    if run_with_engine(lambda engine: users.user_exists(engine, username)):
+        raise click.ClickException(f"an account named {username!r} exists already")
     password = _read_password(password_stdin)
     run_with_engine(lambda engine: users.create_user(engine, username, password, Role(role)))
     click.echo(f"Created {role} {username!r}.")
@@ -54,11 +61,15 @@ def list_() -> None:
 
 @user.command()
 @click.argument("username")
-@click.confirmation_option(prompt="Delete this account and end its sessions?")
-def delete(username: str) -> None:
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(username: str, yes: bool) -> None:
     """Delete an account; its sessions end at once."""
     from cell_monitor.accounts import users
 
+    if not run_with_engine(lambda engine: users.user_exists(engine, username)):
+        raise click.ClickException(f"no account named {username!r}")
+    if not yes:
+        click.confirm(f"Delete the account {username!r} and end its sessions?", abort=True)
     run_with_engine(lambda engine: users.delete_user(engine, username))
     click.echo(f"Deleted {username!r}.")
 

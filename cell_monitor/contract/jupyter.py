@@ -6,12 +6,29 @@ forwards them to POST /api/v1/events); GET cell-monitor/status feeds the status 
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from cell_monitor.contract.base import ReadModel
+
+
+class DeliveryState(str, Enum):
+    """What the last attempt to deliver found (`state` in cell-monitor/status)."""
+
+    ok = "ok"
+    # The class server answered 401/403: the ingest token is missing or wrong.
+    refused = "refused"
+    # Something answers at that URL, but not cell-monitor's ingest endpoint.
+    wrong_url = "wrong_url"
+    # No answer at all: connection refused, unknown host, timeout.
+    unreachable = "unreachable"
+    # The class server answered but cannot take events now (5xx, 429).
+    server_error = "server_error"
+    # A bug in the forwarder itself (logged with its traceback).
+    internal_error = "internal_error"
 
 
 class _Request(BaseModel):
@@ -66,6 +83,10 @@ class LabStatus(ReadModel):
     server_url: str | None = Field(description="Where events go.")
     hub_user: str | None = Field(description="JupyterHub user name when on a hub.")
     queue_length: int
+    state: DeliveryState = Field(description="What the last delivery attempt found.")
+    queue_full: bool = Field(
+        description="The queue is at its bound: new batches wait in the browser."
+    )
     unreachable_seconds: float | None = Field(
         description="Since the class server last failed to answer; null when reachable."
     )

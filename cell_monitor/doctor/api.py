@@ -83,15 +83,23 @@ async def check_cors(options: DoctorOptions) -> CheckResult:
     if not missing:
         return ok("api.cors", f"CORS allows {', '.join(origins)} (checked against {how})")
     wanted = ",".join(dict.fromkeys([*options.settings.cors_origins, *missing]))
+    if not options.direct_browser_clients:
+        # The cell-monitor extension posts through its Jupyter server: no CORS involved.
+        return ok(
+            "api.cors",
+            f"CORS does not allow {', '.join(missing)}: not needed by the cell-monitor "
+            "extension, which sends through the Jupyter server (browser code posting "
+            f"directly would need CELL_MONITOR_CORS_ORIGINS={wanted})",
+        )
     return found(
         "api.cors",
         Finding(
             id="api.cors_origin_missing",
             urgency=Urgency.medium,
             title="CORS does not allow the JupyterLab origin " + ", ".join(missing),
-            detail=f"Checked against {how}. Browsers at that origin cannot post events "
-            "directly (the reference extension does; ours goes through the Jupyter server "
-            "and does not need CORS).",
+            detail=f"Checked against {how}. Browser code at that origin cannot post events "
+            "directly (cell-monitor's extension goes through the Jupyter server and does "
+            "not need CORS).",
             fix=f"Set CELL_MONITOR_CORS_ORIGINS={wanted} and restart the server.",
         ),
     )

@@ -14,6 +14,9 @@ class DoctorOptions:
     server_url: str | None = None
     # Origins JupyterLab is served from (the CORS check); empty: found running servers.
     jupyter_origins: tuple[str, ...] = ()
+    # Browser code posts to the API itself (not cell-monitor's extension, which goes
+    # through its Jupyter server): only then does a missing CORS origin matter.
+    direct_browser_clients: bool = False
     # Longest time one check may take before it is reported as timed out.
     check_timeout: float = 10.0
     # No event stored for this long is reported (the extension may not be sending).

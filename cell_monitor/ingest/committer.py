@@ -230,7 +230,8 @@ class GroupCommitter:
                     log.error("Commit of an event failed: %s", _short(exc))
                     _settle(submission.future, StorageUnavailable(describe_storage_failure(exc)))
                     return
-                outcomes.append(Failed(f"the database refused this event: {_short(exc)}"))
+                log.info("The database refused an event: %s", _kind(exc))
+                outcomes.append(Failed(f"the database refused this event: {describe_refusal(exc)}"))
         self._finish(group, list(submission.events), outcomes, changes)
 
     async def _write(self, events: Sequence[NewEvent]) -> GroupResult:
@@ -372,6 +373,27 @@ def describe_storage_failure(exc: BaseException) -> str:
     if isinstance(exc, OSError) or sqlstate.startswith("08") or "connect" in text:
         return "the database is unreachable"
     return "the database did not commit"
+
+
+def describe_refusal(exc: BaseException) -> str:
+    """Why the database refused one event's data, without its message (values, SQL, names)."""
+    sqlstate = _sqlstate(exc)
+    orig = getattr(exc, "orig", None) or exc
+    if sqlstate.startswith("22") or isinstance(orig, OverflowError):
+        reason = "a value is out of range or of the wrong type"
+    elif sqlstate.startswith("23") or isinstance(exc, sa_exc.IntegrityError):
+        reason = "a value breaks a constraint of the table"
+    elif sqlstate.startswith("54"):
+        reason = "a value is too large to store or index"
+    else:
+        reason = "a value cannot be stored"
+    return f"{reason} (SQLSTATE {sqlstate})" if sqlstate else reason
+
+
+def _kind(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    sqlstate = _sqlstate(exc)
+    return f"{type(orig).__name__}" + (f" SQLSTATE {sqlstate}" if sqlstate else "")
 
 
 def _short(exc: BaseException) -> str:

@@ -247,12 +247,15 @@ class CellMonitorExtension(ExtensionApp):
         target = await self.target()
         forwarder = self.forwarder
         queue_error = self.queue_error()
+        length = await self.queue.length()
         return LabStatus(
             enabled=self.enabled,
             configured=target is not None,
             server_url=target.server_url if target else None,
             hub_user=self.hub_user or None,
-            queue_length=max(0, await self.queue.length() - forwarder.acknowledged_pending),
+            queue_length=max(0, length - forwarder.acknowledged_pending),
+            state=forwarder.state,
+            queue_full=length >= self.queue.max_events,
             unreachable_seconds=forwarder.unreachable_seconds(),
             warn_after_seconds=self.warn_after_seconds,
             # The indicator shows lastError: a disk problem here outranks delivery.

@@ -13,6 +13,11 @@ When the queue cannot delete acknowledged events (the student's disk is full),
 their sequence numbers are kept in memory: they are never sent again, and their
 deletion is retried before each batch, so a full disk cannot make the
 forwarder resend the same batch in a loop.
+
+Each failure is classified (DeliveryState) so that the student and the Jupyter
+server log name the real cause: a refused token or a URL that is not a
+cell-monitor server is a configuration error to fix now, not an outage to wait
+out. The log says so once per change of state, not once per retry.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
+from cell_monitor.contract.jupyter import DeliveryState as DeliveryState
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue, QueuedEvent, QueueUnwritable
 
 log = logging.getLogger(__name__)
@@ -60,8 +66,9 @@ class RetryPolicy:
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, state: DeliveryState, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
+        self.state = state
         self.retry_after = retry_after
 
 
@@ -95,6 +102,7 @@ class Forwarder:
         # Acknowledged by the class server but still on disk (the delete failed).
         self._acknowledged: set[int] = set()
         self.queue_error: str | None = None
+        self.state = DeliveryState.ok
 
     @property
     def running(self) -> bool:
@@ -130,7 +138,9 @@ class Forwarder:
                 outcome = await self.forward_once()
             except Exception:  # a bug must not end delivery for good
                 log.exception("cell-monitor: unexpected error while forwarding")
-                outcome = self._failed("internal error (see the Jupyter server log)", None)
+                outcome = self._failed(
+                    DeliveryState.internal_error, "internal error (see the Jupyter server log)"
+                )
             if outcome == "sent":
                 continue
             if isinstance(outcome, float):
@@ -156,8 +166,8 @@ class Forwarder:
             response = await self._post(target, batch)
             await self._settle(batch, response)
         except _Retry as exc:
-            return self._failed(str(exc), exc.retry_after)
-        self._succeeded()
+            return self._failed(exc.state, str(exc), exc.retry_after)
+        self._succeeded(target)
         return "sent"
 
     async def _post(self, target: Target, batch: list[QueuedEvent]) -> HTTPResponse:
@@ -178,13 +188,15 @@ class Forwarder:
         try:
             return await AsyncHTTPClient().fetch(request, raise_error=False)
         except (HTTPClientError, OSError, asyncio.TimeoutError) as exc:
-            raise _Retry(f"{target.server_url} unreachable: {exc}") from exc
+            raise _Retry(
+                DeliveryState.unreachable, f"class server {target.server_url} unreachable: {exc}"
+            ) from exc
 
     async def _settle(self, batch: list[QueuedEvent], response: HTTPResponse) -> None:
         """Delete what the answer acknowledges, or raise _Retry to keep it."""
         code = response.code
         seqs = [item.seq for item in batch]
-        if code == 202:
+        if code == 202 and _is_ingest_answer(response):
             self._log_rejections(batch, response)
             await self._acknowledge(seqs)
             self.delivered += len(seqs)
@@ -200,7 +212,8 @@ class Forwarder:
             log.error("cell-monitor: dropping event %s, too large", batch[0].body.get("eventId"))
             await self._acknowledge(seqs)
         else:
-            raise _Retry(_describe_failure(response), _retry_after(response))
+            state, reason = classify_failure(response)
+            raise _Retry(state, reason, _retry_after(response))
 
     async def _acknowledge(self, seqs: list[int]) -> None:
         """Delete answered events; if the disk refuses, remember them instead of resending."""
@@ -236,13 +249,16 @@ class Forwarder:
         """Delivered events still on disk because deleting them failed."""
         return len(self._acknowledged)
 
-    def _succeeded(self) -> None:
+    def _succeeded(self, target: Target) -> None:
+        if self.state is not DeliveryState.ok:
+            log.info("cell-monitor: delivering to %s again", target.server_url)
+        self.state = DeliveryState.ok
         self.failures = 0
         self.last_error = None
         self.unreachable_since = None
         self.last_delivery_at = time.time()
 
-    def _failed(self, reason: str, retry_after: float | None) -> float:
+    def _failed(self, state: DeliveryState, reason: str, retry_after: float | None = None) -> float:
         self.failures += 1
         self.last_error = reason
         if self.unreachable_since is None:
@@ -250,7 +266,11 @@ class Forwarder:
         delay = self._retry.delay(self.failures)
         if retry_after is not None:
             delay = max(delay, retry_after)
-        log.info("cell-monitor: delivery failed (%s); retry in %.1f s", reason, delay)
+        if state is not self.state:
+            # Once per change: a class offline for an hour is one line, not hundreds.
+            log.warning("cell-monitor: events cannot be delivered (%s): %s", state.value, reason)
+            self.state = state
+        log.debug("cell-monitor: delivery failed (%s); retry in %.1f s", reason, delay)
         return delay
 
     @staticmethod
@@ -276,18 +296,28 @@ def _is_ingest_answer(response: HTTPResponse) -> bool:
     return isinstance(body, dict) and "accepted" in body and "rejected" in body
 
 
-def _describe_failure(response: HTTPResponse) -> str:
-    if response.code == 599:
-        return f"class server unreachable: {response.error}"
-    if 300 <= response.code < 400:
-        location = response.headers.get("Location", "?")
-        return f"class server redirects ({response.code}) to {location}: configure that URL"
-    if response.code in (401, 403):
-        return (
-            f"class server refused the ingest token ({response.code}): "
-            "check CELL_MONITOR_INGEST_TOKEN"
+def classify_failure(response: HTTPResponse) -> tuple[DeliveryState, str]:
+    """Why an answer is not an acknowledgement, and what the student should be told."""
+    code = response.code
+    if code == 599:
+        return DeliveryState.unreachable, f"class server unreachable: {response.error}"
+    if code in (401, 403):
+        return DeliveryState.refused, (
+            f"class server refused the ingest token ({code}): check CELL_MONITOR_INGEST_TOKEN"
         )
-    return f"class server answered {response.code}"
+    if 300 <= code < 400:
+        location = response.headers.get("Location", "?")
+        return DeliveryState.wrong_url, (
+            f"class server redirects ({code}) to {location}: configure that URL"
+        )
+    if code == 429 or (code >= 500 and code != 501):
+        return DeliveryState.server_error, f"class server answered {code}"
+    # 404/405/501 (no such route or method), or a 2xx/4xx that is not
+    # cell-monitor's answer: another web server answers at that URL.
+    return DeliveryState.wrong_url, (
+        f"not a cell-monitor server (answered {code} to POST {response.effective_url}): "
+        "check CELL_MONITOR_SERVER_URL"
+    )
 
 
 def _retry_after(response: HTTPResponse) -> float | None:

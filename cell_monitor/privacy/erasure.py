@@ -23,6 +23,7 @@ from cell_monitor.config import Settings
 from cell_monitor.contract.live import StudentRemoved, to_wire
 from cell_monitor.privacy.export import notebooks_of, student_ids, student_keys_stored
 from cell_monitor.privacy.pseudonyms import is_pseudonym
+from cell_monitor.progress import NO_PROGRESS, Progress
 from cell_monitor.sinks.influx.api import InfluxApi, InfluxError
 from cell_monitor.sinks.influx.points import CELL_EXECUTION, STUDENT_EVENT
 from cell_monitor.storage.engine import WRITE_TX
@@ -57,7 +58,7 @@ async def _count_and_delete(conn: AsyncConnection, stmt: Delete) -> int:
 
 
 async def erase_from_database(
-    engine: AsyncEngine, keys: Iterable[str]
+    engine: AsyncEngine, keys: Iterable[str], progress: Progress = NO_PROGRESS
 ) -> tuple[list[str], dict[str, int]]:
     """Delete the students stored under `keys` from every table; the keys found and counts."""
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
@@ -74,6 +75,7 @@ async def erase_from_database(
         counts: dict[str, int] = {}
         if conn.dialect.name == "postgresql":
             counts["event_ids"] = await _delete_dedup_keys(conn, ids)
+        progress.advance(1, "event_ids")
         # Children first: SQLite does not enforce the ON DELETE CASCADE of the schema
         # unless foreign keys are switched on, and explicit counts are the report.
         for name, stmt in (
@@ -87,7 +89,9 @@ async def erase_from_database(
             ("students", delete(Student).where(Student.id.in_(ids))),
         ):
             counts[name] = await _count_and_delete(conn, stmt)
+            progress.advance(1, name)
         counts["notebooks"] = await _delete_orphan_notebooks(conn, notebook_ids)
+        progress.advance(1, "notebooks")
     if found and engine.dialect.name == "sqlite" and engine.url.database:
         await asyncio.to_thread(checkpoint_wal, engine.url.database)
     return found, counts
@@ -186,24 +190,37 @@ def _influx_keys(settings: Settings, keys: list[str], stored: list[str]) -> list
     return list(dict.fromkeys([*keys, *stored]))
 
 
-async def erase_student(settings: Settings, engine: AsyncEngine, keys: list[str]) -> ErasureReport:
-    """Erase the students stored under `keys` from every store; counts per store."""
+# Steps of erase_from_database: event_ids, five tables, notebooks.
+DATABASE_STEPS = 7
+
+
+async def erase_student(
+    settings: Settings, engine: AsyncEngine, keys: list[str], progress: Progress = NO_PROGRESS
+) -> ErasureReport:
+    """Erase the students stored under `keys` from every store; counts per store.
+
+    `progress` advances by one per table, one for the live dashboards and one
+    per InfluxDB series.
+    """
     # InfluxDB by every candidate key, not only those found in the store: an
     # earlier erasure interrupted before InfluxDB left points without a student row.
     async with engine.connect() as conn:
         stored = await student_keys_stored(conn, keys)
     influx_keys = _influx_keys(settings, keys, stored)
     api = InfluxApi(settings) if settings.influxdb_url else None
+    progress.set_total(DATABASE_STEPS + 1 + (len(influx_keys) if api else 0))
     try:
         # Counted first: once the servers hear of the erasure, their sink erases too.
         before = await _count_influx(api, influx_keys) if api else None
-        found, counts = await erase_from_database(engine, keys)
+        found, counts = await erase_from_database(engine, keys, progress)
         report = ErasureReport(student_keys=found, database=counts)
         report.live = await publish_removal(settings, found)
+        progress.advance(1, "live dashboards")
         if api is not None:
             try:
                 for key in influx_keys:
                     await api.delete_series(INFLUX_TAG, key)
+                    progress.advance(1, "influxdb")
                 report.influxdb = before
             except InfluxError as exc:
                 # The store is erased; running the command again finishes InfluxDB.

@@ -9,13 +9,14 @@ docs/privacy.md), so it adds nothing to an export.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any, cast
 
 from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cell_monitor.progress import NO_PROGRESS, Progress
 from cell_monitor.storage.models import (
     Base,
     CellExecution,
@@ -58,22 +59,34 @@ def notebooks_of(ids: list[int]) -> Any:
     return or_(Notebook.id.in_(used), Notebook.id.in_(executed), Notebook.path.in_(last))
 
 
-async def export_student(engine: AsyncEngine, keys: Iterable[str]) -> dict[str, Any]:
-    """All rows about the students stored under `keys` (empty lists when none)."""
+async def export_student(
+    engine: AsyncEngine, keys: Iterable[str], progress: Progress = NO_PROGRESS
+) -> dict[str, Any]:
+    """All rows about the students stored under `keys` (empty lists when none).
+
+    `progress` advances by one per table read.
+    """
     keys = list(keys)
+    progress.set_total(len(_EXPORTED) + 1)
     async with engine.connect() as conn:
         ids = await student_ids(conn, keys)
-        students = await _rows(conn, Student, Student.id.in_(ids))
-        data = {
+        data: dict[str, Any] = {
             "exportedAt": datetime.now(timezone.utc).isoformat(),
             "lookedUpKeys": keys,
-            "students": students,
-            "sessions": await _rows(conn, LearningSession, LearningSession.student_id.in_(ids)),
-            "notebooks": await _rows(conn, Notebook, notebooks_of(ids)),
-            "events": await _rows(conn, Event, Event.student_id.in_(ids)),
-            "cellExecutions": await _rows(conn, CellExecution, CellExecution.student_id.in_(ids)),
-            "instructorActions": await _rows(
-                conn, InstructorAction, InstructorAction.student_id.in_(ids)
-            ),
         }
+        progress.advance(1, "student ids")
+        for name, model, condition in _EXPORTED:
+            data[name] = await _rows(conn, model, condition(ids))
+            progress.advance(1, name)
     return data
+
+
+# What an export holds, table by table: (key in the export, model, rows of the students).
+_EXPORTED: tuple[tuple[str, type[Base], Callable[[list[int]], Any]], ...] = (
+    ("students", Student, lambda ids: Student.id.in_(ids)),
+    ("sessions", LearningSession, lambda ids: LearningSession.student_id.in_(ids)),
+    ("notebooks", Notebook, notebooks_of),
+    ("events", Event, lambda ids: Event.student_id.in_(ids)),
+    ("cellExecutions", CellExecution, lambda ids: CellExecution.student_id.in_(ids)),
+    ("instructorActions", InstructorAction, lambda ids: InstructorAction.student_id.in_(ids)),
+)

@@ -1,9 +1,6 @@
-"""A one-line live progress display on stderr (silent when stderr is not a terminal)."""
+"""How a simulated class is described: the final summary, and the live progress note."""
 
 from __future__ import annotations
-
-import sys
-from typing import TextIO
 
 from cell_monitor.simulate.classroom import Snapshot
 
@@ -20,21 +17,10 @@ def describe(snap: Snapshot) -> str:
     )
 
 
-class LiveLine:
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self._width = 0
-
-    def __call__(self, snap: Snapshot) -> None:
-        if not self.enabled:
-            return
-        line = describe(snap)
-        self.stream.write("\r" + line.ljust(self._width))
-        self.stream.flush()
-        self._width = len(line)
-
-    def close(self) -> None:
-        if self.enabled and self._width:
-            self.stream.write("\n")
-            self.stream.flush()
+def short(snap: Snapshot) -> str:
+    """What a progress display adds to the share of the notebook done."""
+    return (
+        f"{snap.working} working, {snap.finished} done, stuck {snap.stuck}, "
+        f"help {snap.asking_help}, {snap.accepted:,} events stored"
+        + (f", {snap.pending:,} waiting" if snap.pending else "")
+    )

@@ -55,6 +55,17 @@ def head_revision() -> str:
     return head
 
 
+def is_known_revision(revision: str) -> bool:
+    """False for a revision this code does not ship (a newer cell-monitor wrote it)."""
+    from alembic.script.revision import ResolutionError
+    from alembic.util.exc import CommandError
+
+    try:
+        return ScriptDirectory(str(ALEMBIC_DIR)).get_revision(revision) is not None
+    except (ResolutionError, CommandError):
+        return False
+
+
 def upgrade(settings: Settings, url: str | None = None, revision: str = "head") -> None:
     """Apply migrations up to `revision` (blocking; run it in a thread from async code)."""
     command.upgrade(alembic_config(settings, url), revision)

@@ -32,6 +32,8 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cell_monitor.progress import NO_PROGRESS, Progress
+
 log = logging.getLogger(__name__)
 
 # Parent first: cell_executions references events.
@@ -176,13 +178,21 @@ def ensure_range(conn: Connection, first: datetime, last: datetime) -> list[str]
 
 
 async def ensure_partitions(
-    engine: AsyncEngine, months_ahead: int, now: datetime | None = None
+    engine: AsyncEngine,
+    months_ahead: int,
+    now: datetime | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> list[str]:
-    """Partitions for the current month and `months_ahead` more; returns those created."""
+    """Partitions for the current month and `months_ahead` more; returns those created.
+
+    `progress` advances by one per month (moving a month's rows out of the
+    default partition is what can take long).
+    """
     if engine.dialect.name != "postgresql":
         return []
     current = month_start(now or datetime.now(timezone.utc))
     created: list[str] = []
+    progress.set_total(months_ahead + 1)
     for offset in range(months_ahead + 1):
         # One transaction per month: short locks, and a month that fails (lock
         # timeout) does not undo the others.
@@ -191,6 +201,7 @@ async def ensure_partitions(
                 return created
             await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
             created += await conn.run_sync(ensure_month, add_months(current, offset))
+        progress.advance(1, f"{add_months(current, offset):%Y-%m}")
     if created:
         log.info("Created partitions %s", ", ".join(created))
     return created

@@ -27,6 +27,7 @@ from sqlalchemy import BigInteger, BindParameter, TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import Settings
+from cell_monitor.progress import NO_PROGRESS, Progress
 from cell_monitor.storage import partitions
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import UtcDateTime
@@ -68,6 +69,17 @@ class PruneReport:
             )
         return lines
 
+    def summary(self) -> str:
+        """The whole result in one line."""
+        verb = "would remove" if self.dry_run else "removed"
+        return (
+            f"db prune: {verb} {self.events:,} events, {self.executions:,} cell executions, "
+            f"{self.sessions:,} sessions, {self.instructor_actions:,} instructor actions "
+            f"older than {self.cutoff:%Y-%m-%d}"
+            + (f" ({len(self.partitions)} partitions dropped whole)" if self.partitions else "")
+            + (f"; kept {self.held_back:,} for the InfluxDB sink" if self.held_back else "")
+        )
+
 
 async def prune(
     engine: AsyncEngine,
@@ -77,11 +89,15 @@ async def prune(
     dry_run: bool = False,
     now: datetime | None = None,
     batch_rows: int = BATCH_ROWS,
+    progress: Progress = NO_PROGRESS,
 ) -> PruneReport:
-    """Remove (or with `dry_run` count) everything older than `older_than`."""
+    """Remove (or with `dry_run` count) everything older than `older_than`.
+
+    `progress` advances by the rows removed (or counted), batch by batch.
+    """
     cutoff = (now or datetime.now(timezone.utc)) - older_than
     report = PruneReport(cutoff=cutoff, dry_run=dry_run)
-    pruner = _Pruner(engine, report, await _sink_hold(engine, settings), batch_rows)
+    pruner = _Pruner(engine, report, await _sink_hold(engine, settings), batch_rows, progress)
     if await _partitioned(engine):
         await pruner.drop_partitions()
     await pruner.delete_events()
@@ -121,9 +137,15 @@ def _sql(sql: str) -> TextClause:
 
 class _Pruner:
     def __init__(
-        self, engine: AsyncEngine, report: PruneReport, hold: int | None, batch_rows: int
+        self,
+        engine: AsyncEngine,
+        report: PruneReport,
+        hold: int | None,
+        batch_rows: int,
+        progress: Progress,
     ) -> None:
         self.engine = engine
+        self.progress = progress
         self.writer = engine.execution_options(**{WRITE_TX: True})
         self.report = report
         self.hold = hold
@@ -148,10 +170,13 @@ class _Pruner:
             if self.hold is not None and newest is not None and newest > self.hold:
                 break  # the sink has not written all of it; later months even less
             executions = partitions.partition_name("cell_executions", month)
-            self.report.events += await self._scalar(f"SELECT count(*) FROM {name}", {})
-            self.report.executions += await self._scalar(f"SELECT count(*) FROM {executions}", {})
+            events = await self._scalar(f"SELECT count(*) FROM {name}", {})
+            executions_count = await self._scalar(f"SELECT count(*) FROM {executions}", {})
+            self.report.events += events
+            self.report.executions += executions_count
             self.report.partitions += [executions, name]
             if self.report.dry_run:
+                self.progress.advance(events + executions_count, f"partition {name}")
                 continue
             async with self.writer.begin() as conn:
                 await conn.execute(text(f"SET LOCAL lock_timeout = '{partitions.LOCK_TIMEOUT}'"))
@@ -161,6 +186,7 @@ class _Pruner:
                 await conn.execute(text(f"ALTER TABLE events DETACH PARTITION {name}"))
                 await conn.execute(text(f"DROP TABLE {name}"))
             log.info("Dropped partitions %s and %s", executions, name)
+            self.progress.advance(events + executions_count, f"dropped {name}")
 
     async def delete_events(self) -> None:
         """Delete the events (and their executions) left before the cutoff, in batches."""
@@ -176,6 +202,7 @@ class _Pruner:
             self.report.executions = await self._scalar(
                 f"SELECT count(*) FROM cell_executions WHERE event_time < :cutoff{held}"
             )
+            self.progress.advance(self.report.events + self.report.executions, "events")
             return
         select_ids = _sql(f"SELECT id FROM events WHERE {old} LIMIT {self.batch}")
         # event_time in the deletes lets PostgreSQL skip the newer partitions.
@@ -189,8 +216,11 @@ class _Pruner:
                 if not ids:
                     return
                 params = {"ids": ids, "cutoff": self.report.cutoff}
-                self.report.executions += (await conn.execute(delete_executions, params)).rowcount
-                self.report.events += (await conn.execute(delete_events, params)).rowcount
+                executions = (await conn.execute(delete_executions, params)).rowcount
+                events = (await conn.execute(delete_events, params)).rowcount
+            self.report.executions += executions
+            self.report.events += events
+            self.progress.advance(executions + events, "events")
 
     async def trim_event_ids(self) -> None:
         """Dedup keys of pruned events (not of events held back for the sink)."""
@@ -209,7 +239,9 @@ class _Pruner:
         params = {"until": until}
         if self.report.dry_run:
             count_sql = f"SELECT count(*) FROM {table} WHERE {column} < :until"
-            return int(await self._scalar(count_sql, params))
+            counted = int(await self._scalar(count_sql, params))
+            self.progress.advance(counted, table)
+            return counted
         sql = _sql(
             f"DELETE FROM {table} WHERE {key} IN "
             f"(SELECT {key} FROM {table} WHERE {column} < :until LIMIT {self.batch})"
@@ -219,5 +251,6 @@ class _Pruner:
             async with self.writer.begin() as conn:
                 count = (await conn.execute(sql, params)).rowcount
             total += count
+            self.progress.advance(count, table)
             if count < self.batch:
                 return total

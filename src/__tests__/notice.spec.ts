@@ -25,6 +25,8 @@ function status(overrides: Partial<LabStatus> = {}): LabStatus {
     warnAfterSeconds: 120,
     lastError: null,
     queueError: null,
+    state: 'ok',
+    queueFull: false,
     lastDeliveryAt: null,
     delivered: 0,
     serverUrl: 'https://class.example.org',

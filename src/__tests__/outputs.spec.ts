@@ -88,6 +88,8 @@ describe('indicatorMessage', () => {
     warnAfterSeconds: 120,
     lastError: null,
     queueError: null,
+    state: 'ok',
+    queueFull: false,
     lastDeliveryAt: null,
     delivered: 0,
     notice: { requireConsent: false, privacyContact: null, userId: null }

@@ -93,9 +93,14 @@ def test_cells_help_and_notebook_events_reach_the_class_server(
     run_cell(page, 0, 1)
     run_cell(page, 1, 2)
     help_button = page.locator(".jp-NotebookPanel .cm-HelpButton")
+    assert help_button.locator(".cm-HelpButton-icon svg").is_visible()
+    assert help_button.get_attribute("aria-pressed") == "false"
+    shadow = "b => getComputedStyle(b).boxShadow"
+    assert help_button.evaluate(shadow) == "none"
     help_button.click()
     assert help_button.get_attribute("aria-pressed") == "true"
     assert "Help requested" in help_button.inner_text()
+    assert help_button.evaluate(shadow) != "none"  # visibly pressed in
     page.keyboard.press("Control+s")
     page.get_by_role("menuitem", name="Kernel").click()
     page.get_by_role("menuitem", name="Restart Kernel…").click()

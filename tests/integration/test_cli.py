@@ -108,6 +108,7 @@ def test_db_upgrade_then_current(empty_database_url: str, tmp_path: Path) -> Non
     current = run_cli("db", "current", cwd=tmp_path, env=env)
     assert current.returncode == 0, output_of(current)
     assert f"database: {head}" in current.stdout
+    assert current.stdout.rstrip().endswith("; up to date")
 
 
 def test_db_current_on_empty_database_exits_1(empty_database_url: str, tmp_path: Path) -> None:
@@ -115,6 +116,7 @@ def test_db_current_on_empty_database_exits_1(empty_database_url: str, tmp_path:
     assert result.returncode == 1, output_of(result)
     assert "database: empty" in result.stdout
     assert migrations.head_revision() in result.stdout
+    assert "behind: run cell-monitor db upgrade" in result.stdout
     assert "Traceback" not in output_of(result)
 
 
@@ -172,10 +174,18 @@ def test_serve_refuses_outdated_schema(database_url: str, tmp_path: Path) -> Non
     assert "0000" in result.stderr
     assert migrations.head_revision() in result.stderr
     assert "Traceback" not in output
-    # ... and `db current` agrees that the schema is behind.
+    # ... and `db current` agrees; 0000 is no revision this code ships.
     current = run_cli("db", "current", cwd=tmp_path, env=env)
     assert current.returncode == 1, output_of(current)
-    assert "database: 0000" in current.stdout
+    assert "database: 0000" in current.stdout and "unknown revision" in current.stdout
+    assert "Traceback" not in output_of(current)
+
+
+def test_db_current_says_behind_for_an_older_revision(database_url: str, tmp_path: Path) -> None:
+    query_sql(database_url, "UPDATE alembic_version SET version_num = '0004'")
+    current = run_cli("db", "current", cwd=tmp_path, env={"DATABASE_URL": database_url})
+    assert current.returncode == 1, output_of(current)
+    assert current.stdout.strip().endswith("; behind: run cell-monitor db upgrade")
 
 
 @postgres_only

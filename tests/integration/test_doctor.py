@@ -146,15 +146,36 @@ async def test_port_of_a_running_server_is_no_conflict(settings: Settings) -> No
     assert f"{port} cell-monitor" in report.results[0].summary
 
 
-async def test_missing_cors_origin_is_reported_with_the_setting_to_change(
-    settings: Settings,
-) -> None:
+async def test_missing_cors_origin_is_no_finding_for_the_extension(settings: Settings) -> None:
     origin = "https://hub.example.edu"
     async with live_server(settings) as url:
         report = await diagnose(
             settings, server_url=url, jupyter_origins=(f"{origin}/user/ada/lab",), only=("api.",)
         )
-        allowed = await diagnose(settings, server_url=url, jupyter_origins=(JUPYTER_ORIGIN,))
+    assert not report.findings, [f.id for f in report.findings]
+    cors = next(result for result in report.results if result.check == "api.cors")
+    assert "not needed by the cell-monitor extension" in cors.summary
+    assert origin in cors.summary
+
+
+async def test_missing_cors_origin_is_reported_for_direct_browser_clients(
+    settings: Settings,
+) -> None:
+    origin = "https://hub.example.edu"
+    async with live_server(settings) as url:
+        report = await diagnose(
+            settings,
+            server_url=url,
+            jupyter_origins=(f"{origin}/user/ada/lab",),
+            only=("api.",),
+            direct_browser_clients=True,
+        )
+        allowed = await diagnose(
+            settings,
+            server_url=url,
+            jupyter_origins=(JUPYTER_ORIGIN,),
+            direct_browser_clients=True,
+        )
     found = finding(report, "api.cors_origin_missing")
     assert origin in found.title and "running API" in found.detail
     assert f"CELL_MONITOR_CORS_ORIGINS=http://localhost:8888,http://127.0.0.1:8888,{origin}" in (

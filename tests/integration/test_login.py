@@ -204,3 +204,13 @@ async def test_security_headers(anonymous: httpx.AsyncClient) -> None:
     # /docs loads Swagger UI from its CDN: its policy allows exactly that.
     assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+
+
+async def test_favicon_is_served_to_anyone_and_linked_from_the_login_page(server: str) -> None:
+    async with httpx.AsyncClient(base_url=server) as client:
+        icon = await client.get("/favicon.ico")
+        login = await client.get("/login")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.lstrip().startswith(b"<svg")
+    assert '<link rel="icon" href="/favicon.ico"' in login.text

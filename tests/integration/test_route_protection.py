@@ -31,6 +31,7 @@ PUBLIC = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/login/login.css"),
+    ("GET", "/favicon.ico"),
     ("POST", "/logout"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,13 @@ from cell_monitor.config import Settings
 from cell_monitor.server.app import create_app
 from cell_monitor.storage.engine import create_engine
 from tests.integration.test_cli import clean_environ, output_of, run_cli
-from tests.support import ServerProcess, event, instructor_headers, make_settings
+from tests.support import (
+    ServerProcess,
+    event,
+    instructor_headers,
+    live_server,
+    make_settings,
+)
 
 pytestmark = pytest.mark.slow
 __all__ = ["clean_environ"]  # a fixture of test_cli, used here
@@ -46,6 +53,17 @@ def test_user_commands(database_url: str, tmp_path: Path) -> None:
         "user", "create", "ta", "--password-stdin", cwd=tmp_path, env=env, stdin="another-pw-1\n"
     )
     assert taken.returncode != 0 and "exists already" in taken.stderr
+    # A taken name is refused before any password prompt.
+    prompted = run_cli("user", "create", "ta", cwd=tmp_path, env=env, stdin="")
+    assert prompted.returncode != 0 and "exists already" in prompted.stderr
+    assert "Password" not in output_of(prompted)
+    # An unknown account is named before any confirmation is asked.
+    nosuch = run_cli("user", "delete", "nosuch", cwd=tmp_path, env=env, stdin="")
+    assert nosuch.returncode != 0 and "no account named 'nosuch'" in nosuch.stderr
+    assert "Delete the account" not in output_of(nosuch)
+    declined = run_cli("user", "delete", "ta", cwd=tmp_path, env=env, stdin="n\n")
+    assert declined.returncode != 0 and "Delete the account 'ta'" in declined.stdout
+    assert "ta\t" in cli("user", "list")
 
     cli("user", "set-password", "ta", "--password-stdin", stdin="ta-password-456\n")
     assert asyncio.run(_authenticates(database_url, tmp_path, "ta", "ta-password-456"))
@@ -67,19 +85,87 @@ async def _authenticates(url: str, tmp_path: Path, username: str, password: str)
 
 def test_token_commands(database_url: str, tmp_path: Path) -> None:
     env = {"DATABASE_URL": database_url}
-    assert "open to anyone" in run_cli("token", "list", cwd=tmp_path, env=env).stdout
-    created = run_cli("token", "create", "python-101", cwd=tmp_path, env=env)
+
+    def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, cwd=tmp_path, env=env, stdin=stdin)
+
+    assert cli("token", "list").stdout.startswith("Ingest is open:")
+    created = cli("token", "create", "python-101")
     assert created.returncode == 0, output_of(created)
     token = created.stdout.strip()
     assert token.startswith(ingest_tokens.PREFIX) and len(token) > 40
     assert "shown only now" in created.stderr
-    listing = run_cli("token", "list", cwd=tmp_path, env=env).stdout
+    assert "Tokens required: 1 active token." in created.stderr
+    listing = cli("token", "list").stdout
+    assert listing.startswith("Tokens required: 1 active token.")
     assert re.search(r"^#1\tpython-101\tcreated .*\tactive$", listing, re.M)
     assert token not in listing
-    assert run_cli("token", "revoke", "1", cwd=tmp_path, env=env).returncode == 0
-    assert "revoked" in run_cli("token", "list", cwd=tmp_path, env=env).stdout
-    again = run_cli("token", "revoke", "1", cwd=tmp_path, env=env)
+
+    second = cli("token", "create", "python-102")
+    assert "Tokens required: 2 active tokens." in second.stderr
+    revoked = cli("token", "revoke", "2")  # not the last one: no question asked
+    assert revoked.returncode == 0, output_of(revoked)
+    assert "Tokens required: 1 active token." in revoked.stderr
+
+    # The last active token: a warning and a question; "no" changes nothing.
+    kept = cli("token", "revoke", "1", stdin="n\n")
+    assert kept.returncode != 0 and "last active ingest token" in kept.stderr
+    assert "Tokens required: 1 active token." in cli("token", "list").stdout
+    last = cli("token", "revoke", "1", stdin="y\n")
+    assert last.returncode == 0, output_of(last)
+    assert "Ingest is closed" in last.stderr
+    listing = cli("token", "list").stdout
+    assert listing.startswith("Ingest is closed") and "token delete --revoked" in listing
+    assert re.search(r"^#1\tpython-101\t.*\trevoked ", listing, re.M)
+    again = cli("token", "revoke", "1", "--yes")
     assert again.returncode != 0 and "no active ingest token #1" in again.stderr
+
+    # Reopening: deleting the revoked tokens, confirmed, leaves none.
+    refused = cli("token", "delete", "--revoked", stdin="n\n")
+    assert refused.returncode != 0 and "ingest reopens" in refused.stderr
+    assert cli("token", "list").stdout.startswith("Ingest is closed")
+    reopened = cli("token", "delete", "--revoked", "--yes")
+    assert reopened.returncode == 0, output_of(reopened)
+    assert "Deleted revoked ingest tokens #1, #2." in reopened.stdout
+    assert "Ingest is open" in reopened.stderr
+    assert cli("token", "list").stdout.startswith("Ingest is open:")
+
+
+def test_token_delete_keeps_active_tokens(database_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": database_url}
+    assert run_cli("token", "create", "a", cwd=tmp_path, env=env).returncode == 0
+    active = run_cli("token", "delete", "1", cwd=tmp_path, env=env)
+    assert active.returncode != 0 and "revoke it first" in active.stderr
+    missing = run_cli("token", "delete", "7", cwd=tmp_path, env=env)
+    assert missing.returncode != 0 and "no ingest token #7" in missing.stderr
+    assert (
+        "Tokens required: 1 active token." in run_cli("token", "list", cwd=tmp_path, env=env).stdout
+    )
+
+
+async def test_deleted_tokens_reopen_ingest_on_a_running_server(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path, ingest_token_refresh_seconds=0.1)
+    engine = create_engine(settings)
+    try:
+        token_id, _ = await ingest_tokens.create_token(engine, "c")
+        await ingest_tokens.revoke_token(engine, token_id)
+        async with live_server(settings) as base, httpx.AsyncClient(base_url=base) as client:
+            closed = await client.post("/api/v1/events", json=[event()])
+            assert closed.status_code == 401
+            assert await ingest_tokens.delete_revoked(engine) == [token_id]
+
+            async def open_again() -> bool:
+                response = await client.post("/api/v1/events", json=[event()])
+                return response.status_code == 202
+
+            deadline = asyncio.get_running_loop().time() + 10
+            while not await open_again():
+                assert asyncio.get_running_loop().time() < deadline, "ingest stayed closed"
+                await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.usefixtures("clean_environ")

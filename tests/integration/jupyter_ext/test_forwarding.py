@@ -166,31 +166,47 @@ async def test_the_ingest_token_is_sent_as_a_bearer_header(scripted: Any) -> Non
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("answer", "state"),
     [
-        Answer(503, {"detail": "storage unavailable"}, {"Retry-After": "0"}),
-        Answer(500, {"detail": "bug"}),
-        Answer(401, {"detail": "bad token"}),
-        Answer(404, {"detail": "not found"}),
-        Answer(301, {}, {"Location": "https://class.example.org/api/v1/events"}),
-        Answer(200, {"items": []}),
-        Answer(422, {"detail": "a proxy's idea of invalid"}),
+        (Answer(503, {"detail": "storage unavailable"}, {"Retry-After": "0"}), "server_error"),
+        (Answer(500, {"detail": "bug"}), "server_error"),
+        (Answer(429, {"detail": "slow down"}, {"Retry-After": "0"}), "server_error"),
+        (Answer(401, {"detail": "bad token"}), "refused"),
+        (Answer(403, {"detail": "revoked"}), "refused"),
+        (Answer(404, {"detail": "not found"}), "wrong_url"),
+        (Answer(301, {}, {"Location": "https://class.example.org/api/v1/events"}), "wrong_url"),
+        (Answer(200, {"items": []}), "wrong_url"),
+        (Answer(202, {"queued": 2}), "wrong_url"),
+        (Answer(422, {"detail": "a proxy's idea of invalid"}), "wrong_url"),
     ],
-    ids=["503", "500", "401", "404", "redirect", "200-is-not-an-ack", "foreign-422"],
+    ids=[
+        "503",
+        "500",
+        "429",
+        "401",
+        "403",
+        "404",
+        "redirect",
+        "200-is-not-an-ack",
+        "foreign-202",
+        "foreign-422",
+    ],
 )
-async def test_failures_keep_the_batch_and_retry(scripted: Any, answer: Answer) -> None:
+async def test_failures_keep_the_batch_and_retry(scripted: Any, answer: Answer, state: str) -> None:
     recorder, queue, forwarder = scripted
     await queue.put([event(), event()])
     recorder.answers = [answer]
     delay = await forwarder.forward_once()
     assert isinstance(delay, float) and delay >= 0
     assert await queue.length() == 2
+    assert forwarder.state.value == state
     assert forwarder.unreachable_seconds() is not None
     assert str(answer.status) in (forwarder.last_error or "")
     assert await forwarder.forward_once() == "sent"  # next answer: 202
     assert await queue.length() == 0
     assert recorder.requests[0]["events"] == recorder.requests[1]["events"]
     assert forwarder.unreachable_seconds() is None
+    assert forwarder.state.value == "ok"
 
 
 async def test_rejected_and_duplicate_events_count_as_acknowledged(scripted: Any) -> None:

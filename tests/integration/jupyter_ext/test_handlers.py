@@ -157,6 +157,8 @@ async def test_status_tells_the_browser_what_it_needs(jp_fetch: Any, extension: 
         "serverUrl": None,
         "hubUser": None,
         "queueLength": 0,
+        "state": "ok",
+        "queueFull": False,
         "unreachableSeconds": None,
         "warnAfterSeconds": 120,
         "lastError": None,
