@@ -81,6 +81,7 @@ class ErrorType:
     payload_too_large = "payload_too_large"
     storage_unavailable = "storage_unavailable"
     overloaded = "overloaded"
+    hub_unavailable = "hub_unavailable"
     internal = "internal"
 
 
@@ -137,3 +138,17 @@ INGEST_AUTH_FAILURES = Counter(
 )
 RATE_LIMITED = Counter("rate_limited", "Requests refused by a rate limit, by limit", ["limit"])
 LOGINS = Counter("logins", "Instructor login attempts, by outcome", ["outcome"])
+# Identity bound by the credential (hub token or per-student credential):
+# events whose body claimed another student, and what was done with them
+# (action: overwritten — stored under the credential's student).
+INGEST_IDENTITY_MISMATCH = Counter(
+    "ingest_identity_mismatch",
+    "Events whose body claimed another student than their credential names, by action",
+    ["action"],
+)
+# Hub sign-ins (outcome: success, forbidden, failure) and hub token lookups
+# (outcome: cached, valid, invalid, unavailable).
+HUB_LOGINS = Counter("hub_logins", "Sign-ins through JupyterHub, by outcome", ["outcome"])
+HUB_TOKEN_LOOKUPS = Counter(
+    "hub_token_lookups", "Hub tokens presented at ingest, by outcome", ["outcome"]
+)

@@ -1,4 +1,8 @@
-"""Per-course ingest tokens: created and revoked by the CLI, checked on every POST.
+"""Ingest credentials: created and revoked by the CLI, checked on every POST.
+
+Two kinds: a course token (`cmi_…`, "declared identity": the body says who the
+events are about) and a per-student credential (`cms_…`: it names the one
+student its events are stored under, whatever the body says).
 
 Only a SHA-256 of each token is stored (a token is 256 random bits, so a plain
 hash is enough). The ingest route is hot, so each worker keeps the set of
@@ -20,10 +24,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.storage.engine import WRITE_TX
-from cell_monitor.storage.models import IngestToken
+from cell_monitor.storage.models import IngestToken, StudentCredential
 
 log = logging.getLogger(__name__)
 PREFIX = "cmi_"
+STUDENT_PREFIX = "cms_"
 
 
 class Verdict(str, Enum):
@@ -43,6 +48,21 @@ class TokenInfo:
     course: str
     created_at: datetime
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    id: int
+    student: str
+    course: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def student_key(student: str) -> str:
+    """The stored key of a student id: an email address in lower case, else as given."""
+    student = student.strip()
+    return student.lower() if "@" in student else student
 
 
 def digest(token: str) -> str:
@@ -84,6 +104,62 @@ async def list_tokens(engine: AsyncEngine) -> list[TokenInfo]:
         return [TokenInfo(r.id, r.course, r.created_at, r.revoked_at) for r in rows]
 
 
+async def create_student_credentials(
+    engine: AsyncEngine, students: list[str], course: str = ""
+) -> list[tuple[int, str, str]]:
+    """One new credential per student, in one transaction: [(id, student key, credential)]."""
+    now = datetime.now(timezone.utc)
+    created: list[tuple[int, str, str]] = []
+    async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+        for student in students:
+            key = student_key(student)
+            credential = STUDENT_PREFIX + secrets.token_urlsafe(32)
+            result = await conn.execute(
+                insert(StudentCredential).values(
+                    token_hash=digest(credential),
+                    student_key=key,
+                    course=course,
+                    created_at=now,
+                )
+            )
+            primary = result.inserted_primary_key
+            assert primary is not None
+            created.append((int(primary[0]), key, credential))
+    return created
+
+
+async def revoke_student_credentials(
+    engine: AsyncEngine, *, credential_id: int | None = None, student: str | None = None
+) -> int:
+    """Revoke one credential by id, or every credential of a student; how many were revoked."""
+    condition = (
+        StudentCredential.id == credential_id
+        if credential_id is not None
+        else StudentCredential.student_key == student_key(student or "")
+    )
+    async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+        result = await conn.execute(
+            update(StudentCredential)
+            .where(condition, StudentCredential.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(timezone.utc))
+        )
+    return int(result.rowcount or 0)
+
+
+async def list_student_credentials(engine: AsyncEngine) -> list[CredentialInfo]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(
+                StudentCredential.id,
+                StudentCredential.student_key,
+                StudentCredential.course,
+                StudentCredential.created_at,
+                StudentCredential.revoked_at,
+            ).order_by(StudentCredential.id)
+        )
+        return [CredentialInfo(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
 class TokenCache:
     """The worker's copy of the token table, refreshed by a task of the lifespan."""
 
@@ -91,13 +167,14 @@ class TokenCache:
         self.engine = engine
         self.refresh_seconds = refresh_seconds
         self.active: dict[str, str] = {}  # hash -> course
+        self.students: dict[str, str] = {}  # hash -> the student key it names
         self.revoked: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
     @property
     def required(self) -> bool:
         """Tokens are checked once any token exists (revoked ones included)."""
-        return bool(self.active or self.revoked)
+        return bool(self.active or self.students or self.revoked)
 
     async def load(self) -> None:
         async with self.engine.connect() as conn:
@@ -106,8 +183,18 @@ class TokenCache:
                     select(IngestToken.token_hash, IngestToken.course, IngestToken.revoked_at)
                 )
             ).all()
+            students = (
+                await conn.execute(
+                    select(
+                        StudentCredential.token_hash,
+                        StudentCredential.student_key,
+                        StudentCredential.revoked_at,
+                    )
+                )
+            ).all()
         self.active = {r.token_hash: r.course for r in rows if r.revoked_at is None}
-        self.revoked = {r.token_hash for r in rows if r.revoked_at is not None}
+        self.students = {r.token_hash: r.student_key for r in students if r.revoked_at is None}
+        self.revoked = {r.token_hash for r in (*rows, *students) if r.revoked_at is not None}
 
     async def start(self) -> None:
         await self.load()
@@ -139,8 +226,12 @@ class TokenCache:
         if scheme.lower() != "bearer" or not token or len(token) > 256:
             return Verdict.malformed, None
         hashed = digest(token)
-        if hashed in self.active:
+        if hashed in self.active or hashed in self.students:
             return Verdict.ok, hashed
         if hashed in self.revoked:
             return Verdict.revoked, None
         return Verdict.invalid, None
+
+    def student_of(self, token_digest: str | None) -> str | None:
+        """The student a credential names (None for a course token or no token)."""
+        return self.students.get(token_digest) if token_digest else None

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor import __version__, metrics
+from cell_monitor.auth.hub import HubClient, service_identity
 from cell_monitor.auth.ingest_tokens import TokenCache
 from cell_monitor.auth.ratelimit import Limits
 from cell_monitor.broker import create_broker
@@ -30,6 +31,7 @@ from cell_monitor.server.routes import (
     events,
     export,
     health,
+    hub_login,
     live,
     login,
     notebooks,
@@ -113,7 +115,13 @@ def create_app(settings: Settings) -> FastAPI:
 
 # Open to anyone who can reach the server: ingest (checked by ingest tokens),
 # probes, metrics and the login page.
-PUBLIC_ROUTERS = (events.ingest_router, health.router, prometheus.router, login.router)
+PUBLIC_ROUTERS = (
+    events.ingest_router,
+    health.router,
+    prometheus.router,
+    login.router,
+    hub_login.router,
+)
 # What only instructors may see: reads of class data, live state and actions.
 INSTRUCTOR_ROUTERS = (
     events.read_router,
@@ -151,7 +159,23 @@ def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
     if broker.name:
         state.health_checks[broker.name] = broker.check
     _attach_influx(state)
+    _attach_hub(state)
     return state
+
+
+def _attach_hub(state: AppState) -> None:
+    """Hub mode (CELL_MONITOR_HUB_API_URL): token lookups, sign-in, and a /health entry."""
+    if not state.settings.hub_enabled:
+        return
+    hub = state.hub = HubClient(state.settings)
+
+    async def hub_check() -> None:
+        await service_identity(hub)
+
+    # Not required for readiness: tokens the worker knows keep working while
+    # the hub is away, and the students' servers retry the others.
+    state.health_checks["jupyterhub"] = hub_check
+    log.info("JupyterHub mode: %s", hub.describe())
 
 
 def _attach_influx(state: AppState) -> None:

@@ -1,0 +1,64 @@
+"""Whose events these are, when the credential (not the body) decides.
+
+With a hub token or a per-student credential the request's identity is
+bound: every event is stored under it. A body that claims another student is
+overwritten, not rejected: the event is kept (it is the sender's own activity
+under a wrong label, or a forgery), but it can only ever land on the
+sender's own record; each such event is counted in
+`ingest_identity_mismatch_total{action="overwritten"}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cell_monitor.auth.ingest_tokens import student_key
+
+OVERWRITTEN = "overwritten"
+
+
+@dataclass(frozen=True)
+class BoundIdentity:
+    """The student a request may report as; `team` from the hub's groups, if any."""
+
+    student: str
+    source: str  # "hub" or "credential"
+    team: str | None = None
+
+
+def claimed_student(item: dict[str, Any]) -> str | None:
+    """The student key an event's body names (as the server would key it), or None."""
+    for field in ("emailAddress", "userId"):
+        value = item.get(field)
+        if isinstance(value, str) and value.strip():
+            return student_key(value) if field == "emailAddress" else value.strip()
+    return None
+
+
+def bind(item: dict[str, Any], identity: BoundIdentity) -> tuple[dict[str, Any], bool]:
+    """(the event with the bound identity, whether its body claimed someone else)."""
+    claimed = claimed_student(item)
+    mismatch = claimed is not None and claimed != identity.student
+    bound = dict(item)
+    if "@" in identity.student:
+        bound["emailAddress"] = identity.student
+        bound.pop("userId", None)
+    else:
+        bound["userId"] = identity.student
+        bound.pop("emailAddress", None)
+    if identity.team:
+        bound["teamName"] = identity.team
+    return bound, mismatch
+
+
+def bind_all(items: list[Any], identity: BoundIdentity) -> tuple[list[Any], int]:
+    """Bind every event object (others are left for validation to reject); mismatches."""
+    mismatches = 0
+    bound_items: list[Any] = []
+    for item in items:
+        if isinstance(item, dict):
+            item, mismatch = bind(item, identity)
+            mismatches += mismatch
+        bound_items.append(item)
+    return bound_items, mismatches
