@@ -118,6 +118,7 @@ c.SimpleLocalProcessSpawner.home_dir_template = {str(self.base / "home" / "{user
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.args = [
+    "--ServerApp.allow_root=True",  # CI containers run the tests as root
     "--LabApp.extra_labextensions_path={self.base / "labextensions"}",
     "--LabApp.news_url=None",
     "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",

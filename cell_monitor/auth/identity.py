@@ -1,7 +1,9 @@
 """Whose events these are, when the credential (not the body) decides.
 
 With a hub token or a per-student credential the request's identity is
-bound: every event is stored under it. A body that claims another student is
+bound: every event is stored under it, with the name the hub (or the roster
+the credential came from) gives: a name chosen in the browser's settings could
+pass for another student's on the dashboard. A body that claims another student is
 overwritten, not rejected: the event is kept (it is the sender's own activity
 under a wrong label, or a forgery), but it can only ever land on the
 sender's own record; each such event is counted in
@@ -13,17 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cell_monitor.auth.ingest_tokens import student_key
-
 OVERWRITTEN = "overwritten"
+
+
+def student_key(student: str) -> str:
+    """The stored key of a student id: an email address in lower case, else as given."""
+    student = student.strip()
+    return student.lower() if "@" in student else student
 
 
 @dataclass(frozen=True)
 class BoundIdentity:
-    """The student a request may report as; `team` from the hub's groups, if any."""
+    """The student a request may report as, with the name and team it is shown under.
+
+    `name` and `team` come from the hub (user name, team group) or the roster;
+    when None the body's own userName / teamName are kept.
+    """
 
     student: str
     source: str  # "hub" or "credential"
+    name: str | None = None
     team: str | None = None
 
 
@@ -47,6 +58,8 @@ def bind(item: dict[str, Any], identity: BoundIdentity) -> tuple[dict[str, Any],
     else:
         bound["userId"] = identity.student
         bound.pop("emailAddress", None)
+    if identity.name:
+        bound["userName"] = identity.name
     if identity.team:
         bound["teamName"] = identity.team
     return bound, mismatch

@@ -23,6 +23,7 @@ from enum import Enum
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cell_monitor.auth.identity import BoundIdentity, student_key
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import IngestToken, StudentCredential
 
@@ -57,12 +58,17 @@ class CredentialInfo:
     course: str
     created_at: datetime
     revoked_at: datetime | None
+    name: str | None = None
+    team: str | None = None
 
 
-def student_key(student: str) -> str:
-    """The stored key of a student id: an email address in lower case, else as given."""
-    student = student.strip()
-    return student.lower() if "@" in student else student
+@dataclass(frozen=True)
+class RosterEntry:
+    """One student of a roster: the identity, and the name and team they are shown under."""
+
+    student: str
+    name: str | None = None
+    team: str | None = None
 
 
 def digest(token: str) -> str:
@@ -105,19 +111,21 @@ async def list_tokens(engine: AsyncEngine) -> list[TokenInfo]:
 
 
 async def create_student_credentials(
-    engine: AsyncEngine, students: list[str], course: str = ""
+    engine: AsyncEngine, roster: list[RosterEntry], course: str = ""
 ) -> list[tuple[int, str, str]]:
     """One new credential per student, in one transaction: [(id, student key, credential)]."""
     now = datetime.now(timezone.utc)
     created: list[tuple[int, str, str]] = []
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
-        for student in students:
-            key = student_key(student)
+        for entry in roster:
+            key = student_key(entry.student)
             credential = STUDENT_PREFIX + secrets.token_urlsafe(32)
             result = await conn.execute(
                 insert(StudentCredential).values(
                     token_hash=digest(credential),
                     student_key=key,
+                    display_name=entry.name,
+                    team=entry.team,
                     course=course,
                     created_at=now,
                 )
@@ -155,9 +163,11 @@ async def list_student_credentials(engine: AsyncEngine) -> list[CredentialInfo]:
                 StudentCredential.course,
                 StudentCredential.created_at,
                 StudentCredential.revoked_at,
+                StudentCredential.display_name,
+                StudentCredential.team,
             ).order_by(StudentCredential.id)
         )
-        return [CredentialInfo(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [CredentialInfo(*row) for row in rows]
 
 
 class TokenCache:
@@ -167,7 +177,7 @@ class TokenCache:
         self.engine = engine
         self.refresh_seconds = refresh_seconds
         self.active: dict[str, str] = {}  # hash -> course
-        self.students: dict[str, str] = {}  # hash -> the student key it names
+        self.students: dict[str, BoundIdentity] = {}  # hash -> the identity it names
         self.revoked: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -188,12 +198,18 @@ class TokenCache:
                     select(
                         StudentCredential.token_hash,
                         StudentCredential.student_key,
+                        StudentCredential.display_name,
+                        StudentCredential.team,
                         StudentCredential.revoked_at,
                     )
                 )
             ).all()
         self.active = {r.token_hash: r.course for r in rows if r.revoked_at is None}
-        self.students = {r.token_hash: r.student_key for r in students if r.revoked_at is None}
+        self.students = {
+            r.token_hash: BoundIdentity(r.student_key, "credential", r.display_name, r.team)
+            for r in students
+            if r.revoked_at is None
+        }
         self.revoked = {r.token_hash for r in (*rows, *students) if r.revoked_at is not None}
 
     async def start(self) -> None:
@@ -232,6 +248,6 @@ class TokenCache:
             return Verdict.revoked, None
         return Verdict.invalid, None
 
-    def student_of(self, token_digest: str | None) -> str | None:
+    def identity_of(self, token_digest: str | None) -> BoundIdentity | None:
         """The student a credential names (None for a course token or no token)."""
         return self.students.get(token_digest) if token_digest else None

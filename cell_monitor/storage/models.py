@@ -240,6 +240,9 @@ class StudentCredential(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The identity the credential names: an email address (lower case) or a user id.
     student_key: Mapped[str] = mapped_column(String(512), index=True)
+    # The name and team of the roster, shown instead of what the browser says.
+    display_name: Mapped[str | None] = mapped_column(String(512))
+    team: Mapped[str | None] = mapped_column(String(512))
     course: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -12,8 +12,8 @@ from starlette.requests import ClientDisconnect
 
 from cell_monitor import metrics
 from cell_monitor.auth.hub import HubUnavailable, team_of
-from cell_monitor.auth.identity import BoundIdentity
-from cell_monitor.auth.ingest_tokens import Verdict, digest, student_key
+from cell_monitor.auth.identity import BoundIdentity, student_key
+from cell_monitor.auth.ingest_tokens import Verdict, digest
 from cell_monitor.auth.ratelimit import retry_after_header
 from cell_monitor.schemas import EventIn, EventPage, IngestResponse
 from cell_monitor.server.committer import Overloaded, StorageUnavailable
@@ -91,8 +91,7 @@ async def _admit(
         if verdict is Verdict.invalid or verdict is Verdict.revoked:
             metrics.INGEST_AUTH_FAILURES.labels(verdict.value).inc()
             return JSONResponse({"detail": f"ingest token {verdict.value}"}, status_code=403), None
-        student = state.tokens.student_of(token_digest)
-        identity = BoundIdentity(student, "credential") if student else None
+        identity = state.tokens.identity_of(token_digest)
         if identity is None and not state.settings.accepts_declared_identity:
             metrics.INGEST_AUTH_FAILURES.labels("identity_required").inc()
             return _unauthenticated(_NEEDS_IDENTITY), None
@@ -152,7 +151,9 @@ async def _admit_hub(
         detail = "hub token invalid" if user is None else "a hub service cannot report events"
         return JSONResponse({"detail": detail}, status_code=403), None, ""
     metrics.HUB_TOKEN_LOOKUPS.labels("valid").inc()
-    identity = BoundIdentity(student_key(user.name), "hub", team_of(user, state.settings))
+    identity = BoundIdentity(
+        student_key(user.name), "hub", name=user.name, team=team_of(user, state.settings)
+    )
     return None, identity, digest(token)
 
 

@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("id", BigIntId, nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("student_key", sa.String(512), nullable=False),
+        sa.Column("display_name", sa.String(512), nullable=True),
+        sa.Column("team", sa.String(512), nullable=True),
         sa.Column("course", sa.String(256), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("revoked_at", UtcDateTime(), nullable=True),
