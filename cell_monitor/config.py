@@ -293,6 +293,13 @@ class Settings(BaseSettings):
         description="How long a hub answer about a token (who it is, or that it is invalid "
         "for a tenth of this) is reused before the hub is asked again.",
     )
+    hub_recheck_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How often a signed-in hub user's groups are read again: leaving the "
+        "instructor groups ends their dashboard session within this time.",
+    )
     hub_cache_size: int = Field(
         10_000, ge=1, description="Most tokens whose hub answer is remembered, per worker."
     )

@@ -38,6 +38,7 @@ STUDENTS = ("alice", "bob")
 INSTRUCTOR = "teacher"
 TA = "assistant"
 OUTSIDER = "visitor"  # a hub user in no group of the class
+HUB_ADMIN = "headmaster"  # a hub admin, in no group
 GROUPS = {
     "instructors": [INSTRUCTOR],
     "tas": [TA],
@@ -97,7 +98,7 @@ class Hub:
 
     def write_config(self) -> Path:
         self.base.mkdir(parents=True, exist_ok=True)
-        for user in (*STUDENTS, INSTRUCTOR, TA, OUTSIDER):
+        for user in (*STUDENTS, INSTRUCTOR, TA, OUTSIDER, HUB_ADMIN):
             _prepare_home(self.base / "home" / user)
         harness = f"""
 
@@ -113,6 +114,7 @@ c.JupyterHub.cookie_secret_file = {str(self.base / "cookie_secret")!r}
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = {PASSWORD!r}
 c.Authenticator.allow_all = True
+c.Authenticator.admin_users = {{{HUB_ADMIN!r}}}
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = {str(self.base / "home" / "{username}")!r}
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
@@ -128,7 +130,8 @@ c.Spawner.http_timeout = 120
 c.JupyterHub.load_groups = {json.dumps({g: {"users": u} for g, u in GROUPS.items()})}
 c.JupyterHub.load_roles.append(
     {{"name": "harness", "services": ["harness"],
-      "scopes": ["admin:users", "admin:servers", "tokens", "read:users", "list:users"]}}
+      "scopes": ["admin:users", "admin:servers", "admin:groups", "tokens", "read:users",
+                 "list:users"]}}
 )
 c.JupyterHub.services.append({{"name": "harness", "api_token": {self.harness_token!r}}})
 """

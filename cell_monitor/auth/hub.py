@@ -18,7 +18,9 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
+
+import httpx
 
 from cell_monitor.auth.accounts import Role
 from cell_monitor.auth.ingest_tokens import digest
@@ -63,6 +65,10 @@ def role_of(user: HubUser, settings: Settings) -> Role | None:
     if groups & set(settings.hub_ta_groups):
         return Role.ta
     return None
+
+
+def _role_from_cache(user: HubUser | None, settings: Settings) -> Role | None:
+    return role_of(user, settings) if user is not None else None
 
 
 def team_of(user: HubUser, settings: Settings) -> str | None:
@@ -145,6 +151,7 @@ class HubClient:
         )
         self._answers = _Answers(settings.hub_cache_size)
         self._pending: dict[str, asyncio.Future[HubUser | None]] = {}
+        self._roles = _Answers(settings.hub_cache_size)
 
     @property
     def cached(self) -> int:
@@ -191,17 +198,39 @@ class HubClient:
         return HubUser.from_model(model)
 
     async def user_by_name(self, name: str) -> HubUser | None:
-        """A user's current groups and admin flag, with the service's own token."""
+        """A user's current groups and admin flag (read with the service's own token);
+        None when the hub has no such user any more."""
+        url = f"{self.api_url}/users/{quote(name, safe='')}"
+        headers = {"Authorization": f"token {self.auth.api_token}"}
         try:
-            model = await asyncio.wait_for(
-                self.auth._api_request(  # the library's request helper (auth, errors)
-                    "GET", f"{self.api_url}/users/{name}", allow_403=True
-                ),
-                self.settings.hub_timeout_seconds,
+            async with httpx.AsyncClient(timeout=self.settings.hub_timeout_seconds) as http:
+                response = await http.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise HubUnavailable(f"{self.api_url} unreachable: {exc}") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code == 403:
+            raise HubUnavailable(
+                "the service may not read users: give its role read:users:name and "
+                "read:users:groups (docs/jupyterhub.md)"
             )
-        except self._errors as exc:
-            raise HubUnavailable(_reason(exc)) from exc
-        return HubUser.from_model(model) if model else None
+        if response.status_code != 200:
+            raise HubUnavailable(f"GET /users/{name}: HTTP {response.status_code}")
+        return HubUser.from_model(response.json())
+
+    async def current_role(self, name: str, last_known: Role) -> Role | None:
+        """A signed-in hub user's role as the hub's groups say now (re-read every
+        `hub_recheck_seconds`); the last known role while the hub does not answer."""
+        found, cached = self._roles.get(name)
+        if found:
+            return _role_from_cache(cached, self.settings)
+        try:
+            user = await self.user_by_name(name)
+        except HubUnavailable as exc:
+            log.warning("Could not re-check hub user %s: %s", name, exc)
+            return last_known
+        self._roles.put(name, user, self.settings.hub_recheck_seconds)
+        return _role_from_cache(user, self.settings)
 
     async def whoami(self) -> dict[str, Any] | None:
         """The service's own model (name, kind, scopes), None when the hub refuses its token."""

@@ -10,14 +10,14 @@ WebSocket (cross-site WebSocket hijacking).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request, WebSocket, WebSocketException
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.requests import HTTPConnection
 
-from cell_monitor.auth.accounts import Instructor
+from cell_monitor.auth.accounts import HUB_PREFIX, Instructor, end_hub_sessions, hub_account
 from cell_monitor.auth.sessions import COOKIE_NAME, session_user
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -59,7 +59,23 @@ async def current_instructor(connection: HTTPConnection) -> Instructor | None:
     token = connection.cookies.get(COOKIE_NAME)
     if not token:
         return None
-    return await session_user(connection.app.state.cell_monitor.engine, token)
+    state = connection.app.state.cell_monitor
+    instructor = await session_user(state.engine, token)
+    if instructor is None or state.hub is None or not instructor.username.startswith(HUB_PREFIX):
+        return instructor
+    return await _still_allowed(state, instructor)
+
+
+async def _still_allowed(state: Any, instructor: Instructor) -> Instructor | None:
+    """A hub account's session holds while the hub's groups still make them staff."""
+    name = instructor.username[len(HUB_PREFIX) :]
+    role = await state.hub.current_role(name, instructor.role)
+    if role is None:
+        await end_hub_sessions(state.engine, name)
+        return None
+    if role is not instructor.role:
+        return await hub_account(state.engine, name, role)
+    return instructor
 
 
 async def require_instructor(connection: HTTPConnection) -> Instructor:
