@@ -30,6 +30,7 @@ from cell_monitor.storage.models import (
     LearningSession,
     Notebook,
     Student,
+    StudentCredential,
 )
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ async def erase_from_database(
     engine: AsyncEngine, keys: Iterable[str]
 ) -> tuple[list[str], dict[str, int]]:
     """Delete the students stored under `keys` from every table; the keys found and counts."""
+    keys = list(keys)
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
         ids = await student_ids(conn, keys)
         found = list(
@@ -82,6 +84,10 @@ async def erase_from_database(
         ):
             counts[name] = await _count_and_delete(conn, stmt)
         counts["notebooks"] = await _delete_orphan_notebooks(conn, notebook_ids)
+        # Their credentials too (issued even if never used): erased, they report nothing.
+        counts["student_credentials"] = await _count_and_delete(
+            conn, delete(StudentCredential).where(StudentCredential.student_key.in_(keys))
+        )
     return found, counts
 
 

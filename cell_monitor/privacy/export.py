@@ -24,6 +24,7 @@ from cell_monitor.storage.models import (
     LearningSession,
     Notebook,
     Student,
+    StudentCredential,
 )
 
 
@@ -75,5 +76,12 @@ async def export_student(engine: AsyncEngine, keys: Iterable[str]) -> dict[str, 
             "instructorActions": await _rows(
                 conn, InstructorAction, InstructorAction.student_id.in_(ids)
             ),
+            # Issued even if never used; the hash of the secret is no data about them.
+            "credentials": [
+                {k: v for k, v in row.items() if k != "token_hash"}
+                for row in await _rows(
+                    conn, StudentCredential, StudentCredential.student_key.in_(keys)
+                )
+            ],
         }
     return data

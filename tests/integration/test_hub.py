@@ -18,6 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from cell_monitor.config import Settings
+from cell_monitor.doctor import Report
+from cell_monitor.doctor.options import DoctorOptions
+from cell_monitor.doctor.runner import run_doctor
 from tests.hub_support import (
     HUB_ADMIN,
     INSTRUCTOR,
@@ -279,3 +283,57 @@ def test_the_hub_managed_service_starts_and_serves(tmp_path: Path) -> None:
         hub.stop()
     # The hub stopped the class server it started.
     wait_for(lambda: not ready(), 30, "the class server to stop with the hub")
+
+
+async def hub_doctor(hub: Hub, server: ServerProcess, **overrides: Any) -> Report:
+    values: dict[str, Any] = {
+        "hub_api_url": hub.api_url,
+        "hub_api_token": hub.service_token,
+        "hub_public_url": hub.url,
+        "hub_oauth_callback_url": f"{server.url}/login/hub/callback",
+        **overrides,
+    }
+    settings = Settings(_env_file=None, database_url=server.env["DATABASE_URL"], **values)  # type: ignore[call-arg]
+    return await run_doctor(DoctorOptions(settings=settings, only=("jupyterhub",)))
+
+
+async def test_doctor_checks_the_hub_integration(deployment: tuple[Hub, ServerProcess]) -> None:
+    hub, server = deployment
+    healthy = await hub_doctor(hub, server)
+    [result] = healthy.results
+    assert result.findings == [] and "service 'cell-monitor'" in result.summary
+    assert "sign in" in result.summary
+
+    def ids(report: Report) -> list[str]:
+        return [f.id for f in report.findings]
+
+    assert ids(await hub_doctor(hub, server, hub_api_token="0" * 32)) == [
+        "jupyterhub.token_invalid"
+    ]
+    alice = hub.user_token("alice")
+    assert ids(await hub_doctor(hub, server, hub_api_token=alice)) == ["jupyterhub.not_a_service"]
+    nowhere = f"http://127.0.0.1:{free_port()}/hub/api"
+    assert ids(await hub_doctor(hub, server, hub_api_url=nowhere)) == ["jupyterhub.unreachable"]
+    wrong_path = f"{server.url}/oauth_callback"
+    assert ids(await hub_doctor(hub, server, hub_oauth_callback_url=wrong_path)) == [
+        "jupyterhub.callback_path"
+    ]
+    elsewhere = f"http://127.0.0.1:{free_port()}/login/hub/callback"
+    assert ids(await hub_doctor(hub, server, hub_oauth_callback_url=elsewhere)) == [
+        "jupyterhub.callback_unreachable"
+    ]
+    hub_elsewhere = f"http://127.0.0.1:{free_port()}"
+    assert ids(await hub_doctor(hub, server, hub_public_url=hub_elsewhere)) == [
+        "jupyterhub.public_url"
+    ]
+    assert ids(await hub_doctor(hub, server, hub_oauth_callback_url=None)) == [
+        "jupyterhub.sign_in_off"
+    ]
+
+
+def test_a_service_without_its_scopes_is_reported() -> None:
+    from cell_monitor.doctor.hub import _scopes
+
+    assert _scopes({"scopes": ["read:users:name!user=x", "read:users:groups"]}) == []
+    [missing] = _scopes({"scopes": ["read:users:name"]})
+    assert missing.id == "jupyterhub.scopes_missing" and "read:users:groups" in missing.title

@@ -149,3 +149,31 @@ def test_token_create_from_a_roster(database_url: str, tmp_path: Path) -> None:
     headless.write_text("ada@school.example\n")
     refused = run_cli("token", "create", "--roster", str(headless), cwd=tmp_path, env=env)
     assert refused.returncode != 0 and "`student`" in refused.stderr
+
+
+async def test_export_and_delete_cover_the_credentials(settings: Settings) -> None:
+    from cell_monitor.privacy.erasure import erase_from_database
+    from cell_monitor.privacy.export import export_student
+
+    fast = settings.model_copy(update={"ingest_token_refresh_seconds": 0.1})
+    engine = create_engine(fast)
+    try:
+        [(_, key, ada), (_, _, grace)] = await ingest_tokens.create_student_credentials(
+            engine, [RosterEntry("ada@school.example", "Ada", "red"), RosterEntry("grace")]
+        )
+        async with live_server(fast) as url, httpx.AsyncClient(base_url=url) as http:
+            assert (await http.post(URL, json=[event()], headers=bearer(ada))).status_code == 202
+            exported = await export_student(engine, [key])
+            [credential] = exported["credentials"]
+            assert credential["student_key"] == key and credential["display_name"] == "Ada"
+            assert "token_hash" not in credential and ada not in str(exported)
+            found, counts = await erase_from_database(engine, [key])
+            assert found == [key] and counts["student_credentials"] == 1
+            await asyncio.sleep(0.5)
+            # Erased, the credential reports nothing more; grace's still works.
+            gone = await http.post(URL, json=[event()], headers=bearer(ada))
+            assert gone.status_code == 403
+            assert (await http.post(URL, json=[event()], headers=bearer(grace))).status_code == 202
+        assert (await export_student(engine, [key]))["credentials"] == []
+    finally:
+        await engine.dispose()
