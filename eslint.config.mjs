@@ -1,4 +1,5 @@
-// Lint of the JupyterLab extension (src/); formatting is prettier's job.
+// Lint of the JupyterLab extension (src/) and the instructor page (dashboard/src/);
+// formatting is prettier's job.
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
@@ -9,7 +10,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   prettier,
   {
-    files: ['src/**/*.ts'],
+    files: ['src/**/*.ts', 'dashboard/src/**/*.ts'],
     rules: {
       '@typescript-eslint/naming-convention': [
         'error',
@@ -26,7 +27,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ['src/**/__tests__/**/*.ts'],
+    files: ['src/**/__tests__/**/*.ts', 'dashboard/src/__tests__/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' }
   }
 );

@@ -42,22 +42,22 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cell_monitor.activity import window
 from cell_monitor.config import Settings
-from cell_monitor.storage import migrations, partitions
-from cell_monitor.storage.activity import executions_per_minute
-from cell_monitor.storage.engine import create_engine
-from cell_monitor.storage.live_store import live_states
-from cell_monitor.storage.progress import error_hotspots, list_notebooks, notebook_progress
-from cell_monitor.storage.queries import (
+from cell_monitor.reports.activity import window
+from cell_monitor.reports.activity_queries import executions_per_minute
+from cell_monitor.reports.progress import error_hotspots, list_notebooks, notebook_progress
+from cell_monitor.reports.queries import (
     EventFilters,
     decode_cursor,
     list_events,
     list_students,
     stats,
 )
+from cell_monitor.reports.timeline import student_detail
+from cell_monitor.storage import migrations, partitions
+from cell_monitor.storage.engine import create_engine
+from cell_monitor.storage.live_store import live_states
 from cell_monitor.storage.retention import prune
-from cell_monitor.storage.timeline import student_detail
 
 NOTEBOOKS = 20
 LESSONS_PER_WEEK = 3

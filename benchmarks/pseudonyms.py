@@ -19,8 +19,8 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from cell_monitor.config import Settings
+from cell_monitor.ingest.parse import validate_batch
 from cell_monitor.privacy.pseudonyms import _pseudonym
-from cell_monitor.server.ingest import validate_batch
 
 
 def batch(size: int, students: int) -> list[dict[str, Any]]:

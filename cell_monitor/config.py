@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:  # SQLAlchemy is imported only where a database URL is handled.
+    from sqlalchemy.engine import URL
 
 DEFAULT_CORS_ORIGINS = ["http://localhost:8888", "http://127.0.0.1:8888"]
 MIN_PSEUDONYM_KEY_CHARS = 16
@@ -429,8 +432,58 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         """The SQLAlchemy async URL of the primary store."""
-        from cell_monitor.storage.urls import to_async_url
-
         if self.database_url:
             return to_async_url(self.database_url)
         return to_async_url(f"sqlite:///{self.data_dir / 'cell-monitor.sqlite3'}")
+
+
+# Database URLs: accept what operators write, hand SQLAlchemy the async driver.
+_ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+}
+
+
+def to_async_url(raw: str) -> str:
+    """Map `postgresql://…` (the guide's form) and `sqlite:///…` to async drivers."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(raw)
+    except Exception as exc:
+        raise ConfigError(
+            f"DATABASE_URL is not a valid URL ({exc}); expected "
+            "postgresql://user:password@host:port/database or sqlite:///path/to/file"
+        ) from exc
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ConfigError(
+            f"DATABASE_URL uses the unsupported scheme {url.drivername!r}; "
+            "use postgresql://… or sqlite:///…"
+        )
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def backend_name(url: str | URL) -> str:
+    """`postgresql` or `sqlite`: the service name used by /health and the docs."""
+    from sqlalchemy.engine import make_url
+
+    return "postgresql" if make_url(url).get_backend_name() == "postgresql" else "sqlite"
+
+
+def describe(url: str | URL) -> str:
+    """A human description without the password, for error messages and logs."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite database {parsed.database or ':memory:'}"
+    host = parsed.host or "localhost"
+    port = parsed.port or 5432
+    return f"PostgreSQL at {host}:{port} (database {parsed.database!r}, user {parsed.username!r})"

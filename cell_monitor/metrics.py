@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from cell_monitor.schemas import KNOWN_EVENT_TYPES
+from cell_monitor.contract.events import KNOWN_EVENT_TYPES
 
 EVENTS = Counter("events", "Events stored, by event type", ["event_type"])
 # Server-side failures by kind (see ErrorType); student cell errors are counted

@@ -44,6 +44,7 @@ for dir in cell_monitor tests benchmarks; do [ -d "$dir" ] && python_dirs+=("$di
 echo "== ruff" && .venv/bin/ruff check "${python_dirs[@]}"
 .venv/bin/ruff format --check "${python_dirs[@]}"
 echo "== mypy" && .venv/bin/mypy
+echo "== import layers" && .venv/bin/lint-imports --no-cache
 echo "== extensions installed"
 .venv/bin/jupyter labextension list 2>&1 | grep -E "cell-monitor .*enabled.*OK"
 .venv/bin/jupyter server extension list 2>&1 | grep -E "cell_monitor .*OK"
@@ -54,7 +55,7 @@ if command -v docker-compose >/dev/null; then
 else
   echo "skipped: docker-compose is not installed (apt-get install docker-compose)"
 fi
-echo "== tsc, eslint, prettier" && npx tsc --noEmit -p . && npx tsc --noEmit -p src/dashboard \
+echo "== tsc, eslint, prettier" && npx tsc --noEmit -p . && npx tsc --noEmit -p dashboard \
   && npm run --silent lint:check
 echo "== jest" && npm test --silent
 echo "== pytest" && .venv/bin/pytest "$@"

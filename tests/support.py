@@ -22,7 +22,7 @@ import httpx
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from cell_monitor.auth.sessions import COOKIE_NAME
+from cell_monitor.accounts.sessions import COOKIE_NAME
 from cell_monitor.config import Settings
 from cell_monitor.server.app import create_app
 

@@ -78,7 +78,7 @@ class RedisBroker:
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for group in groups:
-                        pipe.publish(self._channel, orjson.dumps(list(group)))
+                        pipe.publish(self._channel, encode(group))
                     await pipe.execute()
                 metrics.BROKER_PUBLISHED.inc(count)
             except (RedisError, OSError) as exc:
@@ -113,11 +113,11 @@ class RedisBroker:
             message = await pubsub.get_message(timeout=1.0)
             if message is None or message.get("type") != "message":
                 continue
-            batch = list(orjson.loads(message["data"]))
+            batch = decode(message["data"])
             # Drain what is already buffered so the hub handles it in one pass.
             while (more := await pubsub.get_message(timeout=0)) is not None:
                 if more.get("type") == "message":
-                    batch.extend(orjson.loads(more["data"]))
+                    batch.extend(decode(more["data"]))
             try:
                 await handler(batch)
             except Exception:
@@ -127,3 +127,22 @@ class RedisBroker:
 async def _close_quietly(pubsub: PubSub) -> None:
     with contextlib.suppress(RedisError, OSError):
         await pubsub.aclose()
+
+
+def encode(messages: Sequence[Message]) -> bytes:
+    """One Redis message carries a JSON array of live messages."""
+    return orjson.dumps(list(messages))
+
+
+def decode(data: bytes) -> list[Message]:
+    return list(orjson.loads(data))
+
+
+async def publish_once(url: str, channel: str, messages: Sequence[Message]) -> int:
+    """Publish from a process that runs no broker (the CLI); how many workers received it."""
+    client: Redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        receivers: int = await client.publish(channel, encode(messages))
+    finally:
+        await client.aclose()
+    return receivers

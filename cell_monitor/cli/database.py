@@ -16,9 +16,9 @@ T = TypeVar("T")
 
 def run_with_engine(action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """`action(engine)` on a checked, current schema; readable exits on failure."""
-    from cell_monitor.auth.accounts import AccountError
-    from cell_monitor.server.startup import StartupError, check_database
+    from cell_monitor.accounts.users import AccountError
     from cell_monitor.storage.engine import create_engine
+    from cell_monitor.storage.startup import StartupError, check_database
 
     settings = load_settings()
 

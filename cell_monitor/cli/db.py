@@ -22,8 +22,8 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def upgrade(revision: str) -> None:
     """Apply the schema migrations to DATABASE_URL (or the embedded database)."""
+    from cell_monitor.config import describe
     from cell_monitor.storage import migrations
-    from cell_monitor.storage.urls import describe
 
     settings = load_settings()
     where = describe(settings.effective_database_url)
@@ -67,8 +67,8 @@ def current() -> None:
     try:
         status = asyncio.run(_status())
     except Exception as exc:
-        from cell_monitor.server.startup import describe_failure
-        from cell_monitor.storage.urls import describe
+        from cell_monitor.config import describe
+        from cell_monitor.storage.startup import describe_failure
 
         where = describe(settings.effective_database_url)
         raise click.ClickException(
@@ -97,9 +97,9 @@ def parse_age(value: str) -> timedelta:
 @click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
 def prune(older_than: str, dry_run: bool) -> None:
     """Delete events, executions, sessions and instructor actions older than an age."""
+    from cell_monitor.config import describe
     from cell_monitor.storage.engine import create_engine
     from cell_monitor.storage.retention import prune as prune_store
-    from cell_monitor.storage.urls import describe
 
     age = parse_age(older_than)
     # Counting and dropping month partitions of a large log outlasts the ingest timeout.

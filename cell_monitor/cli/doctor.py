@@ -12,7 +12,7 @@ import click
 from cell_monitor.cli.settings import load_settings
 
 if TYPE_CHECKING:
-    from cell_monitor.doctor import Report
+    from cell_monitor.doctor.findings import Report
 
 
 @click.command()
@@ -51,8 +51,9 @@ def doctor(
     verbose: bool,
 ) -> None:
     """Run the troubleshooting guide's checks; exit 1 when a high-urgency problem exists."""
-    from cell_monitor.doctor import DoctorOptions, run_doctor
+    from cell_monitor.doctor.options import DoctorOptions
     from cell_monitor.doctor.render import to_json, to_text
+    from cell_monitor.doctor.runner import run_doctor
 
     try:
         settings = load_settings()
@@ -80,7 +81,7 @@ def doctor(
 
 def _unloadable(message: str) -> Report:
     from cell_monitor import __version__
-    from cell_monitor.doctor import CheckResult, Finding, Report, Urgency
+    from cell_monitor.doctor.findings import CheckResult, Finding, Report, Urgency
 
     finding = Finding(
         id="config.invalid",

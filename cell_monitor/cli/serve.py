@@ -42,7 +42,7 @@ def serve(demo: bool, **options: Any) -> None:
         if value is not None:
             os.environ[_SERVE_ENV[name]] = str(value)
     if demo:
-        from cell_monitor.cli import demo as demo_mode
+        import cell_monitor.cli.demo as demo_mode
 
         demo_mode.use_demo_database()
     settings = load_settings()
@@ -80,14 +80,14 @@ def serve(demo: bool, **options: Any) -> None:
 
 def _preflight(settings: Settings) -> None:
     """Fail before forking workers when the database is unreachable or outdated."""
-    from cell_monitor.logs import configure_logging
-    from cell_monitor.server.safety import (
+    from cell_monitor.accounts.safety import (
         UnsafeConfiguration,
         check_production,
         ensure_first_account,
     )
-    from cell_monitor.server.startup import StartupError, check_database
+    from cell_monitor.logs import configure_logging
     from cell_monitor.storage.engine import create_engine
+    from cell_monitor.storage.startup import StartupError, check_database
 
     configure_logging(settings)
 

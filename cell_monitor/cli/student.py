@@ -35,9 +35,9 @@ def _keys(settings: Settings, identity: str) -> list[str]:
 
 def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `work(engine)` against the primary store, with readable failures."""
-    from cell_monitor.server.startup import describe_failure
+    from cell_monitor.config import describe
     from cell_monitor.storage.engine import create_engine
-    from cell_monitor.storage.urls import describe
+    from cell_monitor.storage.startup import describe_failure
 
     async def _main() -> T:
         engine = create_engine(settings)

@@ -21,7 +21,7 @@ from cell_monitor.cli.database import run_with_engine
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from cell_monitor.auth.ingest_tokens import RosterEntry
+    from cell_monitor.accounts.ingest_tokens import RosterEntry
 
 _STUDENT_COLUMNS = ("student", "email", "emailaddress", "userid", "id")
 _NAME_COLUMNS = ("name", "username")
@@ -37,7 +37,7 @@ def token() -> None:
 def read_roster(path: Path) -> list[RosterEntry]:
     """The students of a roster CSV: a header row naming a `student` (or `email`, `userId`)
     column, optional `name` and `team` columns."""
-    from cell_monitor.auth.ingest_tokens import RosterEntry
+    from cell_monitor.accounts.ingest_tokens import RosterEntry
 
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -101,7 +101,7 @@ def create(course: str, students: tuple[str, ...], roster: Path | None) -> None:
     hand out: each goes to one student's Jupyter server as CELL_MONITOR_INGEST_TOKEN
     (or into their cell-monitor settings).
     """
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     course = course.strip()
     if len(course) > 256:
@@ -126,7 +126,7 @@ def create(course: str, students: tuple[str, ...], roster: Path | None) -> None:
 
 
 def _create_credentials(roster: list[RosterEntry], course: str) -> None:
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     created = run_with_engine(lambda e: ingest_tokens.create_student_credentials(e, roster, course))
     out = csv.writer(sys.stdout, lineterminator="\n")
@@ -145,7 +145,7 @@ def _create_credentials(roster: list[RosterEntry], course: str) -> None:
 @click.option("--student", help="Revoke every credential of this student instead.")
 def revoke(token_id: int | None, student: str | None) -> None:
     """Revoke course token TOKEN_ID, or a student's credentials (see `token list`)."""
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     if student:
         count = run_with_engine(
@@ -165,7 +165,7 @@ def revoke(token_id: int | None, student: str | None) -> None:
 @token.command(name="list")
 def list_() -> None:
     """Every token and credential: id, course or student, created, revoked (never the secret)."""
-    from cell_monitor.auth import ingest_tokens
+    from cell_monitor.accounts import ingest_tokens
 
     async def both(
         engine: AsyncEngine,

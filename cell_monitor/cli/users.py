@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cell_monitor.auth.accounts import Role
+from cell_monitor.accounts.users import Role
 from cell_monitor.cli.database import run_with_engine
 
 
@@ -33,19 +33,19 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create(username: str, role: str, password_stdin: bool) -> None:
     """Create an account; asks for its password."""
-    from cell_monitor.auth import accounts
+    from cell_monitor.accounts import users
 
     password = _read_password(password_stdin)
-    run_with_engine(lambda engine: accounts.create_user(engine, username, password, Role(role)))
+    run_with_engine(lambda engine: users.create_user(engine, username, password, Role(role)))
     click.echo(f"Created {role} {username!r}.")
 
 
 @user.command(name="list")
 def list_() -> None:
     """Every account with its role."""
-    from cell_monitor.auth import accounts
+    from cell_monitor.accounts import users
 
-    rows = run_with_engine(accounts.list_users)
+    rows = run_with_engine(users.list_users)
     if not rows:
         click.echo("No accounts.")
     for username, role, created in rows:
@@ -57,9 +57,9 @@ def list_() -> None:
 @click.confirmation_option(prompt="Delete this account and end its sessions?")
 def delete(username: str) -> None:
     """Delete an account; its sessions end at once."""
-    from cell_monitor.auth import accounts
+    from cell_monitor.accounts import users
 
-    run_with_engine(lambda engine: accounts.delete_user(engine, username))
+    run_with_engine(lambda engine: users.delete_user(engine, username))
     click.echo(f"Deleted {username!r}.")
 
 
@@ -68,8 +68,8 @@ def delete(username: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def set_password(username: str, password_stdin: bool) -> None:
     """Change an account's password; its sessions end (sign in again)."""
-    from cell_monitor.auth import accounts
+    from cell_monitor.accounts import users
 
     password = _read_password(password_stdin)
-    run_with_engine(lambda engine: accounts.set_password(engine, username, password))
+    run_with_engine(lambda engine: users.set_password(engine, username, password))
     click.echo(f"Password of {username!r} changed; its sessions have ended.")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from cell_monitor.accounts.safety import production_problems
 from cell_monitor.config import ConfigError, Environment, Settings
 from cell_monitor.doctor.findings import CheckResult, Finding, Urgency, found, ok
 from cell_monitor.doctor.options import DoctorOptions
-from cell_monitor.server.safety import production_problems
 
 
 async def check(options: DoctorOptions) -> CheckResult:

@@ -42,9 +42,9 @@ def sqlite_missing(options: DoctorOptions) -> Path | None:
 
 
 async def check(options: DoctorOptions) -> CheckResult:
-    from cell_monitor.server.startup import ping
+    from cell_monitor.config import describe
     from cell_monitor.storage import migrations
-    from cell_monitor.storage.urls import describe
+    from cell_monitor.storage.startup import ping
 
     try:
         where = describe(options.settings.effective_database_url)
@@ -77,7 +77,7 @@ def sqlstate(exc: BaseException) -> str | None:
 
 
 def connection_finding(where: str, exc: BaseException) -> Finding:
-    from cell_monitor.server.startup import describe_failure
+    from cell_monitor.storage.startup import describe_failure
 
     reason, state = describe_failure(exc), sqlstate(exc)
     if state in ("28P01", "28000"):

@@ -21,7 +21,7 @@ async def check(options: DoctorOptions) -> CheckResult:
     if not settings.hub_enabled:
         return skipped(NAME, "CELL_MONITOR_HUB_API_URL unset: not a JupyterHub service")
     try:
-        from cell_monitor.auth.hub import HubClient, HubUnavailable
+        from cell_monitor.accounts.hub import HubClient, HubUnavailable
     except ImportError:  # pragma: no cover - the hub extra is part of `all`
         return found(NAME, _not_installed())
     try:

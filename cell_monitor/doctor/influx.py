@@ -14,7 +14,7 @@ async def check(options: DoctorOptions) -> CheckResult:
     settings = options.settings
     if not settings.influxdb_url:
         return skipped(NAME, "INFLUXDB_URL unset: time-series sink off")
-    from cell_monitor.sinks import influx_api as api_module
+    from cell_monitor.sinks.influx import api as api_module
 
     # The doctor only looks: it never creates the database on the operator's behalf.
     probe_settings = settings.model_copy(update={"influx_create_database": False})

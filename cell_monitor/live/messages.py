@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from cell_monitor.live.state import ERROR_MESSAGE_CHARS, LiveState, Status, Thresholds
-from cell_monitor.storage.records import NewEvent
+from cell_monitor.domain.live_status import ERROR_MESSAGE_CHARS, LiveState, Status, Thresholds
+from cell_monitor.domain.records import NewEvent
 
 Message = dict[str, Any]
 
@@ -81,11 +81,6 @@ def snapshot(states: Iterable[LiveState], now: datetime, thresholds: Thresholds)
         },
         "students": [student_view(s, now, thresholds) for s in states],
     }
-
-
-def student_removed(student: str) -> Message:
-    """The student was erased: dashboards drop their tile and alerts."""
-    return {"type": "student_removed", "studentId": student}
 
 
 def heartbeat(now: datetime) -> Message:

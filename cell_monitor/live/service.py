@@ -11,26 +11,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.broker.base import Broker
 from cell_monitor.config import Settings
+from cell_monitor.domain.live_status import (
+    LiveState,
+    Status,
+    dismiss_help,
+    handle_stuck,
+    thresholds_of,
+)
+from cell_monitor.domain.records import NewEvent
 from cell_monitor.live import messages
 from cell_monitor.live.hub import Hub
-from cell_monitor.live.state import LiveState, Status, Thresholds, dismiss_help, handle_stuck
 from cell_monitor.storage import live_store
-from cell_monitor.storage.records import NewEvent
 
 log = logging.getLogger(__name__)
-
-
-def thresholds_of(settings: Settings) -> Thresholds:
-    return Thresholds(
-        stuck_after_errors=settings.stuck_after_errors,
-        active_window=timedelta(seconds=settings.active_window_seconds),
-    )
 
 
 def _now() -> datetime:

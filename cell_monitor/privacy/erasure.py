@@ -12,16 +12,15 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import orjson
 from sqlalchemy import Delete, and_, delete, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.config import Settings
-from cell_monitor.live.messages import student_removed
+from cell_monitor.contract.live import student_removed
 from cell_monitor.privacy.export import notebooks_of, student_ids, student_keys_stored
 from cell_monitor.privacy.pseudonyms import is_pseudonym
-from cell_monitor.sinks.influx_api import InfluxApi, InfluxError
-from cell_monitor.sinks.influx_points import CELL_EXECUTION, STUDENT_EVENT
+from cell_monitor.sinks.influx.api import InfluxApi, InfluxError
+from cell_monitor.sinks.influx.points import CELL_EXECUTION, STUDENT_EVENT
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import (
     CellExecution,
@@ -125,14 +124,10 @@ async def publish_removal(settings: Settings, keys: list[str]) -> str:
             "not announced: REDIS_URL is unset (in-process broker), so running servers "
             "cannot be reached; open dashboards drop the student on their next snapshot"
         )
-    from redis.asyncio import Redis
+    from cell_monitor.broker.redis import publish_once
 
-    client: Redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        payload = orjson.dumps([student_removed(key) for key in keys])
-        receivers = await client.publish(settings.redis_channel, payload)
-    finally:
-        await client.aclose()
+    removals = [student_removed(key) for key in keys]
+    receivers = await publish_once(settings.redis_url, settings.redis_channel, removals)
     return f"announced on Redis channel {settings.redis_channel!r} to {receivers} server worker(s)"
 
 

@@ -12,38 +12,28 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor import __version__, metrics
-from cell_monitor.auth.hub import HubClient, service_identity
-from cell_monitor.auth.ingest_tokens import TokenCache
-from cell_monitor.auth.ratelimit import Limits
+from cell_monitor.accounts import hub_routes
+from cell_monitor.accounts import routes as accounts_routes
+from cell_monitor.accounts.guard import LoginRequired, login_required_handler, require_instructor
+from cell_monitor.accounts.hub import HubClient, service_identity
+from cell_monitor.accounts.ingest_tokens import TokenCache
+from cell_monitor.accounts.ratelimit import Limits
+from cell_monitor.accounts.safety import check_production, ensure_first_account, warn_if_ingest_open
 from cell_monitor.broker import create_broker
-from cell_monitor.config import Settings
+from cell_monitor.config import Settings, backend_name, describe
+from cell_monitor.ingest import routes as ingest_routes
+from cell_monitor.ingest.pipeline import Pipeline
+from cell_monitor.live import routes as live_routes
 from cell_monitor.live.service import LiveService
-from cell_monitor.server.guard import LoginRequired, login_required_handler, require_instructor
+from cell_monitor.reports import routes as reports_routes
+from cell_monitor.server import health, pages
 from cell_monitor.server.headers import SecurityHeadersMiddleware
-from cell_monitor.server.maintenance import Maintenance
 from cell_monitor.server.middleware import MetricsMiddleware
-from cell_monitor.server.pipeline import Pipeline
-from cell_monitor.server.routes import (
-    account,
-    activity,
-    classroom,
-    dashboard,
-    events,
-    export,
-    health,
-    hub_login,
-    live,
-    login,
-    notebooks,
-    prometheus,
-    student_detail,
-)
-from cell_monitor.server.safety import check_production, ensure_first_account, warn_if_ingest_open
-from cell_monitor.server.startup import check_database, ping
 from cell_monitor.server.state import AppState
-from cell_monitor.sinks.influx import build_influx_sink
+from cell_monitor.sinks.influx.sink import build_influx_sink
 from cell_monitor.storage.engine import create_engine
-from cell_monitor.storage.urls import backend_name, describe
+from cell_monitor.storage.maintenance import Maintenance
+from cell_monitor.storage.startup import check_database, ping
 
 log = logging.getLogger(__name__)
 
@@ -116,23 +106,17 @@ def create_app(settings: Settings) -> FastAPI:
 # Open to anyone who can reach the server: ingest (checked by ingest tokens),
 # probes, metrics and the login page.
 PUBLIC_ROUTERS = (
-    events.ingest_router,
+    ingest_routes.ingest_router,
     health.router,
-    prometheus.router,
-    login.router,
-    hub_login.router,
+    accounts_routes.router,
+    hub_routes.router,
 )
 # What only instructors may see: reads of class data, live state and actions.
 INSTRUCTOR_ROUTERS = (
-    events.read_router,
-    classroom.router,
-    live.router,
-    activity.router,
-    dashboard.router,
-    notebooks.router,
-    student_detail.router,
-    export.router,
-    account.router,
+    reports_routes.router,
+    live_routes.router,
+    pages.router,
+    accounts_routes.account_router,
 )
 
 

@@ -8,13 +8,13 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cell_monitor.auth.hub import HubClient
-from cell_monitor.auth.ingest_tokens import TokenCache
-from cell_monitor.auth.ratelimit import Limits
+from cell_monitor.accounts.hub import HubClient
+from cell_monitor.accounts.ingest_tokens import TokenCache
+from cell_monitor.accounts.ratelimit import Limits
 from cell_monitor.config import Settings
+from cell_monitor.ingest.pipeline import Pipeline
 from cell_monitor.live.service import LiveService
-from cell_monitor.server.pipeline import Pipeline
-from cell_monitor.sinks.influx import InfluxSink
+from cell_monitor.sinks.influx.sink import InfluxSink
 
 # A health check returns nothing when the service is fine and raises otherwise.
 HealthCheck = Callable[[], Awaitable[None]]

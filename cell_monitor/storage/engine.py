@@ -12,8 +12,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cell_monitor import metrics
-from cell_monitor.config import Settings
-from cell_monitor.storage.urls import backend_name
+from cell_monitor.config import Settings, backend_name
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from cell_monitor.live.state import LiveState
+from cell_monitor.domain.live_status import LiveState
 from cell_monitor.storage.models import Student
 
 # LiveState fields stored under the same column name on `students`.

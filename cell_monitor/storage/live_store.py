@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cell_monitor.live.state import LiveState
+from cell_monitor.domain.live_status import LiveState
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.live_rows import STATE_COLUMNS, state_from_row, state_values
 from cell_monitor.storage.models import InstructorAction, Student

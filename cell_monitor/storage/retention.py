@@ -34,7 +34,7 @@ from cell_monitor.storage.models import UtcDateTime
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 5000
-INFLUX_SINK = "influxdb"  # cell_monitor.sinks.influx.SINK_NAME, without importing the sink
+INFLUX_SINK = "influxdb"  # cell_monitor.sinks.influx.sink.SINK_NAME, without importing the sink
 
 
 @dataclass

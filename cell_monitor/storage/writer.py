@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cell_monitor.live.state import LiveState, apply_events
+from cell_monitor.domain.live_status import LiveState, apply_events
+from cell_monitor.domain.records import NewEvent, WriteOutcome
 from cell_monitor.storage.bulk import Bulk, bulk_for
 from cell_monitor.storage.live_rows import state_from_row, state_values
-from cell_monitor.storage.records import NewEvent, WriteOutcome
 
 
 @dataclass

@@ -21,7 +21,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from cell_monitor.config import Settings
-from cell_monitor.doctor import DoctorOptions, Finding, Report, Urgency, run_doctor
+from cell_monitor.doctor.findings import Finding, Report, Urgency
+from cell_monitor.doctor.options import DoctorOptions
+from cell_monitor.doctor.runner import run_doctor
 from cell_monitor.storage import migrations
 from tests.support import (
     event,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cell_monitor.doctor import Urgency
+from cell_monitor.doctor.findings import Urgency
 from tests.integration.test_doctor import diagnose, finding
 from tests.support import free_port, make_settings, stop_process
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cell_monitor.config import Settings
-from cell_monitor.doctor import Urgency
+from cell_monitor.doctor.findings import Urgency
 from tests.influx_support import InfluxProcess
 from tests.integration.test_doctor import diagnose, finding, ids
 from tests.support import free_port, stop_process

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from cell_monitor.config import Settings
-from cell_monitor.schemas import EventIn
-from cell_monitor.server.ingest import normalize
-from cell_monitor.sinks.leader import Leadership
+from cell_monitor.contract.events import EventIn
+from cell_monitor.ingest.parse import normalize
 from cell_monitor.storage.engine import create_engine
+from cell_monitor.storage.leader import Leadership
 from cell_monitor.storage.models import SinkPosition
 from cell_monitor.storage.writer import write_group
 from tests.influx_support import rows, wait_until

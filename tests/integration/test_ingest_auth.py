@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from cell_monitor.auth import ingest_tokens
+from cell_monitor.accounts import ingest_tokens
 from cell_monitor.config import Settings
 from cell_monitor.storage.engine import create_engine
 from tests.integration.test_health_metrics import value

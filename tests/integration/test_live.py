@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from cell_monitor.config import Settings
+from cell_monitor.domain.live_status import LiveState, apply_events
+from cell_monitor.ingest.parse import validate_batch
 from cell_monitor.live.messages import student_view
-from cell_monitor.live.state import LiveState, apply_events
-from cell_monitor.server.ingest import validate_batch
 from tests.dashboard_client import dashboard, is_alert, is_event
 from tests.integration.test_health_metrics import value
 from tests.support import event, live_server, sign_in
@@ -142,7 +142,7 @@ async def test_snapshot_equals_the_state_replayed_from_stored_events(
 async def _thresholds(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from cell_monitor.live.state import Thresholds
+    from cell_monitor.domain.live_status import Thresholds
 
     body = (await client.get("/api/v1/live")).json()["thresholds"]
     return Thresholds(body["stuckAfterErrors"], timedelta(seconds=body["activeWindowSeconds"]))

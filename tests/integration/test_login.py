@@ -7,9 +7,9 @@ import asyncio
 import httpx
 import pytest
 
-from cell_monitor.auth import accounts
-from cell_monitor.auth.accounts import Role
-from cell_monitor.auth.sessions import COOKIE_NAME
+from cell_monitor.accounts import users
+from cell_monitor.accounts.sessions import COOKIE_NAME
+from cell_monitor.accounts.users import Role
 from cell_monitor.config import Settings
 from cell_monitor.storage.engine import create_engine
 from tests.dashboard_client import dashboard
@@ -88,7 +88,7 @@ async def test_logout_password_change_and_deletion_end_sessions(
 ) -> None:
     engine = create_engine(settings)
     try:
-        await accounts.create_user(engine, "grace", "grace-password-1", Role.instructor)
+        await users.create_user(engine, "grace", "grace-password-1", Role.instructor)
         grace = {"username": "grace", "password": "grace-password-1"}
         base = str(anonymous.base_url)
 
@@ -99,14 +99,14 @@ async def test_logout_password_change_and_deletion_end_sessions(
         assert (await anonymous.get("/api/v1/stats", headers=first)).status_code == 401
 
         second = await sign_in(base, **grace)
-        await accounts.set_password(engine, "grace", "grace-password-2")
+        await users.set_password(engine, "grace", "grace-password-2")
         assert (await anonymous.get("/api/v1/stats", headers=second)).status_code == 401
 
         third = await sign_in(base, username="grace", password="grace-password-2")
-        await accounts.delete_user(engine, "grace")
+        await users.delete_user(engine, "grace")
         assert (await anonymous.get("/api/v1/stats", headers=third)).status_code == 401
-        with pytest.raises(accounts.AccountError, match="last admin"):
-            await accounts.delete_user(engine, "admin")
+        with pytest.raises(users.AccountError, match="last admin"):
+            await users.delete_user(engine, "admin")
     finally:
         await engine.dispose()
 

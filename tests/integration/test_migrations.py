@@ -11,12 +11,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
+from cell_monitor.config import backend_name
 from cell_monitor.server.app import create_app
-from cell_monitor.server.startup import StartupError
 from cell_monitor.storage import migrations, partitions
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.models import Base
-from cell_monitor.storage.urls import backend_name
+from cell_monitor.storage.startup import StartupError
 from tests.support import live_server, make_settings
 
 

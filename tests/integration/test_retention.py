@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from cell_monitor.config import Settings
-from cell_monitor.server.maintenance import Maintenance
 from cell_monitor.storage import partitions
 from cell_monitor.storage.engine import create_engine
+from cell_monitor.storage.maintenance import Maintenance
 from cell_monitor.storage.retention import PruneReport, prune
 from tests.support import event, is_config_variable, live_server, make_settings, query_sql
 

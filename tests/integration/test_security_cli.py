@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cell_monitor.auth import accounts, ingest_tokens
+from cell_monitor.accounts import ingest_tokens, users
+from cell_monitor.accounts.safety import UnsafeConfiguration, ensure_first_account
 from cell_monitor.config import Settings
 from cell_monitor.server.app import create_app
-from cell_monitor.server.safety import UnsafeConfiguration, ensure_first_account
 from cell_monitor.storage.engine import create_engine
 from tests.integration.test_cli import clean_environ, output_of, run_cli
 from tests.support import ServerProcess, event, instructor_headers, make_settings
@@ -60,7 +60,7 @@ def test_user_commands(database_url: str, tmp_path: Path) -> None:
 async def _authenticates(url: str, tmp_path: Path, username: str, password: str) -> bool:
     engine = create_engine(make_settings(url, tmp_path))
     try:
-        return await accounts.authenticate(engine, username, password) is not None
+        return await users.authenticate(engine, username, password) is not None
     finally:
         await engine.dispose()
 
@@ -112,7 +112,7 @@ async def test_workers_starting_together_create_one_admin(
     engines = [create_engine(fresh) for _ in range(4)]
     try:
         await asyncio.gather(*(ensure_first_account(engine, fresh) for engine in engines))
-        assert [row[0] for row in await accounts.list_users(engines[0])] == ["admin"]
+        assert [row[0] for row in await users.list_users(engines[0])] == ["admin"]
     finally:
         for engine in engines:
             await engine.dispose()

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cell_monitor.auth import ingest_tokens
-from cell_monitor.auth.ingest_tokens import RosterEntry
+from cell_monitor.accounts import ingest_tokens
+from cell_monitor.accounts.ingest_tokens import RosterEntry
 from cell_monitor.config import Settings
 from cell_monitor.storage.engine import create_engine
 from tests.integration.test_cli import output_of, run_cli

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from cell_monitor.auth import passwords
-from cell_monitor.auth.ingest_tokens import TokenCache, Verdict, digest
-from cell_monitor.auth.ratelimit import ConnectionSlots, RateLimiter, retry_after_header
-from cell_monitor.server.guard import safe_next
-from cell_monitor.server.safety import check_production, production_problems
+from cell_monitor.accounts import passwords
+from cell_monitor.accounts.guard import safe_next
+from cell_monitor.accounts.ingest_tokens import TokenCache, Verdict, digest
+from cell_monitor.accounts.ratelimit import ConnectionSlots, RateLimiter, retry_after_header
+from cell_monitor.accounts.safety import check_production, production_problems
 from tests.support import make_settings
 
 

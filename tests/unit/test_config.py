@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from cell_monitor.config import DEFAULT_CORS_ORIGINS, ConfigError, Settings
-from cell_monitor.storage.urls import backend_name, describe, to_async_url
+from cell_monitor.config import (
+    DEFAULT_CORS_ORIGINS,
+    ConfigError,
+    Settings,
+    backend_name,
+    describe,
+    to_async_url,
+)
 from tests.support import make_settings
 
 

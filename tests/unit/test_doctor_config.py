@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from cell_monitor.accounts.safety import UnsafeConfiguration, check_production
 from cell_monitor.config import Environment, Settings
-from cell_monitor.doctor import DoctorOptions, run_doctor
 from cell_monitor.doctor.config import env_name
 from cell_monitor.doctor.findings import CheckResult, Finding, Report, Urgency
+from cell_monitor.doctor.options import DoctorOptions
 from cell_monitor.doctor.render import to_json, to_text
-from cell_monitor.server.safety import UnsafeConfiguration, check_production
+from cell_monitor.doctor.runner import run_doctor
 from tests.support import make_settings
 
 

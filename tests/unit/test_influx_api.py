@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from cell_monitor.config import Settings
-from cell_monitor.sinks import influx_api
-from cell_monitor.sinks.influx_api import InfluxApi
-from cell_monitor.sinks.influx_batches import Point, write_points
+from cell_monitor.sinks.influx import api as influx_api
+from cell_monitor.sinks.influx.api import InfluxApi
+from cell_monitor.sinks.influx.batches import Point, write_points
 from tests.support import make_settings
 
 Handler = Callable[[httpx.Request], httpx.Response]

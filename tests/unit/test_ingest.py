@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cell_monitor.server.ingest import (
+from cell_monitor.ingest.parse import (
     TRUNCATION_MARK,
     UnusableBody,
     parse_body,

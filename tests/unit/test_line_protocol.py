@@ -6,8 +6,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from cell_monitor.sinks.influx_points import CELL_EXECUTION, STUDENT_EVENT, time_ns, to_line
-from cell_monitor.sinks.line_protocol import encode_line, escape_tag, format_field, quote_string
+from cell_monitor.sinks.influx.line_protocol import (
+    encode_line,
+    escape_tag,
+    format_field,
+    quote_string,
+)
+from cell_monitor.sinks.influx.points import CELL_EXECUTION, STUDENT_EVENT, time_ns, to_line
 from cell_monitor.storage.event_log import LogRow
 
 WHEN = datetime(2025, 1, 18, 10, 15, 0, 123456, tzinfo=timezone.utc)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from cell_monitor.live.messages import change_messages, matches
-from cell_monitor.live.state import (
+from cell_monitor.domain.live_status import (
     LiveState,
     Status,
     Thresholds,
@@ -13,7 +12,8 @@ from cell_monitor.live.state import (
     dismiss_help,
     handle_stuck,
 )
-from cell_monitor.storage.records import NewEvent
+from cell_monitor.domain.records import NewEvent
+from cell_monitor.live.messages import change_messages, matches
 
 T0 = datetime(2025, 1, 18, 9, 0, tzinfo=timezone.utc)
 RULES = Thresholds(stuck_after_errors=3, active_window=timedelta(minutes=2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 
 from cell_monitor import metrics
-from cell_monitor.storage.queries import decode_cursor, encode_cursor
+from cell_monitor.reports.queries import decode_cursor, encode_cursor
 
 
 def test_guide_metric_names_are_registered() -> None:

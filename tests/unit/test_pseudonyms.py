@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from cell_monitor.config import Settings
+from cell_monitor.ingest.parse import validate_batch
 from cell_monitor.privacy.pseudonyms import (
     PSEUDONYM_CHARS,
     PseudonymKeyMissing,
@@ -20,7 +21,6 @@ from cell_monitor.privacy.pseudonyms import (
     pseudonym,
     student_keys,
 )
-from cell_monitor.server.ingest import validate_batch
 from tests.support import event, make_settings
 
 KEY = b"0123456789abcdef-test-key"

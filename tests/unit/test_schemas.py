@@ -7,7 +7,7 @@ from datetime import timezone
 import pytest
 from pydantic import ValidationError
 
-from cell_monitor.schemas import EventIn, IngestResponse, RejectedEvent
+from cell_monitor.contract.events import EventIn, IngestResponse, RejectedEvent
 
 # An event exactly as the public reference extension sends it (IStudentProgressData).
 REFERENCE_EVENT = {

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from cell_monitor.auth import ingest_tokens
+from cell_monitor.accounts import ingest_tokens
 from cell_monitor.storage.engine import create_engine
 from tests.integration.jupyter_ext.test_forwarding import eventually, post, status
 from tests.support import event, live_server, make_settings, sign_in

@@ -1,0 +1,1 @@
+"""Instructor accounts, sign-in sessions, ingest tokens, rate limits and the permission guard."""

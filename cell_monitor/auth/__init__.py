@@ -1,1 +1,0 @@
-"""Who may do what: instructor passwords, login sessions, ingest tokens, rate limits."""

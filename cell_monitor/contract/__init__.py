@@ -1,0 +1,1 @@
+"""The wire contract: every model that crosses the network (ingest, reads, live messages)."""

@@ -1,0 +1,168 @@
+"""A student's live state, derived from their events; pure functions, no I/O.
+
+The state is stored on the student's row and updated in the same transaction
+that stores the events, so every worker sees one truth and a snapshot always
+equals what replaying the stored events gives.
+
+Events may arrive late (a laptop that was offline for an hour). A late event is
+counted, but it does not overwrite what newer events already said: each part of
+the state remembers the time of the event that last set it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
+from enum import Enum
+from types import SimpleNamespace
+from typing import Any
+
+from cell_monitor.config import Settings
+from cell_monitor.domain.records import NewEvent
+
+ERROR_MESSAGE_CHARS = 300
+
+
+class Status(str, Enum):
+    """Ordered by priority: the first that applies is the student's status."""
+
+    help = "help"
+    stuck = "stuck"
+    error = "error"
+    active = "active"
+    idle = "idle"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    stuck_after_errors: int = 3
+    active_window: timedelta = timedelta(minutes=2)
+
+
+def thresholds_of(settings: Settings) -> Thresholds:
+    return Thresholds(
+        stuck_after_errors=settings.stuck_after_errors,
+        active_window=timedelta(seconds=settings.active_window_seconds),
+    )
+
+
+@dataclass(frozen=True)
+class LiveState:
+    student: str
+    user_name: str | None = None
+    team_name: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    event_count: int = 0
+    execution_count: int = 0
+    error_count: int = 0
+    last_notebook: str | None = None
+    last_cell_index: int | None = None
+    last_cell_id: str | None = None
+    last_execution_at: datetime | None = None
+    last_execution_failed: bool = False
+    consecutive_errors: int = 0
+    last_error_name: str | None = None
+    last_error_message: str | None = None
+    last_error_at: datetime | None = None
+    last_error_cell_index: int | None = None
+    help_since: datetime | None = None
+    help_changed_at: datetime | None = None
+    version: int = 0
+
+    def status(self, now: datetime, thresholds: Thresholds) -> Status:
+        if self.help_since is not None:
+            return Status.help
+        if self.consecutive_errors >= thresholds.stuck_after_errors:
+            return Status.stuck
+        if self.last_execution_failed:
+            return Status.error
+        if self.last_seen is not None and now - self.last_seen <= thresholds.active_window:
+            return Status.active
+        return Status.idle
+
+    def is_stuck(self, thresholds: Thresholds) -> bool:
+        return self.consecutive_errors >= thresholds.stuck_after_errors
+
+
+def _not_older(when: datetime, than: datetime | None) -> bool:
+    return than is None or when >= than
+
+
+def apply_event(state: LiveState, event: NewEvent) -> LiveState:
+    """The state after `event` (events of one student, any order)."""
+    return replace(state, **_changes(state, event))
+
+
+def _changes(state: Any, event: NewEvent) -> dict[str, Any]:
+    """What `event` changes in `state` (a LiveState or a namespace of its fields)."""
+    t = event.event_time
+    changes: dict[str, Any] = {
+        "event_count": state.event_count + 1,
+        "first_seen": t if state.first_seen is None else min(state.first_seen, t),
+        "last_seen": t if state.last_seen is None else max(state.last_seen, t),
+    }
+    if event.user_name:
+        changes["user_name"] = event.user_name
+    if event.team_name:
+        changes["team_name"] = event.team_name
+    if event.notebook_path and _not_older(t, state.last_seen):
+        changes["last_notebook"] = event.notebook_path
+        # Only executions store a cell position, so only they move it.
+        if event.is_execution:
+            changes["last_cell_index"] = event.cell_index
+            changes["last_cell_id"] = event.cell_id
+    if event.is_execution:
+        changes.update(_execution(state, event))
+    elif event.event_type in ("help", "help_stop") and _not_older(t, state.help_changed_at):
+        changes["help_changed_at"] = t
+        if event.event_type == "help":
+            changes["help_since"] = state.help_since or t
+        else:
+            changes["help_since"] = None
+    return changes
+
+
+def _execution(state: Any, event: NewEvent) -> dict[str, object]:
+    t = event.event_time
+    changes: dict[str, object] = {
+        "execution_count": state.execution_count + 1,
+        "error_count": state.error_count + event.has_error,
+    }
+    if not _not_older(t, state.last_execution_at):
+        return changes
+    changes["last_execution_at"] = t
+    changes["last_execution_failed"] = event.has_error
+    if event.has_error:
+        message = event.error_message
+        changes.update(
+            consecutive_errors=state.consecutive_errors + 1,
+            last_error_name=event.error_name,
+            last_error_message=message[:ERROR_MESSAGE_CHARS] if message else None,
+            last_error_at=t,
+            last_error_cell_index=event.cell_index,
+        )
+    else:
+        changes["consecutive_errors"] = 0
+    return changes
+
+
+def apply_events(state: LiveState, events: Iterable[NewEvent]) -> LiveState:
+    """Apply events in time order and bump the version once."""
+    # One mutable namespace for the whole batch; the frozen state is built once.
+    view = SimpleNamespace(**{f.name: getattr(state, f.name) for f in fields(LiveState)})
+    for event in sorted(events, key=lambda e: e.event_time):
+        vars(view).update(_changes(view, event))
+    view.version = state.version + 1
+    return LiveState(**vars(view))
+
+
+def dismiss_help(state: LiveState, at: datetime) -> LiveState:
+    """An instructor closed the help request; older help events won't reopen it."""
+    return replace(state, help_since=None, help_changed_at=at, version=state.version + 1)
+
+
+def handle_stuck(state: LiveState) -> LiveState:
+    """An instructor dealt with a stuck student: counting errors starts again."""
+    return replace(state, consecutive_errors=0, version=state.version + 1)

@@ -1,0 +1,278 @@
+"""Group commit: the events of concurrent requests share one transaction.
+
+Each request submits its events and waits; one task takes everything queued so
+far (up to `commit_max_events`), writes it in one transaction and wakes every
+waiter once the commit returned. Under load, groups grow by themselves while
+the previous commit is in flight, so throughput rises without a timer adding
+latency when the server is idle.
+
+A group that fails for a reason in the data (not the database being away) is
+split: each request is retried on its own, then each event, so one bad event
+can only fail itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cell_monitor import metrics
+from cell_monitor.domain.live_status import LiveState
+from cell_monitor.domain.records import NewEvent
+from cell_monitor.storage.engine import WRITE_TX
+from cell_monitor.storage.writer import GroupResult, write_group
+
+log = logging.getLogger(__name__)
+
+CommitListener = Callable[[Sequence[NewEvent]], None]
+StateChange = tuple[LiveState | None, LiveState]
+StateListener = Callable[[Sequence[StateChange]], None]
+
+_RETRIES = 3
+
+
+class StorageUnavailable(RuntimeError):
+    """The primary store could not commit; nothing of the request was acknowledged."""
+
+
+class Overloaded(RuntimeError):
+    """Too many events are waiting for commit; the client should retry shortly."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Outcome of an event the store refused (e.g. a value the database rejects)."""
+
+    reason: str
+
+
+Outcome = str | Failed
+
+
+@dataclass
+class _Submission:
+    events: Sequence[NewEvent]
+    future: asyncio.Future[list[Outcome]]
+
+
+class GroupCommitter:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_group_events: int,
+        max_queued_events: int,
+        concurrency: int = 1,
+    ) -> None:
+        self._engine = engine.execution_options(**{WRITE_TX: True})
+        self._max_group = max_group_events
+        self._max_queued = max_queued_events
+        self._listeners: list[CommitListener] = []
+        self._state_listeners: list[StateListener] = []
+        self._queue: deque[_Submission] = deque()
+        self._queued_events = 0
+        self._wakeup = asyncio.Event()
+        self._concurrency = concurrency
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    def add_listener(self, listener: CommitListener) -> None:
+        """Call `listener` with the newly stored events after each commit (must not block)."""
+        self._listeners.append(listener)
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Call `listener` with each commit's live-state changes (must not block)."""
+        self._state_listeners.append(listener)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    def start(self) -> None:
+        # Several commits in flight (CELL_MONITOR_COMMIT_CONCURRENCY) overlap their
+        # round trips; rows are locked in one global order (writer.py), so they
+        # cannot deadlock, but groups touching the same students wait for each other.
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"cell-monitor-group-commit-{n}")
+            for n in range(self._concurrency)
+        ]
+
+    async def stop(self) -> None:
+        """Refuse new work, commit everything already queued, then end."""
+        self._closing = True
+        self._wakeup.set()
+        await asyncio.gather(*self._tasks)
+
+    async def submit(self, events: Sequence[NewEvent]) -> list[Outcome]:
+        """Wait until `events` are committed; one outcome per event."""
+        if self._closing or not self.running:
+            raise StorageUnavailable("the server is shutting down")
+        if self._queued_events + len(events) > self._max_queued:
+            raise Overloaded(f"{self._queued_events} events are already waiting for commit")
+        future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Submission(events, future))
+        self._queued_events += len(events)
+        metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
+        self._wakeup.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            await self._commit(self._take_group())
+
+    def _take_group(self) -> list[_Submission]:
+        group = [self._queue.popleft()]
+        size = len(group[0].events)
+        while self._queue and size + len(self._queue[0].events) <= self._max_group:
+            submission = self._queue.popleft()
+            group.append(submission)
+            size += len(submission.events)
+        self._queued_events -= size
+        metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
+        return group
+
+    async def _commit(self, group: list[_Submission]) -> None:
+        events = [e for submission in group for e in submission.events]
+        try:
+            result = await self._write(events)
+        except Exception as exc:
+            if _is_unavailable(exc):
+                log.error("Commit of %d events failed: %s", len(events), _short(exc))
+                error = StorageUnavailable(f"the database did not commit: {_short(exc)}")
+                for submission in group:
+                    _settle(submission.future, error)
+                return
+            log.warning("A group of %d events was refused (%s); isolating", len(events), exc)
+            await self._isolate(group)
+            return
+        self._finish(group, events, list(result.outcomes), result.changes)
+
+    async def _isolate(self, group: list[_Submission]) -> None:
+        """Commit each submission alone; within a refused one, each event alone."""
+        if len(group) > 1:
+            for submission in group:
+                await self._commit([submission])
+            return
+        submission = group[0]
+        outcomes: list[Outcome] = []
+        changes: list[StateChange] = []
+        for event in submission.events:
+            try:
+                result = await self._write([event])
+                outcomes.extend(result.outcomes)
+                changes.extend(result.changes)
+            except Exception as exc:
+                if _is_unavailable(exc):
+                    _settle(submission.future, StorageUnavailable(_short(exc)))
+                    return
+                outcomes.append(Failed(f"the database refused this event: {_short(exc)}"))
+        self._finish(group, list(submission.events), outcomes, changes)
+
+    async def _write(self, events: Sequence[NewEvent]) -> GroupResult:
+        for attempt in range(1, _RETRIES + 1):
+            started = time.perf_counter()
+            try:
+                async with self._engine.begin() as conn:
+                    result = await write_group(conn, events)
+            except Exception as exc:
+                if attempt == _RETRIES or not _is_contention(exc):
+                    raise
+                log.info("Commit contention (%s), retry %d", _short(exc), attempt)
+                await asyncio.sleep(0.01 * attempt)
+                continue
+            metrics.COMMIT_DURATION.observe(time.perf_counter() - started)
+            metrics.COMMIT_GROUP_EVENTS.observe(len(events))
+            return result
+        raise AssertionError("unreachable")
+
+    def _finish(
+        self,
+        group: list[_Submission],
+        events: list[NewEvent],
+        outcomes: list[Outcome],
+        changes: Sequence[StateChange],
+    ) -> None:
+        position = 0
+        for submission in group:
+            count = len(submission.events)
+            _settle(submission.future, outcomes[position : position + count])
+            position += count
+        stored = [e for e, outcome in zip(events, outcomes, strict=True) if outcome == "inserted"]
+        if not stored:
+            return
+        # Right after this commit's waiters, before the next commit starts: in
+        # order, but not on the critical path of the requests that just committed.
+        loop = asyncio.get_running_loop()
+        for listener in self._listeners:
+            loop.call_soon(_notify, listener, stored)
+        for state_listener in self._state_listeners:
+            loop.call_soon(_notify, state_listener, changes)
+
+
+def _notify(listener: Callable[[Any], None], payload: Sequence[Any]) -> None:
+    try:
+        listener(payload)
+    except Exception:
+        log.exception("Commit listener %r failed", listener)
+
+
+def _settle(future: asyncio.Future[list[Outcome]], result: list[Outcome] | Exception) -> None:
+    # The waiting request may have been cancelled (client gone); its events are
+    # committed all the same and a resend will be reported as duplicate.
+    if future.done():
+        return
+    if isinstance(result, Exception):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+def _sqlstate(exc: BaseException) -> str:
+    # asyncpg errors carry it; SQLAlchemy wraps them with the original in .orig.
+    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return str(state or "")
+
+
+def _is_contention(exc: BaseException) -> bool:
+    """Deadlock, serialization failure or a locked SQLite file: worth a retry."""
+    if _sqlstate(exc) in ("40P01", "40001"):
+        return True
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return "deadlock" in text or "database is locked" in text
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """True when the database is away (retry later), False when it refused the data."""
+    if isinstance(exc, (OSError, TimeoutError)):
+        return True
+    sqlstate = _sqlstate(exc)
+    if sqlstate:
+        # Class 22 (data exception) and 23 (integrity violation) are about the
+        # rows; anything else (connection, resources, shutdown) is the database.
+        return not sqlstate.startswith(("22", "23"))
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc, (sa_exc.DataError, sa_exc.IntegrityError)):
+            return False
+        return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
+    return not isinstance(exc, (UnicodeError, ValueError))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

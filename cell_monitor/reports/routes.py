@@ -1,0 +1,184 @@
+"""The read API and the dashboard's reports: events, students, stats, activity,
+notebooks, progress, hotspots, student detail and CSV exports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+
+from cell_monitor.contract.events import ActivityOut, EventPage, StatsOut, StudentList
+from cell_monitor.contract.reports import HotspotsOut, NotebookList, ProgressOut, StudentDetail
+from cell_monitor.deps import EngineDep, SettingsDep, app_part
+from cell_monitor.domain.live_status import thresholds_of
+from cell_monitor.reports import csv_export as export
+from cell_monitor.reports import progress, queries, timeline
+from cell_monitor.reports.activity import ActivitySource, ActivityUnavailable, Hours, per_minute
+from cell_monitor.storage.live_store import UnknownStudent
+
+router = APIRouter(prefix="/api/v1")
+
+TeamQuery = Annotated[str | None, Query(description="only this teamName")]
+NotebookQuery = Annotated[str | None, Query(description="only this notebookPath")]
+
+
+@router.get("/events", response_model=EventPage, response_model_by_alias=True, tags=["events"])
+async def list_events(
+    engine: EngineDep,
+    student: Annotated[str | None, Query(description="emailAddress or userId")] = None,
+    notebook: Annotated[str | None, Query(description="notebookPath")] = None,
+    event_type: Annotated[list[str] | None, Query(alias="eventType")] = None,
+    since: Annotated[datetime | None, Query(description="events at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="events before (ISO 8601)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+) -> EventPage:
+    """Stored events, newest first, filtered and paginated with a cursor."""
+    try:
+        position = queries.decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise HTTPException(422, f"invalid cursor: {exc}") from exc
+    filters = queries.EventFilters(
+        student=student, notebook=notebook, event_types=event_type, since=since, until=until
+    )
+    return await queries.list_events(engine, filters, limit=limit, after=position)
+
+
+@router.get(
+    "/students", response_model=StudentList, response_model_by_alias=True, tags=["classroom"]
+)
+async def list_students(
+    engine: EngineDep, team: Annotated[str | None, Query(description="teamName")] = None
+) -> StudentList:
+    """Every student with last activity and event, execution and error counts."""
+    return await queries.list_students(engine, team=team)
+
+
+@router.get("/stats", response_model=StatsOut, response_model_by_alias=True, tags=["classroom"])
+async def stats(engine: EngineDep) -> StatsOut:
+    """Totals over everything stored."""
+    return await queries.stats(engine)
+
+
+@router.get(
+    "/activity",
+    response_model=ActivityOut,
+    response_model_by_alias=True,
+    responses={503: {"description": "source=influxdb and InfluxDB cannot answer"}},
+    tags=["classroom"],
+)
+async def activity(
+    request: Request,
+    engine: EngineDep,
+    hours: Annotated[Hours, Query(description="1, 3, 6 or 24")] = Hours.one,
+    source: Annotated[
+        ActivitySource, Query(description="auto: InfluxDB when configured, else the database")
+    ] = ActivitySource.auto,
+) -> ActivityOut:
+    """Cell executions and errors per minute over the last `hours`."""
+    sink = app_part(request, "influx")
+    influx = sink.api if sink is not None else None
+    try:
+        return await per_minute(engine, influx, int(hours), source)
+    except ActivityUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
+
+
+@router.get(
+    "/notebooks", response_model=NotebookList, response_model_by_alias=True, tags=["dashboard"]
+)
+async def notebooks(
+    engine: EngineDep,
+    hours: Annotated[float, Query(gt=0, le=24 * 365, description="window of the counts")] = 24,
+) -> NotebookList:
+    """Every notebook, most recently used first, with its activity in the last `hours`."""
+    since = datetime.now(timezone.utc) - timedelta(hours=hours)
+    return await progress.list_notebooks(engine, since)
+
+
+@router.get(
+    "/progress", response_model=ProgressOut, response_model_by_alias=True, tags=["dashboard"]
+)
+async def notebook_progress(
+    engine: EngineDep,
+    notebook: Annotated[str, Query(description="notebookPath")],
+    team: TeamQuery = None,
+) -> ProgressOut:
+    """Cells x students of a notebook: not run, latest run OK, latest run failed."""
+    return await progress.notebook_progress(engine, notebook, team)
+
+
+@router.get(
+    "/hotspots", response_model=HotspotsOut, response_model_by_alias=True, tags=["dashboard"]
+)
+async def hotspots(
+    engine: EngineDep,
+    notebook: Annotated[str | None, Query(description="notebookPath; all when absent")] = None,
+    hours: Annotated[float | None, Query(gt=0, le=24 * 365, description="only recent")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="groups")] = 50,
+    who: Annotated[int, Query(ge=1, le=1000, description="students listed per group")] = 100,
+) -> HotspotsOut:
+    """Errors grouped by cell, name and message, with how many students hit each."""
+    since = datetime.now(timezone.utc) - timedelta(hours=hours) if hours else None
+    return await progress.error_hotspots(engine, notebook, since, limit, per_group=who)
+
+
+@router.get(
+    "/students/{student}/detail",
+    response_model=StudentDetail,
+    response_model_by_alias=True,
+    tags=["dashboard"],
+)
+async def student_detail(
+    student: str,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+) -> StudentDetail:
+    """Executions (code, duration, error, output), help requests and sessions of a student."""
+    try:
+        after = queries.decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    try:
+        return await timeline.student_detail(engine, student, limit=limit, after=after)
+    except UnknownStudent as exc:
+        raise HTTPException(404, f"no student {student!r}") from exc
+
+
+def _csv(rows: AsyncIterator[str], name: str) -> StreamingResponse:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        rows,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
+    )
+
+
+@router.get("/export/students.csv", response_class=StreamingResponse, tags=["dashboard"])
+async def students_csv(
+    engine: EngineDep, settings: SettingsDep, team: TeamQuery = None, notebook: NotebookQuery = None
+) -> StreamingResponse:
+    """Students with their live state (notebook: those last in it)."""
+    filters = export.ExportFilters(team=team, notebook=notebook)
+    now = datetime.now(timezone.utc)
+    return _csv(export.students_csv(engine, filters, now, thresholds_of(settings)), "students")
+
+
+@router.get("/export/executions.csv", response_class=StreamingResponse, tags=["dashboard"])
+async def executions_csv(
+    engine: EngineDep,
+    team: TeamQuery = None,
+    notebook: NotebookQuery = None,
+    student: Annotated[str | None, Query(description="only this student")] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+) -> StreamingResponse:
+    """Cell executions (with code), oldest first."""
+    filters = export.ExportFilters(
+        team=team, notebook=notebook, student=student, since=since, until=until
+    )
+    return _csv(export.executions_csv(engine, filters), "executions")

@@ -1,0 +1,84 @@
+"""/health (per-service status, as in the user's guide), /health/live, /health/ready, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from cell_monitor import __version__
+from cell_monitor.server.deps import StateDep
+from cell_monitor.server.state import AppState
+
+router = APIRouter(tags=["health"])
+
+
+async def _service_status(state: AppState) -> dict[str, str]:
+    names = list(state.health_checks)
+    results = await asyncio.gather(
+        *(state.health_checks[name]() for name in names), return_exceptions=True
+    )
+    services = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, BaseException):
+            reason = str(result).strip().splitlines()[0] if str(result).strip() else ""
+            services[name] = f"unhealthy: {reason or type(result).__name__}"
+        else:
+            services[name] = "healthy"
+    if not state.pipeline.committer.running:
+        services["ingest"] = "unhealthy: the commit task is not running"
+    return services
+
+
+@router.get("/health")
+async def health(state: StateDep) -> JSONResponse:
+    """Status of every configured backend; 503 when any is unhealthy."""
+    services = await _service_status(state)
+    healthy = all(status == "healthy" for status in services.values())
+    body = {
+        "status": "healthy" if healthy else "unhealthy",
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "version": __version__,
+        "services": services,
+    }
+    if state.hub is not None:
+        body["jupyterhub"] = state.hub.describe()
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """The process answers (for an orchestrator's liveness probe)."""
+    return {"status": "alive"}
+
+
+@router.get("/health/ready")
+async def ready(state: StateDep) -> JSONResponse:
+    """Ready to accept events: the primary store answers (readiness probe).
+
+    Redis or InfluxDB being away degrades live views and charts but not ingest,
+    so they do not take a worker out of a load balancer.
+    """
+    services = await _service_status(state)
+    ok = all(services[name] == "healthy" for name in state.required_services if name in services)
+    ok = ok and "ingest" not in services
+    return JSONResponse(
+        {"status": "ready" if ok else "not ready", "services": services},
+        status_code=200 if ok else 503,
+    )
+
+
+@router.get("/metrics", response_class=Response, tags=["metrics"])
+async def prometheus_metrics() -> Response:
+    """All metrics; summed over workers when PROMETHEUS_MULTIPROC_DIR is set."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

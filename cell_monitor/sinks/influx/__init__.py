@@ -1,0 +1,1 @@
+"""The InfluxDB time-series sink: reads committed events back and writes points."""
