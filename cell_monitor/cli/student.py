@@ -116,7 +116,8 @@ def delete(identity: str, yes: bool) -> None:
             abort=True,
         )
     report = _run(settings, lambda engine: erase_student(settings, engine, keys))
-    if not report.student_keys and not any((report.influxdb or {}).values()):
+    credentials = report.database.get("student_credentials", 0)
+    if not report.student_keys and not credentials and not any((report.influxdb or {}).values()):
         click.echo(f"no student is stored as {identity!r}; nothing deleted")
         return
     click.echo(f"erased {', '.join(report.student_keys) or identity}")

@@ -9,6 +9,7 @@ JupyterLab spawned by the hub. Everything listens on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 from tests.e2e.lab import notebook
 from tests.hub_support import INSTRUCTOR, OUTSIDER, PASSWORD, Hub, hub_deployment
+from tests.integration.test_health_metrics import value
 from tests.support import ServerProcess, event, instructor_headers
 
 pytestmark = pytest.mark.e2e
@@ -68,6 +70,28 @@ def live_student(server: ServerProcess, student: str) -> dict[str, Any] | None:
         if row.get("student") == student or row.get("userId") == student:
             return dict(row)
     return None
+
+
+def run_cell(page: Any, index: int, attempts: int = 3) -> None:
+    """Run one cell and wait for an execution count in its prompt.
+
+    A run right after the kernel turns idle may execute without its prompt ever
+    updating (JupyterLab is still settling): then it is run again. Both cells of
+    the test give the same result when run twice (the forgery's eventId makes the
+    second copy a duplicate).
+    """
+    cell = page.locator(".jp-NotebookPanel .jp-CodeCell").nth(index)
+    for attempt in range(attempts):
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Control+Enter")
+        try:
+            cell.locator(".jp-InputPrompt", has_text=re.compile(r"\[\d+\]")).wait_for(
+                timeout=30_000
+            )
+            return
+        except Exception:  # Playwright's TimeoutError
+            if attempt == attempts - 1:
+                raise
 
 
 def without_status(row: dict[str, Any]) -> dict[str, Any]:
@@ -163,13 +187,10 @@ def test_a_students_lab_on_the_hub_reports_as_the_hub_user_only(
     page.locator(".jp-NotebookPanel [data-status='idle']").first.wait_for(timeout=90_000)
     page.wait_for_timeout(2_000)  # JupyterLab settles after the kernel turns idle
     for index in (0, 1):
-        cell = page.locator(".jp-NotebookPanel .jp-CodeCell").nth(index)
-        cell.locator(".jp-InputArea-editor").click()
-        page.keyboard.press("Control+Enter")
-        cell.locator(".jp-InputPrompt", has_text=f"[{index + 1}]").wait_for(timeout=30_000)
+        run_cell(page, index)
     output = page.locator(".jp-NotebookPanel .jp-CodeCell").nth(1).locator(".jp-OutputArea")
     output.locator("text=ANSWER").wait_for(timeout=30_000)
-    assert '"accepted":1' in output.inner_text()
+    assert '"rejected":[]' in output.inner_text()  # accepted (or, run twice, a duplicate)
 
     # The lab's events arrive under the hub user, in the team her hub group names.
     executed = wait_for(
@@ -191,5 +212,5 @@ def test_a_students_lab_on_the_hub_reports_as_the_hub_user_only(
     assert alice is not None and alice["helpSince"] is not None
     assert alice["userName"] == "alice"  # the hub's name, not the forged "Bob"
     metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
-    assert 'ingest_identity_mismatch_total{action="overwritten"} 1.0' in metrics
+    assert value(metrics, "ingest_identity_mismatch_total", action="overwritten") >= 1
     context.close()

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from cell_monitor.config import Settings
-from cell_monitor.doctor import Report
+from cell_monitor.doctor.findings import Report
 from cell_monitor.doctor.options import DoctorOptions
 from cell_monitor.doctor.runner import run_doctor
 from tests.hub_support import (

@@ -141,6 +141,11 @@ def test_token_create_from_a_roster(database_url: str, tmp_path: Path) -> None:
     assert revoked.returncode == 0 and "Revoked 1" in revoked.stdout
     assert "revoked" in run_cli("token", "list", cwd=tmp_path, env=env).stdout
 
+    # A student never seen in class: `student delete` still erases their credential.
+    erased = run_cli("student", "delete", "grace", "--yes", cwd=tmp_path, env=env)
+    assert erased.returncode == 0 and "1 student_credentials" in erased.stdout, output_of(erased)
+    assert "\tgrace\t" not in run_cli("token", "list", cwd=tmp_path, env=env).stdout
+
     duplicate = tmp_path / "twice.csv"
     duplicate.write_text("student\nada\nADA\n")
     twice = run_cli("token", "create", "--roster", str(duplicate), cwd=tmp_path, env=env)
