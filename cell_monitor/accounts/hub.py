@@ -178,7 +178,10 @@ class HubClient:
             self._answers.put(key, value, ttl if value is not None else ttl / 10)
             future.set_result(value)
             return value
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning without waiters
             raise
