@@ -191,6 +191,12 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = Field(
         "FULL", description="SQLite PRAGMA synchronous; FULL makes every 2xx survive power loss."
     )
+    clock_skew_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="An eventTime later than its receipt by more than this is stored as "
+        "the receipt time (the client's value is kept as metadata `clientEventTime`).",
+    )
     stuck_after_errors: int = Field(
         3, ge=1, description="Consecutive failed executions that make a student `stuck`."
     )

@@ -19,6 +19,11 @@ ERRORS = Counter("errors", "Errors while serving requests, by kind", ["error_typ
 DUPLICATES = Counter("events_duplicate", "Events received again and not stored twice")
 REJECTED = Counter("events_rejected", "Events rejected by validation")
 TRUNCATED = Counter("events_truncated", "Stored events whose long text was shortened")
+CLOCK_ADJUSTED = Counter(
+    "events_clock_adjusted",
+    "Stored events dated later than their receipt (plus CELL_MONITOR_CLOCK_SKEW_SECONDS), "
+    "stored at the receipt time",
+)
 CELL_EXECUTIONS = Counter("cell_executions", "Stored cell executions, by outcome", ["outcome"])
 
 REQUEST_DURATION = Histogram(

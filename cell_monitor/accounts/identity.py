@@ -38,13 +38,38 @@ class BoundIdentity:
     team: str | None = None
 
 
+# Every spelling the event contract accepts for a field (its camelCase alias and,
+# as `populate_by_name` allows, its Python name): a bound identity replaces all.
+_SPELLINGS = {
+    "emailAddress": ("emailAddress", "email_address"),
+    "userId": ("userId", "user_id"),
+    "userName": ("userName", "user_name"),
+    "teamName": ("teamName", "team_name"),
+}
+
+
+def _claim(item: dict[str, Any], field: str) -> str | None:
+    for name in _SPELLINGS[field]:
+        value = item.get(name)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
 def claimed_student(item: dict[str, Any]) -> str | None:
     """The student key an event's body names (as the server would key it), or None."""
-    for field in ("emailAddress", "userId"):
-        value = item.get(field)
-        if isinstance(value, str) and value.strip():
-            return student_key(value) if field == "emailAddress" else value.strip()
-    return None
+    email = _claim(item, "emailAddress")
+    if email is not None:
+        return student_key(email)
+    user_id = _claim(item, "userId")
+    return user_id.strip() if user_id is not None else None
+
+
+def _set(item: dict[str, Any], field: str, value: str | None) -> None:
+    for name in _SPELLINGS[field]:
+        item.pop(name, None)
+    if value is not None:
+        item[field] = value
 
 
 def bind(item: dict[str, Any], identity: BoundIdentity) -> tuple[dict[str, Any], bool]:
@@ -52,16 +77,13 @@ def bind(item: dict[str, Any], identity: BoundIdentity) -> tuple[dict[str, Any],
     claimed = claimed_student(item)
     mismatch = claimed is not None and claimed != identity.student
     bound = dict(item)
-    if "@" in identity.student:
-        bound["emailAddress"] = identity.student
-        bound.pop("userId", None)
-    else:
-        bound["userId"] = identity.student
-        bound.pop("emailAddress", None)
+    by_email = "@" in identity.student
+    _set(bound, "emailAddress", identity.student if by_email else None)
+    _set(bound, "userId", None if by_email else identity.student)
     if identity.name:
-        bound["userName"] = identity.name
+        _set(bound, "userName", identity.name)
     if identity.team:
-        bound["teamName"] = identity.team
+        _set(bound, "teamName", identity.team)
     return bound, mismatch
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AliasGenerator,
     BaseModel,
     ConfigDict,
@@ -35,6 +36,26 @@ class EventType(str, Enum):
 KNOWN_EVENT_TYPES = frozenset(t.value for t in EventType)
 
 _EVENT_TYPE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+# No event of this system can be older: an earlier eventTime is a wrong clock.
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# The store's INTEGER columns (cell_executions.execution_count) are 32-bit.
+INT32_MAX = 2**31 - 1
+
+
+def to_utc(value: datetime) -> datetime:
+    """`value` in UTC (no offset means UTC); ValueError when UTC cannot hold it."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError as exc:
+        # 0001-01-01T00:00:00+14:00 is a year-0 time in UTC, which datetime cannot hold.
+        raise ValueError("is out of range once converted to UTC") from exc
+
+
+# A datetime parameter of the API, converted to UTC (422 when it cannot be).
+UtcTime = Annotated[datetime, AfterValidator(to_utc)]
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -67,7 +88,7 @@ class EventIn(BaseModel):
     cell_index: int | None = Field(None, ge=0, le=1_000_000)
     cell_type: str | None = Field(None, max_length=32)
     code: str | None = None
-    execution_count: int | None = Field(None, ge=0)
+    execution_count: int | None = Field(None, ge=0, le=INT32_MAX)
     has_error: bool | None = None
     error_name: str | None = None
     error_message: str | None = None
@@ -100,14 +121,25 @@ class EventIn(BaseModel):
             raise ValueError("must contain only letters, digits, '_', '.' or '-'")
         return value
 
+    @field_validator("event_id", mode="after")
+    @classmethod
+    def _event_id(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
     @field_validator("event_time", mode="after")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+        value = to_utc(value)
+        if value < EARLIEST_EVENT_TIME:
+            raise ValueError(
+                f"is before {EARLIEST_EVENT_TIME:%Y-%m-%d}: the sending computer's clock is wrong"
+            )
+        # Later than the receipt is bounded when the event is normalized (ingest.py).
+        return value
 
     @model_validator(mode="after")
     def _identity(self) -> EventIn:
@@ -128,6 +160,12 @@ class IngestResponse(BaseModel):
     accepted: int = Field(description="Events stored by this request.")
     duplicates: int = Field(description="Events whose eventId was already stored.")
     truncated: int = Field(0, description="Accepted events whose long text was shortened.")
+    clock_adjusted: int = Field(
+        0,
+        serialization_alias="clockAdjusted",
+        description="Accepted events dated later than their receipt (plus the allowed clock "
+        "skew): stored at the receipt time, the client's eventTime kept as metadata.",
+    )
     rejected: list[RejectedEvent] = Field(default_factory=list)
 
 

@@ -7,6 +7,11 @@ equals what replaying the stored events gives.
 Events may arrive late (a laptop that was offline for an hour). A late event is
 counted, but it does not overwrite what newer events already said: each part of
 the state remembers the time of the event that last set it.
+
+Times come from client clocks, so they are bounded: an event counts as happening
+no later than the server received it (`NewEvent.live_time`), and a stored time
+far later than the newest receipt (written before times were bounded) is taken
+as that receipt. A clock set to 9999 can therefore hide nothing that comes after.
 """
 
 from __future__ import annotations
@@ -22,6 +27,13 @@ from cell_monitor.config import Settings
 from cell_monitor.domain.records import NewEvent
 
 ERROR_MESSAGE_CHARS = 300
+# The reference extension resends `help` every ~10 s while its button is on. Help
+# events closer than this to the previous one belong to the same request, which
+# an instructor's dismissal keeps closed (until a help_stop or a longer pause).
+HELP_RESEND_GAP = timedelta(seconds=60)
+# Stored times can only be this much later than a receipt by a wrong clock
+# (workers' clocks differ by far less).
+FUTURE_MARGIN = timedelta(hours=1)
 
 
 class Status(str, Enum):
@@ -69,6 +81,8 @@ class LiveState:
     last_error_cell_index: int | None = None
     help_since: datetime | None = None
     help_changed_at: datetime | None = None
+    # Set when an instructor dismissed the open request; its resends stay closed.
+    help_dismissed_at: datetime | None = None
     version: int = 0
 
     def status(self, now: datetime, thresholds: Thresholds) -> Status:
@@ -97,7 +111,7 @@ def apply_event(state: LiveState, event: NewEvent) -> LiveState:
 
 def _changes(state: Any, event: NewEvent) -> dict[str, Any]:
     """What `event` changes in `state` (a LiveState or a namespace of its fields)."""
-    t = event.event_time
+    t = event.live_time
     changes: dict[str, Any] = {
         "event_count": state.event_count + 1,
         "first_seen": t if state.first_seen is None else min(state.first_seen, t),
@@ -116,16 +130,22 @@ def _changes(state: Any, event: NewEvent) -> dict[str, Any]:
     if event.is_execution:
         changes.update(_execution(state, event))
     elif event.event_type in ("help", "help_stop") and _not_older(t, state.help_changed_at):
-        changes["help_changed_at"] = t
-        if event.event_type == "help":
-            changes["help_since"] = state.help_since or t
-        else:
-            changes["help_since"] = None
+        changes.update(_help(state, event.event_type, t))
     return changes
 
 
+def _help(state: Any, event_type: str, t: datetime) -> dict[str, Any]:
+    if event_type == "help_stop":
+        return {"help_changed_at": t, "help_since": None, "help_dismissed_at": None}
+    last = state.help_changed_at
+    if state.help_dismissed_at is not None and last is not None and t - last <= HELP_RESEND_GAP:
+        # A resend of the request an instructor dismissed: it stays dismissed.
+        return {"help_changed_at": t}
+    return {"help_changed_at": t, "help_since": state.help_since or t, "help_dismissed_at": None}
+
+
 def _execution(state: Any, event: NewEvent) -> dict[str, object]:
-    t = event.event_time
+    t = event.live_time
     changes: dict[str, object] = {
         "execution_count": state.execution_count + 1,
         "error_count": state.error_count + event.has_error,
@@ -148,19 +168,45 @@ def _execution(state: Any, event: NewEvent) -> dict[str, object]:
     return changes
 
 
+_TIMES = tuple(f.name for f in fields(LiveState) if f.type in ("datetime | None", datetime))
+
+
+def bounded(state: LiveState, now: datetime, instead: datetime) -> LiveState:
+    """`state` with each time far later than `now` (a receipt time) set to `instead`."""
+    limit = now + FUTURE_MARGIN
+    late: dict[str, Any] = {
+        name: instead for name in _TIMES if (value := getattr(state, name)) and value > limit
+    }
+    return replace(state, **late) if late else state
+
+
 def apply_events(state: LiveState, events: Iterable[NewEvent]) -> LiveState:
     """Apply events in time order and bump the version once."""
+    events = sorted(events, key=lambda e: e.live_time)
+    if events:
+        # What an impossible stored time said is taken as older than these events.
+        state = bounded(state, max(e.received_at for e in events), events[0].live_time)
     # One mutable namespace for the whole batch; the frozen state is built once.
     view = SimpleNamespace(**{f.name: getattr(state, f.name) for f in fields(LiveState)})
-    for event in sorted(events, key=lambda e: e.event_time):
+    for event in events:
         vars(view).update(_changes(view, event))
     view.version = state.version + 1
     return LiveState(**vars(view))
 
 
 def dismiss_help(state: LiveState, at: datetime) -> LiveState:
-    """An instructor closed the help request; older help events won't reopen it."""
-    return replace(state, help_since=None, help_changed_at=at, version=state.version + 1)
+    """An instructor closed the help request: older help events and the resends of
+    this one won't reopen it (help_changed_at stays the time of the last help event,
+    in the client's clock, so resends are compared with resends)."""
+    if state.help_since is None:
+        return replace(state, version=state.version + 1)
+    return replace(
+        state,
+        help_since=None,
+        help_changed_at=state.help_changed_at or at,
+        help_dismissed_at=at,
+        version=state.version + 1,
+    )
 
 
 def handle_stuck(state: LiveState) -> LiveState:

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Cell types whose "execution" only renders them.
+RENDERED_CELL_TYPES = frozenset({"markdown", "raw"})
+
 
 @dataclass(slots=True)
 class NewEvent:
@@ -32,13 +35,24 @@ class NewEvent:
     result: str | None = None
     duration_ms: float | None = None
     truncated: bool = False
+    # The client's eventTime was later than the receipt (plus skew): event_time is the receipt.
+    clock_adjusted: bool = False
     extra: dict[str, Any] | None = None
     # Set by the store once the event is committed.
     pk: int | None = field(default=None, compare=False)
 
     @property
     def is_execution(self) -> bool:
-        return self.event_type == "cell_executed"
+        # The reference extension reports "running" a markdown cell (a render) as
+        # cell_executed too: it is no run of code, counts as none and ends no error streak.
+        return self.event_type == "cell_executed" and (
+            self.cell_type is None or self.cell_type.lower() not in RENDERED_CELL_TYPES
+        )
+
+    @property
+    def live_time(self) -> datetime:
+        """When the event happened as far as live state goes: never after its receipt."""
+        return min(self.event_time, self.received_at)
 
 
 class WriteOutcome:

@@ -255,22 +255,52 @@ def _is_contention(exc: BaseException) -> bool:
     return "deadlock" in text or "database is locked" in text
 
 
+# PostgreSQL error classes caused by the rows sent: data exception, integrity
+# violation, program limit exceeded (e.g. an index row over its maximum size).
+_DATA_SQLSTATE_CLASSES = ("22", "23", "54")
+# Python errors raised while one event's values are converted for the driver
+# (an int beyond SQLite's 64 bits, text that is not UTF-8, a time out of range...).
+_DATA_ERRORS = (ArithmeticError, LookupError, RecursionError, TypeError, ValueError)
+
+
 def _is_unavailable(exc: BaseException) -> bool:
-    """True when the database is away (retry later), False when it refused the data."""
+    """True when the database is away or failing (retry later), False when it refused the data.
+
+    Only a database that cannot work may cost a request its events (503); an
+    error about the values of the events splits the group (see _isolate) until
+    the event that caused it is found and rejected alone.
+    """
     if isinstance(exc, (OSError, TimeoutError)):
         return True
     sqlstate = _sqlstate(exc)
     if sqlstate:
-        # Class 22 (data exception) and 23 (integrity violation) are about the
-        # rows; anything else (connection, resources, shutdown) is the database.
-        return not sqlstate.startswith(("22", "23"))
+        # Anything else (connection, resources, shutdown, a missing table) is the database.
+        return not sqlstate.startswith(_DATA_SQLSTATE_CLASSES)
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
         if isinstance(exc, (sa_exc.DataError, sa_exc.IntegrityError)):
             return False
-        return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
-    return not isinstance(exc, (UnicodeError, ValueError))
+        if isinstance(exc, sa_exc.InterfaceError) and isinstance(exc.orig, _DATA_ERRORS):
+            return False  # sqlite3: "Error binding parameter"
+        return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or not (
+            isinstance(exc.orig, _DATA_ERRORS)
+        )
+    if isinstance(exc, sa_exc.StatementError):
+        # Raised while SQLAlchemy processed the parameters, before the database saw them.
+        return exc.orig is not None and _is_unavailable(exc.orig)
+    if _is_driver_connection_error(exc):
+        return True
+    return not isinstance(exc, _DATA_ERRORS)
+
+
+def _is_driver_connection_error(exc: BaseException) -> bool:
+    # asyncpg's DataError ("invalid input for query argument") is an InterfaceError
+    # and a ValueError: about the data. Its other InterfaceErrors are the connection.
+    module = type(exc).__module__
+    if not module.startswith("asyncpg"):
+        return False
+    return not isinstance(exc, ValueError)
 
 
 def _short(exc: BaseException) -> str:

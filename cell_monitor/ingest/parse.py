@@ -1,15 +1,20 @@
 """From a request body to validated, normalized events, one verdict per event.
 
 A malformed event never costs its neighbours: each element of the posted array
-is validated on its own, and over-long text is shortened (and flagged), not
-rejected.
+is validated on its own, whatever goes wrong with it (a value out of the
+store's range, a time UTC cannot hold, text that is not Unicode, metadata
+nested too deep) rejects that element only, and over-long text is shortened
+(and flagged), not rejected.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -20,8 +25,36 @@ from cell_monitor.contract.events import EventIn, RejectedEvent
 from cell_monitor.domain.records import NewEvent
 from cell_monitor.privacy.pseudonyms import key_of, pseudonym
 
+log = logging.getLogger(__name__)
+
 TRUNCATION_MARK = "\n… [truncated by cell-monitor]"
 MAX_EXTRA_BYTES = 16 * 1024
+# Unknown fields nested deeper than this are not kept (JSON encoders stop far below
+# a few hundred levels, and no real metadata needs more).
+MAX_EXTRA_DEPTH = 32
+# The store's width of names, ids and paths (String(512) / String(1024) columns).
+FIELD_COLUMN_CHARS = 512
+PATH_COLUMN_CHARS = 1024
+# PostgreSQL cannot index a value over ~2700 bytes (notebooks.path is unique):
+# 1024 characters of a 4-byte script would be refused.
+PATH_INDEX_BYTES = 2000
+# `errorMessage` as the reference extension sends it without `errorName`: "ename: evalue".
+_ERROR_NAME = re.compile(r"([A-Za-z_][\w.]{0,199}): ")
+# Cell fields, as the wire names them: kept as metadata on events that are no
+# cell execution (a markdown render, or a client that sends them on other types).
+_CELL_FIELDS = {
+    "cell_id": "cellId",
+    "cell_index": "cellIndex",
+    "cell_type": "cellType",
+    "code": "code",
+    "execution_count": "executionCount",
+    "has_error": "hasError",
+    "error_name": "errorName",
+    "error_message": "errorMessage",
+    "traceback": "traceback",
+    "result": "result",
+    "duration_ms": "executionDurationMs",
+}
 
 
 class UnusableBody(ValueError):
@@ -35,44 +68,156 @@ class ParsedBatch:
     rejected: list[RejectedEvent] = field(default_factory=list)
 
 
-def parse_body(body: bytes) -> list[Any]:
+# Deeper than this, an element of the posted array is not decoded at all (the
+# decoders recurse; Python's stops near 1000 levels).
+MAX_BODY_DEPTH = 512
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+
+
+@dataclass
+class PostedBody:
+    items: list[Any]
+    # Parsed by the lenient decoder: strings may hold lone UTF-16 surrogates.
+    lenient: bool = False
+    # Elements of the array left undecoded because they nest too deeply.
+    too_deep: frozenset[int] = frozenset()
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def parse_body(body: bytes) -> PostedBody:
     """The posted JSON as a list of items (a single object counts as one)."""
+    lenient = False
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise UnusableBody(f"body is not valid JSON: {exc}") from exc
+        # orjson refuses some valid JSON: integers beyond 64 bits and escaped
+        # lone surrogates (what JavaScript's JSON.stringify writes for a broken
+        # string). Those cost their own event only, so parse them here and
+        # judge each event on its own.
+        too_deep: frozenset[int] = frozenset()
+        try:
+            try:
+                data = json.loads(body, parse_constant=_no_constants)
+            except RecursionError:
+                body, too_deep = _without_deep_elements(body)
+                data = json.loads(body, parse_constant=_no_constants)
+        except RecursionError:
+            raise UnusableBody("body is not usable JSON: nested too deeply") from exc
+        except ValueError:
+            raise UnusableBody(f"body is not valid JSON: {exc}") from exc
+        if isinstance(data, list):
+            return PostedBody(data, True, too_deep)
+        lenient = True
     if isinstance(data, dict):
-        return [data]
+        return PostedBody([data], lenient)
     if isinstance(data, list):
-        return data
+        return PostedBody(data, lenient)
     raise UnusableBody("body must be a JSON array of events or a single event object")
 
 
-def validate_batch(items: list[Any], settings: Settings) -> ParsedBatch:
+def _without_deep_elements(body: bytes) -> tuple[bytes, frozenset[int]]:
+    """`body` with each element of its top-level array nested over MAX_BODY_DEPTH
+    replaced by null, and the indexes of those elements.
+
+    A scan of brackets and commas outside strings (C-speed regex), run only for
+    bodies the decoders refused: the other elements can then be decoded and judged.
+    """
+    depth = deepest = index = 0
+    start = -1
+    cuts: list[tuple[int, int]] = []
+    deep: set[int] = set()
+    for token in _JSON_TOKEN.finditer(body):
+        char = token.group()[:1]
+        if char == b",":
+            index += depth == 1
+        elif char in (b"[", b"{"):
+            depth += 1
+            if depth == 2:
+                start, deepest = token.start(), 2
+            deepest = max(deepest, depth)
+        elif char in (b"]", b"}"):
+            if depth == 2 and start >= 0 and deepest > MAX_BODY_DEPTH:
+                cuts.append((start, token.end()))
+                deep.add(index)
+            depth -= 1
+    parts, position = [], 0
+    for begin, end in cuts:
+        parts += [body[position:begin], b"null"]
+        position = end
+    parts.append(body[position:])
+    return b"".join(parts), frozenset(deep)
+
+
+def validate_batch(
+    items: list[Any],
+    settings: Settings,
+    *,
+    lenient: bool = False,
+    too_deep: frozenset[int] = frozenset(),
+) -> ParsedBatch:
     """Validate and normalize each item; invalid ones go to `rejected`."""
     batch = ParsedBatch()
     now = datetime.now(timezone.utc)
     for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            batch.rejected.append(
-                RejectedEvent(index=index, errors=["an event must be a JSON object"])
+        if index in too_deep:
+            errors: list[str] | None = [f"the event nests over {MAX_BODY_DEPTH} levels deep"]
+        else:
+            errors = _judge(item, lenient)
+        if errors is None:
+            try:
+                event = normalize(EventIn.model_validate(item), settings, now)
+            except ValidationError as exc:
+                errors = [_describe(error) for error in exc.errors(include_url=False)]
+            except Exception as exc:
+                # Whatever else this event's data makes fail costs this event only.
+                log.warning("Event %d of a batch could not be read: %r", index, exc)
+                errors = [f"the event could not be read: {type(exc).__name__}: {exc}"[:300]]
+            else:
+                batch.events.append(event)
+                batch.indexes.append(index)
+                continue
+        event_id = item.get("eventId") if isinstance(item, dict) else None
+        batch.rejected.append(
+            RejectedEvent(
+                index=index,
+                event_id=event_id if isinstance(event_id, str) and len(event_id) <= 128 else None,
+                errors=errors,
             )
-            continue
-        try:
-            model = EventIn.model_validate(item)
-        except ValidationError as exc:
-            event_id = item.get("eventId")
-            batch.rejected.append(
-                RejectedEvent(
-                    index=index,
-                    event_id=event_id if isinstance(event_id, str) else None,
-                    errors=[_describe(error) for error in exc.errors(include_url=False)],
-                )
-            )
-            continue
-        batch.events.append(normalize(model, settings, now))
-        batch.indexes.append(index)
+        )
     return batch
+
+
+def _judge(item: Any, lenient: bool) -> list[str] | None:
+    """Errors that need no schema to find (None when there are none)."""
+    if not isinstance(item, dict):
+        return ["an event must be a JSON object"]
+    if lenient:
+        where = _lone_surrogate(item)
+        if where is not None:
+            return [f"{where}: text holds a lone UTF-16 surrogate (not valid Unicode)"]
+    return None
+
+
+def _lone_surrogate(item: dict[str, Any]) -> str | None:
+    """The field of `item` whose text (or key) is not encodable as UTF-8, if any."""
+    for name, value in item.items():
+        stack = [name, value]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, str):
+                try:
+                    current.encode("utf-8")
+                except UnicodeEncodeError:
+                    return str(name).encode("utf-8", "replace").decode()
+            elif isinstance(current, dict):
+                stack.extend(current.keys())
+                stack.extend(current.values())
+            elif isinstance(current, list):
+                stack.extend(current)
+    return None
 
 
 def _describe(error: Any) -> str:
@@ -102,16 +247,25 @@ class _Clip:
 def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewEvent:
     """The stored form of a valid event, with text clipped to the limits."""
     clip = _Clip()
-    short = settings.max_field_chars
+    short = min(settings.max_field_chars, FIELD_COLUMN_CHARS)
     email = clip(model.email_address, short, mark=False)
     user_id = clip(model.user_id, short, mark=False)
     traceback = model.traceback
     if isinstance(traceback, list):
         traceback = "\n".join(str(line) for line in traceback)
+    error_name = model.error_name
+    if error_name is None and model.error_message and model.has_error is not False:
+        match = _ERROR_NAME.match(model.error_message)
+        error_name = match[1] if match else None
+    event_time = model.event_time or received_at
+    client_time = None
+    if event_time > received_at + timedelta(seconds=settings.clock_skew_seconds):
+        # A client clock ahead of ours: believe the receipt, keep what it said.
+        client_time, event_time = event_time, received_at
     event = NewEvent(
         event_id=model.event_id or str(uuid.uuid4()),
         event_type=model.event_type,
-        event_time=model.event_time or received_at,
+        event_time=event_time,
         received_at=received_at,
         student_key=email.lower() if email else user_id or "",
         email_address=email,
@@ -119,24 +273,56 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
         user_name=clip(model.user_name, short, mark=False),
         team_name=clip(model.team_name, short, mark=False),
         session_key=clip(model.session_id, short, mark=False),
-        notebook_path=clip(model.notebook_path, 1024, mark=False),
+        notebook_path=_within_bytes(
+            clip(model.notebook_path, PATH_COLUMN_CHARS, mark=False), PATH_INDEX_BYTES, clip
+        ),
         cell_id=clip(model.cell_id, short, mark=False),
         cell_index=model.cell_index,
-        cell_type=model.cell_type,
+        cell_type=clip(model.cell_type, 32, mark=False),
         code=clip(model.code, settings.max_code_chars),
         execution_count=model.execution_count,
-        has_error=bool(model.has_error) or model.error_name is not None,
-        error_name=clip(model.error_name, short, mark=False),
+        has_error=bool(model.has_error) or error_name is not None,
+        error_name=clip(error_name, short, mark=False),
         error_message=clip(model.error_message, settings.max_error_chars),
         traceback=clip(traceback, settings.max_error_chars),
         result=clip(model.result, settings.max_result_chars),
         duration_ms=model.execution_duration_ms,
     )
     event.extra = _extra(model, clip)
-    event.truncated = clip.truncated
     if settings.pseudonymize:
         _pseudonymize(event, key_of(settings))
+    # What the server itself keeps as metadata (no identity in it, so also when
+    # pseudonymizing): cell fields of events that are no execution, the client's time.
+    server_metadata = {} if event.is_execution else _cell_metadata(event, model)
+    if client_time is not None:
+        event.clock_adjusted = True
+        server_metadata["clientEventTime"] = client_time.isoformat()
+    if server_metadata:
+        event.extra = {**(event.extra or {}), **server_metadata}
+    event.truncated = clip.truncated
     return event
+
+
+def _within_bytes(value: str | None, limit: int, clip: _Clip) -> str | None:
+    if value is None or len(value) * 4 <= limit:
+        return value
+    encoded = value.encode("utf-8")
+    if len(encoded) <= limit:
+        return value
+    clip.truncated = True
+    return encoded[:limit].decode("utf-8", "ignore")
+
+
+def _cell_metadata(event: NewEvent, model: EventIn) -> dict[str, Any]:
+    """The cell fields a client sent on an event that is no cell execution."""
+    sent = model.model_fields_set
+    kept = {}
+    for name, wire in _CELL_FIELDS.items():
+        value = getattr(event, name)
+        source = "execution_duration_ms" if name == "duration_ms" else name
+        if source in sent and value is not None:
+            kept[wire] = value
+    return kept
 
 
 def _pseudonymize(event: NewEvent, key: bytes) -> None:
@@ -160,9 +346,37 @@ def _extra(model: EventIn, clip: _Clip) -> dict[str, Any] | None:
     extra = model.model_extra
     if not extra:
         return None
-    encoded = orjson.dumps(extra)
+    # Unknown fields are kept as metadata, but never at any size or depth, and
+    # only as JSON every store can hold.
+    if _depth(extra) > MAX_EXTRA_DEPTH:
+        clip.truncated = True
+        return {"_dropped": f"{len(extra)} extra fields, nested over {MAX_EXTRA_DEPTH} levels"}
+    try:
+        encoded = orjson.dumps(extra)
+    except orjson.JSONEncodeError as exc:
+        # e.g. an integer beyond 64 bits
+        clip.truncated = True
+        return {"_dropped": f"{len(extra)} extra fields, not storable as JSON ({exc})"}
     if len(encoded) > MAX_EXTRA_BYTES or b"\\u0000" in encoded:
-        # Unknown fields are kept as metadata, but never at any size.
         clip.truncated = True
         return {"_dropped": f"{len(extra)} extra fields, {len(encoded)} bytes"}
     return extra
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests lists and objects (without recursion)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict):
+            children: Any = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_EXTRA_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest

@@ -65,7 +65,8 @@ class Pipeline:
         With an `identity` (bound by the request's credential) every event is
         stored under it, whatever its body says.
         """
-        items = parse_body(body)
+        posted = parse_body(body)
+        items = posted.items
         if len(items) > self.settings.max_events_per_request:
             raise TooManyEvents(
                 f"{len(items)} events in one request; the limit is "
@@ -77,9 +78,11 @@ class Pipeline:
             items, mismatches = bind_all(items, identity)
             if mismatches:
                 metrics.INGEST_IDENTITY_MISMATCH.labels(OVERWRITTEN).inc(mismatches)
-        batch = validate_batch(items, self.settings)
+        batch = validate_batch(
+            items, self.settings, lenient=posted.lenient, too_deep=posted.too_deep
+        )
         rejected = list(batch.rejected)
-        accepted = duplicates = truncated = 0
+        accepted = duplicates = truncated = clock_adjusted = 0
         by_type: Counter[str] = Counter()
         outcomes_by_label: Counter[str] = Counter()
         if batch.events:
@@ -88,6 +91,7 @@ class Pipeline:
                 if outcome == WriteOutcome.inserted:
                     accepted += 1
                     truncated += event.truncated
+                    clock_adjusted += event.clock_adjusted
                     by_type[event.event_type] += 1
                     if event.is_execution:
                         outcomes_by_label["error" if event.has_error else "ok"] += 1
@@ -105,11 +109,16 @@ class Pipeline:
             metrics.CELL_EXECUTIONS.labels(outcome_label).inc(count)
         metrics.DUPLICATES.inc(duplicates)
         metrics.TRUNCATED.inc(truncated)
+        metrics.CLOCK_ADJUSTED.inc(clock_adjusted)
         if rejected:
             metrics.REJECTED.inc(len(rejected))
             metrics.ERRORS.labels(metrics.ErrorType.invalid_events).inc()
         response = IngestResponse(
-            accepted=accepted, duplicates=duplicates, truncated=truncated, rejected=rejected
+            accepted=accepted,
+            duplicates=duplicates,
+            truncated=truncated,
+            clock_adjusted=clock_adjusted,
+            rejected=rejected,
         )
         usable = accepted + duplicates > 0
         return IngestResult(202 if usable else 422, response)

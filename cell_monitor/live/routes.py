@@ -27,6 +27,10 @@ async def get_live(connection: HTTPConnection) -> LiveService:
 LiveDep = Annotated[LiveService, Depends(get_live)]
 
 TeamQuery = Annotated[str | None, Query(description="only this teamName")]
+# A student id is whatever the client sent (it may hold "/", "..", "%", spaces):
+# the query form carries any id; the path form takes ids with "/" too, but
+# clients collapse "." and ".." path segments before sending.
+StudentQuery = Annotated[str, Query(min_length=1, description="the student's key")]
 NotebookQuery = Annotated[str | None, Query(description="only students last in this notebook")]
 
 
@@ -49,14 +53,34 @@ async def _act(live: LiveService, student: str, action: str, actor: str) -> dict
     return student_view(state, datetime.now(timezone.utc), live.thresholds)
 
 
-@router.post("/api/v1/students/{student}/help/dismiss")
-async def dismiss_help(student: str, live: LiveDep, instructor: InstructorDep) -> dict[str, Any]:
+@router.post("/api/v1/students/help/dismiss")
+async def dismiss_help(
+    student: StudentQuery, live: LiveDep, instructor: InstructorDep
+) -> dict[str, Any]:
+    """Close a student's open help request (all dashboards are told); any student id."""
+    return await _act(live, student, "dismiss_help", instructor.username)
+
+
+@router.post("/api/v1/students/stuck/handled")
+async def stuck_handled(
+    student: StudentQuery, live: LiveDep, instructor: InstructorDep
+) -> dict[str, Any]:
+    """Mark a stuck student as dealt with; their error streak starts again; any student id."""
+    return await _act(live, student, "handle_stuck", instructor.username)
+
+
+@router.post("/api/v1/students/{student:path}/help/dismiss")
+async def dismiss_help_by_path(
+    student: str, live: LiveDep, instructor: InstructorDep
+) -> dict[str, Any]:
     """Close a student's open help request (all dashboards are told)."""
     return await _act(live, student, "dismiss_help", instructor.username)
 
 
-@router.post("/api/v1/students/{student}/stuck/handled")
-async def stuck_handled(student: str, live: LiveDep, instructor: InstructorDep) -> dict[str, Any]:
+@router.post("/api/v1/students/{student:path}/stuck/handled")
+async def stuck_handled_by_path(
+    student: str, live: LiveDep, instructor: InstructorDep
+) -> dict[str, Any]:
     """Mark a stuck student as dealt with; their error streak starts again."""
     return await _act(live, student, "handle_stuck", instructor.username)
 

@@ -9,8 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cell_monitor.contract.events import ActivityOut, EventPage, StatsOut, StudentList
+from cell_monitor.contract.events import ActivityOut, EventPage, StatsOut, StudentList, UtcTime
 from cell_monitor.contract.reports import HotspotsOut, NotebookList, ProgressOut, StudentDetail
 from cell_monitor.deps import EngineDep, SettingsDep, app_part
 from cell_monitor.domain.live_status import thresholds_of
@@ -31,8 +32,8 @@ async def list_events(
     student: Annotated[str | None, Query(description="emailAddress or userId")] = None,
     notebook: Annotated[str | None, Query(description="notebookPath")] = None,
     event_type: Annotated[list[str] | None, Query(alias="eventType")] = None,
-    since: Annotated[datetime | None, Query(description="events at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="events before (ISO 8601)")] = None,
+    since: Annotated[UtcTime | None, Query(description="events at or after (ISO 8601)")] = None,
+    until: Annotated[UtcTime | None, Query(description="events before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
 ) -> EventPage:
@@ -126,19 +127,42 @@ async def hotspots(
     return await progress.error_hotspots(engine, notebook, since, limit, per_group=who)
 
 
+LimitQuery = Annotated[int, Query(ge=1, le=500)]
+CursorQuery = Annotated[str | None, Query(description="nextCursor of the previous page")]
+
+
 @router.get(
-    "/students/{student}/detail",
+    "/students/detail",
     response_model=StudentDetail,
     response_model_by_alias=True,
     tags=["dashboard"],
 )
 async def student_detail(
-    student: str,
+    student: Annotated[str, Query(min_length=1, description="the student's key")],
     engine: EngineDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> StudentDetail:
+    """Executions, help requests and sessions of any student (ids with "/", "..", "%"...)."""
+    return await _detail(engine, student, limit, cursor)
+
+
+@router.get(
+    "/students/{student:path}/detail",
+    response_model=StudentDetail,
+    response_model_by_alias=True,
+    tags=["dashboard"],
+)
+async def student_detail_by_path(
+    student: str, engine: EngineDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> StudentDetail:
     """Executions (code, duration, error, output), help requests and sessions of a student."""
+    return await _detail(engine, student, limit, cursor)
+
+
+async def _detail(
+    engine: AsyncEngine, student: str, limit: int, cursor: str | None
+) -> StudentDetail:
     try:
         after = queries.decode_cursor(cursor) if cursor else None
     except ValueError as exc:
@@ -174,8 +198,8 @@ async def executions_csv(
     team: TeamQuery = None,
     notebook: NotebookQuery = None,
     student: Annotated[str | None, Query(description="only this student")] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    since: Annotated[UtcTime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[UtcTime | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> StreamingResponse:
     """Cell executions (with code), oldest first."""
     filters = export.ExportFilters(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import datetime, timezone
 from typing import Any
 
 from cell_monitor.domain.live_status import LiveState
@@ -23,7 +24,15 @@ STATE_COLUMNS = [getattr(Student, column) for column in _COLUMN.values()]
 def state_from_row(row: Any) -> LiveState:
     """A LiveState from a row or mapping holding STATE_COLUMNS."""
     mapping = row._mapping if hasattr(row, "_mapping") else row
-    return LiveState(**{name: mapping[column] for name, column in _COLUMN.items()})
+    return LiveState(**{name: _aware(mapping[column]) for name, column in _COLUMN.items()})
+
+
+def _aware(value: Any) -> Any:
+    # Raw rows (bulk.py's RETURNING on PostgreSQL) skip UtcDateTime; asyncpg gives
+    # ±infinity as naive datetime.max/min.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
 
 
 def state_values(state: LiveState) -> dict[str, Any]:

@@ -100,6 +100,7 @@ class Student(Base):
     last_error_cell_index: Mapped[int | None] = mapped_column(Integer)
     help_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     help_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    help_dismissed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # 0 until the first event is applied; dashboards drop messages older than they hold.
     state_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 

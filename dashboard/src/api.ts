@@ -88,6 +88,11 @@ export async function download(path: string, params?: Params): Promise<void> {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/**
+ * The URL of `action` on one student. The id goes in the query string: it is
+ * whatever a student's JupyterLab sent, and in a path "/", "." or ".." would
+ * be taken as path segments (and normalized away by the browser).
+ */
 export function studentPath(student: string, action: string): string {
-  return `/api/v1/students/${encodeURIComponent(student)}/${action}`;
+  return withQuery(`/api/v1/students/${action}`, { student });
 }

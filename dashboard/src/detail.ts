@@ -196,11 +196,12 @@ export class DetailDialog {
     if (!student) {
       return;
     }
-    const path = `/api/v1/students/${encodeURIComponent(student)}/detail`;
     const more = byId<HTMLButtonElement>('detail-more');
     more.disabled = true;
     try {
-      const detail = await getJson<IDetail>(path, {
+      // The id in the query string, as for every student action (api.ts).
+      const detail = await getJson<IDetail>('/api/v1/students/detail', {
+        student,
         limit: 50,
         cursor: this.cursor
       });

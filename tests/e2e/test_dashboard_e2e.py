@@ -5,6 +5,7 @@ Events go in through the public API; the assertions read what the page shows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -112,6 +113,28 @@ def test_stuck_student_is_flagged_with_the_error_and_can_be_handled(
     item.locator(".attention-action").click()
     item.wait_for(state="detached", timeout=2000)
     assert page.locator("#stuck-empty").is_visible()
+
+
+@pytest.mark.parametrize("student", ["../a/b", "50% off/ü", "."])
+def test_any_student_id_can_be_opened_dismissed_and_handled(
+    server: ServerProcess, page: Any, student: str
+) -> None:
+    """Ids are whatever a client sent: one with "/", "..", "%" must not plant an alert for good."""
+    who = {"userId": student, "emailAddress": None, "userName": "Odd"}
+    open_dashboard(page, server.url)
+    post(server, event(eventType="help", **who), *[event(**who, **NAME_ERROR) for _ in range(3)])
+    selector = f"[data-student={json.dumps(student, ensure_ascii=False)}]"
+    help_item = page.locator(f"#help-list .attention-item{selector}")
+    help_item.wait_for(timeout=2000)
+    page.locator(f".tile{selector}").click()
+    page.locator("#detail-runs .run-failed").first.wait_for()
+    page.locator("#detail-close").click()
+    help_item.locator(".attention-action").click()
+    help_item.wait_for(state="detached", timeout=2000)
+    stuck_item = page.locator(f"#stuck-list .attention-item{selector}")
+    stuck_item.locator(".attention-action").click()
+    stuck_item.wait_for(state="detached", timeout=2000)
+    assert page.locator(f".tile{selector}").get_attribute("data-status") == "error"
 
 
 def test_heatmap_and_hotspots_reflect_posted_executions(server: ServerProcess, page: Any) -> None:

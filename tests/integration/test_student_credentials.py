@@ -57,13 +57,20 @@ async def test_a_student_credential_cannot_post_as_another_student(settings: Set
                     event(emailAddress="grace@school.example", userName="Grace", code="f1"),
                     event(emailAddress=None, userId="grace", teamName="blue", code="f2"),
                     event(emailAddress="ADA@school.example", userName="Me", code="mine"),
+                    # The contract's Python names are other spellings of the same claim.
+                    {
+                        **event(emailAddress=None, userName=None, code="f3"),
+                        "email_address": "grace@school.example",
+                        "user_id": "grace",
+                        "user_name": "Grace",
+                    },
                 ]
                 answer = await http.post(URL, json=forged, headers=bearer(ada))
-                assert answer.status_code == 202 and answer.json()["accepted"] == 3
+                assert answer.status_code == 202 and answer.json()["accepted"] == 4
                 after = (await http.get("/metrics")).text
 
             stored = await events_of(staff, "ada@school.example")
-            assert sorted(e["code"] for e in stored) == ["f1", "f2", "mine"]
+            assert sorted(e["code"] for e in stored) == ["f1", "f2", "f3", "mine"]
             # Stored under the credential's student, shown with the roster's name and team.
             assert {e["emailAddress"] for e in stored} == {"ada@school.example"}
             assert {e["userId"] for e in stored} == {None}
@@ -71,11 +78,11 @@ async def test_a_student_credential_cannot_post_as_another_student(settings: Set
             assert {e["teamName"] for e in stored} == {"red"}
             assert await events_of(staff, "grace") == grace_before
             assert (await events_of(staff, "grace@school.example")) == []
-            # Two of the three claimed someone else (the third was ada, in capitals).
+            # Three of the four claimed someone else (one was ada, in capitals).
             grown = value(after, MISMATCH, action="overwritten") - value(
                 before, MISMATCH, action="overwritten"
             )
-            assert grown == 2
+            assert grown == 3
 
             async with httpx.AsyncClient(base_url=url) as http:
                 # A course token still declares: the body's identity is kept.

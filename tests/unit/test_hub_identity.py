@@ -11,6 +11,7 @@ from cell_monitor.accounts.hub import HubUser, _Answers, hub_prefix, public_url,
 from cell_monitor.accounts.identity import BoundIdentity, bind, bind_all, claimed_student
 from cell_monitor.accounts.users import Role
 from cell_monitor.config import Settings
+from cell_monitor.contract.events import EventIn
 
 
 def settings(**values: Any) -> Settings:
@@ -75,6 +76,17 @@ def test_binding_overwrites_the_claim_and_says_when_it_differed() -> None:
     items, mismatches = bind_all([{"userId": "bob"}, "not an event", {"userId": "ada"}], ada)
     assert mismatches == 1 and items[1] == "not an event"
     assert claimed_student({"emailAddress": "  ", "userId": "x"}) == "x"
+
+
+def test_binding_replaces_every_spelling_of_the_identity() -> None:
+    # The contract also accepts the Python names (email_address, user_id, ...).
+    ada = BoundIdentity("ada", "hub", name="ada", team="red")
+    body = {"email_address": "bob@x.org", "user_id": "bob", "user_name": "Bob", "team_name": "b"}
+    bound, mismatch = bind(body, ada)
+    assert mismatch
+    assert bound == {"userId": "ada", "userName": "ada", "teamName": "red"}
+    model = EventIn.model_validate({**bound, "eventType": "help"})
+    assert model.email_address is None and model.user_id == "ada"
 
 
 def test_the_answer_cache_is_bounded_and_expires() -> None:

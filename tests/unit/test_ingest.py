@@ -29,8 +29,8 @@ def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_array_and_single_object_bodies() -> None:
-    assert parse_body(b'[{"a": 1}, {"b": 2}]') == [{"a": 1}, {"b": 2}]
-    assert parse_body(b'{"a": 1}') == [{"a": 1}]
+    assert parse_body(b'[{"a": 1}, {"b": 2}]').items == [{"a": 1}, {"b": 2}]
+    assert parse_body(b'{"a": 1}').items == [{"a": 1}]
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"42", b'"text"', b"null", b'"\\ud800"'])
@@ -90,3 +90,50 @@ def test_extra_fields_are_metadata_but_bounded(settings) -> None:  # type: ignor
     huge = validate_batch([event(blob="z" * 20_000)], settings).events[0]
     assert huge.truncated and huge.extra is not None and "_dropped" in huge.extra
     assert len(orjson.dumps(huge.extra)) < 200
+
+
+def test_json_orjson_refuses_is_judged_event_by_event(settings) -> None:  # type: ignore[no-untyped-def]
+    good = orjson.dumps(event()).decode()
+    body = f'[{good[:-1]}, "big": {2**70}}}, {good[:-1]}, "code": "\\ud800"}}, {good}]'.encode()
+    posted = parse_body(body)
+    assert posted.lenient
+    batch = validate_batch(posted.items, settings, lenient=posted.lenient)
+    assert batch.indexes == [0, 2]
+    assert "lone UTF-16 surrogate" in batch.rejected[0].errors[0]
+    assert batch.events[0].extra is not None and "_dropped" in batch.events[0].extra
+
+
+def test_elements_nested_too_deeply_are_cut_out_alone() -> None:
+    deep = "[" * 3000 + "]" * 3000
+    body = f'[{{"a": "[[{{,"}}, {{"x": {deep}}}, null, {{"y": {deep}}}]'.encode()
+    posted = parse_body(body)
+    assert posted.too_deep == {1, 3}
+    assert posted.items[0] == {"a": "[[{,"} and posted.items[2] is None
+
+
+def test_clock_ahead_is_bounded_and_kept_as_metadata(settings) -> None:  # type: ignore[no-untyped-def]
+    batch = validate_batch(
+        [event(eventTime="2999-01-01T00:00:00Z"), event(eventTime="1999-01-01T00:00:00Z")],
+        settings,
+    )
+    [stored] = batch.events
+    assert stored.clock_adjusted and stored.event_time == stored.received_at
+    assert stored.extra == {"clientEventTime": "2999-01-01T00:00:00+00:00"}
+    assert "before 2000-01-01" in batch.rejected[0].errors[0]
+
+
+def test_reference_extension_dialect(settings) -> None:  # type: ignore[no-untyped-def]
+    batch = validate_batch(
+        [
+            event(hasError=True, errorMessage="KeyError: 'df'"),
+            event(cellType="markdown", code="# T"),
+            event(eventType="notebook_saved", cellId="c1", cellIndex=2),
+        ],
+        settings,
+    )
+    failed, render, saved = batch.events
+    assert failed.error_name == "KeyError" and failed.is_execution
+    assert not render.is_execution and render.extra is not None
+    assert render.extra["cellType"] == "markdown" and render.extra["code"] == "# T"
+    assert saved.extra is not None and saved.extra["cellId"] == "c1"
+    assert saved.extra["cellIndex"] == 2

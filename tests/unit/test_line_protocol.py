@@ -122,3 +122,11 @@ def test_coarse_times_get_room_to_stay_apart_within_their_own_precision() -> Non
     at_ms = {time_ns(row(pk=pk, event_time=milli)) for pk in range(0, 3_000_000, 1000)}
     assert len(at_ms) == 1000
     assert all(base + 123_000_000 <= t < base + 124_000_000 for t in at_ms)
+
+
+def test_a_cell_executed_without_an_execution_row_is_no_run() -> None:
+    # A markdown cell "run" (a render) stores no cell_executions row: has_error is NULL.
+    render = row(has_error=None, duration_ms=None, cell_index=None, execution_count=None)
+    assert to_line(render).startswith(
+        f"{STUDENT_EVENT},event_type=cell_executed,notebook=lesson1.ipynb,user_id=ada@example.org "
+    )

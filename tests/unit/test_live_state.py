@@ -69,9 +69,58 @@ def test_help_has_priority_and_ends_with_help_stop_or_dismissal() -> None:
     assert stopped.status(at(5), RULES) == Status.stuck
     dismissed = dismiss_help(state, at(6))
     assert dismissed.help_since is None and dismissed.version == state.version + 1
-    # A help event from before the dismissal, delivered late, does not reopen it.
-    assert run(ev(4.5, "help"), state=dismissed).help_since is None
+    # A help event older than the last one, delivered late, does not reopen it;
+    # nor does one of the same request (within HELP_RESEND_GAP of the last).
+    assert run(ev(2.5, "help"), state=dismissed).help_since is None
+    assert run(ev(3.5, "help"), state=dismissed).help_since is None
+    # A clearly new request does.
     assert run(ev(7, "help"), state=dismissed).help_since == at(7)
+
+
+def test_resends_of_a_dismissed_request_stay_dismissed_until_help_stop() -> None:
+    # The reference extension resends `help` every ~10 s while its button is on.
+    state = run(*(ev(m / 6, "help") for m in range(6)))
+    dismissed = dismiss_help(state, at(1))
+    resent = run(*(ev(1 + m / 6, "help") for m in range(1, 30)), state=dismissed)
+    assert resent.help_since is None and resent.status(at(6), RULES) != Status.help
+    stopped = run(ev(6, "help_stop"), state=resent)
+    again = run(ev(6.1, "help"), state=stopped)
+    assert again.help_since == at(6.1) and again.status(at(6.1), RULES) == Status.help
+    # A dismissal with no open request suppresses nothing.
+    assert run(ev(7, "help"), state=dismiss_help(stopped, at(6.05))).help_since == at(7)
+
+
+def test_a_client_clock_in_the_future_freezes_nothing() -> None:
+    # Times in the store from before eventTime was bounded (e.g. year 9999).
+    far = datetime(9999, 12, 31, tzinfo=timezone.utc)
+    frozen = LiveState(
+        student="ada",
+        help_changed_at=far,
+        last_execution_at=far,
+        consecutive_errors=3,
+        last_execution_failed=True,
+        last_seen=far,
+        version=4,
+    )
+    later = run(ev(1, "help"), ev(2), state=frozen)
+    assert later.help_since == at(1) and later.consecutive_errors == 0
+    assert later.last_seen == at(2)
+    # An event dated after its receipt counts at its receipt.
+    ahead = NewEvent(
+        event_id="x",
+        event_type="help_stop",
+        event_time=far,
+        received_at=at(3),
+        student_key="ada",
+    )
+    assert run(ahead, ev(4, "help"), state=later).help_since == at(4)
+
+
+def test_a_markdown_render_is_no_run() -> None:
+    stuck = run(ev(0, error=True), ev(1, error=True), ev(2, error=True))
+    rendered = run(ev(3, cell_type="markdown"), state=stuck)
+    assert rendered.status(at(3), RULES) == Status.stuck
+    assert rendered.execution_count == 3 and rendered.consecutive_errors == 3
 
 
 def test_late_events_are_counted_but_do_not_rewrite_the_present() -> None:

@@ -100,5 +100,6 @@ def test_ingest_response_uses_the_contract_names() -> None:
         "accepted": 1,
         "duplicates": 2,
         "truncated": 0,
+        "clockAdjusted": 0,
         "rejected": [{"index": 3, "eventId": "e", "errors": ["x"]}],
     }

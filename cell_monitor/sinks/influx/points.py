@@ -53,14 +53,20 @@ def time_ns(row: LogRow) -> int:
     return micros * 1000 + row.pk % slots
 
 
+def _is_execution(row: LogRow) -> bool:
+    # has_error comes from the cell_executions row (NOT NULL there): a
+    # cell_executed without one was no run (a markdown cell rendered).
+    return row.event_type == "cell_executed" and row.has_error is not None
+
+
 def measurement(row: LogRow) -> str:
-    return CELL_EXECUTION if row.event_type == "cell_executed" else STUDENT_EVENT
+    return CELL_EXECUTION if _is_execution(row) else STUDENT_EVENT
 
 
 def to_line(row: LogRow) -> str:
     """The line protocol of one event; ValueError when InfluxDB cannot store it."""
     tags = {"user_id": row.student_key, "notebook": row.notebook}
-    if row.event_type == "cell_executed":
+    if _is_execution(row):
         has_error = bool(row.has_error)
         fields: dict[str, bool | int | float | str | None] = {
             # Coerced: a field's type is fixed per shard, and a driver may hand

@@ -1,4 +1,4 @@
-import { loginUrl, withQuery } from '../api';
+import { loginUrl, studentPath, withQuery } from '../api';
 import { backoffDelay } from '../socket';
 
 describe('backoffDelay', () => {
@@ -22,6 +22,14 @@ describe('api helpers', () => {
     expect(loginUrl('/dashboard?team=A')).toBe(
       '/login?next=%2Fdashboard%3Fteam%3DA'
     );
+  });
+
+  it('puts any student id in the query string, never in the path', () => {
+    for (const student of ['a/b', '..', '.', '50% off', 'ünï/cødé', '?x=1#y']) {
+      const url = new URL(studentPath(student, 'help/dismiss'), 'http://h');
+      expect(url.pathname).toBe('/api/v1/students/help/dismiss');
+      expect(url.searchParams.get('student')).toBe(student);
+    }
   });
 
   it('leaves empty parameters out of the query', () => {
