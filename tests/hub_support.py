@@ -253,7 +253,8 @@ def hub_deployment(base: Path, **server_env: str) -> Iterator[tuple[Hub, ServerP
     server: ServerProcess | None = None
     try:
         hub.start()
-        server = ServerProcess(env, port=server_port).wait_ready(timeout=120)
+        server = ServerProcess(env, port=server_port)  # stopped below even if never ready
+        server.wait_ready(timeout=120)
         yield hub, server
     finally:
         if server is not None:
