@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     redis_channel: str = Field(
         "events", description="Pub/sub channel; give each deployment sharing a Redis its own."
     )
+    redis_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="A Redis silent this long counts as hung: dashboards resynchronise after.",
+    )
     influxdb_url: str | None = Field(
         None,
         validation_alias=_env("INFLUXDB_URL", "CELL_MONITOR_INFLUXDB_URL"),
@@ -142,6 +147,21 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: LogFormat = Field(LogFormat.text, description="`text` or `json` log lines.")
 
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Comma-separated addresses or networks (e.g. 10.0.0.0/8) of reverse proxies "
+        "whose X-Forwarded-For/-Proto are believed (client address for rate limits, HTTPS for "
+        "cookies); empty: none. Headers from anyone else are ignored.",
+    )
+    keep_alive_seconds: int = Field(
+        5, ge=1, description="An idle keep-alive connection is closed after this long."
+    )
+    request_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A request whose headers and body are not all received within this long "
+        "is dropped (slow or stalled clients cannot hold connections).",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_CORS_ORIGINS),
         description="Comma-separated origins allowed to call the API from a browser.",
@@ -342,7 +362,9 @@ class Settings(BaseSettings):
         "CELL_MONITOR_RETENTION_DAYS, prunes.",
     )
 
-    @field_validator("cors_origins", "hub_instructor_groups", "hub_ta_groups", mode="before")
+    @field_validator(
+        "cors_origins", "trusted_proxies", "hub_instructor_groups", "hub_ta_groups", mode="before"
+    )
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -44,6 +44,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+SQL_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg")
+
+
 def configure_logging(settings: Settings) -> None:
     """Route every logger (ours, uvicorn's, SQLAlchemy's) through one handler."""
     handler = logging.StreamHandler()
@@ -55,6 +58,10 @@ def configure_logging(settings: Settings) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Never below WARNING, whatever the level: at DEBUG/INFO these print SQL with
+    # its parameters (event contents, password hashes, session tokens).
+    for name in SQL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     # Alembic narrates every migration step at INFO; `db upgrade` reports itself.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # Access lines for every event POST drown the useful ones; opt in with DEBUG.

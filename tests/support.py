@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from cell_monitor.accounts.sessions import COOKIE_NAME
 from cell_monitor.config import Settings
 from cell_monitor.server.app import create_app
+from cell_monitor.server.http import server_config
 
 PG_ENV = "CELL_MONITOR_TEST_DATABASE_URL"
 # The account every test server starts with (CELL_MONITOR_INITIAL_ADMIN_PASSWORD).
@@ -105,11 +106,12 @@ async def instructor_client(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
 @asynccontextmanager
 async def live_server(settings: Settings, port: int = 0) -> AsyncIterator[str]:
     """Serve create_app(settings) with uvicorn (on `port`, default a free one); yields the URL."""
-    config = uvicorn.Config(
+    # The configuration `cell-monitor serve` uses (read timeouts, proxy headers).
+    config = server_config(
         create_app(settings),
+        settings,
         host="127.0.0.1",
         port=port,
-        log_config=None,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

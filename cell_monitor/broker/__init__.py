@@ -11,7 +11,9 @@ def create_broker(settings: Settings) -> Broker:
     if settings.redis_url:
         from cell_monitor.broker.redis import RedisBroker
 
-        return RedisBroker(settings.redis_url, settings.redis_channel)
+        return RedisBroker(
+            settings.redis_url, settings.redis_channel, timeout=settings.redis_timeout_seconds
+        )
     from cell_monitor.broker.memory import MemoryBroker
 
     return MemoryBroker()

@@ -4,6 +4,12 @@ Publishing never blocks ingest: messages go to a bounded queue that one task
 sends in a pipeline. When Redis is away, messages are dropped (they are stored
 in the database anyway), the subscriber reconnects with backoff, and receivers
 are told to resynchronise from a fresh snapshot once it is back.
+
+A Redis that hangs (stopped, swapping, stuck on a slow command) refuses no
+connection, so it is noticed by time: a publish that times out makes the
+publisher wait until Redis answers a PING and then broadcast a resync request
+to every worker; a subscription that hears nothing (not even the answer to its
+own PING) within the timeout is treated as lost, reconnected and resynchronised.
 """
 
 from __future__ import annotations
@@ -35,13 +41,26 @@ CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
+# Published after messages were lost: every worker's dashboards take a snapshot.
+RESYNC_REQUEST: Message = {"type": "broker_resync"}
+_LIVENESS_PING = "cell-monitor-liveness"
+
+
+class SubscriptionStalled(RedisError):
+    """Redis did not answer the subscription's PING within the timeout."""
+
+
 class RedisBroker:
     name = "redis"
     distributed = True
 
-    def __init__(self, url: str, channel: str, max_pending: int = 10_000) -> None:
-        self._redis: Redis = Redis.from_url(url, **CLIENT_OPTIONS)
+    def __init__(
+        self, url: str, channel: str, max_pending: int = 10_000, timeout: float = 5.0
+    ) -> None:
+        options = {**CLIENT_OPTIONS, "socket_timeout": timeout, "socket_connect_timeout": timeout}
+        self._redis: Redis = Redis.from_url(url, **options)
         self._channel = channel
+        self._timeout = timeout
         self._outbox: asyncio.Queue[Sequence[Message]] = asyncio.Queue(max_pending)
         self._tasks: list[asyncio.Task[None]] = []
         self.subscribed = asyncio.Event()
@@ -65,7 +84,7 @@ class RedisBroker:
             metrics.BROKER_DROPPED.inc(len(messages))
 
     async def check(self) -> None:
-        await asyncio.wait_for(self._redis.ping(), 5)
+        await asyncio.wait_for(self._redis.ping(), self._timeout)
 
     async def _publish_loop(self) -> None:
         while True:
@@ -84,6 +103,35 @@ class RedisBroker:
             except (RedisError, OSError) as exc:
                 metrics.BROKER_DROPPED.inc(count)
                 log.warning("Publishing %d live messages to Redis failed: %s", count, exc)
+                await self._recover_publishing()
+
+    async def _recover_publishing(self) -> None:
+        """Wait until Redis answers, then have every worker resynchronise.
+
+        Whatever was queued meanwhile is dropped: the snapshots that the resync
+        request triggers are built from the database and contain it.
+        """
+        delay = 0.2
+        while True:
+            self._drop_outbox()
+            try:
+                await asyncio.wait_for(self._redis.ping(), self._timeout)
+                self._drop_outbox()
+                await asyncio.wait_for(
+                    self._redis.publish(self._channel, encode([RESYNC_REQUEST])),
+                    self._timeout,
+                )
+            except (RedisError, OSError, TimeoutError) as exc:
+                log.debug("Redis still not answering the publisher: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            log.info("Redis answers again; every worker's dashboards resynchronise")
+            return
+
+    def _drop_outbox(self) -> None:
+        while not self._outbox.empty():
+            metrics.BROKER_DROPPED.inc(len(self._outbox.get_nowait()))
 
     async def _subscribe_loop(self, handler: MessageHandler) -> None:
         delay = 0.5
@@ -92,6 +140,7 @@ class RedisBroker:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
+                await self._confirm(pubsub)
                 self.subscribed.set()
                 metrics.BROKER_CONNECTED.set(1)
                 if not first:
@@ -99,7 +148,7 @@ class RedisBroker:
                     await handler(None)
                 first, delay = False, 0.5
                 await self._receive(pubsub, handler)
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, TimeoutError) as exc:
                 self.subscribed.clear()
                 metrics.BROKER_CONNECTED.set(0)
                 log.warning("Redis subscription lost (%s); retrying in %.1fs", exc, delay)
@@ -108,20 +157,55 @@ class RedisBroker:
             finally:
                 await _close_quietly(pubsub)
 
+    async def _confirm(self, pubsub: PubSub) -> None:
+        """Wait for Redis to answer on the new subscription (a hung Redis accepts connects).
+
+        Messages arriving before the answer are skipped: the resync that
+        follows builds its snapshot from the database.
+        """
+        await pubsub.ping(_LIVENESS_PING)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        while (left := deadline - loop.time()) > 0:
+            message = await pubsub.get_message(timeout=left)
+            if message is not None and message.get("type") == "pong":
+                return
+        raise SubscriptionStalled(f"Redis did not confirm the subscription in {self._timeout:.1f}s")
+
     async def _receive(self, pubsub: PubSub, handler: MessageHandler) -> None:
+        loop = asyncio.get_running_loop()
+        heard = loop.time()
+        pinged: float | None = None
         while True:
-            message = await pubsub.get_message(timeout=1.0)
-            if message is None or message.get("type") != "message":
+            message = await pubsub.get_message(timeout=min(1.0, self._timeout))
+            now = loop.time()
+            if message is None:
+                # Silence is normal in a quiet class; silence after our own PING is not.
+                if pinged is not None and now - pinged > self._timeout:
+                    raise SubscriptionStalled(f"no answer from Redis in {self._timeout:.1f}s")
+                if pinged is None and now - heard > self._timeout:
+                    await pubsub.ping(_LIVENESS_PING)
+                    pinged = now
+                continue
+            heard, pinged = now, None
+            if message.get("type") != "message":
                 continue
             batch = decode(message["data"])
             # Drain what is already buffered so the hub handles it in one pass.
             while (more := await pubsub.get_message(timeout=0)) is not None:
                 if more.get("type") == "message":
                     batch.extend(decode(more["data"]))
-            try:
-                await handler(batch)
-            except Exception:
-                log.exception("Handling %d live messages failed", len(batch))
+            await self._deliver(batch, handler)
+
+    async def _deliver(self, batch: list[Message], handler: MessageHandler) -> None:
+        live = [m for m in batch if m != RESYNC_REQUEST]
+        try:
+            if len(live) < len(batch):
+                await handler(None)
+            if live:
+                await handler(live)
+        except Exception:
+            log.exception("Handling %d live messages failed", len(batch))
 
 
 async def _close_quietly(pubsub: PubSub) -> None:

@@ -7,6 +7,7 @@ import click
 from cell_monitor import __version__
 from cell_monitor.cli.db import db
 from cell_monitor.cli.doctor import doctor
+from cell_monitor.cli.export import export
 from cell_monitor.cli.serve import serve
 from cell_monitor.cli.simulate import simulate
 from cell_monitor.cli.student import student
@@ -27,3 +28,4 @@ main.add_command(token)
 main.add_command(student)
 main.add_command(doctor)
 main.add_command(simulate)
+main.add_command(export)

@@ -15,6 +15,7 @@ import click
 from cell_monitor import __version__
 from cell_monitor.cli.settings import load_settings
 from cell_monitor.config import Settings
+from cell_monitor.server.supervision import SUPERVISOR_PID_ENV
 
 # Options of `serve` and the environment variables they stand for, so that the
 # worker processes uvicorn spawns build the same Settings.
@@ -52,13 +53,14 @@ def serve(demo: bool, **options: Any) -> None:
             "live updates between worker processes (set REDIS_URL=redis://host:6379/0)"
         )
     _preflight(settings)
-    import uvicorn
-
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Workers are separate processes: metrics add up through files.
         metrics_dir = tempfile.mkdtemp(prefix="cell-monitor-metrics-")
         atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    if settings.workers > 1:
+        # The workers exit when this process dies (cell_monitor/server/supervision.py).
+        os.environ[SUPERVISOR_PID_ENV] = str(os.getpid())
     if demo:
         demo_mode.start_class(settings)
     click.echo(
@@ -66,16 +68,33 @@ def serve(demo: bool, **options: Any) -> None:
         f"({settings.workers} worker(s)); API docs at /docs",
         err=True,
     )
-    uvicorn.run(
+    _run(settings)
+
+
+def _run(settings: Settings) -> None:
+    """uvicorn.run, with the server configuration of cell_monitor/server/http.py."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from cell_monitor.server.http import server_config
+
+    config = server_config(
         "cell_monitor.server.app:create_app_from_env",
+        settings,
         factory=True,
-        host=settings.host,
-        port=settings.port,
         workers=settings.workers,
-        log_config=None,
-        proxy_headers=True,
         timeout_graceful_shutdown=10,
     )
+    server = uvicorn.Server(config)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass
+    if config.workers == 1 and not server.started:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE: the log above says why
 
 
 def _preflight(settings: Settings) -> None:

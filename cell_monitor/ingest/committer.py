@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -58,6 +59,45 @@ Outcome = str | Failed
 
 
 @dataclass
+class CommitHealth:
+    """The outcome of the latest commit attempt, for /health and /health/ready.
+
+    `SELECT 1` succeeds on a full disk or a read-only database; only a commit
+    tells whether events can be stored. A failure stays until a commit (or the
+    health probe's write) succeeds again.
+    """
+
+    failing_since: float | None = None
+    reason: str = ""
+    last_success: float | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_since is not None
+
+    def succeeded(self) -> None:
+        if self.failing_since is not None:
+            log.info("Commits succeed again")
+        self.failing_since = None
+        self.reason = ""
+        self.last_success = time.time()
+
+    def failed(self, reason: str) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.time()
+        self.reason = reason
+
+    def describe(self) -> str:
+        """One line for /health while failing."""
+        if self.failing_since is None:
+            return "healthy"
+        since = datetime.fromtimestamp(self.failing_since, timezone.utc).isoformat(
+            timespec="seconds"
+        )
+        return f"unhealthy: commits failing since {since}: {self.reason}"
+
+
+@dataclass
 class _Submission:
     events: Sequence[NewEvent]
     future: asyncio.Future[list[Outcome]]
@@ -83,6 +123,12 @@ class GroupCommitter:
         self._concurrency = concurrency
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self.health = CommitHealth()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine commits use (write transactions)."""
+        return self._engine
 
     def add_listener(self, listener: CommitListener) -> None:
         """Call `listener` with the newly stored events after each commit (must not block)."""
@@ -152,11 +198,14 @@ class GroupCommitter:
         except Exception as exc:
             if _is_unavailable(exc):
                 log.error("Commit of %d events failed: %s", len(events), _short(exc))
-                error = StorageUnavailable(f"the database did not commit: {_short(exc)}")
+                self.health.failed(describe_storage_failure(exc))
+                error = StorageUnavailable(describe_storage_failure(exc))
                 for submission in group:
                     _settle(submission.future, error)
                 return
-            log.warning("A group of %d events was refused (%s); isolating", len(events), exc)
+            log.warning(
+                "A group of %d events was refused (%s); isolating", len(events), _short(exc)
+            )
             await self._isolate(group)
             return
         self._finish(group, events, list(result.outcomes), result.changes)
@@ -177,7 +226,9 @@ class GroupCommitter:
                 changes.extend(result.changes)
             except Exception as exc:
                 if _is_unavailable(exc):
-                    _settle(submission.future, StorageUnavailable(_short(exc)))
+                    self.health.failed(describe_storage_failure(exc))
+                    log.error("Commit of an event failed: %s", _short(exc))
+                    _settle(submission.future, StorageUnavailable(describe_storage_failure(exc)))
                     return
                 outcomes.append(Failed(f"the database refused this event: {_short(exc)}"))
         self._finish(group, list(submission.events), outcomes, changes)
@@ -194,6 +245,7 @@ class GroupCommitter:
                 log.info("Commit contention (%s), retry %d", _short(exc), attempt)
                 await asyncio.sleep(0.01 * attempt)
                 continue
+            self.health.succeeded()
             metrics.COMMIT_DURATION.observe(time.perf_counter() - started)
             metrics.COMMIT_GROUP_EVENTS.observe(len(events))
             return result
@@ -301,6 +353,25 @@ def _is_driver_connection_error(exc: BaseException) -> bool:
     if not module.startswith("asyncpg"):
         return False
     return not isinstance(exc, ValueError)
+
+
+def describe_storage_failure(exc: BaseException) -> str:
+    """Why a commit failed, in words for operators and clients.
+
+    The database's own message (table names, SQL, file paths) goes to the
+    server log only; answers and /health carry this category.
+    """
+    text = _short(exc).lower()
+    sqlstate = _sqlstate(exc)
+    if isinstance(exc, TimeoutError):
+        return "the database did not answer in time"
+    if "disk is full" in text or "no space left" in text or sqlstate.startswith("53"):
+        return "the database's disk is full"
+    if "readonly" in text or "read-only" in text or sqlstate == "25006":
+        return "the database is read-only"
+    if isinstance(exc, OSError) or sqlstate.startswith("08") or "connect" in text:
+        return "the database is unreachable"
+    return "the database did not commit"
 
 
 def _short(exc: BaseException) -> str:

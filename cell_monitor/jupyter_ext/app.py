@@ -203,6 +203,7 @@ class CellMonitorExtension(ExtensionApp):
                 "cell-monitor: hub_identity needs JUPYTERHUB_API_TOKEN (set by JupyterHub) and "
                 "a server-side server_url (CELL_MONITOR_SERVER_URL); sending without it"
             )
+        self._queue_error: str | None = None
         self.log.info(
             "cell-monitor: queue %s, class server %s%s",
             self.queue_path,
@@ -259,20 +260,40 @@ class CellMonitorExtension(ExtensionApp):
                 json.dumps({"server_url": target.server_url, "ingest_token": target.ingest_token}),
             )
 
+    def queue_failed(self, reason: str) -> None:
+        """The browser's batch could not be saved (status names it until a save succeeds)."""
+        if self._queue_error != reason:
+            self.log.error("cell-monitor: cannot save events: %s", reason)
+        self._queue_error = reason
+
+    def queue_recovered(self) -> None:
+        if self._queue_error is not None:
+            self.log.info("cell-monitor: events are saved again")
+        self._queue_error = None
+
+    def queue_error(self) -> str | None:
+        """Why events cannot be saved or cleared from the disk queue, if they cannot."""
+        if self._queue_error:
+            return self._queue_error
+        return self.forwarder.queue_error
+
     async def status(self) -> dict[str, Any]:
         self.ensure_forwarding()
         target = await self.target()
         forwarder = self.forwarder
+        queue_error = self.queue_error()
         return {
             "enabled": self.enabled,
             "configured": target is not None,
             "serverUrl": target.server_url if target else None,
             "hubUser": self.hub_user or None,
             "identity": _identity_mode(target),
-            "queueLength": await self.queue.length(),
+            "queueLength": max(0, await self.queue.length() - forwarder.acknowledged_pending),
             "unreachableSeconds": forwarder.unreachable_seconds(),
             "warnAfterSeconds": self.warn_after_seconds,
-            "lastError": forwarder.last_error,
+            # The indicator shows lastError: a disk problem here outranks delivery.
+            "lastError": queue_error or forwarder.last_error,
+            "queueError": queue_error,
             "lastDeliveryAt": forwarder.last_delivery_at,
             "delivered": forwarder.delivered,
             # What the data notice tells the student (the identity is theirs anyway).

@@ -15,9 +15,12 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -32,6 +35,23 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 class QueueFull(Exception):
     """The queue holds `max_events`; the batch was not stored."""
+
+
+class QueueUnwritable(Exception):
+    """The queue's file cannot be written (disk full, read-only, I/O error); nothing changed."""
+
+    def __init__(self, reason: str, *, disk_full: bool) -> None:
+        super().__init__(reason)
+        self.disk_full = disk_full
+
+
+def _unwritable(exc: sqlite3.Error | OSError, path: Path) -> QueueUnwritable:
+    text = str(exc).lower()
+    if "full" in text or "no space" in text:
+        return QueueUnwritable(f"the disk holding {path} is full", disk_full=True)
+    if "readonly" in text or "read-only" in text:
+        return QueueUnwritable(f"{path} is read-only", disk_full=False)
+    return QueueUnwritable(f"{path} cannot be written: {exc}", disk_full=False)
 
 
 @dataclass(frozen=True)
@@ -71,14 +91,18 @@ class DiskQueue:
                 self._conn = None
 
     async def put(self, events: list[dict[str, Any]]) -> PutResult:
-        """Store a batch atomically; raise QueueFull (storing nothing) over the bound."""
-        return await asyncio.to_thread(self._put, events)
+        """Store a batch atomically; raise QueueFull (storing nothing) over the bound.
+
+        Raises QueueUnwritable (storing nothing) when the file cannot be written.
+        """
+        return await asyncio.to_thread(self._writing, self._put, events)
 
     async def peek(self, limit: int) -> list[QueuedEvent]:
         return await asyncio.to_thread(self._peek, limit)
 
     async def delete(self, seqs: list[int]) -> None:
-        await asyncio.to_thread(self._delete, seqs)
+        """Remove delivered events; raises QueueUnwritable when the file cannot be written."""
+        await asyncio.to_thread(self._writing, self._delete, seqs)
 
     async def length(self) -> int:
         return await asyncio.to_thread(self._length)
@@ -87,7 +111,13 @@ class DiskQueue:
         return await asyncio.to_thread(self._get_meta, key)
 
     async def set_meta(self, key: str, value: str) -> None:
-        await asyncio.to_thread(self._set_meta, key, value)
+        await asyncio.to_thread(self._writing, self._set_meta, key, value)
+
+    def _writing(self, write: Callable[..., _T], *args: Any) -> _T:
+        try:
+            return write(*args)
+        except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
+            raise _unwritable(exc, self.path) from exc
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -114,7 +144,7 @@ class DiskQueue:
                 stored = conn.total_changes - before
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         return PutResult(stored=stored, duplicates=len(rows) - stored, length=length + stored)
 
@@ -129,8 +159,12 @@ class DiskQueue:
         with self._lock:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
-            conn.execute("COMMIT")
+            try:
+                conn.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
 
     def _length(self) -> int:
         with self._lock:
@@ -153,3 +187,9 @@ class DiskQueue:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # A failed COMMIT (disk full) may already have ended the transaction.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")

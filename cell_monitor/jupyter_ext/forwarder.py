@@ -8,6 +8,11 @@ verdict), and so does the server's own 422 "nothing in the body is usable".
 Network errors, 5xx, 401/403, redirects and anything unexpected keep the
 batch and retry with exponential backoff and jitter, with no retry limit: the
 queue bound, not a retry count, decides when data is lost.
+
+When the queue cannot delete acknowledged events (the student's disk is full),
+their sequence numbers are kept in memory: they are never sent again, and their
+deletion is retried before each batch, so a full disk cannot make the
+forwarder resend the same batch in a loop.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
-from cell_monitor.jupyter_ext.disk_queue import DiskQueue, QueuedEvent
+from cell_monitor.jupyter_ext.disk_queue import DiskQueue, QueuedEvent, QueueUnwritable
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +98,9 @@ class Forwarder:
         self.last_delivery_at: float | None = None
         self.unreachable_since: float | None = None
         self.delivered = 0
+        # Acknowledged by the class server but still on disk (the delete failed).
+        self._acknowledged: set[int] = set()
+        self.queue_error: str | None = None
 
     @property
     def running(self) -> bool:
@@ -121,6 +129,9 @@ class Forwarder:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before looking at the queue, not after: a wake() while
+            # forward_once runs must not be lost (it would wait idle_poll).
+            self._wakeup.clear()
             try:
                 outcome = await self.forward_once()
             except Exception:  # a bug must not end delivery for good
@@ -133,7 +144,6 @@ class Forwarder:
                 # down server is not hammered by a busy classroom.
                 await asyncio.sleep(outcome)
                 continue
-            self._wakeup.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._idle_poll)
 
@@ -142,7 +152,10 @@ class Forwarder:
         target = await self._target()
         if target is None:
             return "idle"
-        batch = await self.queue.peek(self._batch_limit)
+        await self._delete_acknowledged()
+        peeked = await self.queue.peek(self._batch_limit + len(self._acknowledged))
+        batch = [item for item in peeked if item.seq not in self._acknowledged]
+        batch = batch[: self._batch_limit]
         if not batch:
             return "idle"
         try:
@@ -181,21 +194,55 @@ class Forwarder:
         seqs = [item.seq for item in batch]
         if code == 202:
             self._log_rejections(batch, response)
-            await self.queue.delete(seqs)
+            await self._acknowledge(seqs)
             self.delivered += len(seqs)
             self._batch_limit = self._batch_size
         elif code == 422 and _is_ingest_answer(response):
             # The class server found nothing usable; resending cannot help.
             log.warning("cell-monitor: class server rejected %d events as invalid", len(seqs))
-            await self.queue.delete(seqs)
+            await self._acknowledge(seqs)
         elif code == 413 and len(batch) > 1:
             # Over the server's size limit: resend the same events in halves.
             self._batch_limit = max(1, len(batch) // 2)
         elif code == 413:
             log.error("cell-monitor: dropping event %s, too large", batch[0].body.get("eventId"))
-            await self.queue.delete(seqs)
+            await self._acknowledge(seqs)
         else:
             raise _Retry(_describe_failure(response), _retry_after(response))
+
+    async def _acknowledge(self, seqs: list[int]) -> None:
+        """Delete answered events; if the disk refuses, remember them instead of resending."""
+        try:
+            await self.queue.delete(seqs)
+        except QueueUnwritable as exc:
+            self._acknowledged.update(seqs)
+            self._queue_failed(exc)
+        else:
+            self.queue_error = None
+
+    async def _delete_acknowledged(self) -> None:
+        if not self._acknowledged:
+            return
+        pending = sorted(self._acknowledged)
+        try:
+            await self.queue.delete(pending)
+        except QueueUnwritable as exc:
+            self._queue_failed(exc)
+            return
+        self._acknowledged.difference_update(pending)
+        self.queue_error = None
+        log.info("cell-monitor: %d delivered events cleared from the queue", len(pending))
+
+    def _queue_failed(self, exc: QueueUnwritable) -> None:
+        reason = f"delivered events cannot be cleared from the queue: {exc}"
+        if self.queue_error != reason:
+            log.error("cell-monitor: %s; they will not be sent again", reason)
+        self.queue_error = reason
+
+    @property
+    def acknowledged_pending(self) -> int:
+        """Delivered events still on disk because deleting them failed."""
+        return len(self._acknowledged)
 
     def _succeeded(self) -> None:
         self.failures = 0

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 
-from cell_monitor.jupyter_ext.disk_queue import QueueFull
+from cell_monitor.jupyter_ext.disk_queue import QueueFull, QueueUnwritable
 
 if TYPE_CHECKING:
     from cell_monitor.jupyter_ext.app import CellMonitorExtension
@@ -60,12 +60,19 @@ class EventsHandler(_Base):
         valid, rejected = _split_valid(events)
         try:
             result = await ext.queue.put([ext.stamp(event) for event in valid])
+            if target is not None:
+                await ext.remember_client_target(target)
         except QueueFull as exc:
             # Nothing stored: the browser keeps the batch and retries later.
             self.set_header("Retry-After", "60")
             return self._reply(503, {"detail": f"queue full: {exc}"})
-        if target is not None:
-            await ext.remember_client_target(target)
+        except QueueUnwritable as exc:
+            # Nothing acknowledged: the browser keeps the batch and retries later.
+            ext.queue_failed(str(exc))
+            self.set_header("Retry-After", "30")
+            detail = f"events cannot be saved on the Jupyter server: {exc}"
+            return self._reply(507 if exc.disk_full else 503, {"detail": detail})
+        ext.queue_recovered()
         ext.ensure_forwarding()
         ext.forwarder.wake()
         self._reply(

@@ -8,7 +8,11 @@ student and the leading sink forget points it still holds; then InfluxDB.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -59,6 +63,9 @@ async def erase_from_database(
     """Delete the students stored under `keys` from every table; the keys found and counts."""
     keys = list(keys)
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+        if conn.dialect.name == "sqlite":
+            # Overwrite deleted rows with zeros instead of leaving them in free space.
+            await conn.exec_driver_sql("PRAGMA secure_delete = ON")
         ids = await student_ids(conn, keys)
         found = list(
             (await conn.execute(select(Student.student_key).where(Student.id.in_(ids)))).scalars()
@@ -87,7 +94,30 @@ async def erase_from_database(
         counts["student_credentials"] = await _count_and_delete(
             conn, delete(StudentCredential).where(StudentCredential.student_key.in_(keys))
         )
+    erased = found or counts["student_credentials"]
+    if erased and engine.dialect.name == "sqlite" and engine.url.database:
+        await asyncio.to_thread(checkpoint_wal, engine.url.database)
     return found, counts
+
+
+def checkpoint_wal(database: str, attempts: int = 20) -> None:
+    """Copy the WAL into the database file and empty it: no old copy of a row stays there.
+
+    The WAL keeps every page version written since the last checkpoint, so the
+    erased student's rows would otherwise survive in it; TRUNCATE waits for
+    readers of older snapshots (busy_timeout) and then cuts the file to zero.
+    """
+    for attempt in range(1, attempts + 1):
+        with contextlib.closing(sqlite3.connect(database, timeout=30)) as connection:
+            busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return
+        time.sleep(0.05 * attempt)
+    log.warning(
+        "The SQLite WAL of %s could not be emptied (readers kept it busy); "
+        "the erased rows leave it at the next checkpoint",
+        database,
+    )
 
 
 async def _delete_dedup_keys(conn: AsyncConnection, ids: list[int]) -> int:

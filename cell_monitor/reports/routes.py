@@ -1,23 +1,38 @@
 """The read API and the dashboard's reports: events, students, stats, activity,
-notebooks, progress, hotspots, student detail and CSV exports."""
+notebooks, progress, hotspots, student detail, code insight and CSV exports."""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.background import BackgroundTask
 
 from cell_monitor.contract.events import ActivityOut, EventPage, StatsOut, StudentList, UtcTime
+from cell_monitor.contract.insight import ClustersOut, ReplayOut, RunHistory
 from cell_monitor.contract.reports import HotspotsOut, NotebookList, ProgressOut, StudentDetail
 from cell_monitor.deps import EngineDep, SettingsDep, app_part
 from cell_monitor.domain.live_status import thresholds_of
 from cell_monitor.reports import csv_export as export
 from cell_monitor.reports import progress, queries, timeline
 from cell_monitor.reports.activity import ActivitySource, ActivityUnavailable, Hours, per_minute
+from cell_monitor.reports.analysis_export import (
+    Format,
+    ParquetUnavailable,
+    write_analysis,
+    zip_directory,
+)
+from cell_monitor.reports.clusters import attempt_clusters
+from cell_monitor.reports.history import run_history
+from cell_monitor.reports.replay import replay
 from cell_monitor.storage.live_store import UnknownStudent
 
 router = APIRouter(prefix="/api/v1")
@@ -173,6 +188,59 @@ async def _detail(
         raise HTTPException(404, f"no student {student!r}") from exc
 
 
+@router.get("/runs", response_model=RunHistory, response_model_by_alias=True, tags=["insight"])
+async def runs(
+    engine: EngineDep,
+    student: Annotated[str, Query(description="the student's id (any characters)")],
+    notebook: Annotated[str, Query(description="notebookPath")],
+    cell: Annotated[int | None, Query(ge=0, description="cellIndex")] = None,
+    cell_id: Annotated[str | None, Query(alias="cellId", description="instead of cell")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+) -> RunHistory:
+    """A student's runs of one cell, oldest first, each with the diff from the one before."""
+    if cell is None and not cell_id:
+        raise HTTPException(422, "give cell (its index) or cellId")
+    try:
+        after = queries.decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    try:
+        return await run_history(engine, student, notebook, cell, cell_id, limit=limit, after=after)
+    except UnknownStudent as exc:
+        raise HTTPException(404, f"no student {student!r}") from exc
+
+
+@router.get("/clusters", response_model=ClustersOut, response_model_by_alias=True, tags=["insight"])
+async def clusters(
+    engine: EngineDep,
+    notebook: Annotated[str, Query(description="notebookPath")],
+    cell: Annotated[int, Query(ge=0, description="cellIndex")],
+    team: TeamQuery = None,
+) -> ClustersOut:
+    """Every student's latest attempt at a cell, grouped by the shape of its code."""
+    return await attempt_clusters(engine, notebook, cell, team)
+
+
+MAX_REPLAY = timedelta(hours=12)
+
+
+@router.get("/replay", response_model=ReplayOut, response_model_by_alias=True, tags=["insight"])
+async def class_replay(
+    engine: EngineDep,
+    settings: SettingsDep,
+    start: Annotated[UtcTime | None, Query(description="default: 2 h before end")] = None,
+    end: Annotated[UtcTime | None, Query(description="default: now")] = None,
+    notebook: Annotated[str | None, Query(description="heatmap of this notebook")] = None,
+) -> ReplayOut:
+    """The class between start and end, rebuilt from stored events (at most 12 h)."""
+    until = end or datetime.now(timezone.utc)
+    since = start or until - timedelta(hours=2)
+    if not since < until or until - since > MAX_REPLAY:
+        raise HTTPException(422, "start must be before end, at most 12 hours apart")
+    return await replay(engine, since, until, thresholds_of(settings), notebook)
+
+
 def _csv(rows: AsyncIterator[str], name: str) -> StreamingResponse:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
@@ -206,3 +274,36 @@ async def executions_csv(
         team=team, notebook=notebook, student=student, since=since, until=until
     )
     return _csv(export.executions_csv(engine, filters), "executions")
+
+
+@router.get("/export/analysis.zip", response_class=FileResponse, tags=["insight"])
+async def analysis_zip(
+    engine: EngineDep,
+    settings: SettingsDep,
+    format: Annotated[Format, Query(description="csv, or parquet (needs pyarrow)")] = Format.csv,
+    team: TeamQuery = None,
+    notebook: NotebookQuery = None,
+    since: Annotated[UtcTime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[UtcTime | None, Query(description="ISO 8601, exclusive")] = None,
+) -> FileResponse:
+    """Students, events and executions as files for pandas/polars (docs/analysis.md)."""
+    filters = export.ExportFilters(team=team, notebook=notebook, since=since, until=until)
+    work = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="cell-monitor-export-"))
+    try:
+        now = datetime.now(timezone.utc)
+        await write_analysis(engine, work / "files", filters, format, now, thresholds_of(settings))
+        target = work / "analysis.zip"
+        await asyncio.to_thread(zip_directory, work / "files", target)
+    except ParquetUnavailable as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise HTTPException(501, str(exc)) from exc
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    return FileResponse(
+        target,
+        media_type="application/zip",
+        filename=f"cell-monitor-{format.value}-{stamp}.zip",
+        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True),
+    )

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from cell_monitor import __version__, metrics
 from cell_monitor.accounts import hub_routes
@@ -92,6 +93,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
+    if settings.trusted_proxies:
+        # Outermost: everything inside (rate limits by client address, the
+        # cookie's Secure flag) sees the address and scheme the proxy reported.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_exception_handler(Exception, _internal_error)
     app.add_exception_handler(LoginRequired, login_required_handler)
     for router in PUBLIC_ROUTERS:
@@ -183,7 +188,9 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and the CLI's worker processes."""
     from cell_monitor.logs import configure_logging
+    from cell_monitor.server.supervision import watch_supervisor
 
     settings = Settings()
     configure_logging(settings)
+    watch_supervisor()
     return create_app(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from datetime import datetime, timezone
 
@@ -12,9 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from cell_monitor import __version__
+from cell_monitor.ingest.committer import describe_storage_failure
 from cell_monitor.server.deps import StateDep
 from cell_monitor.server.state import AppState
+from cell_monitor.storage.startup import describe_failure, write_probe
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -30,9 +34,30 @@ async def _service_status(state: AppState) -> dict[str, str]:
             services[name] = f"unhealthy: {reason or type(result).__name__}"
         else:
             services[name] = "healthy"
-    if not state.pipeline.committer.running:
+    committer = state.pipeline.committer
+    if not committer.running:
         services["ingest"] = "unhealthy: the commit task is not running"
+    elif committer.health.failing:
+        await _probe_commits(state)
+        if committer.health.failing:
+            services["ingest"] = committer.health.describe()
     return services
+
+
+async def _probe_commits(state: AppState) -> None:
+    """After failed commits, try a write: health recovers without waiting for traffic.
+
+    A load balancer stops sending events to a worker that is not ready, so
+    waiting for the next real commit could keep it out forever.
+    """
+    committer = state.pipeline.committer
+    try:
+        await write_probe(committer.engine, state.settings.db_timeout_seconds)
+    except Exception as exc:
+        log.warning("Health probe write failed: %s", describe_failure(exc))
+        committer.health.failed(describe_storage_failure(exc))
+    else:
+        committer.health.succeeded()
 
 
 @router.get("/health")
@@ -59,7 +84,7 @@ async def live() -> dict[str, str]:
 
 @router.get("/health/ready")
 async def ready(state: StateDep) -> JSONResponse:
-    """Ready to accept events: the primary store answers (readiness probe).
+    """Ready to accept events: the primary store answers and commits (readiness probe).
 
     Redis or InfluxDB being away degrades live views and charts but not ingest,
     so they do not take a worker out of a load balancer.

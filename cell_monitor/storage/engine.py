@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     else:
         engine = create_async_engine(
             url,
+            hide_parameters=True,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
             pool_pre_ping=True,
@@ -49,8 +51,10 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
 def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+        create_private_file(Path(database))
+    # hide_parameters: SQL errors (logged, and in tracebacks) never carry event
+    # contents or password hashes.
+    engine = create_async_engine(url, hide_parameters=True, connect_args={"timeout": 30})
     synchronous = settings.sqlite_synchronous
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -72,6 +76,21 @@ def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) readable by the owner only, if missing.
+
+    Student data is personal data: the folder is created 0700, the file 0600,
+    and SQLite gives the -wal and -shm files the mode of the database file.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
 
 
 SLOW_SECONDS = "cell_monitor_slow_seconds"

@@ -28,6 +28,20 @@ async def ping(engine: AsyncEngine, timeout: float) -> None:
     await asyncio.wait_for(_round_trip(), timeout)
 
 
+async def write_probe(engine: AsyncEngine, timeout: float) -> None:
+    """Commit one real write, bounded in time: fails on a full disk or a read-only database.
+
+    It rewrites Alembic's version row with its own value, so it changes nothing
+    that anyone reads. `engine` should be the committer's (write transactions).
+    """
+
+    async def _write() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+
+    await asyncio.wait_for(_write(), timeout)
+
+
 async def check_database(engine: AsyncEngine, settings: Settings) -> None:
     """Raise StartupError unless the database is reachable and its schema current.
 

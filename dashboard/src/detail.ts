@@ -4,6 +4,7 @@
 import { download, getJson } from './api.js';
 import type { AttentionKind } from './attention.js';
 import { byId, el, STATUS_ICON, STATUS_LABEL, timeOf } from './dom.js';
+import { ICellRef, RunHistoryPanel } from './history.js';
 import { ClassState, displayName, formatWaiting, IChanges } from './state.js';
 
 interface IExecution {
@@ -47,7 +48,32 @@ function duration(ms: number | null): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-function executionItem(run: IExecution): HTMLElement {
+function historyButton(
+  run: IExecution,
+  student: string,
+  show: (cell: ICellRef) => void
+): HTMLElement | null {
+  if (run.notebookPath === null || run.cellIndex === null) {
+    return null;
+  }
+  const cell = {
+    student,
+    notebook: run.notebookPath,
+    cellIndex: run.cellIndex
+  };
+  const button = el('button', {
+    type: 'button',
+    class: 'small run-history',
+    text: 'All runs of this cell'
+  });
+  button.addEventListener('click', () => show(cell));
+  return button;
+}
+
+function executionItem(
+  run: IExecution,
+  history: HTMLElement | null
+): HTMLElement {
   const where = `${run.notebookPath ?? '?'} · cell ${run.cellIndex ?? '?'}`;
   const outcome = run.hasError
     ? el('span', { class: 'outcome failed', text: '✕ failed' })
@@ -61,7 +87,8 @@ function executionItem(run: IExecution): HTMLElement {
       el('time', { datetime: run.eventTime, text: timeOf(run.eventTime) }),
       outcome,
       el('span', { class: 'run-where', text: where }),
-      el('span', { class: 'run-duration', text: duration(run.durationMs) })
+      el('span', { class: 'run-duration', text: duration(run.durationMs) }),
+      history
     ),
     run.code
       ? el('pre', { class: 'run-code' }, el('code', { text: run.code }))
@@ -80,6 +107,7 @@ function executionItem(run: IExecution): HTMLElement {
 
 export class DetailDialog {
   private readonly dialog = byId<HTMLDialogElement>('student-dialog');
+  private readonly history = new RunHistoryPanel();
   private student: string | null = null;
   private cursor: string | null = null;
 
@@ -107,6 +135,7 @@ export class DetailDialog {
   async open(student: string): Promise<void> {
     this.student = student;
     this.cursor = null;
+    this.history.close();
     byId('detail-runs').replaceChildren();
     byId('detail-title').textContent = student;
     this.renderLive();
@@ -212,7 +241,12 @@ export class DetailDialog {
         this.renderHistory(detail);
       }
       this.cursor = detail.nextCursor;
-      byId('detail-runs').append(...detail.executions.map(executionItem));
+      const show = (cell: ICellRef) => void this.history.show(cell);
+      byId('detail-runs').append(
+        ...detail.executions.map(run =>
+          executionItem(run, historyButton(run, student, show))
+        )
+      );
       byId('detail-runs-empty').hidden =
         byId('detail-runs').childElementCount > 0;
       more.hidden = detail.nextCursor === null;

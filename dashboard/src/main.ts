@@ -7,9 +7,11 @@ import { AttentionKind, AttentionPanel } from './attention.js';
 import { DetailDialog } from './detail.js';
 import { byId, setText } from './dom.js';
 import { HotspotsView } from './hotspots.js';
+import { CodeView } from './clusters.js';
 import { bindShortcuts } from './keys.js';
 import { Overview } from './overview.js';
 import { ProgressView } from './progress.js';
+import { ReplayView } from './replay.js';
 import { ConnectionState, LiveSocket, socketUrl } from './socket.js';
 import {
   ClassState,
@@ -20,7 +22,14 @@ import {
   needsAttention
 } from './state.js';
 
-const VIEWS = ['class', 'progress', 'errors', 'activity'] as const;
+const VIEWS = [
+  'class',
+  'progress',
+  'errors',
+  'activity',
+  'code',
+  'replay'
+] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 class Dashboard {
@@ -32,6 +41,8 @@ class Dashboard {
   private readonly progress: ProgressView;
   private readonly hotspots: HotspotsView;
   private readonly activity: ActivityView;
+  private readonly code: CodeView;
+  private readonly replay: ReplayView;
   readonly socket: LiveSocket;
   private frame = 0;
   current: ViewName = 'class';
@@ -58,6 +69,8 @@ class Dashboard {
     );
     this.hotspots = new HotspotsView(open);
     this.activity = new ActivityView();
+    this.code = new CodeView(open);
+    this.replay = new ReplayView(open);
     this.socket = new LiveSocket(
       () => socketUrl(window.location, '/ws/dashboard'),
       message => this.onMessage(message),
@@ -106,6 +119,8 @@ class Dashboard {
     this.progress.setVisible(view === 'progress');
     this.hotspots.setVisible(view === 'errors');
     this.activity.setVisible(view === 'activity');
+    this.code.setVisible(view === 'code');
+    this.replay.setVisible(view === 'replay');
   }
 
   focusAttention(): void {

@@ -259,3 +259,25 @@ def test_cors_wildcard_error_is_labelled_with_its_variable(tmp_path: Path) -> No
     assert result.returncode != 0
     assert "CELL_MONITOR_:" not in result.stderr
     assert "CELL_MONITOR_CORS_ORIGINS:" in result.stderr
+
+
+async def test_export_writes_files_for_analysis(
+    client: httpx.AsyncClient, database_url: str, tmp_path: Path
+) -> None:
+    """`cell-monitor export DIR` against the server's database; CSV and Parquet."""
+    response = await client.post("/api/v1/events", json=[event(), event(eventType="help")])
+    assert response.status_code == 202
+    for fmt in ("csv", "parquet"):
+        out = tmp_path / fmt
+        result = run_cli(
+            "export", str(out), "--format", fmt, cwd=tmp_path, env={"DATABASE_URL": database_url}
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"Wrote 3 {fmt} files" in result.stdout and "events (2 rows)" in result.stdout
+        assert sorted(p.name for p in out.iterdir()) == [
+            f"events.{fmt}",
+            f"executions.{fmt}",
+            f"students.{fmt}",
+        ]
+    bad = run_cli("export", str(tmp_path / "x"), "--format", "xlsx", cwd=tmp_path)
+    assert bad.returncode == 2 and "xlsx" in bad.stderr

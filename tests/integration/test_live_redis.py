@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.dashboard_client import dashboard, is_alert, is_event
+from tests.dashboard_client import Dashboard, dashboard, is_alert, is_event
 from tests.support import ServerProcess, event, free_port, live_server, make_settings, sign_in
 
 URL = "/api/v1/events"
+DROPPED = "broker_dropped_messages_total"
 
 
 @pytest.fixture
@@ -108,6 +110,15 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
 
+    def pause(self) -> None:
+        """Hang without dying: connections stay open, nothing is answered."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
@@ -175,6 +186,77 @@ async def test_redis_outage_keeps_ingest_and_live_delivery_resumes(
         await board.wait_for(is_event(after["eventId"]), timeout=30)
         stats = (await http.get("/api/v1/stats")).json()
         assert stats["events"] == 7
+
+
+async def test_hung_redis_makes_every_dashboard_resynchronise(
+    private_redis: RedisServer, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        database_url, tmp_path, redis_url=private_redis.url, redis_timeout_seconds=1.0
+    )
+    async with live_server(settings) as base:
+        headers = await sign_in(base)
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as http,
+            dashboard(base, headers) as first,
+            dashboard(base, headers) as second,
+        ):
+            before = event()
+            await http.post(URL, json=[before])
+            for board in (first, second):
+                await board.wait_for(is_event(before["eventId"]))
+            snapshots = {id(board): len(board.of_type("snapshot")) for board in (first, second)}
+
+            dropped = await _metric(http, DROPPED)
+            private_redis.pause()
+            try:
+                await wait_health(http, 503)  # the PING of /health times out
+                during = [event(emailAddress="bob@example.org") for _ in range(5)]
+                response = await http.post(URL, json=during)
+                assert response.status_code == 202 and response.json()["accepted"] == 5
+                # The publish of bob's messages times out and they are dropped.
+                await _wait_metric(http, DROPPED, dropped + 5)
+            finally:
+                private_redis.resume()
+            await wait_health(http, 200)
+
+            def fresh_snapshot_with_bob(board: Dashboard) -> Callable[[dict], bool]:
+                def check(message: dict) -> bool:
+                    index = board.messages.index(message)
+                    later = sum(1 for m in board.messages[:index] if m["type"] == "snapshot")
+                    return (
+                        message["type"] == "snapshot"
+                        and later >= snapshots[id(board)]
+                        and any(
+                            s["student"] == "bob@example.org" and s["events"] == 5
+                            for s in message["students"]
+                        )
+                    )
+
+                return check
+
+            for board in (first, second):
+                await board.wait_for(fresh_snapshot_with_bob(board), timeout=30)
+            # Live delivery works again after the resync.
+            after = event()
+            await http.post(URL, json=[after])
+            for board in (first, second):
+                await board.wait_for(is_event(after["eventId"]), timeout=30)
+
+
+async def _metric(http: httpx.AsyncClient, name: str) -> float:
+    text = (await http.get("/metrics")).text
+    values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")]
+    return values[0] if values else 0.0
+
+
+async def _wait_metric(http: httpx.AsyncClient, name: str, at_least: float) -> None:
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        if await _metric(http, name) >= at_least:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{name} did not reach {at_least}")
 
 
 def test_several_workers_need_redis(tmp_path: Path) -> None:

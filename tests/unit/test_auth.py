@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from cell_monitor.accounts import passwords
 from cell_monitor.accounts.guard import safe_next
@@ -117,6 +118,21 @@ def test_production_checks(tmp_path: Path) -> None:
     assert problems(influxdb_token="change-me")[0].startswith("INFLUXDB_TOKEN")
     assert problems(cors_origins=["https://lab.example.org/path"])[0].startswith(
         "CELL_MONITOR_CORS_ORIGINS"
+    )
+    # Weak, not only placeholders: common passwords, short or repetitive secrets.
+    for weak in ("postgres", "password123", "CHANGE_ME_PLEASE", "Password1!", "a" * 30):
+        found = problems(database_url=f"postgresql://u:{weak}@db/x")
+        assert found and found[0].startswith("DATABASE_URL"), weak
+        found = problems(redis_url=f"redis://:{weak}@r:6379/0")
+        assert found and found[0].startswith("REDIS_URL"), weak
+    assert problems(database_url="postgresql://u:correct-horse-battery-staple@db/x") == []
+    for weak_key in ("0123456789abcdef", "abcabcabcabcabcabcab", "CHANGE_ME_PLEASE_KEY"):
+        found = problems(pseudonymize=True, pseudonym_key=SecretStr(weak_key))
+        assert found and found[0].startswith("CELL_MONITOR_PSEUDONYM_KEY"), weak_key
+    strong_key = SecretStr("f16731db0acc9c8ce6773ebfe56a2f143d50308d437114a336c39ada0191c1f9")
+    assert problems(pseudonymize=True, pseudonym_key=strong_key) == []
+    assert problems(initial_admin_password=SecretStr("password1234"))[0].startswith(
+        "CELL_MONITOR_INITIAL_ADMIN_PASSWORD"
     )
     production = base.model_copy(
         update={"environment": "production", "database_url": "postgresql://u@db/x"}

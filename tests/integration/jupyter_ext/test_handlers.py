@@ -161,6 +161,7 @@ async def test_status_tells_the_browser_what_it_needs(jp_fetch: Any, extension: 
         "unreachableSeconds": None,
         "warnAfterSeconds": 120,
         "lastError": None,
+        "queueError": None,
         "lastDeliveryAt": None,
         "delivered": 0,
     }

@@ -1,0 +1,194 @@
+"""Code insight at class scale: clusters of one cell, and a replay step in the browser.
+
+Starts `cell-monitor serve` on a throwaway SQLite file, posts A students' attempts at
+one cell (variants of a few solutions, written differently, some failing) and a class
+of S students working for H hours, then prints:
+- GET /api/v1/clusters for that cell: p50 / p95 over N requests (the first, which fills
+  the per-process shape cache, reported apart);
+- GET /api/v1/replay over the H hours: time and size of the answer;
+- one replay step in Chromium (the slider moved to a new moment, the grid, lists and
+  heatmap redrawn): p50 / p95 over N steps.
+
+    .venv/bin/python benchmarks/insight.py [--attempts 500] [--students 200] [--hours 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.dashboard_support import (  # noqa: E402 - after the path is set
+    dashboard_context,
+    open_dashboard,
+    post_events,
+    server_with_class,
+    student_identity,
+    sync_api_client,
+)
+from tests.support import event  # noqa: E402
+
+SOLUTIONS = [
+    ("def area(r):\n    return 3.14159 * r ** 2", None),
+    ("def area(r):\n    return 3.14159 * r * 2", "AssertionError"),
+    ("import math\n\ndef area(r):\n    return math.pi * r ** 2", None),
+    ("def area(r):\n    return r ** 2 * pi", "NameError"),
+    ("def area(r)\n    return 3.14 * r ** 2", "SyntaxError"),
+]
+NOTEBOOK = "bench.ipynb"
+
+
+def attempt(i: int, rng: random.Random, at: datetime) -> dict[str, Any]:
+    code, error = SOLUTIONS[rng.randrange(len(SOLUTIONS))]
+    # The same solution written differently: names, spacing, comments.
+    name = rng.choice(["r", "radius", "x", "rad"])
+    code = code.replace("(r)", f"({name})").replace(" r ", f" {name} ").replace("* r", f"* {name}")
+    if rng.random() < 0.3:
+        code = "# my answer\n" + code.replace(" ** ", "**")
+    return event(
+        **student_identity(i),
+        notebookPath=NOTEBOOK,
+        cellIndex=4,
+        cellId="c4",
+        code=code,
+        hasError=error is not None,
+        errorName=error,
+        errorMessage=f"{error}: wrong" if error else None,
+        eventTime=at.isoformat(),
+    )
+
+
+def class_hours(students: int, hours: float, rng: random.Random) -> list[dict[str, Any]]:
+    """A run per student about every 90 s, a few failing streaks and help requests."""
+    end = datetime.now(timezone.utc)
+    start = end - timedelta(hours=hours)
+    out = []
+    for i in range(students):
+        t = start + timedelta(seconds=rng.uniform(0, 90))
+        cell = 0
+        while t < end:
+            failed = rng.random() < 0.2
+            out.append(
+                event(
+                    **student_identity(i),
+                    notebookPath=NOTEBOOK,
+                    cellIndex=cell,
+                    cellId=f"c{cell}",
+                    code=f"step_{cell}()",
+                    hasError=failed,
+                    errorName="ValueError" if failed else None,
+                    errorMessage="ValueError: bad" if failed else None,
+                    eventTime=t.isoformat(),
+                )
+            )
+            if not failed:
+                cell = min(cell + 1, 39)
+            if rng.random() < 0.01:
+                out.append(event(eventType="help", **student_identity(i), eventTime=t.isoformat()))
+            t += timedelta(seconds=rng.uniform(45, 135))
+    return out
+
+
+def percentiles(values: list[float]) -> str:
+    values = sorted(values)
+    p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+    return f"p50 {statistics.median(values):.0f} ms, p95 {p95:.0f} ms"
+
+
+def timed_get(client: Any, path: str, params: dict[str, Any]) -> tuple[float, Any]:
+    began = time.perf_counter()
+    response = client.get(path, params=params, timeout=120)
+    elapsed = (time.perf_counter() - began) * 1000
+    response.raise_for_status()
+    return elapsed, response
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--attempts", type=int, default=500, help="students attempting the cell")
+    parser.add_argument("--students", type=int, default=200, help="students in the replay")
+    parser.add_argument("--hours", type=float, default=2.0)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--no-browser", action="store_true", help="skip the replay step")
+    args = parser.parse_args()
+    rng = random.Random(7)
+    with server_with_class(0) as server, sync_api_client(server.url) as client:
+        now = datetime.now(timezone.utc)
+        attempts = [attempt(i, rng, now - timedelta(minutes=5)) for i in range(args.attempts)]
+        history = class_hours(args.students, args.hours, rng)
+        for batch in range(0, len(attempts + history), 500):
+            post_events(client, (attempts + history)[batch : batch + 500])
+        params = {"notebook": NOTEBOOK, "cell": 4}
+        first, response = timed_get(client, "/api/v1/clusters", params)
+        body = response.json()
+        sizes = [c["size"] for c in body["clusters"]]
+        assert body["attempts"] == args.attempts, body["attempts"]
+        assert sum(sizes) == args.attempts
+        timings = [timed_get(client, "/api/v1/clusters", params)[0] for _ in range(args.requests)]
+        print(
+            f"clusters of one cell, {args.attempts} attempts → {len(sizes)} clusters "
+            f"(largest {max(sizes)}): first {first:.0f} ms, then {percentiles(timings)}"
+        )
+        start = (now - timedelta(hours=args.hours)).isoformat()
+        replay_ms, response = timed_get(
+            client, "/api/v1/replay", {"start": start, "end": now.isoformat(), "notebook": NOTEBOOK}
+        )
+        replay = response.json()
+        assert len(replay["students"]) >= args.students, len(replay["students"])
+        print(
+            f"replay of {args.students} students x {args.hours:g} h ({len(history)} events): "
+            f"{replay_ms:.0f} ms, {len(response.content) / 1e6:.1f} MB, "
+            f"{len(replay['frames'])} frames, {len(replay['cells'])} cell changes"
+        )
+        if not args.no_browser:
+            steps = replay_steps(server.url, start, now, args.hours, args.requests)
+            print(f"one replay step in Chromium ({args.students} students): {percentiles(steps)}")
+
+
+def replay_steps(url: str, start: str, now: datetime, hours: float, count: int) -> list[float]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox"]
+        )
+        page = dashboard_context(browser, url, viewport={"width": 1920, "height": 1080}).new_page()
+        open_dashboard(page, url, view="replay")
+        page.locator(f"#replay-notebook option[value='{NOTEBOOK}']").wait_for(state="attached")
+        local = "%Y-%m-%dT%H:%M"
+        page.fill("#replay-start", datetime.fromisoformat(start).astimezone().strftime(local))
+        page.fill("#replay-end", (now + timedelta(minutes=1)).astimezone().strftime(local))
+        page.select_option("#replay-notebook", NOTEBOOK)
+        page.click("#replay-form button[type=submit]")
+        page.locator("#replay-summary").filter(has_text="students").wait_for(timeout=120_000)
+        span = hours * 3600 * 1000
+        base = datetime.fromisoformat(start).timestamp() * 1000
+        steps = page.evaluate(
+            """([base, span, count]) => {
+                const slider = document.getElementById('replay-slider');
+                const out = [];
+                for (let i = 1; i <= count; i++) {
+                    const began = performance.now();
+                    slider.value = String(base + span * i / (count + 1));
+                    slider.dispatchEvent(new Event('input', {bubbles: true}));
+                    document.body.getBoundingClientRect();  // include layout
+                    out.push(performance.now() - began);
+                }
+                return out;
+            }""",
+            [base, span, count],
+        )
+        browser.close()
+    return list(steps)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Code insight in real Chromium: clusters of attempts, a diff, run history, class replay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from tests.dashboard_support import dashboard_context, open_dashboard, post_events, sync_api_client
+from tests.support import ServerProcess, event
+
+pytestmark = pytest.mark.e2e
+
+T0 = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=50)
+
+
+def attempt(who: str, minute: float, code: str, error: str | None = None) -> dict[str, Any]:
+    return event(
+        emailAddress=f"{who}@example.org",
+        userName=who.title(),
+        teamName="A",
+        notebookPath="lesson1.ipynb",
+        cellIndex=3,
+        cellId="c3",
+        eventTime=(T0 + timedelta(minutes=minute)).isoformat(),
+        code=code,
+        hasError=error is not None,
+        errorName=error,
+        errorMessage=f"{error}: wrong" if error else None,
+    )
+
+
+@pytest.fixture
+def server(class_server: Callable[..., ServerProcess]) -> ServerProcess:
+    server = class_server()
+    with sync_api_client(server.url) as client:
+        post_events(
+            client,
+            [
+                attempt("ada", 1, "def f(x):\n    return x + 1", "AssertionError"),
+                attempt("ada", 5, "def f(x):\n    return x * 2"),
+                attempt("bob", 2, "def f(y):\n    return y + 1", "AssertionError"),
+                attempt("cy", 3, "def f(n):\n    # add one\n    return n + 1", "AssertionError"),
+                attempt("dee", 4, "def f(x):\n    return x*2"),
+                event(
+                    eventType="help",
+                    emailAddress="bob@example.org",
+                    userName="Bob",
+                    eventTime=(T0 + timedelta(minutes=10)).isoformat(),
+                ),
+            ],
+        )
+    return server
+
+
+@pytest.fixture
+def page(browser: Any, server: ServerProcess) -> Iterator[Any]:
+    context = dashboard_context(browser, server.url, viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"errors in the page: {errors}"
+
+
+def test_clusters_show_the_shared_wrong_attempt_its_students_and_a_diff(
+    server: ServerProcess, page: Any
+) -> None:
+    open_dashboard(page, server.url)
+    page.keyboard.press("5")
+    page.locator("#code-notebook option[value='lesson1.ipynb']").wait_for(state="attached")
+    page.select_option("#code-notebook", "lesson1.ipynb")
+    page.fill("#code-cell", "3")
+    page.click("#code-form button[type=submit]")
+    first = page.locator("#clusters .cluster").first
+    first.wait_for()
+    assert "4 students" in page.locator("#code-summary").inner_text()
+    # The common wrong attempt leads: Bob and Cy wrote ada's first idea differently.
+    assert first.locator(".cluster-size").inner_text() == "2"
+    assert "AssertionError" in first.locator("summary").inner_text()
+    first.locator("summary").click()
+    names = first.locator(".cluster-member button.link").all_inner_texts()
+    assert sorted(names) == ["Bob (A)", "Cy (A)"]
+    differs = first.locator(".cluster-member", has_text="Cy").get_by_role(
+        "button", name="How it differs"
+    )
+    if differs.count() == 0:  # Cy's code is the representative: compare Bob's instead
+        differs = first.locator(".cluster-member", has_text="Bob").get_by_role(
+            "button", name="How it differs"
+        )
+    differs.click()
+    diff = first.locator(".diff")
+    diff.wait_for()
+    assert diff.locator(".diff-added").count() >= 1 and diff.locator(".diff-removed").count() >= 1
+
+
+def test_run_history_in_the_student_dialog_shows_what_changed(
+    server: ServerProcess, page: Any
+) -> None:
+    open_dashboard(page, server.url)
+    page.locator(".tile[data-student='ada@example.org']").click()
+    history = page.get_by_role("button", name="All runs of this cell").first
+    history.wait_for()
+    history.click()
+    runs = page.locator("#history-runs .history-run")
+    runs.nth(1).wait_for()
+    assert page.locator("#history-count").inner_text() == "2 of 2 runs"
+    assert "AssertionError" in runs.nth(0).inner_text()
+    changed = runs.nth(1)
+    assert changed.locator(".diff-removed").inner_text().strip().endswith("return x + 1")
+    assert changed.locator(".diff-added").inner_text().strip().endswith("return x * 2")
+    # Keyboard: the first run has focus; Tab reaches the next one.
+    assert page.evaluate("document.activeElement.classList.contains('history-run')")
+
+
+def test_replay_scrubs_the_class_through_time(server: ServerProcess, page: Any) -> None:
+    open_dashboard(page, server.url)
+    page.keyboard.press("6")
+    page.locator("#replay-notebook option[value='lesson1.ipynb']").wait_for(state="attached")
+    start = T0.astimezone().strftime("%Y-%m-%dT%H:%M")
+    end = (T0 + timedelta(minutes=30)).astimezone().strftime("%Y-%m-%dT%H:%M")
+    page.fill("#replay-start", start)
+    page.fill("#replay-end", end)
+    page.select_option("#replay-notebook", "lesson1.ipynb")
+    page.click("#replay-form button[type=submit]")
+    page.locator("#replay-summary").filter(has_text="students").wait_for()
+
+    def scrub(minutes: float) -> None:
+        moment = (T0 + timedelta(minutes=minutes)).timestamp() * 1000
+        page.locator("#replay-slider").evaluate(
+            "(node, value) => { node.value = String(value);"
+            " node.dispatchEvent(new Event('input', {bubbles: true})); }",
+            moment,
+        )
+
+    scrub(2.5)
+    tiles = page.locator("#replay-grid .replay-tile")
+    assert tiles.count() == 2  # ada and bob had run something by then
+    assert page.locator("#replay-heatmap td.failed").count() == 2
+    scrub(12)
+    assert page.locator("#replay-help li").all_inner_texts()[0].startswith("Bob")
+    assert page.locator("#replay-help-count").inner_text() == "1"
+    # Ada fixed her attempt at minute 5: her cell is OK in the heatmap by now.
+    ada_row = page.locator("#replay-heatmap tr", has_text="Ada")
+    assert ada_row.locator("td.ok").count() == 1
+    page.locator("[data-replay-speed='60']").click()
+    assert page.locator("[data-replay-speed='60']").get_attribute("aria-pressed") == "true"
+    page.locator("[data-replay-speed='0']").click()
