@@ -28,6 +28,17 @@ from cell_monitor.jupyter_ext.identity import stamp_identity
 _CLIENT_TARGET_KEY = "client_target"
 
 
+def _identity_mode(target: Target | None) -> str | None:
+    """How the class server learns who the events are about (for the status and doctor)."""
+    if target is None:
+        return None
+    if target.hub_token:
+        return "hub"
+    if target.ingest_token.startswith("cms_"):
+        return "credential"
+    return "declared"
+
+
 class CellMonitorExtension(ExtensionApp):
     """Queues the browser's events on disk and forwards them to the class server."""
 
@@ -50,6 +61,15 @@ class CellMonitorExtension(ExtensionApp):
     hub_user = Unicode(
         help="The student's identity on JupyterHub (env JUPYTERHUB_USER); "
         "when set, it replaces any identity the browser sends."
+    ).tag(config=True)
+    hub_identity = Bool(
+        help="On JupyterHub, authenticate to the class server with this user's hub token "
+        "(JUPYTERHUB_API_TOKEN), so that the class server stores the events under the hub "
+        "user whatever the body says (env CELL_MONITOR_HUB_IDENTITY=1). Needs a class server "
+        "in hub mode and a server-side server_url."
+    ).tag(config=True)
+    hub_api_token = Unicode(
+        help="The hub token sent with hub_identity (env JUPYTERHUB_API_TOKEN, set by the hub)."
     ).tag(config=True)
     user_id = Unicode(
         help="userId for events that carry no identity (env CELL_MONITOR_USER_ID; "
@@ -127,6 +147,11 @@ class CellMonitorExtension(ExtensionApp):
             request_timeout=self.request_timeout_seconds,
         )
         self._client_target: Target | None = None
+        if self.hub_identity and not (self.hub_api_token and self.server_url):
+            self.log.warning(
+                "cell-monitor: hub_identity needs JUPYTERHUB_API_TOKEN (set by JupyterHub) and "
+                "a server-side server_url (CELL_MONITOR_SERVER_URL); sending without it"
+            )
         self._queue_error: str | None = None
         self.log.info(
             "cell-monitor: queue %s, class server %s%s",
@@ -161,7 +186,10 @@ class CellMonitorExtension(ExtensionApp):
     async def target(self) -> Target | None:
         """Where to forward: the server's configuration first, else the student's setting."""
         if self.server_url:
-            return Target(self.server_url, self.ingest_token)
+            # The hub token goes only to the server the operator configured, never
+            # to an address typed into the browser's settings.
+            hub_token = self.hub_api_token if self.hub_identity else ""
+            return Target(self.server_url, self.ingest_token, hub_token)
         if self._client_target is None:
             stored = await self.queue.get_meta(_CLIENT_TARGET_KEY)
             if stored:
@@ -209,6 +237,7 @@ class CellMonitorExtension(ExtensionApp):
             "configured": target is not None,
             "serverUrl": target.server_url if target else None,
             "hubUser": self.hub_user or None,
+            "identity": _identity_mode(target),
             "queueLength": max(0, length - forwarder.acknowledged_pending),
             # Why delivery fails (cell_monitor.jupyter_ext.forwarder.DeliveryState).
             "state": forwarder.state.value,

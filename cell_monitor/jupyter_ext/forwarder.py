@@ -60,10 +60,16 @@ class DeliveryState(str, Enum):
 
 @dataclass(frozen=True)
 class Target:
-    """Where events go: the class server's base URL and its ingest token."""
+    """Where events go: the class server's base URL and the credential to send.
+
+    `hub_token` (the single-user server's JUPYTERHUB_API_TOKEN) goes in
+    JupyterHub's own scheme, `Authorization: token …`: the class server asks
+    the hub whose it is and stores the events under that user.
+    """
 
     server_url: str
     ingest_token: str = ""
+    hub_token: str = ""
 
     @property
     def events_url(self) -> str:
@@ -177,7 +183,9 @@ class Forwarder:
 
     async def _post(self, target: Target, batch: list[QueuedEvent]) -> HTTPResponse:
         headers = {"Content-Type": "application/json"}
-        if target.ingest_token:
+        if target.hub_token:
+            headers["Authorization"] = f"token {target.hub_token}"
+        elif target.ingest_token:
             headers["Authorization"] = f"Bearer {target.ingest_token}"
         request = HTTPRequest(
             target.events_url,

@@ -71,6 +71,8 @@ async def health(state: StateDep) -> JSONResponse:
         "version": __version__,
         "services": services,
     }
+    if state.hub is not None:
+        body["jupyterhub"] = state.hub.describe()
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
