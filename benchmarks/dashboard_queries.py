@@ -14,11 +14,8 @@ A PostgreSQL database given by URL must exist and be empty; it is migrated here.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +26,10 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support import ServerProcess, instructor_headers
+
 ERRORS = [
     ("NameError", "name 'df' is not defined"),
     ("KeyError", "'price'"),
@@ -37,39 +38,14 @@ ERRORS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(database_url: str, data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def start_server(database_url: str, data_dir: str) -> ServerProcess:
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "CELL_MONITOR_DATA_DIR": data_dir,
         "CELL_MONITOR_LOG_LEVEL": "WARNING",
         "CELL_MONITOR_MAX_EVENTS_PER_REQUEST": "5000",
     }
-    cli = [sys.executable, "-m", "cell_monitor.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
-                return server, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the server did not start")
+    return ServerProcess(env, migrate=True).wait_ready()
 
 
 def class_events(students: int, executions: int, cells: int) -> list[dict[str, Any]]:
@@ -121,17 +97,16 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
         url = args.database_url or f"sqlite:///{Path(data) / 'bench.sqlite3'}"
-        server, base = start_server(url, data)
+        server = start_server(url, data)
         try:
-            run(base, args)
+            run(server.url, args)
         finally:
-            server.terminate()
-            server.wait(30)
+            server.stop()
 
 
 def run(base: str, args: argparse.Namespace) -> None:
     events = class_events(args.students, args.executions, args.cells)
-    with httpx.Client(base_url=base, timeout=300) as client:
+    with httpx.Client(base_url=base, timeout=300, headers=instructor_headers(base)) as client:
         began = time.perf_counter()
         for i in range(0, len(events), 5000):
             client.post("/api/v1/events", json=events[i : i + 5000]).raise_for_status()

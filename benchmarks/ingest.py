@@ -45,7 +45,6 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,6 +59,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from signin import instructor_headers, server_env
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support import free_port
 
 HERE = Path(__file__).resolve().parent
 LUA_SCRIPT = HERE / "ingest.lua"
@@ -264,12 +267,6 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 # --- processes ----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:

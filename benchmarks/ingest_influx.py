@@ -21,7 +21,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,9 @@ from signin import instructor_headers, server_env
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import ServerProcess  # noqa: E402 - after the path is set
 
 LUA = r"""
 -- POST batches of cell_executed events; every eventId is unique.
@@ -145,57 +147,6 @@ def admin(url: str, statement: str) -> None:
     asyncio.run(run())
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cli(
-    *args: str, env: dict[str, str], log: Path, cpus: str | None = None
-) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "cell_monitor.cli", *args]
-    if cpus is not None:
-        command = ["taskset", "-c", cpus, *command]
-    # Output to a file, never an unread pipe: a full pipe blocks the server's
-    # logging, and with it the event loop.
-    with log.open("a") as out:
-        return subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True
-        )
-
-
-def start_server(
-    env: dict[str, str], port: int, cpus: str | None, log: Path
-) -> subprocess.Popen[str]:
-    upgrade = cli("db", "upgrade", env=env, log=log)
-    if upgrade.wait(60) != 0:
-        raise SystemExit(f"db upgrade failed:\n{log.read_text()}")
-    server = cli("serve", "--port", str(port), env=env, cpus=cpus, log=log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"server exited:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    stop(server)
-    raise SystemExit("server not ready after 30 s")
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def wrk(
     url: str, script: Path, duration: int, connections: int, threads: int, cpus: str | None
 ) -> str:
@@ -267,8 +218,12 @@ def wait_caught_up(base: str, influx: str, database: str, run: Run) -> None:
     run.points, run.stored = points, stored
 
 
+def start_server(env: dict[str, str], cpus: str | None) -> ServerProcess:
+    prefix = ["taskset", "-c", cpus] if cpus is not None else []
+    return ServerProcess(env, prefix=prefix, migrate=True).wait_ready()
+
+
 def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run:
-    port = free_port()
     run_dir = work / f"{mode}-{uuid.uuid4().hex[:6]}"
     run_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUXDB_", "CELL_MONITOR_"))}
@@ -283,13 +238,13 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
     script.write_text(LUA % {"prefix": uuid.uuid4().hex[:12], "batch": args.batch})
     busy = wait_for_quiet(args.quiet_below, args.patience)
     server_cpus, load_cpus = ("0", "1") if args.pin else (None, None)
-    server = start_server(env, port, server_cpus, run_dir / "server.log")
-    base = f"http://127.0.0.1:{port}"
+    server = start_server(env, server_cpus)
+    base = server.url
     try:
         wrk(base, script, 2, args.connections, args.threads, load_cpus)  # warm-up
-        cpu_before = cpu_seconds(server.pid)
+        cpu_before = cpu_seconds(server.process.pid)
         output = wrk(base, script, args.duration, args.connections, args.threads, load_cpus)
-        cpu_used = cpu_seconds(server.pid) - cpu_before
+        cpu_used = cpu_seconds(server.process.pid) - cpu_before
         run = parse(output, mode, args.batch)
         run.busy_before = busy
         events = max(1.0, run.events_per_s * args.duration)
@@ -298,7 +253,7 @@ def one_run(args: argparse.Namespace, mode: str, influx: str, work: Path) -> Run
             wait_caught_up(base, influx, database, run)
         return run
     finally:
-        stop(server)
+        server.stop()
         if mode == "sink on":
             httpx.post(f"{influx}/query", data={"q": f'DROP DATABASE "{database}"'}, timeout=30)
         if created:

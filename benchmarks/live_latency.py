@@ -18,9 +18,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -28,22 +26,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import asyncpg
-import httpx
 import orjson
 from signin import instructor_headers, server_env
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import ServerProcess  # noqa: E402 - after the path is set
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379/0"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _admin(sql: str) -> None:
@@ -54,10 +47,8 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-def start_server(database: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def start_server(database: str, workers: int) -> ServerProcess:
     env = {
-        **os.environ,
         "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
         "REDIS_URL": REDIS,
         "CELL_MONITOR_REDIS_CHANNEL": f"bench-{database}",
@@ -65,25 +56,7 @@ def start_server(database: str, workers: int) -> tuple[subprocess.Popen[bytes], 
         "CELL_MONITOR_MAX_EVENTS_PER_REQUEST": "5000",
         **server_env(),
     }
-    cli = [sys.executable, "-m", "cell_monitor.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
-                return server, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("server did not start")
+    return ServerProcess(env, "--workers", str(workers), migrate=True).wait_ready()
 
 
 def dashboard_process(url: str, count: int, seconds: float, ready, results) -> None:  # type: ignore[no-untyped-def]
@@ -198,7 +171,8 @@ def percentile(values: list[float], q: float) -> float:
 def run(args: argparse.Namespace) -> dict[str, object]:
     database = f"cell_monitor_bench_{uuid.uuid4().hex[:8]}"
     asyncio.run(_admin(f"CREATE DATABASE {database}"))
-    server, url = start_server(database, args.workers)
+    server = start_server(database, args.workers)
+    url = server.url
     try:
         ctx = mp.get_context("spawn")
         ready, results = ctx.Queue(), ctx.Queue()
@@ -224,8 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         for process in [board, *senders]:
             process.join(30)
     finally:
-        server.terminate()
-        server.wait(30)
+        server.stop()
         asyncio.run(_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
     sent = [o for o in outputs if isinstance(o, tuple)]
     acknowledged = sum(count for count, _ in sent)

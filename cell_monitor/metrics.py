@@ -8,9 +8,31 @@ With several workers, set PROMETHEUS_MULTIPROC_DIR so /metrics adds them up.
 
 from __future__ import annotations
 
+from enum import Enum
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from cell_monitor.contract.events import KNOWN_EVENT_TYPES
+
+
+class LabelValue(str, Enum):
+    """A label value of a fixed set; str() is the bare value, as prometheus_client writes it."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class ErrorType(LabelValue):
+    """The `error_type` label values of ERRORS."""
+
+    malformed_json = "malformed_json"
+    invalid_events = "invalid_events"
+    payload_too_large = "payload_too_large"
+    storage_unavailable = "storage_unavailable"
+    overloaded = "overloaded"
+    hub_unavailable = "hub_unavailable"
+    internal = "internal"
+
 
 EVENTS = Counter("events", "Events stored, by event type", ["event_type"])
 # Server-side failures by kind (see ErrorType); student cell errors are counted
@@ -78,17 +100,6 @@ DASHBOARD_CLOSED = Counter(
 )
 
 
-class ErrorType:
-    """The `error_type` label values of ERRORS."""
-
-    malformed_json = "malformed_json"
-    invalid_events = "invalid_events"
-    payload_too_large = "payload_too_large"
-    storage_unavailable = "storage_unavailable"
-    overloaded = "overloaded"
-    internal = "internal"
-
-
 def event_type_label(event_type: str) -> str:
     """Known types as themselves, anything else as `other` (bounded label set)."""
     return event_type if event_type in KNOWN_EVENT_TYPES else "other"
@@ -142,3 +153,53 @@ INGEST_AUTH_FAILURES = Counter(
 )
 RATE_LIMITED = Counter("rate_limited", "Requests refused by a rate limit, by limit", ["limit"])
 LOGINS = Counter("logins", "Instructor login attempts, by outcome", ["outcome"])
+
+
+# Identity bound by the credential (hub token or per-student credential):
+# events whose body claimed another student, and what was done with them
+# (action: overwritten — stored under the credential's student).
+INGEST_IDENTITY_MISMATCH = Counter(
+    "ingest_identity_mismatch",
+    "Events whose body claimed another student than their credential names, by action",
+    ["action"],
+)
+# Hub sign-ins (outcome: success, forbidden, failure) and hub token lookups
+# (outcome: cached, valid, invalid, unavailable).
+HUB_LOGINS = Counter("hub_logins", "Sign-ins through JupyterHub, by outcome", ["outcome"])
+HUB_TOKEN_LOOKUPS = Counter(
+    "hub_token_lookups", "Hub tokens presented at ingest, by outcome", ["outcome"]
+)
+
+
+# Every label value declared up front: /metrics shows each series from the start
+# (at 0), so a rate() or an alert sees the first error instead of a new series.
+LABEL_VALUES: dict[Counter, tuple[str, ...]] = {
+    EVENTS: (*sorted(KNOWN_EVENT_TYPES), "other"),
+    ERRORS: tuple(ErrorType),
+    CELL_EXECUTIONS: ("ok", "error"),
+    DASHBOARD_CLOSED: ("send_timeout", "heartbeat_timeout"),
+    INFLUX_WRITE_ERRORS: (
+        "unavailable",
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "too_large",
+        "rejected",
+        "error",
+    ),
+    INGEST_AUTH_FAILURES: ("missing", "malformed", "invalid", "revoked"),
+    RATE_LIMITED: ("ingest", "login", "ws_connections"),
+    LOGINS: ("success", "failure", "rate_limited"),
+    INGEST_IDENTITY_MISMATCH: ("overwritten",),
+    HUB_LOGINS: ("success", "forbidden", "failure"),
+    HUB_TOKEN_LOOKUPS: ("valid", "invalid", "unavailable"),
+}
+
+
+def _declare_label_values() -> None:
+    for counter, values in LABEL_VALUES.items():
+        for value in values:
+            counter.labels(str(value))
+
+
+_declare_label_values()

@@ -2,7 +2,8 @@
 
 Starts `cell-monitor serve` on a throwaway SQLite file, posts a realistic class
 through the public API, and photographs each view in Debian's Chromium at
-1920x1080. Rerun it whenever the dashboard's look changes:
+1920x1080, in the light theme, then the class view and the heatmap in the dark
+theme and in projector mode. Rerun it whenever the dashboard's look changes:
 
     .venv/bin/python scripts/dashboard_screenshots.py [--students 160] [--out docs/screenshots]
 """
@@ -67,6 +68,26 @@ def photograph(url: str, out: Path) -> None:
         page.locator("#help-list .attention-open").first.click()
         page.locator("#detail-runs .run").first.wait_for()
         shoot(page, out, "student-detail")
+        page.keyboard.press("Escape")
+        context.close()
+
+        dark = dashboard_context(
+            browser, url, viewport={"width": 1920, "height": 1080}, color_scheme="dark"
+        )
+        page = dark.new_page()
+        open_dashboard(page, url)
+        page.locator(".tile").first.wait_for()
+        shoot(page, out, "class-overview-dark")
+        page.keyboard.press("2")
+        page.locator("#heatmap .heatmap").wait_for()
+        shoot(page, out, "progress-heatmap-dark")
+        page.keyboard.press("1")
+        page.keyboard.press("p")  # projector mode, as shown to the room
+        page.locator("html[data-projector='on']").wait_for()
+        shoot(page, out, "projector-dark")
+        page.keyboard.press("t")
+        page.locator("html[data-theme='light']").wait_for()
+        shoot(page, out, "projector")
         browser.close()
 
 

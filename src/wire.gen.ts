@@ -98,6 +98,10 @@ export interface LabStatus {
    * JupyterHub user name when on a hub.
    */
   hubUser: string | null;
+  /**
+   * How the class server learns whose events these are (null: no server).
+   */
+  identity: ('hub' | 'credential' | 'declared') | null;
   queueLength: number;
   state: DeliveryState;
   /**

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from cell_monitor.config import Settings
 from cell_monitor.storage import migrations
 from tests.influx_support import INFLUX_ENV, drop_database, influx_url, new_database_name
-from tests.support import PG_ENV, live_server, make_settings, sign_in
+from tests.support import PG_ENV, live_server, make_settings, missing_service, sign_in
 
 # Unique per test session: several sessions may share one PostgreSQL server.
 TEMPLATE_DB = f"cell_monitor_test_template_{uuid.uuid4().hex[:8]}"
@@ -77,7 +77,7 @@ def drop_pg_database(name: str) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql" and not _pg_admin_dsn():
-        pytest.skip(f"{PG_ENV} is not set")
+        missing_service(f"{PG_ENV} is not set")
     return str(request.param)
 
 
@@ -138,7 +138,7 @@ def influx_server() -> str:
     """Base URL of the shared InfluxDB of the test run (CI starts one)."""
     url = influx_url()
     if not url:
-        pytest.skip(f"{INFLUX_ENV} is not set")
+        missing_service(f"{INFLUX_ENV} is not set")
     return url
 
 
@@ -171,10 +171,10 @@ REDIS_ENV = "CELL_MONITOR_TEST_REDIS_URL"
 
 @pytest.fixture
 def redis_url() -> str:
-    """The Redis of the test run (CI sets CELL_MONITOR_TEST_REDIS_URL), else skip."""
+    """The Redis of the test run (CI sets CELL_MONITOR_TEST_REDIS_URL); see missing_service."""
     url = os.environ.get(REDIS_ENV)
     if not url:
-        pytest.skip(f"{REDIS_ENV} is not set")
+        missing_service(f"{REDIS_ENV} is not set")
     return url
 
 

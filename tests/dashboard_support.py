@@ -40,7 +40,7 @@ async def dashboard_socket(base_url: str, **params: str) -> AsyncIterator[Dashbo
 
 
 @contextmanager
-def server_with_class(students: int) -> Iterator[ServerProcess]:
+def server_with_class(students: int, ready_timeout: float = 30.0) -> Iterator[ServerProcess]:
     """`cell-monitor serve` on a throwaway SQLite file, with a realistic class posted."""
     with tempfile.TemporaryDirectory() as data:
         env = {
@@ -48,7 +48,7 @@ def server_with_class(students: int) -> Iterator[ServerProcess]:
             "DATABASE_URL": f"sqlite:///{Path(data) / 'class.sqlite3'}",
             "CELL_MONITOR_LOG_LEVEL": "WARNING",
         }
-        server = ServerProcess(env).wait_ready()
+        server = ServerProcess(env).wait_ready(ready_timeout)
         try:
             with sync_api_client(server.url) as client:
                 post_events(client, realistic_class(students))

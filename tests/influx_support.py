@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,20 +59,6 @@ def write(url: str, database: str, lines: str) -> httpx.Response:
 
 def drop_database(url: str, database: str) -> None:
     query(url, f'DROP DATABASE "{database}"')
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool] | bool], timeout: float = 20, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class InfluxProcess:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 import sqlite3
@@ -11,14 +12,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import asyncpg
 import httpx
+import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
 
@@ -27,10 +29,82 @@ from cell_monitor.config import Settings
 from cell_monitor.server.app import create_app
 from cell_monitor.server.http import server_config
 
+T = TypeVar("T")
+
 PG_ENV = "CELL_MONITOR_TEST_DATABASE_URL"
 # The account every test server starts with (CELL_MONITOR_INITIAL_ADMIN_PASSWORD).
 TEST_ADMIN = "admin"
 TEST_ADMIN_PASSWORD = "test-admin-pw-4f9c2a"
+
+
+def in_ci() -> bool:
+    """CI=true (.ci/run sets it): every service and tool the tests need must be there."""
+    return os.environ.get("CI", "").lower() in {"true", "1"}
+
+
+def missing_service(reason: str) -> NoReturn:
+    """Skip a test whose service is not there; under CI=true, fail it instead.
+
+    CI starts PostgreSQL, Redis and InfluxDB (.ci/run): a test that skips there
+    would pass a run that tested nothing.
+    """
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: every service must be available)", pytrace=False)
+    pytest.skip(reason)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T] | T],
+    timeout: float = 20.0,
+    what: str = "the condition",
+    interval: float = 0.05,
+) -> T:
+    """Call `check` until it returns something truthy (returned) or stops raising AssertionError.
+
+    Fails after `timeout` seconds with what was awaited and the last assertion.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        failure: AssertionError | None = None
+        try:
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return result  # type: ignore[return-value]
+        except AssertionError as exc:
+            failure = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}") from failure
+        await asyncio.sleep(interval)
+
+
+def eventually_sync(
+    check: Callable[[], T],
+    timeout: float = 20.0,
+    what: str = "the condition",
+    interval: float = 0.1,
+    context: Callable[[], str] | None = None,
+) -> T:
+    """eventually() for synchronous tests (browsers, child processes).
+
+    `context` adds to the failure message, e.g. the log of the process under test.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        failure: AssertionError | None = None
+        try:
+            result = check()
+            if result:
+                return result
+        except AssertionError as exc:
+            failure = exc
+        if time.monotonic() > deadline:
+            detail = f"\n{context()}" if context else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{detail}") from (
+                failure
+            )
+        time.sleep(interval)
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
@@ -142,8 +216,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def upgrade_database(env: dict[str, str]) -> None:
+    """`cell-monitor db upgrade` in a child process, with `env` over the caller's environment."""
+    command = [sys.executable, "-m", "cell_monitor.cli", "db", "upgrade"]
+    result = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"db upgrade failed:\n{result.stdout}{result.stderr}")
+
+
 class ServerProcess:
-    """`cell-monitor serve` as a real child process."""
+    """`cell-monitor serve` as a real child process (tests and benchmarks).
+
+    `prefix` runs it under another command (e.g. `taskset -c 0`); `migrate`
+    runs `cell-monitor db upgrade` first (PostgreSQL is never migrated by serve).
+    """
 
     def __init__(
         self,
@@ -151,19 +237,28 @@ class ServerProcess:
         *args: str,
         port: int | None = None,
         admin_password: str | None = TEST_ADMIN_PASSWORD,
+        prefix: Sequence[str] = (),
+        migrate: bool = False,
         cwd: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **env}
+        self.env = env  # what the test gave (the rest is the caller's environment)
         if admin_password is not None:
             full_env.setdefault("CELL_MONITOR_INITIAL_ADMIN_PASSWORD", admin_password)
+        if migrate:
+            upgrade_database(full_env)
         command = [sys.executable, "-m", "cell_monitor.cli", "serve", "--port", str(self.port)]
         # A file, not a pipe: nobody reads a pipe while the server runs, and a
         # full pipe would block the server's logging.
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the object
         self.process = subprocess.Popen(
-            [*command, *args], env=full_env, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd
+            [*prefix, *command, *args],
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
         )
 
     def wait_ready(self, timeout: float = 30.0) -> ServerProcess:

@@ -25,7 +25,3 @@ class Broker(Protocol):
 
     async def check(self) -> None:
         """Raise when the broker cannot deliver (health check)."""
-
-    @property
-    def distributed(self) -> bool:
-        """True when messages reach other processes (several workers allowed)."""

@@ -14,7 +14,6 @@ log = logging.getLogger(__name__)
 
 class MemoryBroker:
     name = ""
-    distributed = False
 
     def __init__(self, max_pending: int = 10_000) -> None:
         self._queue: asyncio.Queue[Sequence[Message]] = asyncio.Queue(max_pending)

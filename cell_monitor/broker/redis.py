@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +26,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from cell_monitor import metrics
+from cell_monitor.backoff import Backoff
 from cell_monitor.broker.base import Message, MessageHandler
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "socket_timeout": 5,
     "socket_connect_timeout": 5,
 }
+DRAIN_SECONDS = 5.0
 
 
 # Published after messages were lost: every worker's dashboards take a snapshot.
@@ -52,7 +53,6 @@ class SubscriptionStalled(RedisError):
 
 class RedisBroker:
     name = "redis"
-    distributed = True
 
     def __init__(
         self, url: str, channel: str, max_pending: int = 10_000, timeout: float = 5.0
@@ -72,6 +72,10 @@ class RedisBroker:
         ]
 
     async def stop(self) -> None:
+        # Publish what is queued first (for a few seconds at most: Redis may be away).
+        if self._tasks:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), DRAIN_SECONDS)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -104,6 +108,9 @@ class RedisBroker:
                 metrics.BROKER_DROPPED.inc(count)
                 log.warning("Publishing %d live messages to Redis failed: %s", count, exc)
                 await self._recover_publishing()
+            finally:
+                for _ in groups:
+                    self._outbox.task_done()
 
     async def _recover_publishing(self) -> None:
         """Wait until Redis answers, then have every worker resynchronise.
@@ -111,7 +118,7 @@ class RedisBroker:
         Whatever was queued meanwhile is dropped: the snapshots that the resync
         request triggers are built from the database and contain it.
         """
-        delay = 0.2
+        backoff = Backoff(0.2, 5.0)
         while True:
             self._drop_outbox()
             try:
@@ -123,8 +130,7 @@ class RedisBroker:
                 )
             except (RedisError, OSError, TimeoutError) as exc:
                 log.debug("Redis still not answering the publisher: %s", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(backoff.next())
                 continue
             log.info("Redis answers again; every worker's dashboards resynchronise")
             return
@@ -132,9 +138,10 @@ class RedisBroker:
     def _drop_outbox(self) -> None:
         while not self._outbox.empty():
             metrics.BROKER_DROPPED.inc(len(self._outbox.get_nowait()))
+            self._outbox.task_done()
 
     async def _subscribe_loop(self, handler: MessageHandler) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, 10.0)
         first = True
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
@@ -146,14 +153,15 @@ class RedisBroker:
                 if not first:
                     log.info("Redis subscription restored; dashboards resynchronise")
                     await handler(None)
-                first, delay = False, 0.5
+                first = False
+                backoff.reset()
                 await self._receive(pubsub, handler)
             except (RedisError, OSError, TimeoutError) as exc:
                 self.subscribed.clear()
                 metrics.BROKER_CONNECTED.set(0)
+                delay = backoff.next()
                 log.warning("Redis subscription lost (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 10.0)
+                await asyncio.sleep(delay)
             finally:
                 await _close_quietly(pubsub)
 

@@ -14,19 +14,8 @@ import click
 
 from cell_monitor import __version__
 from cell_monitor.cli.settings import load_settings
-from cell_monitor.config import Settings
+from cell_monitor.config import Settings, env_name
 from cell_monitor.server.supervision import SUPERVISOR_PID_ENV
-
-# Options of `serve` and the environment variables they stand for, so that the
-# worker processes uvicorn spawns build the same Settings.
-_SERVE_ENV = {
-    "host": "CELL_MONITOR_HOST",
-    "port": "CELL_MONITOR_PORT",
-    "workers": "CELL_MONITOR_WORKERS",
-    "data_dir": "CELL_MONITOR_DATA_DIR",
-    "database_url": "DATABASE_URL",
-    "log_level": "CELL_MONITOR_LOG_LEVEL",
-}
 
 
 @click.command()
@@ -47,9 +36,11 @@ def serve(demo: bool, **options: Any) -> None:
         raise click.UsageError(
             "--demo always uses a database of its own; drop --database-url/--data-dir"
         )
+    # Options become the environment variables they stand for, so that the
+    # worker processes uvicorn spawns build the same Settings.
     for name, value in options.items():
         if value is not None:
-            os.environ[_SERVE_ENV[name]] = str(value)
+            os.environ[env_name(name)] = str(value)
     if demo:
         import cell_monitor.cli.demo as demo_mode
 

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from cell_monitor.config import ConfigError, Settings
+from cell_monitor.config import ConfigError, Settings, env_name
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -21,16 +21,9 @@ def load_settings(**overrides: Any) -> Settings:
         for error in exc.errors(include_url=False):
             message = error["msg"].removeprefix("Value error, ")
             if error["loc"]:
-                lines.append(f"  {_variable_name(str(error['loc'][0]))}: {message}")
+                lines.append(f"  {env_name(str(error['loc'][0]))}: {message}")
             else:
                 lines.append(f"  {message}")
         raise click.ClickException("invalid configuration:\n" + "\n".join(lines)) from exc
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-def _variable_name(field: str) -> str:
-    known = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
-    if field.startswith("influxdb_"):
-        return field.upper()
-    return known.get(field, f"CELL_MONITOR_{field.upper()}")

@@ -7,7 +7,7 @@ forwards them to POST /api/v1/events); GET cell-monitor/status feeds the status 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -82,6 +82,9 @@ class LabStatus(ReadModel):
     configured: bool = Field(description="The class server URL is known.")
     server_url: str | None = Field(description="Where events go.")
     hub_user: str | None = Field(description="JupyterHub user name when on a hub.")
+    identity: Literal["hub", "credential", "declared"] | None = Field(
+        description="How the class server learns whose events these are (null: no server)."
+    )
     queue_length: int
     state: DeliveryState = Field(description="What the last delivery attempt found.")
     queue_full: bool = Field(

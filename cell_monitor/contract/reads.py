@@ -211,6 +211,9 @@ class HealthOut(ReadModel):
     timestamp: Timestamp
     version: str
     services: dict[str, str] = Field(description="Service → `healthy` or `unhealthy: <reason>`.")
+    jupyterhub: str | None = Field(
+        None, description="The hub this server is a service of (its URL), when configured."
+    )
 
 
 class ReadyOut(ReadModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 import httpx
@@ -68,7 +69,10 @@ def _unhealthy(api_url: str, services: dict[str, str]) -> Finding:
 
 
 async def check_cors(options: DoctorOptions) -> CheckResult:
-    origins = [_origin(value) for value in options.jupyter_origins] or _running_jupyter_origins()
+    origins = [_origin(value) for value in options.jupyter_origins]
+    if not origins:
+        # Importing jupyter_server takes seconds: off the loop, or every other check waits.
+        origins = await asyncio.to_thread(_running_jupyter_origins)
     if not origins:
         return skipped("api.cors", "no JupyterLab origin (give --jupyter-origin URL)")
     missing, how = [], "the running API"

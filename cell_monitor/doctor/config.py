@@ -110,16 +110,6 @@ def _topology(settings: Settings) -> list[Finding]:
     return findings
 
 
-def env_name(field: str, settings_class: type[Settings] = Settings) -> str:
-    """The environment variable an operator sets for a Settings field."""
-    info = settings_class.model_fields[field]
-    alias = info.validation_alias
-    choices = getattr(alias, "choices", None)
-    if choices:
-        return str(choices[0])
-    return f"CELL_MONITOR_{field.upper()}"
-
-
 def _hide_password(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 # Cell types whose "execution" only renders them.
@@ -55,7 +56,7 @@ class NewEvent:
         return min(self.event_time, self.received_at)
 
 
-class WriteOutcome:
+class WriteOutcome(str, Enum):
     """What happened to one event of a group commit."""
 
     inserted = "inserted"

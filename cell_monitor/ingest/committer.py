@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor import metrics
 from cell_monitor.domain.live_status import LiveState
-from cell_monitor.domain.records import NewEvent
+from cell_monitor.domain.records import NewEvent, WriteOutcome
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.writer import GroupResult, write_group
 
@@ -55,7 +55,7 @@ class Failed:
     reason: str
 
 
-Outcome = str | Failed
+Outcome = WriteOutcome | Failed
 
 
 @dataclass
@@ -264,7 +264,11 @@ class GroupCommitter:
             count = len(submission.events)
             _settle(submission.future, outcomes[position : position + count])
             position += count
-        stored = [e for e, outcome in zip(events, outcomes, strict=True) if outcome == "inserted"]
+        stored = [
+            e
+            for e, outcome in zip(events, outcomes, strict=True)
+            if outcome == WriteOutcome.inserted
+        ]
         if not stored:
             return
         # Right after this commit's waiters, before the next commit starts: in

@@ -18,25 +18,26 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default
 
+from cell_monitor.backoff import Backoff
 from cell_monitor.contract.jupyter import LabStatus, NoticeConfig
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue
-from cell_monitor.jupyter_ext.forwarder import Forwarder, RetryPolicy, Target
+from cell_monitor.jupyter_ext.environment import read_environment
+from cell_monitor.jupyter_ext.forwarder import Forwarder, Target
 from cell_monitor.jupyter_ext.handlers import EventsHandler, StatusHandler
 from cell_monitor.jupyter_ext.identity import stamp_identity
 
 _CLIENT_TARGET_KEY = "client_target"
 
 
-def _env(name: str, fallback: str = "") -> str:
-    return os.environ.get(name, fallback).strip()
-
-
-def _env_number(name: str, fallback: float) -> float:
-    value = _env(name)
-    try:
-        return float(value) if value else fallback
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, not {value!r}") from exc
+def _identity_mode(target: Target | None) -> str | None:
+    """How the class server learns who the events are about (for the status and doctor)."""
+    if target is None:
+        return None
+    if target.hub_token:
+        return "hub"
+    if target.ingest_token.startswith("cms_"):
+        return "credential"
+    return "declared"
 
 
 class CellMonitorExtension(ExtensionApp):
@@ -46,8 +47,9 @@ class CellMonitorExtension(ExtensionApp):
     load_other_extensions = True
 
     enabled = Bool(
+        True,
         help="Accept and forward events. Off: the browser captures and sends nothing "
-        "(env CELL_MONITOR_ENABLED=0)."
+        "(env CELL_MONITOR_ENABLED=0).",
     ).tag(config=True)
     server_url = Unicode(
         help="Base URL of the class's cell-monitor server (env CELL_MONITOR_SERVER_URL). "
@@ -61,6 +63,15 @@ class CellMonitorExtension(ExtensionApp):
         help="The student's identity on JupyterHub (env JUPYTERHUB_USER); "
         "when set, it replaces any identity the browser sends."
     ).tag(config=True)
+    hub_identity = Bool(
+        help="On JupyterHub, authenticate to the class server with this user's hub token "
+        "(JUPYTERHUB_API_TOKEN), so that the class server stores the events under the hub "
+        "user whatever the body says (env CELL_MONITOR_HUB_IDENTITY=1). Needs a class server "
+        "in hub mode and a server-side server_url."
+    ).tag(config=True)
+    hub_api_token = Unicode(
+        help="The hub token sent with hub_identity (env JUPYTERHUB_API_TOKEN, set by the hub)."
+    ).tag(config=True)
     user_id = Unicode(
         help="userId for events that carry no identity (env CELL_MONITOR_USER_ID; "
         "default: the operating-system user)."
@@ -70,9 +81,10 @@ class CellMonitorExtension(ExtensionApp):
         "cell_monitor/queue.sqlite3 in the Jupyter data dir)."
     ).tag(config=True)
     max_queue_events = Int(
+        100_000,
         help="Most events kept while the class server is unreachable "
         "(env CELL_MONITOR_MAX_QUEUE_EVENTS); beyond it new batches are refused "
-        "and wait in the browser."
+        "and wait in the browser.",
     ).tag(config=True)
     batch_size = Int(500, help="Most events forwarded in one request.").tag(config=True)
     max_request_events = Int(1000, help="Most events in one request from the browser.").tag(
@@ -82,17 +94,18 @@ class CellMonitorExtension(ExtensionApp):
         5 * 1024 * 1024, help="Largest request body accepted from the browser."
     ).tag(config=True)
     retry_initial_seconds = Float(
-        help="First retry delay (env CELL_MONITOR_RETRY_INITIAL_SECONDS); doubles per failure."
+        1.0, help="First retry delay (env CELL_MONITOR_RETRY_INITIAL_SECONDS); doubles per failure."
     ).tag(config=True)
-    retry_max_seconds = Float(help="Longest retry delay (env CELL_MONITOR_RETRY_MAX_SECONDS).").tag(
-        config=True
-    )
+    retry_max_seconds = Float(
+        60.0, help="Longest retry delay (env CELL_MONITOR_RETRY_MAX_SECONDS)."
+    ).tag(config=True)
     request_timeout_seconds = Float(30.0, help="Timeout of one request to the class server.").tag(
         config=True
     )
     warn_after_seconds = Int(
+        120,
         help="Tell the student once the class server has been unreachable this long "
-        "(env CELL_MONITOR_WARN_AFTER_SECONDS, default 120)."
+        "(env CELL_MONITOR_WARN_AFTER_SECONDS, default 120).",
     ).tag(config=True)
 
     # Privacy: the transparency/consent notice the JupyterLab extension shows.
@@ -101,39 +114,20 @@ class CellMonitorExtension(ExtensionApp):
         "data notice, e.g. 'privacy@school.example, room 12' (env CELL_MONITOR_PRIVACY_CONTACT)."
     ).tag(config=True)
     require_consent = Bool(
+        False,
         help="Capture and send nothing until the student accepts the data notice "
-        "(env CELL_MONITOR_REQUIRE_CONSENT=1); otherwise the notice is informational."
+        "(env CELL_MONITOR_REQUIRE_CONSENT=1); otherwise the notice is informational.",
     ).tag(config=True)
 
-    @default("privacy_contact")
-    def _default_privacy_contact(self) -> str:
-        return _env("CELL_MONITOR_PRIVACY_CONTACT")
-
-    @default("require_consent")
-    def _default_require_consent(self) -> bool:
-        return _env("CELL_MONITOR_REQUIRE_CONSENT", "0").lower() in {"1", "true", "yes", "on"}
-
-    @default("enabled")
-    def _default_enabled(self) -> bool:
-        return _env("CELL_MONITOR_ENABLED", "1").lower() not in {"0", "false", "no", "off"}
-
-    @default("server_url")
-    def _default_server_url(self) -> str:
-        return _env("CELL_MONITOR_SERVER_URL")
-
-    @default("ingest_token")
-    def _default_ingest_token(self) -> str:
-        return _env("CELL_MONITOR_INGEST_TOKEN")
-
-    @default("hub_user")
-    def _default_hub_user(self) -> str:
-        return _env("JUPYTERHUB_USER")
+    def __init__(self, **kwargs: Any) -> None:
+        # Set before any configuration is loaded (here or when Jupyter links the
+        # extension), so that config files and the command line win.
+        for name, value in read_environment(self.traits(), os.environ).items():
+            self.set_trait(name, value)
+        super().__init__(**kwargs)
 
     @default("user_id")
     def _default_user_id(self) -> str:
-        configured = _env("CELL_MONITOR_USER_ID")
-        if configured:
-            return configured
         try:
             return getpass.getuser()
         except Exception:  # no user name in some containers
@@ -141,24 +135,7 @@ class CellMonitorExtension(ExtensionApp):
 
     @default("queue_path")
     def _default_queue_path(self) -> str:
-        configured = _env("CELL_MONITOR_QUEUE_PATH")
-        return configured or str(Path(jupyter_data_dir()) / "cell_monitor" / "queue.sqlite3")
-
-    @default("max_queue_events")
-    def _default_max_queue_events(self) -> int:
-        return int(_env_number("CELL_MONITOR_MAX_QUEUE_EVENTS", 100_000))
-
-    @default("retry_initial_seconds")
-    def _default_retry_initial(self) -> float:
-        return _env_number("CELL_MONITOR_RETRY_INITIAL_SECONDS", 1.0)
-
-    @default("retry_max_seconds")
-    def _default_retry_max(self) -> float:
-        return _env_number("CELL_MONITOR_RETRY_MAX_SECONDS", 60.0)
-
-    @default("warn_after_seconds")
-    def _default_warn_after(self) -> int:
-        return int(_env_number("CELL_MONITOR_WARN_AFTER_SECONDS", 120))
+        return str(Path(jupyter_data_dir()) / "cell_monitor" / "queue.sqlite3")
 
     def initialize_settings(self) -> None:
         self.queue = DiskQueue(Path(self.queue_path), self.max_queue_events)
@@ -167,10 +144,15 @@ class CellMonitorExtension(ExtensionApp):
             self.queue,
             self.target,
             batch_size=self.batch_size,
-            retry=RetryPolicy(self.retry_initial_seconds, self.retry_max_seconds),
+            retry=Backoff(self.retry_initial_seconds, self.retry_max_seconds),
             request_timeout=self.request_timeout_seconds,
         )
         self._client_target: Target | None = None
+        if self.hub_identity and not (self.hub_api_token and self.server_url):
+            self.log.warning(
+                "cell-monitor: hub_identity needs JUPYTERHUB_API_TOKEN (set by JupyterHub) and "
+                "a server-side server_url (CELL_MONITOR_SERVER_URL); sending without it"
+            )
         self._queue_error: str | None = None
         self.log.info(
             "cell-monitor: queue %s, class server %s%s",
@@ -205,7 +187,10 @@ class CellMonitorExtension(ExtensionApp):
     async def target(self) -> Target | None:
         """Where to forward: the server's configuration first, else the student's setting."""
         if self.server_url:
-            return Target(self.server_url, self.ingest_token)
+            # The hub token goes only to the server the operator configured, never
+            # to an address typed into the browser's settings.
+            hub_token = self.hub_api_token if self.hub_identity else ""
+            return Target(self.server_url, self.ingest_token, hub_token)
         if self._client_target is None:
             stored = await self.queue.get_meta(_CLIENT_TARGET_KEY)
             if stored:
@@ -253,6 +238,7 @@ class CellMonitorExtension(ExtensionApp):
             configured=target is not None,
             server_url=target.server_url if target else None,
             hub_user=self.hub_user or None,
+            identity=_identity_mode(target),
             queue_length=max(0, length - forwarder.acknowledged_pending),
             state=forwarder.state,
             queue_full=length >= self.queue.max_events,

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
+from cell_monitor.backoff import Backoff
 from cell_monitor.contract.jupyter import DeliveryState as DeliveryState
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue, QueuedEvent, QueueUnwritable
 
@@ -44,25 +44,20 @@ INGEST_PATH = "/api/v1/events"
 
 @dataclass(frozen=True)
 class Target:
-    """Where events go: the class server's base URL and its ingest token."""
+    """Where events go: the class server's base URL and the credential to send.
+
+    `hub_token` (the single-user server's JUPYTERHUB_API_TOKEN) goes in
+    JupyterHub's own scheme, `Authorization: token …`: the class server asks
+    the hub whose it is and stores the events under that user.
+    """
 
     server_url: str
     ingest_token: str = ""
+    hub_token: str = ""
 
     @property
     def events_url(self) -> str:
         return self.server_url.rstrip("/") + INGEST_PATH
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    initial_seconds: float = 1.0
-    max_seconds: float = 60.0
-
-    def delay(self, failures: int, rand: Callable[[], float] = random.random) -> float:
-        """Equal jitter: half the exponential ceiling fixed, half random."""
-        ceiling = min(self.max_seconds, self.initial_seconds * 2 ** min(failures - 1, 30))
-        return ceiling / 2 + rand() * ceiling / 2
 
 
 class _Retry(Exception):
@@ -81,7 +76,7 @@ class Forwarder:
         target: Callable[[], Awaitable[Target | None]],
         *,
         batch_size: int = 500,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
         request_timeout: float = 30.0,
         idle_poll_seconds: float = 30.0,
     ) -> None:
@@ -89,7 +84,7 @@ class Forwarder:
         self._target = target
         self._batch_size = batch_size
         self._batch_limit = batch_size
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or Backoff(1.0, 60.0)
         self._timeout = request_timeout
         self._idle_poll = idle_poll_seconds
         self._wakeup = asyncio.Event()
@@ -172,7 +167,9 @@ class Forwarder:
 
     async def _post(self, target: Target, batch: list[QueuedEvent]) -> HTTPResponse:
         headers = {"Content-Type": "application/json"}
-        if target.ingest_token:
+        if target.hub_token:
+            headers["Authorization"] = f"token {target.hub_token}"
+        elif target.ingest_token:
             headers["Authorization"] = f"Bearer {target.ingest_token}"
         request = HTTPRequest(
             target.events_url,

@@ -34,6 +34,7 @@ from cell_monitor.storage.models import (
     LearningSession,
     Notebook,
     Student,
+    StudentCredential,
 )
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ async def erase_from_database(
     engine: AsyncEngine, keys: Iterable[str], progress: Progress = NO_PROGRESS
 ) -> tuple[list[str], dict[str, int]]:
     """Delete the students stored under `keys` from every table; the keys found and counts."""
+    keys = list(keys)
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
         if conn.dialect.name == "sqlite":
             # Overwrite deleted rows with zeros instead of leaving them in free space.
@@ -92,7 +94,12 @@ async def erase_from_database(
             progress.advance(1, name)
         counts["notebooks"] = await _delete_orphan_notebooks(conn, notebook_ids)
         progress.advance(1, "notebooks")
-    if found and engine.dialect.name == "sqlite" and engine.url.database:
+        # Their credentials too (issued even if never used): erased, they report nothing.
+        counts["student_credentials"] = await _count_and_delete(
+            conn, delete(StudentCredential).where(StudentCredential.student_key.in_(keys))
+        )
+    erased = found or counts["student_credentials"]
+    if erased and engine.dialect.name == "sqlite" and engine.url.database:
         await asyncio.to_thread(checkpoint_wal, engine.url.database)
     return found, counts
 

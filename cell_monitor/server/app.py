@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from cell_monitor import __version__, metrics
+from cell_monitor.accounts import hub_routes
 from cell_monitor.accounts import routes as accounts_routes
 from cell_monitor.accounts.guard import LoginRequired, login_required_handler, require_instructor
+from cell_monitor.accounts.hub import HubClient, service_identity
 from cell_monitor.accounts.ingest_tokens import TokenCache
 from cell_monitor.accounts.ratelimit import Limits
 from cell_monitor.accounts.safety import check_production, ensure_first_account, warn_if_ingest_open
@@ -43,37 +45,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
-        try:
-            await check_database(engine, settings)
-            await ensure_first_account(engine, settings)
-            state = _build_state(settings, engine)
+        async with AsyncExitStack() as stack:
+            state = await _start(stack, settings)
             app.state.cell_monitor = state
-            await state.tokens.start()
-            warn_if_ingest_open(settings, state.tokens.required)
-            await state.live.start()
-            state.pipeline.start()
-            if state.influx is not None:
-                state.influx.start()
-            maintenance = Maintenance(settings, engine)
-            maintenance.start()
-            where = describe(engine.url)
+            where = describe(state.engine.url)
             log.info("cell-monitor %s serving", __version__, extra={"database": where})
-            try:
-                yield
-            finally:
-                await maintenance.stop()
-                try:
-                    # Commit what is queued (and publish it) before the broker goes.
-                    await state.pipeline.stop()
-                finally:
-                    # After the pipeline: its last commits are written before the sink ends.
-                    if state.influx is not None:
-                        await state.influx.stop()
-                    await state.live.stop()
-                    await state.tokens.stop()
-        finally:
-            await engine.dispose()
+            yield
 
     app = FastAPI(
         title="cell-monitor",
@@ -108,7 +85,12 @@ def create_app(settings: Settings) -> FastAPI:
 
 # Open to anyone who can reach the server: ingest (checked by ingest tokens),
 # probes, metrics and the login page.
-PUBLIC_ROUTERS = (ingest_routes.ingest_router, health.router, accounts_routes.router)
+PUBLIC_ROUTERS = (
+    ingest_routes.ingest_router,
+    health.router,
+    accounts_routes.router,
+    hub_routes.router,
+)
 # What only instructors may see: reads of class data, live state and actions.
 INSTRUCTOR_ROUTERS = (
     reports_routes.router,
@@ -116,6 +98,35 @@ INSTRUCTOR_ROUTERS = (
     pages.router,
     accounts_routes.account_router,
 )
+
+
+async def _start(stack: AsyncExitStack, settings: Settings) -> AppState:
+    """Start every part in order; each registers its stop as soon as it runs.
+
+    The stack stops them in reverse order when the server ends, and also when a
+    later start fails: nothing started is left running.
+    """
+    engine = create_engine(settings)
+    stack.push_async_callback(engine.dispose)
+    await check_database(engine, settings)
+    await ensure_first_account(engine, settings)
+    state = _build_state(settings, engine)
+    await state.tokens.start()
+    stack.push_async_callback(state.tokens.stop)
+    warn_if_ingest_open(settings, state.tokens.required)
+    await state.live.start()
+    stack.push_async_callback(state.live.stop)
+    if state.influx is not None:
+        # Before the pipeline, so it stops after it: the last commits get written.
+        state.influx.start()
+        stack.push_async_callback(state.influx.stop)
+    # Stops before the broker: what is queued is committed and published first.
+    state.pipeline.start()
+    stack.push_async_callback(state.pipeline.stop)
+    maintenance = Maintenance(settings, engine)
+    maintenance.start()
+    stack.push_async_callback(maintenance.stop)
+    return state
 
 
 def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
@@ -141,7 +152,23 @@ def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
     if broker.name:
         state.health_checks[broker.name] = broker.check
     _attach_influx(state)
+    _attach_hub(state)
     return state
+
+
+def _attach_hub(state: AppState) -> None:
+    """Hub mode (CELL_MONITOR_HUB_API_URL): token lookups, sign-in, and a /health entry."""
+    if not state.settings.hub_enabled:
+        return
+    hub = state.hub = HubClient(state.settings)
+
+    async def hub_check() -> None:
+        await service_identity(hub)
+
+    # Not required for readiness: tokens the worker knows keep working while
+    # the hub is away, and the students' servers retry the others.
+    state.health_checks["jupyterhub"] = hub_check
+    log.info("JupyterHub mode: %s", hub.describe())
 
 
 def _attach_influx(state: AppState) -> None:

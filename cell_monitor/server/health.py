@@ -60,7 +60,11 @@ async def _probe_commits(state: AppState) -> None:
         committer.health.succeeded()
 
 
-@router.get("/health", responses={503: {"model": HealthOut, "description": "A service is down"}})
+@router.get(
+    "/health",
+    response_model_exclude_none=True,
+    responses={503: {"model": HealthOut, "description": "A service is down"}},
+)
 async def health(state: StateDep, response: Response) -> HealthOut:
     """Status of every configured backend; 503 when any is unhealthy."""
     services = await _service_status(state)
@@ -71,6 +75,7 @@ async def health(state: StateDep, response: Response) -> HealthOut:
         timestamp=datetime.now(timezone.utc),
         version=__version__,
         services=services,
+        jupyterhub=state.hub.describe() if state.hub is not None else None,
     )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from cell_monitor.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +114,14 @@ class Sender:
         return batch
 
     async def _deliver(self, batch: list[dict[str, Any]]) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, self.max_backoff)
         while True:
             self.stats.requests += 1
             try:
                 response = await self._http.post(INGEST_PATH, json=batch)
             except httpx.TransportError as exc:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                wait = delay
+                retry_after = None
             else:
                 if response.status_code in (200, 202):
                     self._count(batch, response.json())
@@ -136,10 +137,9 @@ class Sender:
                     self.stats.last_error = f"{response.status_code}: {response.text[:200]}"
                     return
                 self.stats.last_error = f"{response.status_code} (server busy)"
-                wait = _retry_after(response) or delay
+                retry_after = _retry_after(response)
             self.stats.retries += 1
-            await asyncio.sleep(wait * (0.8 + 0.4 * random.random()))
-            delay = min(delay * 2, self.max_backoff)
+            await asyncio.sleep(backoff.next(at_least=retry_after))
 
     def _count(self, batch: list[dict[str, Any]], body: dict[str, Any]) -> None:
         self.stats.sent += len(batch)

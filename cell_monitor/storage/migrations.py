@@ -19,10 +19,6 @@ ALEMBIC_DIR = Path(__file__).with_name("alembic")
 UPGRADE_HINT = "run `cell-monitor db upgrade`"
 
 
-class SchemaOutdated(RuntimeError):
-    """The database schema is behind the code; the message says what to run."""
-
-
 @dataclass(frozen=True)
 class SchemaStatus:
     current: str | None

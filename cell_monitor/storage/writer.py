@@ -23,7 +23,7 @@ from cell_monitor.storage.live_rows import state_from_row, state_values
 
 @dataclass
 class GroupResult:
-    outcomes: list[str]  # one WriteOutcome per event, in order
+    outcomes: list[WriteOutcome]  # one per event, in order
     # (before, after) live state of each student who has new events; before is
     # None for a student seen for the first time.
     changes: list[tuple[LiveState | None, LiveState]] = field(default_factory=list)

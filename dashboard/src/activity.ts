@@ -8,7 +8,55 @@ import type { ActivityMinute, ActivityOut, LiveEvent } from './wire.gen.js';
 const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 1200;
 const HEIGHT = 320;
-const PAD = 36;
+const PAD_LEFT = 64;
+const PAD_RIGHT = 16;
+const PAD_TOP = 16;
+const PAD_BOTTOM = 56;
+
+/**
+ * Y-axis ticks for counts up to `peak`: 0 and 2–5 round steps (1, 2, 5 × 10^k),
+ * all distinct integers, the last >= peak.
+ */
+export function niceTicks(peak: number): number[] {
+  const top = Math.max(1, Math.ceil(peak));
+  let step = 1;
+  for (let magnitude = 1; ; magnitude *= 10) {
+    const found = [1, 2, 5].map(f => f * magnitude).find(s => top / s <= 5);
+    if (found !== undefined) {
+      step = found;
+      break;
+    }
+  }
+  const ticks: number[] = [];
+  for (let value = 0; value < top + step; value += step) {
+    ticks.push(value);
+  }
+  return ticks;
+}
+
+/** Minutes between time labels for a window of `hours`. */
+const LABEL_EVERY: Record<number, number> = { 1: 10, 3: 30, 6: 60, 24: 180 };
+
+/**
+ * The minutes (since the epoch) of the x-axis labels: round clock times
+ * (every 10 min for an hour, ...), in local time, within [start, end].
+ */
+export function timeTicks(
+  start: number,
+  end: number,
+  hours: number,
+  offsetMinutes: number = new Date(end * 60_000).getTimezoneOffset()
+): number[] {
+  const every = LABEL_EVERY[hours] ?? Math.max(10, Math.round(hours * 10));
+  const ticks: number[] = [];
+  // Local clock minute = epoch minute - offset (getTimezoneOffset is UTC - local).
+  const first =
+    Math.ceil((start - offsetMinutes) / every) * every + offsetMinutes;
+  for (let m = first; m <= end; m += every) {
+    ticks.push(m);
+  }
+  return ticks;
+}
 
 function svg<K extends keyof SVGElementTagNameMap>(
   tag: K,
@@ -18,6 +66,15 @@ function svg<K extends keyof SVGElementTagNameMap>(
   for (const [name, value] of Object.entries(attrs)) {
     node.setAttribute(name, String(value));
   }
+  return node;
+}
+
+function text(
+  content: string,
+  attrs: Record<string, string | number>
+): SVGTextElement {
+  const node = svg('text', attrs);
+  node.textContent = content;
   return node;
 }
 
@@ -114,47 +171,56 @@ export class ActivityView {
       viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
       role: 'img',
       class: 'activity-svg',
-      'aria-label': `Last ${this.hours} h: ${executions} executions, ${errors} errors`
+      'aria-label': `Executions per minute, last ${this.hours} h: ${executions} executions, ${errors} errors`
     });
-    const plotW = WIDTH - PAD * 2;
-    const plotH = HEIGHT - PAD * 2;
+    const plotW = WIDTH - PAD_LEFT - PAD_RIGHT;
+    const plotH = HEIGHT - PAD_TOP - PAD_BOTTOM;
+    const bottom = PAD_TOP + plotH;
     const step = plotW / count;
-    for (const fraction of [0, 0.5, 1]) {
-      const y = PAD + plotH * (1 - fraction);
+    const ticks = niceTicks(peak);
+    const scale = ticks[ticks.length - 1];
+    for (const value of ticks) {
+      const y = bottom - (plotH * value) / scale;
       chart.append(
-        svg('line', { x1: PAD, x2: WIDTH - PAD, y1: y, y2: y, class: 'grid' })
+        svg('line', {
+          x1: PAD_LEFT,
+          x2: WIDTH - PAD_RIGHT,
+          y1: y,
+          y2: y,
+          class: value === 0 ? 'baseline' : 'grid'
+        })
       );
-      const label = svg('text', {
-        x: PAD - 6,
-        y: y + 4,
-        class: 'axis',
-        'text-anchor': 'end'
-      });
-      label.textContent = String(Math.round(peak * fraction));
-      chart.append(label);
+      chart.append(
+        text(String(value), {
+          x: PAD_LEFT - 8,
+          y: y + 4,
+          class: 'axis',
+          'text-anchor': 'end'
+        })
+      );
     }
     for (let m = start; m <= end; m++) {
       const minute = this.minutes.get(m);
       if (!minute) {
         continue;
       }
-      const x = PAD + (m - start) * step;
+      const x = PAD_LEFT + (m - start) * step;
       const width = Math.max(1, step * 0.8);
-      const okHeight = (plotH * (minute.executions - minute.errors)) / peak;
-      const errHeight = (plotH * minute.errors) / peak;
+      const okHeight = (plotH * (minute.executions - minute.errors)) / scale;
+      const errHeight = (plotH * minute.errors) / scale;
       const title = `${new Date(m * 60_000).toLocaleTimeString()}: ${minute.executions} executions, ${minute.errors} errors`;
       const bar = svg('g', { class: 'bar' });
       const ok = svg('rect', {
         x,
         width,
-        y: PAD + plotH - okHeight,
+        y: bottom - okHeight,
         height: okHeight,
         class: 'ok'
       });
       const err = svg('rect', {
         x,
         width,
-        y: PAD + plotH - okHeight - errHeight,
+        y: bottom - okHeight - errHeight,
         height: errHeight,
         class: 'err'
       });
@@ -163,24 +229,53 @@ export class ActivityView {
       bar.append(ok, err, tip);
       chart.append(bar);
     }
-    for (const [at, text] of [
-      [
-        start,
-        new Date(start * 60_000).toLocaleTimeString([], {
-          hour: '2-digit',
-          minute: '2-digit'
-        })
-      ],
-      [end, 'now']
-    ] as const) {
-      const label = svg('text', {
-        x: PAD + (at - start) * step,
-        y: HEIGHT - PAD + 18,
-        class: 'axis',
-        'text-anchor': at === end ? 'end' : 'start'
-      });
-      label.textContent = text;
-      chart.append(label);
+    for (const at of timeTicks(start, end, this.hours)) {
+      const x = PAD_LEFT + (at - start + 0.4) * step;
+      chart.append(
+        svg('line', {
+          x1: x,
+          x2: x,
+          y1: bottom,
+          y2: bottom + 5,
+          class: 'grid'
+        }),
+        text(
+          new Date(at * 60_000).toLocaleTimeString([], {
+            hour: '2-digit',
+            minute: '2-digit'
+          }),
+          { x, y: bottom + 20, class: 'axis', 'text-anchor': 'middle' }
+        )
+      );
+    }
+    chart.append(
+      text('Time (local)', {
+        x: PAD_LEFT + plotW / 2,
+        y: HEIGHT - 8,
+        class: 'axis-title',
+        'text-anchor': 'middle'
+      }),
+      text('Executions / min', {
+        x: -(PAD_TOP + plotH / 2),
+        y: 16,
+        class: 'axis-title',
+        'text-anchor': 'middle',
+        transform: 'rotate(-90)'
+      })
+    );
+    if (executions === 0) {
+      chart.append(
+        text(
+          `No cell has run in the last ${this.hours} h. A bar per minute ` +
+            'appears here as students run cells (failed runs stacked on top).',
+          {
+            x: PAD_LEFT + plotW / 2,
+            y: PAD_TOP + plotH / 2,
+            class: 'empty-note',
+            'text-anchor': 'middle'
+          }
+        )
+      );
     }
     byId('activity-chart').replaceChildren(chart);
     setText(

@@ -2,13 +2,16 @@
 // for screen readers (aria-live) and, when switched on, a short chime.
 
 import { setText } from './dom.js';
-import type { Alert } from './wire.gen.js';
+import { IAlert, publicName } from './state.js';
 
 const SOUND_KEY = 'cell-monitor.dashboard.sound';
 
 export class Alerts {
   private audio: AudioContext | null = null;
   private hideTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly noticeText: HTMLElement;
+  /** The student the notice is about. */
+  private about: string | null = null;
   sound: boolean;
 
   constructor(
@@ -16,6 +19,7 @@ export class Alerts {
     private readonly live: HTMLElement,
     private readonly toggle: HTMLInputElement
   ) {
+    this.noticeText = notice.querySelector<HTMLElement>('.notice-text')!;
     this.sound = readSound();
     toggle.checked = this.sound;
     toggle.addEventListener('change', () => this.setSound(toggle.checked));
@@ -36,12 +40,13 @@ export class Alerts {
   }
 
   /** A help request was raised (by a student, not cleared). */
-  helpRaised(alert: Alert): void {
-    const who = alert.userName || alert.student;
-    const team = alert.teamName ? ` (team ${alert.teamName})` : '';
+  helpRaised(alert: IAlert): void {
+    const who = publicName(alert);
+    const team = alert.teamName ? ` (${alert.teamName})` : '';
     const text = `Help requested by ${who}${team}`;
+    this.about = alert.student;
     setText(this.live, text);
-    setText(this.notice, `⚑ ${text}`);
+    setText(this.noticeText, text);
     this.notice.hidden = false;
     this.notice.classList.remove('flash');
     void this.notice.offsetWidth; // restart the animation
@@ -52,6 +57,15 @@ export class Alerts {
     }, 8000);
     if (this.sound) {
       this.chime();
+    }
+  }
+
+  /** Erased students: a notice about one of them goes at once. */
+  forget(students: ReadonlySet<string>): void {
+    if (this.about !== null && students.has(this.about)) {
+      clearTimeout(this.hideTimer);
+      this.notice.hidden = true;
+      this.about = null;
     }
   }
 

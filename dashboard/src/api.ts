@@ -15,10 +15,10 @@ export function loginUrl(path: string): string {
   return `/login?next=${encodeURIComponent(path)}`;
 }
 
+/** To the sign-in page, back to this very view (#progress too) afterwards. */
 export function goToLogin(): void {
-  window.location.assign(
-    loginUrl(window.location.pathname + window.location.search)
-  );
+  const here = window.location;
+  window.location.assign(loginUrl(here.pathname + here.search + here.hash));
 }
 
 export type Params = Record<string, string | number | null | undefined>;

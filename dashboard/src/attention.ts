@@ -1,19 +1,29 @@
 // Needs attention: open help requests (oldest first, with waiting time) and
 // stuck students (with the error they keep hitting), each with its action.
+// An item is built once per student and updated in place, so the button the
+// instructor is on keeps the focus while that student's updates arrive.
 
 import { el, reorder, setText } from './dom.js';
-import { displayName, formatWaiting, IAttention } from './state.js';
-import type { StudentView } from './wire.gen.js';
+import {
+  displayName,
+  formatWaiting,
+  IAttention,
+  IStudent,
+  notebookLabel,
+  publicName
+} from './state.js';
 
 export type AttentionKind = 'help' | 'stuck';
 
 interface IItem {
   node: HTMLElement;
+  name: HTMLButtonElement;
   wait: HTMLElement;
   detail: HTMLElement;
+  error: HTMLElement;
+  streak: HTMLElement;
   action: HTMLButtonElement;
-  student: StudentView;
-  signature: string;
+  student: IStudent;
 }
 
 export interface IAttentionActions {
@@ -21,19 +31,32 @@ export interface IAttentionActions {
   open(student: string): void;
 }
 
-class AttentionList {
+const ACTION_LABEL: Record<AttentionKind, string> = {
+  help: 'Dismiss',
+  stuck: 'Handled'
+};
+
+export class AttentionList {
   private readonly items = new Map<string, IItem>();
+  private projector = false;
 
   constructor(
     private readonly kind: AttentionKind,
     private readonly list: HTMLElement,
     private readonly empty: HTMLElement,
     private readonly count: HTMLElement,
-    private readonly actions: IAttentionActions
+    private readonly actions: IAttentionActions,
+    /** Takes the focus when the last item goes. */
+    private readonly fallback: () => HTMLElement
   ) {}
 
-  render(students: StudentView[], now: number): void {
+  setProjector(on: boolean): void {
+    this.projector = on;
+  }
+
+  render(students: IStudent[], now: number): void {
     const keep = new Set(students.map(s => s.student));
+    const lost = this.focusedLeaving(keep);
     for (const [key, item] of this.items) {
       if (!keep.has(key)) {
         item.node.remove();
@@ -42,9 +65,34 @@ class AttentionList {
     }
     const nodes = students.map(student => this.item(student).node);
     reorder(this.list, nodes);
+    if (lost) {
+      // The item the instructor was on is gone (dismissed, here or elsewhere):
+      // the same control of the item now in its place, else the panel.
+      const next = nodes[Math.min(lost.index, nodes.length - 1)];
+      const target = next?.querySelector<HTMLElement>(lost.selector);
+      (target ?? this.fallback()).focus();
+    }
     this.empty.hidden = students.length > 0;
     setText(this.count, String(students.length));
     this.tick(now);
+  }
+
+  /** Where the focus was, when it is in an item about to go. */
+  private focusedLeaving(
+    keep: ReadonlySet<string>
+  ): { index: number; selector: string } | null {
+    const active = this.list.ownerDocument.activeElement;
+    const node = active?.closest<HTMLElement>('.attention-item');
+    const key = node?.dataset.student;
+    if (!node || !key || keep.has(key) || !this.list.contains(node)) {
+      return null;
+    }
+    return {
+      index: [...this.list.children].indexOf(node),
+      selector: active!.classList.contains('attention-action')
+        ? '.attention-action'
+        : '.attention-open'
+    };
   }
 
   tick(now: number): void {
@@ -62,61 +110,77 @@ class AttentionList {
     return this.list.querySelector<HTMLElement>('.attention-open');
   }
 
-  private item(student: StudentView): IItem {
-    const signature = `${student.version}`;
-    const known = this.items.get(student.student);
-    if (known && known.signature === signature) {
-      return known;
+  private item(student: IStudent): IItem {
+    const item = this.items.get(student.student) ?? this.create(student);
+    item.student = student;
+    const name = this.projector ? publicName(student) : displayName(student);
+    setText(item.name, name);
+    const label = `${ACTION_LABEL[this.kind]}: ${name}`;
+    if (item.action.getAttribute('aria-label') !== label) {
+      item.action.setAttribute('aria-label', label);
     }
+    const where = [
+      student.teamName ?? '',
+      notebookLabel(student.lastNotebook),
+      student.lastCellIndex !== null ? `cell ${student.lastCellIndex}` : ''
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    const error = student.lastError;
+    if (this.kind === 'stuck' && error) {
+      const cell = error.cellIndex !== null ? ` (cell ${error.cellIndex})` : '';
+      setText(item.error, `${error.name ?? 'Error'}: ${error.message ?? ''}`);
+      setText(item.streak, ` ×${student.consecutiveErrors}${cell}`);
+      setText(item.detail, '');
+    } else {
+      setText(item.error, '');
+      setText(item.streak, '');
+      setText(item.detail, where);
+    }
+    item.error.hidden = item.error.textContent === '';
+    return item;
+  }
+
+  private create(student: IStudent): IItem {
+    const key = student.student;
     const name = el('button', {
       type: 'button',
       class: 'attention-open',
-      'data-student': student.student,
-      text: displayName(student)
+      'data-student': key
     });
-    name.addEventListener('click', () => this.actions.open(student.student));
+    name.addEventListener('click', () => this.actions.open(key));
     const wait = el('span', { class: 'attention-wait' });
-    const detail = el('span', { class: 'attention-detail' });
-    const team = student.teamName ?? '';
-    const where = student.lastNotebook ?? '';
-    if (this.kind === 'stuck' && student.lastError) {
-      const error = student.lastError;
-      const cell = error.cellIndex !== null ? ` (cell ${error.cellIndex})` : '';
-      detail.append(
-        el('code', {
-          text: `${error.name ?? 'Error'}: ${error.message ?? ''}`
-        }),
-        ` ×${student.consecutiveErrors}${cell}`
-      );
-    } else {
-      detail.textContent = [team, where].filter(Boolean).join(' · ');
-    }
-    const label = this.kind === 'help' ? 'Dismiss' : 'Handled';
+    const error = el('code', { class: 'attention-error' });
+    const streak = el('span', { class: 'attention-streak' });
+    const detail = el('span', { class: 'attention-where' });
     const action = el('button', {
       type: 'button',
       class: 'attention-action',
       'data-action': this.kind,
-      'aria-label': `${label}: ${displayName(student)}`,
-      text: label
+      text: ACTION_LABEL[this.kind]
     });
-    action.addEventListener('click', () =>
-      this.actions.act(this.kind, student.student)
-    );
+    action.addEventListener('click', () => this.actions.act(this.kind, key));
     const node = el(
       'li',
       {
         class: `attention-item attention-${this.kind}`,
-        'data-student': student.student
+        'data-student': key
       },
       el('div', { class: 'attention-head' }, name, wait),
-      detail,
+      el('div', { class: 'attention-detail' }, error, streak, detail),
       action
     );
-    const item: IItem = { node, wait, detail, action, student, signature };
-    if (known) {
-      known.node.replaceWith(node);
-    }
-    this.items.set(student.student, item);
+    const item: IItem = {
+      node,
+      name,
+      wait,
+      detail,
+      error,
+      streak,
+      action,
+      student
+    };
+    this.items.set(key, item);
     return item;
   }
 }
@@ -132,10 +196,16 @@ export class AttentionPanel {
         root.querySelector<HTMLElement>(`#${kind}-list`)!,
         root.querySelector<HTMLElement>(`#${kind}-empty`)!,
         root.querySelector<HTMLElement>(`#${kind}-count`)!,
-        actions
+        actions,
+        () => root
       );
     this.help = part('help');
     this.stuck = part('stuck');
+  }
+
+  setProjector(on: boolean): void {
+    this.help.setProjector(on);
+    this.stuck.setProjector(on);
   }
 
   render(attention: IAttention, now: number): void {

@@ -3,10 +3,20 @@
 
 import { download, getJson } from './api.js';
 import type { AttentionKind } from './attention.js';
-import { byId, el, STATUS_ICON, STATUS_LABEL, timeOf } from './dom.js';
+import { byId, el, setText, STATUS_ICON, STATUS_LABEL, timeOf } from './dom.js';
 import { ICellRef, RunHistoryPanel } from './history.js';
-import { ClassState, displayName, formatWaiting, IChanges } from './state.js';
-import type { StudentDetail, TimelineExecution } from './wire.gen.js';
+import {
+  ClassState,
+  displayName,
+  formatWaiting,
+  IChanges,
+  publicName
+} from './state.js';
+import type {
+  SessionOut,
+  StudentDetail,
+  TimelineExecution
+} from './wire.gen.js';
 
 const HELP_LABEL: Record<string, string> = {
   help: 'asked for help',
@@ -79,11 +89,52 @@ function executionItem(
   );
 }
 
+type ISession = SessionOut;
+
+/**
+ * "Session 2 · 10:02 – 10:45 (43 min)": sessions numbered in the order they
+ * began, instead of the lab's opaque ids (kept as the tooltip).
+ */
+export function sessionLabels(
+  sessions: readonly ISession[]
+): { label: string; id: string }[] {
+  const ordered = [...sessions].sort(
+    (a, b) => Date.parse(a.firstSeen) - Date.parse(b.firstSeen)
+  );
+  return ordered.map((session, i) => {
+    const minutes = Math.round(
+      (Date.parse(session.lastSeen) - Date.parse(session.firstSeen)) / 60_000
+    );
+    const span = minutes >= 1 ? ` (${minutes} min)` : '';
+    return {
+      label: `Session ${i + 1} · ${timeOf(session.firstSeen)} – ${timeOf(session.lastSeen)}${span}`,
+      id: session.sessionId
+    };
+  });
+}
+
+interface ILiveNodes {
+  status: HTMLElement;
+  icon: HTMLElement;
+  statusText: HTMLElement;
+  facts: HTMLElement;
+  student: HTMLElement;
+  team: HTMLElement;
+  where: HTMLElement;
+  executions: HTMLElement;
+  error: HTMLElement;
+  gone: HTMLElement;
+  help: HTMLButtonElement;
+  stuck: HTMLButtonElement;
+}
+
 export class DetailDialog {
   private readonly dialog = byId<HTMLDialogElement>('student-dialog');
+  private readonly live: ILiveNodes;
   private readonly history = new RunHistoryPanel();
   private student: string | null = null;
   private cursor: string | null = null;
+  private projector = false;
 
   constructor(
     private readonly state: ClassState,
@@ -104,6 +155,12 @@ export class DetailDialog {
     this.dialog.addEventListener('close', () => {
       this.student = null;
     });
+    this.live = this.buildLive(byId('detail-live'));
+  }
+
+  setProjector(on: boolean): void {
+    this.projector = on;
+    this.renderLive();
   }
 
   async open(student: string): Promise<void> {
@@ -111,6 +168,8 @@ export class DetailDialog {
     this.cursor = null;
     this.history.close();
     byId('detail-runs').replaceChildren();
+    byId('detail-help').replaceChildren();
+    byId('detail-sessions').replaceChildren();
     byId('detail-title').textContent = student;
     this.renderLive();
     if (!this.dialog.open) {
@@ -126,57 +185,107 @@ export class DetailDialog {
     }
   }
 
+  /** Built once: updates change text in place, so focus stays put. */
+  private buildLive(box: HTMLElement): ILiveNodes {
+    const icon = el('span', { 'aria-hidden': 'true' });
+    const statusText = el('span');
+    const status = el('p', { class: 'detail-status' }, icon, statusText);
+    const dd = () => el('dd');
+    const student = dd();
+    const team = dd();
+    const where = dd();
+    const executions = dd();
+    const error = dd();
+    const facts = el(
+      'dl',
+      { class: 'detail-facts' },
+      el('dt', { class: 'personal', text: 'Student' }),
+      student,
+      el('dt', { text: 'Team' }),
+      team,
+      el('dt', { text: 'Now in' }),
+      where,
+      el('dt', { text: 'Executions' }),
+      executions,
+      el('dt', { text: 'Last error' }),
+      error
+    );
+    student.classList.add('personal');
+    const gone = el('p', {
+      class: 'detail-gone',
+      text: 'This student is no longer in the class: their data was erased.'
+    });
+    const help = this.actionButton('help', 'Dismiss help request');
+    const stuck = this.actionButton('stuck', 'Mark as handled');
+    box.replaceChildren(
+      status,
+      facts,
+      gone,
+      el('div', { class: 'detail-actions' }, help, stuck)
+    );
+    return {
+      status,
+      icon,
+      statusText,
+      facts,
+      student,
+      team,
+      where,
+      executions,
+      error,
+      gone,
+      help,
+      stuck
+    };
+  }
+
   private renderLive(): void {
+    const nodes = this.live;
     const live = this.student
       ? this.state.students.get(this.student)
       : undefined;
-    const box = byId('detail-live');
+    const focused = [nodes.help, nodes.stuck].find(
+      b => b === document.activeElement
+    );
+    nodes.gone.hidden = live !== undefined || this.student === null;
+    nodes.status.hidden = nodes.facts.hidden = live === undefined;
+    nodes.help.hidden = !live?.helpSince;
+    nodes.stuck.hidden = !live || !this.state.isStuck(live);
+    if (focused?.hidden) {
+      // The action is done (here or elsewhere): the dialog keeps the focus.
+      const other = [nodes.help, nodes.stuck].find(b => !b.hidden);
+      (other ?? byId('detail-close')).focus();
+    }
     if (!live) {
-      box.replaceChildren();
       return;
     }
-    byId('detail-title').textContent = displayName(live);
+    setText(
+      byId('detail-title'),
+      this.projector ? publicName(live) : displayName(live)
+    );
     const now = this.state.serverNow();
-    const actions = el('div', { class: 'detail-actions' });
-    if (live.helpSince) {
-      actions.append(this.actionButton('help', 'Dismiss help request'));
-    }
-    if (this.state.isStuck(live)) {
-      actions.append(this.actionButton('stuck', 'Mark as handled'));
-    }
+    nodes.status.className = `detail-status status-${live.status}`;
+    setText(nodes.icon, `${STATUS_ICON[live.status]} `);
+    setText(
+      nodes.statusText,
+      STATUS_LABEL[live.status] +
+        (live.helpSince
+          ? ` — waiting ${formatWaiting(live.helpSince, now)}`
+          : '')
+    );
+    setText(nodes.student, live.student);
+    setText(nodes.team, live.teamName ?? '–');
+    setText(
+      nodes.where,
+      `${live.lastNotebook ?? '–'}${live.lastCellIndex !== null ? ` · cell ${live.lastCellIndex}` : ''}`
+    );
+    setText(nodes.executions, `${live.executions} (${live.errors} failed)`);
     const error = live.lastError;
-    box.replaceChildren(
-      el(
-        'p',
-        { class: `detail-status status-${live.status}` },
-        el('span', {
-          'aria-hidden': 'true',
-          text: `${STATUS_ICON[live.status]} `
-        }),
-        STATUS_LABEL[live.status],
-        live.helpSince ? ` — waiting ${formatWaiting(live.helpSince, now)}` : ''
-      ),
-      el(
-        'dl',
-        { class: 'detail-facts' },
-        el('dt', { text: 'Student' }),
-        el('dd', { text: live.student }),
-        el('dt', { text: 'Team' }),
-        el('dd', { text: live.teamName ?? '–' }),
-        el('dt', { text: 'Now in' }),
-        el('dd', {
-          text: `${live.lastNotebook ?? '–'}${live.lastCellIndex !== null ? ` · cell ${live.lastCellIndex}` : ''}`
-        }),
-        el('dt', { text: 'Executions' }),
-        el('dd', { text: `${live.executions} (${live.errors} failed)` }),
-        el('dt', { text: 'Last error' }),
-        el('dd', {
-          text: error
-            ? `${error.name ?? 'Error'}: ${error.message ?? ''}${live.consecutiveErrors ? ` (×${live.consecutiveErrors} in a row)` : ''}`
-            : '–'
-        })
-      ),
-      actions
+    setText(
+      nodes.error,
+      error
+        ? `${error.name ?? 'Error'}: ${error.message ?? ''}${live.consecutiveErrors ? ` (×${live.consecutiveErrors} in a row)` : ''}`
+        : '–'
     );
   }
 
@@ -184,6 +293,7 @@ export class DetailDialog {
     const button = el('button', {
       type: 'button',
       class: 'attention-action',
+      'data-action': kind,
       text: label
     });
     button.addEventListener('click', () => {
@@ -244,10 +354,8 @@ export class DetailDialog {
     );
     byId('detail-sessions').replaceChildren(
       ...(detail.sessions.length
-        ? detail.sessions.map(s =>
-            el('li', {
-              text: `${s.sessionId}: ${timeOf(s.firstSeen)} – ${timeOf(s.lastSeen)}`
-            })
+        ? sessionLabels(detail.sessions).map(s =>
+            el('li', { title: `Session id ${s.id}`, text: s.label })
           )
         : [el('li', { class: 'muted', text: 'No sessions.' })])
     );

@@ -50,20 +50,92 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return node as T;
 }
 
-/** Put `wanted` into `parent` in that order, moving only what is out of place. */
+/** The child of `parent` that holds the keyboard focus, if any. */
+export function focusedChild(parent: Element): Element | null {
+  let node = parent.ownerDocument.activeElement;
+  while (node && node.parentElement !== parent) {
+    node = node.parentElement;
+  }
+  return node && node.parentElement === parent ? node : null;
+}
+
+/** Positions (into `values`) of a longest strictly increasing subsequence. */
+export function longestIncreasing(values: readonly number[]): number[] {
+  const tails: number[] = []; // tails[k]: position ending the best run of length k+1
+  const previous = new Array<number>(values.length).fill(-1);
+  for (let i = 0; i < values.length; i++) {
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (values[tails[mid]] < values[i]) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    previous[i] = lo > 0 ? tails[lo - 1] : -1;
+    tails[lo] = i;
+  }
+  const run: number[] = [];
+  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0;) {
+    run.push(i);
+    i = previous[i];
+  }
+  return run.reverse();
+}
+
+/** The elements of `wanted` that can stay where they are: the most, in order. */
+function staying(
+  wanted: readonly Element[],
+  index: Map<Element, number>,
+  pinned: Element | null
+): Set<Element> {
+  const at = (from: number, to: number, keep: (i: number) => boolean) => {
+    const nodes = wanted.slice(from, to).filter(n => {
+      const i = index.get(n);
+      return i !== undefined && keep(i);
+    });
+    return longestIncreasing(nodes.map(n => index.get(n)!)).map(k => nodes[k]);
+  };
+  const p = pinned ? wanted.indexOf(pinned) : -1;
+  if (p < 0 || !index.has(pinned!)) {
+    return new Set(at(0, wanted.length, () => true));
+  }
+  // The focused element must stay: the best run through it.
+  const mine = index.get(pinned!)!;
+  return new Set([
+    ...at(0, p, i => i < mine),
+    pinned!,
+    ...at(p + 1, wanted.length, i => i > mine)
+  ]);
+}
+
+/**
+ * Put `wanted` into `parent` in that order with the fewest moves: the longest
+ * run already in order stays, only the others move (one tile that changes
+ * place is one move, whatever the size of the class). The child holding the
+ * keyboard focus never moves (a moved element loses the focus).
+ */
 export function reorder(parent: Element, wanted: readonly Element[]): void {
-  let cursor = parent.firstElementChild;
-  for (const node of wanted) {
-    if (node === cursor) {
-      cursor = cursor.nextElementSibling;
+  const keep = new Set(wanted);
+  const index = new Map<Element, number>();
+  let position = 0;
+  for (const child of [...parent.children]) {
+    if (keep.has(child)) {
+      index.set(child, position++);
     } else {
-      parent.insertBefore(node, cursor);
+      child.remove();
     }
   }
-  while (cursor) {
-    const next = cursor.nextElementSibling;
-    cursor.remove();
-    cursor = next;
+  const stay = staying(wanted, index, focusedChild(parent));
+  let anchor: Element | null = null;
+  for (let i = wanted.length - 1; i >= 0; i--) {
+    const node = wanted[i];
+    if (!stay.has(node)) {
+      parent.insertBefore(node, anchor);
+    }
+    anchor = node;
   }
 }
 

@@ -11,6 +11,8 @@ export interface IShortcutActions {
   cycleGroup(): void;
   cycleSort(): void;
   toggleSound(): void;
+  toggleTheme(): void;
+  toggleProjector(): void;
   reconnect(): void;
   exportCsv(): void;
 }
@@ -25,6 +27,8 @@ export const SHORTCUTS: ReadonlyArray<[string, string]> = [
   ['g', 'Group by: none, team, notebook'],
   ['s', 'Sort by: priority, name, recent activity'],
   ['m', 'Sound for new help requests on/off'],
+  ['p', 'Projector mode on/off'],
+  ['t', 'Dark or light theme'],
   ['r', 'Reconnect now'],
   ['e', 'Export the class as CSV'],
   ['?', 'This list'],
@@ -63,6 +67,8 @@ export function bindShortcuts(actions: IShortcutActions): void {
     g: actions.cycleGroup,
     s: actions.cycleSort,
     m: actions.toggleSound,
+    p: actions.toggleProjector,
+    t: actions.toggleTheme,
     r: actions.reconnect,
     e: actions.exportCsv,
     '?': () => (dialog.open ? dialog.close() : dialog.showModal())

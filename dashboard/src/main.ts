@@ -10,11 +10,25 @@ import { HotspotsView } from './hotspots.js';
 import { CodeView } from './clusters.js';
 import { bindShortcuts } from './keys.js';
 import { Overview } from './overview.js';
+import {
+  bindToggle,
+  currentTheme,
+  projectorOn,
+  setProjector,
+  setTheme
+} from './prefs.js';
 import { ProgressView } from './progress.js';
 import { ReplayView } from './replay.js';
 import { ConnectionState, LiveSocket, socketUrl } from './socket.js';
-import { ClassState, DEFAULT_VIEW, distinct, needsAttention } from './state.js';
-import type { AccountOut, LiveFrame, StudentView } from './wire.gen.js';
+import {
+  ClassState,
+  DEFAULT_VIEW,
+  distinct,
+  Message,
+  needsAttention,
+  noChanges
+} from './state.js';
+import type { AccountOut, StudentView } from './wire.gen.js';
 
 const VIEWS = [
   'class',
@@ -39,6 +53,10 @@ class Dashboard {
   private readonly replay: ReplayView;
   readonly socket: LiveSocket;
   private frame = 0;
+  private afterSnapshot = false;
+  private measured = 0;
+  private showTheme: () => void = () => undefined;
+  private showProjector: () => void = () => undefined;
   current: ViewName = 'class';
 
   constructor() {
@@ -81,7 +99,45 @@ class Dashboard {
       );
     }
     window.addEventListener('hashchange', () => this.show(viewFromHash()));
+    this.bindDisplayToggles();
     setInterval(() => this.tick(), 1000);
+  }
+
+  private bindDisplayToggles(): void {
+    this.showTheme = bindToggle(
+      byId<HTMLButtonElement>('theme-toggle'),
+      () => currentTheme() === 'dark',
+      () => setTheme(currentTheme() === 'dark' ? 'light' : 'dark')
+    );
+    // Until a theme is chosen here, the button follows the system's.
+    window
+      .matchMedia?.('(prefers-color-scheme: dark)')
+      .addEventListener?.('change', () => this.showTheme());
+    this.showProjector = bindToggle(
+      byId<HTMLButtonElement>('projector-toggle'),
+      projectorOn,
+      () => this.applyProjector(!projectorOn())
+    );
+    this.applyProjector(projectorOn());
+  }
+
+  toggleTheme(): void {
+    setTheme(currentTheme() === 'dark' ? 'light' : 'dark');
+    this.showTheme();
+  }
+
+  toggleProjector(): void {
+    this.applyProjector(!projectorOn());
+    this.showProjector();
+  }
+
+  /** Projector mode: large type, attention first, names only (see CSS). */
+  private applyProjector(on: boolean): void {
+    setProjector(on);
+    this.overview.setProjector(on);
+    this.attention.setProjector(on);
+    this.detail.setProjector(on);
+    this.schedule();
   }
 
   start(): void {
@@ -141,21 +197,17 @@ class Dashboard {
     student: string,
     item?: HTMLElement
   ): Promise<void> {
-    const next = item?.nextElementSibling ?? item?.previousElementSibling;
     const action = kind === 'help' ? 'help/dismiss' : 'stuck/handled';
     try {
       const updated = await postJson<StudentView>(studentPath(student, action));
       // The feed brings the same state; showing it now makes the click feel instant.
       if (this.state.upsert(updated)) {
-        this.overview.note({
-          reset: false,
-          students: new Set([student]),
-          events: [],
-          alerts: []
-        });
+        const changes = noChanges();
+        changes.students.add(student);
+        this.overview.note(changes);
+        this.detail.onChanges(changes);
         this.schedule();
       }
-      next?.querySelector<HTMLElement>('.attention-open')?.focus();
     } catch (error) {
       setText(
         byId('live-region'),
@@ -172,17 +224,28 @@ class Dashboard {
     this.alerts.setSound(!this.alerts.sound);
   }
 
-  private onMessage(message: LiveFrame): void {
+  private onMessage(message: Message): void {
+    if (message.type === 'snapshot') {
+      performance.mark('snapshot-received');
+    }
     const changes = this.state.apply(message);
+    if (changes.reset) {
+      this.afterSnapshot = true;
+    }
     this.overview.note(changes);
     for (const alert of changes.alerts) {
       if (alert.kind === 'help' && alert.action === 'raised') {
         this.alerts.helpRaised(alert);
       }
     }
-    if (changes.events.length || changes.reset) {
-      this.progress.onEvents(changes.events, changes.reset);
-      this.hotspots.onEvents(changes.events, changes.reset);
+    if (changes.removed.size) {
+      this.alerts.forget(changes.removed);
+    }
+    // An erased student leaves the heatmap and the hotspots too: refetch them.
+    const refetch = changes.reset || changes.removed.size > 0;
+    if (changes.events.length || refetch) {
+      this.progress.onEvents(changes.events, refetch);
+      this.hotspots.onEvents(changes.events, refetch);
       this.activity.onEvents(changes.events);
     }
     this.detail.onChanges(changes);
@@ -201,12 +264,30 @@ class Dashboard {
   }
 
   private render(): void {
+    // Marks for benchmarks/dashboard_render.py (a few bytes per frame).
+    performance.mark('render-start');
     const now = this.state.serverNow();
     this.overview.render(now);
     const attention = needsAttention(this.state);
     this.attention.render(attention, now);
     const help = attention.help.length;
     document.title = `${help ? `(${help}) ` : ''}cell-monitor · Instructor dashboard`;
+    performance.measure('dashboard-render', 'render-start');
+    performance.clearMarks('render-start');
+    // Bounded: a day of frames must not pile up in the page.
+    if (++this.measured % 1000 === 0) {
+      performance.clearMeasures('dashboard-render');
+    }
+    if (this.afterSnapshot) {
+      this.afterSnapshot = false;
+      performance.measure('snapshot-rendered', 'snapshot-received');
+      // After the browser's style, layout and paint of this frame.
+      requestAnimationFrame(() =>
+        setTimeout(() =>
+          performance.measure('snapshot-painted', 'snapshot-received')
+        )
+      );
+    }
   }
 
   private tick(): void {
@@ -258,6 +339,8 @@ bindShortcuts({
   cycleGroup: () => dashboard.overviewView.cycleGroup(),
   cycleSort: () => dashboard.overviewView.cycleSort(),
   toggleSound: () => dashboard.toggleSound(),
+  toggleTheme: () => dashboard.toggleTheme(),
+  toggleProjector: () => dashboard.toggleProjector(),
   reconnect: () => dashboard.socket.reconnectNow(),
   exportCsv: () => void dashboard.overviewView.exportCsv()
 });

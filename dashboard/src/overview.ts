@@ -10,6 +10,7 @@ import {
   distinct,
   GroupKey,
   IChanges,
+  IStudent,
   IViewOptions,
   SortKey,
   STATUS_ORDER
@@ -25,6 +26,7 @@ export class Overview {
   private changed = new Set<string>();
   private teams = '';
   private notebooks = '';
+  private sortBeforeProjector: SortKey = 'priority';
 
   constructor(
     private readonly state: ClassState,
@@ -47,8 +49,24 @@ export class Overview {
     }
   }
 
+  /** Projector mode sorts by priority (attention first) whatever was chosen. */
+  setProjector(on: boolean): void {
+    const sort = byId<HTMLSelectElement>('sort-by');
+    if (on && !sort.disabled) {
+      this.sortBeforeProjector = this.view.sort;
+      this.view.sort = 'priority';
+    } else if (!on && sort.disabled) {
+      this.view.sort = this.sortBeforeProjector;
+    }
+    sort.value = this.view.sort;
+    sort.disabled = on;
+    this.tiles.setProjector(on);
+    this.refilter();
+  }
+
   render(now: number): void {
-    const groups = arrange(this.state.students.values(), this.view);
+    const flags = (student: IStudent) => this.state.flags(student);
+    const groups = arrange(this.state.students.values(), this.view, flags);
     this.tiles.render(groups, this.dirty ? 'all' : this.changed, now);
     this.dirty = false;
     this.changed = new Set();
@@ -57,14 +75,16 @@ export class Overview {
     setText(
       byId('tiles-empty'),
       this.state.students.size === 0
-        ? 'No students yet: they appear with their first event.'
-        : 'No student matches the filters.'
+        ? 'No students yet. Each student gets a tile here with their first ' +
+            'event (opening a notebook, running a cell or asking for help).'
+        : 'No student matches the filters: clear the filter box or the ' +
+            'status chips to see the whole class.'
     );
     setText(
       byId('shown-count'),
       `${shown} of ${this.state.students.size} students`
     );
-    const counts = countByStatus(this.state.students.values());
+    const counts = countByStatus(this.state.students.values(), flags);
     for (const [status, chip] of this.chips) {
       setText(chip.querySelector('.chip-count')!, String(counts[status]));
     }
@@ -96,6 +116,9 @@ export class Overview {
   }
 
   cycleSort(): void {
+    if (byId<HTMLSelectElement>('sort-by').disabled) {
+      return;
+    }
     const order: SortKey[] = ['priority', 'name', 'recent'];
     this.view.sort = order[(order.indexOf(this.view.sort) + 1) % order.length];
     byId<HTMLSelectElement>('sort-by').value = this.view.sort;
@@ -154,8 +177,12 @@ export class Overview {
           'data-status': status,
           title: `Show only: ${STATUS_LABEL[status]}`
         },
-        el('span', { 'aria-hidden': 'true', text: STATUS_ICON[status] }),
-        ` ${STATUS_LABEL[status]} `,
+        el('span', {
+          class: 'chip-icon',
+          'aria-hidden': 'true',
+          text: STATUS_ICON[status]
+        }),
+        el('span', { class: 'chip-label', text: STATUS_LABEL[status] }),
         el('span', { class: 'chip-count', text: '0' })
       );
       chip.addEventListener('click', () => this.toggleStatus(status));

@@ -7,6 +7,8 @@ import { fillOptions } from './overview.js';
 import { Refresher } from './refresher.js';
 import type { LiveEvent, NotebookList, ProgressOut } from './wire.gen.js';
 
+export type IProgress = ProgressOut;
+
 const MARK = { ok: '✓', failed: '✕' };
 
 /** Keeps the notebook choosers of the Progress and Errors views in step. */
@@ -89,7 +91,13 @@ export class ProgressView {
     const root = byId('heatmap');
     if (this.chosen === null) {
       root.replaceChildren(
-        el('p', { class: 'muted', text: 'No cell has been run yet.' })
+        el('p', {
+          class: 'muted hm-empty',
+          text:
+            'No cell has been run yet. When students run cells, each row ' +
+            'here is a student and each column a cell of the notebook: ' +
+            '✓ ran OK, ✕ the last run failed, blank not run yet.'
+        })
       );
       return;
     }
@@ -97,83 +105,124 @@ export class ProgressView {
       notebook: this.chosen,
       team: this.team.value
     });
+    if (progress.students.length === 0) {
+      root.replaceChildren(
+        el('p', {
+          class: 'muted hm-empty',
+          text: 'Nobody in this team has run a cell of this notebook yet.'
+        })
+      );
+      return;
+    }
     root.replaceChildren(
       this.mode.value === 'aggregate'
         ? aggregate(progress)
-        : this.matrix(progress)
+        : matrix(progress, root.clientWidth, this.openStudent)
     );
   }
+}
 
-  private matrix(progress: ProgressOut): HTMLElement {
-    const grid = el('div', {
-      class: 'heatmap',
-      role: 'table',
-      'aria-label': `Cells of ${progress.notebook} by student`
-    });
-    grid.style.gridTemplateColumns = `minmax(10rem, 14rem) repeat(${progress.cellCount}, 1.4rem)`;
-    const byCell = new Map(progress.cells.map(c => [c.cellIndex, c]));
-    const header = [
-      el('div', { class: 'hm-corner', role: 'columnheader', text: 'Cell →' })
-    ];
-    const reached = [
+/** Below this many pixels per column, headers and counts turn vertical. */
+const NARROW_COLUMN_PX = 30;
+const NAME_COLUMN_PX = 224;
+
+/**
+ * Cells × students. The columns share the full width; with many cells the
+ * headers and counts are written vertically, so 40 cells × 200 students stay
+ * readable at 1920 px. Exported for the tests.
+ */
+export function matrix(
+  progress: IProgress,
+  width: number,
+  openStudent: (student: string) => void
+): HTMLElement {
+  const narrow =
+    (width - NAME_COLUMN_PX) / Math.max(1, progress.cellCount) <
+    NARROW_COLUMN_PX;
+  const grid = el('div', {
+    class: narrow ? 'heatmap hm-narrow' : 'heatmap',
+    role: 'table',
+    'aria-label': `Cells of ${progress.notebook} by student`
+  });
+  grid.style.gridTemplateColumns = `${NAME_COLUMN_PX}px repeat(${progress.cellCount}, minmax(1.25rem, 1fr))`;
+  const byCell = new Map(progress.cells.map(c => [c.cellIndex, c]));
+  const total = progress.students.length;
+  const header = [
+    el('div', { class: 'hm-corner', role: 'columnheader', text: 'Cell' })
+  ];
+  const reached = [
+    el('div', {
+      class: 'hm-label hm-reached-label',
+      role: 'rowheader',
+      text: `Students reached (of ${total})`
+    })
+  ];
+  for (let i = 0; i < progress.cellCount; i++) {
+    const cell = byCell.get(i);
+    header.push(
       el('div', {
-        class: 'hm-label',
-        role: 'rowheader',
-        text: 'Students reached'
+        class: 'hm-head',
+        role: 'columnheader',
+        'aria-label': `cell ${i}`,
+        text: String(i)
       })
-    ];
-    for (let i = 0; i < progress.cellCount; i++) {
-      const cell = byCell.get(i);
-      header.push(
-        el('div', { class: 'hm-head', role: 'columnheader', text: String(i) })
-      );
-      reached.push(
-        el('div', {
-          class: 'hm-count',
-          role: 'cell',
-          title: cell
-            ? `cell ${i}: ${cell.reached} reached, ${cell.ok} ok, ${cell.failed} failed`
-            : `cell ${i}: nobody`,
-          text: String(cell?.reached ?? 0)
-        })
-      );
-    }
-    grid.append(
-      el('div', { class: 'hm-row', role: 'row' }, ...header),
-      el('div', { class: 'hm-row', role: 'row' }, ...reached)
     );
-    for (const student of progress.students) {
-      const name = student.userName || student.student;
-      const label = el('button', {
+    const count = el('div', {
+      class: 'hm-count',
+      role: 'cell',
+      title: cell
+        ? `cell ${i}: ${cell.reached} reached, ${cell.ok} ok, ${cell.failed} failed`
+        : `cell ${i}: nobody`,
+      text: String(cell?.reached ?? 0)
+    });
+    count.style.setProperty(
+      '--fill',
+      String(total ? (cell?.reached ?? 0) / total : 0)
+    );
+    reached.push(count);
+  }
+  grid.append(
+    el('div', { class: 'hm-row', role: 'row' }, ...header),
+    el('div', { class: 'hm-row', role: 'row' }, ...reached)
+  );
+  for (const student of progress.students) {
+    const name = student.userName || student.student;
+    const label = el(
+      'button',
+      {
         type: 'button',
         class: 'hm-label hm-student',
         role: 'rowheader',
         'data-student': student.student,
-        text: student.teamName ? `${name} · ${student.teamName}` : name
-      });
-      label.addEventListener('click', () => this.openStudent(student.student));
-      const cells: HTMLElement[] = [label];
-      for (let i = 0; i < progress.cellCount; i++) {
-        const state = student.cells[String(i)];
-        cells.push(
-          el('div', {
-            class: `hm-cell ${state ?? 'none'}`,
-            role: 'cell',
-            title: `${name}, cell ${i}: ${state === 'ok' ? 'ran OK' : state === 'failed' ? 'last run failed' : 'not run'}`,
-            text: state ? MARK[state] : ''
-          })
-        );
-      }
-      grid.append(
-        el(
-          'div',
-          { class: 'hm-row', role: 'row', 'data-student': student.student },
-          ...cells
-        )
+        title: student.teamName ? `${name} · ${student.teamName}` : name
+      },
+      name,
+      student.teamName
+        ? el('span', { class: 'hm-team', text: ` · ${student.teamName}` })
+        : null
+    );
+    label.addEventListener('click', () => openStudent(student.student));
+    const cells: HTMLElement[] = [label];
+    for (let i = 0; i < progress.cellCount; i++) {
+      const state = student.cells[String(i)];
+      cells.push(
+        el('div', {
+          class: `hm-cell ${state ?? 'none'}`,
+          role: 'cell',
+          title: `${name}, cell ${i}: ${state === 'ok' ? 'ran OK' : state === 'failed' ? 'last run failed' : 'not run'}`,
+          text: state ? MARK[state] : ''
+        })
       );
     }
-    return grid;
+    grid.append(
+      el(
+        'div',
+        { class: 'hm-row', role: 'row', 'data-student': student.student },
+        ...cells
+      )
+    );
   }
+  return grid;
 }
 
 /** Cells × class: one bar per cell, split into ok / failed / not run. */

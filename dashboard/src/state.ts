@@ -3,6 +3,7 @@
 
 import type {
   Alert,
+  LastError,
   LiveEvent,
   LiveFrame,
   LiveThresholds,
@@ -19,16 +20,33 @@ export const STATUS_ORDER: readonly Status[] = [
   'idle'
 ];
 
+// The wire types are generated (wire.gen.ts); these names are what the views use.
+export type ILastError = LastError;
+export type IStudent = StudentView;
+export type ILiveEvent = LiveEvent;
+export type IAlert = Alert;
+export type IThresholds = LiveThresholds;
+export type Message = LiveFrame;
+
 /** What one frame changed; `reset` means every student may have changed. */
 export interface IChanges {
   reset: boolean;
+  /** Students whose state changed, including the removed ones. */
   students: Set<string>;
-  events: LiveEvent[];
-  alerts: Alert[];
+  /** Students erased from the class (their tiles and alerts go). */
+  removed: Set<string>;
+  events: ILiveEvent[];
+  alerts: IAlert[];
 }
 
 export function noChanges(): IChanges {
-  return { reset: false, students: new Set(), events: [], alerts: [] };
+  return {
+    reset: false,
+    students: new Set(),
+    removed: new Set(),
+    events: [],
+    alerts: []
+  };
 }
 
 export class ClassState {
@@ -66,7 +84,18 @@ export class ClassState {
       case 'student':
         if (this.upsert(message.student)) {
           changes.students.add(message.student.student);
+          changes.removed.delete(message.student.student);
         }
+        break;
+      case 'student_removed':
+        // Erased (`cell-monitor student delete`): gone from every view at once.
+        if (this.students.delete(message.studentId)) {
+          changes.students.add(message.studentId);
+          changes.removed.add(message.studentId);
+        }
+        changes.alerts = changes.alerts.filter(
+          a => a.student !== message.studentId
+        );
         break;
       case 'event':
         changes.events.push(message.event);
@@ -76,15 +105,6 @@ export class ClassState {
         break;
       case 'heartbeat':
         this.setClock(message.serverTime, now);
-        break;
-      case 'student_removed':
-        // Erased (`cell-monitor student delete`): the tile goes on the next render.
-        if (this.students.delete(message.studentId)) {
-          changes.students.add(message.studentId);
-        }
-        changes.alerts = changes.alerts.filter(
-          alert => alert.student !== message.studentId
-        );
         break;
     }
   }
@@ -113,6 +133,23 @@ export class ClassState {
 
   isStuck(student: StudentView): boolean {
     return student.consecutiveErrors >= this.thresholds.stuckAfterErrors;
+  }
+
+  /**
+   * Every status that describes the student: the main one plus an open help
+   * request and a stuck streak, which can hold at once (a stuck student who
+   * asks for help). The status chips count and filter by these, as the
+   * needs-attention panel lists by them, so the two always agree.
+   */
+  flags(student: IStudent): ReadonlySet<Status> {
+    const flags = new Set<Status>([student.status]);
+    if (student.helpSince) {
+      flags.add('help');
+    }
+    if (this.isStuck(student)) {
+      flags.add('stuck');
+    }
+    return flags;
   }
 }
 
@@ -147,15 +184,46 @@ export function displayName(student: StudentView): string {
   return student.userName || student.student;
 }
 
-export function matches(student: StudentView, view: IViewOptions): boolean {
+/**
+ * The name to show to a class (projector mode): the display name, never an
+ * e-mail address (a student without a name shows the part before the @).
+ */
+export function publicName(student: {
+  student: string;
+  userName: string | null;
+}): string {
+  return student.userName || student.student.split('@')[0];
+}
+
+/** "lesson1-pandas" for "course/week1/lesson1-pandas.ipynb". */
+export function notebookLabel(path: string | null): string {
+  return (path ?? '')
+    .split('/')
+    .pop()!
+    .replace(/\.ipynb$/, '');
+}
+
+export type Flags = (student: IStudent) => ReadonlySet<Status>;
+
+/** Without thresholds at hand: the main status only. */
+const mainStatus: Flags = student => new Set([student.status]);
+
+export function matches(
+  student: IStudent,
+  view: IViewOptions,
+  flags: Flags = mainStatus
+): boolean {
   if (view.team !== null && student.teamName !== view.team) {
     return false;
   }
   if (view.notebook !== null && student.lastNotebook !== view.notebook) {
     return false;
   }
-  if (view.statuses !== null && !view.statuses.has(student.status)) {
-    return false;
+  if (view.statuses !== null) {
+    const statuses = view.statuses;
+    if (![...flags(student)].some(flag => statuses.has(flag))) {
+      return false;
+    }
   }
   const text = view.text.trim().toLowerCase();
   if (!text) {
@@ -176,11 +244,15 @@ function time(value: string | null): number {
   return Number.isNaN(parsed) ? 0 : parsed;
 }
 
-function byName(a: StudentView, b: StudentView): number {
+// One collator for every sort: String.localeCompare with options builds a
+// new one per call, which made sorting 2,000 students take most of a frame.
+const NAME_ORDER = new Intl.Collator(undefined, { sensitivity: 'base' });
+const TEXT_ORDER = new Intl.Collator();
+
+function byName(a: IStudent, b: IStudent): number {
   return (
-    displayName(a).localeCompare(displayName(b), undefined, {
-      sensitivity: 'base'
-    }) || a.student.localeCompare(b.student)
+    NAME_ORDER.compare(displayName(a), displayName(b)) ||
+    TEXT_ORDER.compare(a.student, b.student)
   );
 }
 
@@ -214,13 +286,14 @@ const NO_NOTEBOOK = 'No notebook yet';
 
 /** The students the view shows, grouped and sorted. */
 export function arrange(
-  students: Iterable<StudentView>,
-  view: IViewOptions
+  students: Iterable<IStudent>,
+  view: IViewOptions,
+  flags: Flags = mainStatus
 ): IGroup[] {
   const compare = comparator(view.sort);
   const groups = new Map<string, IGroup>();
   for (const student of students) {
-    if (!matches(student, view)) {
+    if (!matches(student, view, flags)) {
       continue;
     }
     let key = '';
@@ -247,7 +320,7 @@ export function arrange(
   return result.sort(
     (a, b) =>
       Number(a.key === '') - Number(b.key === '') ||
-      a.label.localeCompare(b.label)
+      TEXT_ORDER.compare(a.label, b.label)
   );
 }
 
@@ -278,8 +351,10 @@ export function needsAttention(state: ClassState): IAttention {
   return { help, stuck };
 }
 
+/** How many students each status describes (see ClassState.flags). */
 export function countByStatus(
-  students: Iterable<StudentView>
+  students: Iterable<IStudent>,
+  flags: Flags = mainStatus
 ): Record<Status, number> {
   const counts: Record<Status, number> = {
     help: 0,
@@ -289,7 +364,9 @@ export function countByStatus(
     idle: 0
   };
   for (const student of students) {
-    counts[student.status] += 1;
+    for (const flag of flags(student)) {
+      counts[flag] += 1;
+    }
   }
   return counts;
 }
@@ -306,7 +383,7 @@ export function distinct(
       values.add(value);
     }
   }
-  return [...values].sort((a, b) => a.localeCompare(b));
+  return [...values].sort(TEXT_ORDER.compare);
 }
 
 /** "now", "45s", "12m", "3h", "2d": short enough for a tile. */

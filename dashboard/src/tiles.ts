@@ -1,15 +1,26 @@
 // The class overview: one tile per student, keyed by student. A frame that
-// changes three students touches three tiles (and moves those out of place).
+// changes three students touches three tiles (and moves those out of place);
+// the tile with the keyboard focus is never rebuilt nor moved.
 
 import { el, reorder, setText, STATUS_ICON, STATUS_LABEL } from './dom.js';
-import { displayName, formatAgo, IGroup } from './state.js';
+import {
+  displayName,
+  formatAgo,
+  IGroup,
+  IStudent,
+  notebookLabel,
+  publicName
+} from './state.js';
 import type { StudentView } from './wire.gen.js';
 
 interface ITile {
   node: HTMLButtonElement;
   icon: HTMLElement;
+  status: HTMLElement;
   name: HTMLElement;
-  where: HTMLElement;
+  team: HTMLElement;
+  notebook: HTMLElement;
+  cell: HTMLElement;
   ago: HTMLElement;
   student: StudentView | null;
 }
@@ -20,21 +31,16 @@ interface IGroupView {
   grid: HTMLElement;
 }
 
-function location(student: StudentView): string {
-  const notebook = student.lastNotebook?.split('/').pop() ?? '';
-  const cell =
-    student.lastCellIndex !== null ? ` · cell ${student.lastCellIndex}` : '';
-  return notebook ? `${notebook}${cell}` : '';
-}
-
-function describe(student: StudentView): string {
-  const parts = [displayName(student), STATUS_LABEL[student.status]];
+/** The tooltip: everything about the student the tile may not have room for. */
+export function describe(student: IStudent, name: string): string {
+  const parts = [name, STATUS_LABEL[student.status]];
   if (student.teamName) {
     parts.push(`team ${student.teamName}`);
   }
-  const where = location(student);
-  if (where) {
-    parts.push(where);
+  if (student.lastNotebook) {
+    const cell =
+      student.lastCellIndex !== null ? `, cell ${student.lastCellIndex}` : '';
+    parts.push(`${student.lastNotebook}${cell}`);
   }
   if (
     student.lastError &&
@@ -44,17 +50,26 @@ function describe(student: StudentView): string {
       `${student.lastError.name ?? 'Error'}: ${student.lastError.message ?? ''}`
     );
   }
-  return parts.join(', ');
+  return parts.join(' · ');
 }
 
 export class TileView {
   private readonly tiles = new Map<string, ITile>();
   private readonly groups = new Map<string, IGroupView>();
+  private projector = false;
 
   constructor(
     private readonly root: HTMLElement,
     private readonly onOpen: (student: string) => void
   ) {}
+
+  /** Projector mode shows names only (no e-mail address as a fallback). */
+  setProjector(on: boolean): void {
+    this.projector = on;
+    for (const tile of this.tiles.values()) {
+      tile.student = null; // refilled on the next render
+    }
+  }
 
   /** Show `groups`; `changed` students get their tile content refreshed. */
   render(
@@ -62,6 +77,7 @@ export class TileView {
     changed: ReadonlySet<string> | 'all',
     now: number
   ): void {
+    const focused = this.root.ownerDocument.activeElement;
     const seen = new Set<string>();
     const groupNodes: HTMLElement[] = [];
     const grouped =
@@ -98,6 +114,14 @@ export class TileView {
         this.groups.delete(key);
       }
     }
+    // A tile that moved to another group had to leave its grid: focus it again.
+    if (
+      focused instanceof HTMLElement &&
+      focused.isConnected &&
+      focused !== this.root.ownerDocument.activeElement
+    ) {
+      focused.focus({ preventScroll: true });
+    }
   }
 
   /** Refresh the "time since" of every tile (text only). */
@@ -131,18 +155,33 @@ export class TileView {
   private tile(key: string): ITile {
     let tile = this.tiles.get(key);
     if (!tile) {
+      // No aria-label: the tile's name is its visible text (plus the status
+      // in words for screen readers), so what is seen is what is announced.
       const icon = el('span', { class: 'tile-icon', 'aria-hidden': 'true' });
+      const status = el('span', { class: 'sr-only' });
       const name = el('span', { class: 'tile-name' });
       const ago = el('span', { class: 'tile-ago' });
-      const where = el('span', { class: 'tile-where' });
+      const team = el('span', { class: 'tile-team' });
+      const notebook = el('span', { class: 'tile-notebook' });
+      const cell = el('span', { class: 'tile-cell' });
       const node = el(
         'button',
         { type: 'button', class: 'tile', 'data-student': key },
-        el('span', { class: 'tile-line' }, icon, name, ago),
-        el('span', { class: 'tile-line tile-sub' }, where)
+        el('span', { class: 'tile-line' }, icon, status, name),
+        el('span', { class: 'tile-line tile-sub' }, team, notebook, cell, ago)
       );
       node.addEventListener('click', () => this.onOpen(key));
-      tile = { node, icon, name, where, ago, student: null };
+      tile = {
+        node,
+        icon,
+        status,
+        name,
+        team,
+        notebook,
+        cell,
+        ago,
+        student: null
+      };
       this.tiles.set(key, tile);
     }
     return tile;
@@ -150,14 +189,25 @@ export class TileView {
 
   private fill(tile: ITile, student: StudentView, now: number): void {
     tile.student = student;
-    tile.node.className = `tile status-${student.status}`;
-    tile.node.dataset.status = student.status;
+    const className = `tile status-${student.status}`;
+    if (tile.node.className !== className) {
+      tile.node.className = className;
+      tile.node.dataset.status = student.status;
+    }
+    const name = this.projector ? publicName(student) : displayName(student);
     setText(tile.icon, STATUS_ICON[student.status]);
-    setText(tile.name, displayName(student));
-    const team = student.teamName ? `${student.teamName} · ` : '';
-    setText(tile.where, `${team}${location(student)}`);
+    setText(tile.status, `${STATUS_LABEL[student.status]}:`);
+    setText(tile.name, name);
+    setText(tile.team, student.teamName ?? '');
+    setText(tile.notebook, notebookLabel(student.lastNotebook));
+    setText(
+      tile.cell,
+      student.lastCellIndex !== null ? `cell ${student.lastCellIndex}` : ''
+    );
     setText(tile.ago, formatAgo(student.lastActivity, now));
-    tile.node.title = describe(student);
-    tile.node.setAttribute('aria-label', describe(student));
+    const title = describe(student, name);
+    if (tile.node.title !== title) {
+      tile.node.title = title;
+    }
   }
 }

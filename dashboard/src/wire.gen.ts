@@ -193,6 +193,10 @@ export interface HealthOut {
   services: {
     [k: string]: string;
   };
+  /**
+   * The hub this server is a service of (its URL), when configured.
+   */
+  jupyterhub: string | null;
 }
 /**
  * Every 30 s; dashboards answer with a HeartbeatResponse.

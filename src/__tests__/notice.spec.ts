@@ -20,6 +20,7 @@ function status(overrides: Partial<LabStatus> = {}): LabStatus {
     enabled: true,
     configured: true,
     hubUser: null,
+    identity: null,
     queueLength: 0,
     unreachableSeconds: null,
     warnAfterSeconds: 120,

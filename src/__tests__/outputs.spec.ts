@@ -83,6 +83,7 @@ describe('indicatorMessage', () => {
     configured: true,
     serverUrl: 'https://class.example.org',
     hubUser: null,
+    identity: null,
     queueLength: 12,
     unreachableSeconds: null,
     warnAfterSeconds: 120,

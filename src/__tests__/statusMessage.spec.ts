@@ -7,6 +7,7 @@ describe('indicatorMessage names why events do not get through', () => {
     enabled: true,
     configured: true,
     hubUser: null,
+    identity: null,
     serverUrl: 'http://class.example:8000',
     queueLength: 3,
     state: 'ok',

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 
 from cell_monitor.config import Settings
-from tests.influx_support import rows, wait_until
-from tests.support import event, live_server, sign_in
+from tests.influx_support import rows
+from tests.support import event, eventually, live_server, sign_in
 
 URL = "/api/v1/activity"
 
@@ -67,7 +67,7 @@ async def test_activity_from_influxdb_matches_the_database(
         httpx.AsyncClient(base_url=base, headers=await sign_in(base)) as client,
     ):
         await client.post("/api/v1/events", json=sent)
-        await wait_until(
+        await eventually(
             lambda: (
                 len(rows(influx_server, influx_database, "SELECT * FROM cell_execution"))
                 == executions

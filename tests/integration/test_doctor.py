@@ -27,6 +27,7 @@ from cell_monitor.doctor.runner import run_doctor
 from cell_monitor.storage import migrations
 from tests.support import (
     event,
+    eventually,
     free_port,
     is_config_variable,
     live_server,
@@ -262,8 +263,14 @@ async def test_postgresql_slow_statement_and_table_sizes(
     connection = await asyncpg.connect(dsn)
     sleeper = asyncio.create_task(connection.execute("SELECT pg_sleep(30)"))
     try:
-        await asyncio.sleep(2.5)
-        report = await diagnose(settings, only=("database.performance",), slow_query_seconds=2)
+
+        async def slow_statement_reported() -> Report | None:
+            report = await diagnose(settings, only=("database.performance",), slow_query_seconds=2)
+            return report if any(f.id == "database.slow_queries" for f in report.findings) else None
+
+        report = await eventually(
+            slow_statement_reported, timeout=30, what="pg_sleep(30) reported as slow", interval=0.5
+        )
     finally:
         sleeper.cancel()
         connection.terminate()

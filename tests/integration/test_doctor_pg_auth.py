@@ -20,7 +20,7 @@ import pytest
 
 from cell_monitor.doctor.findings import Urgency
 from tests.integration.test_doctor import diagnose, finding
-from tests.support import free_port, make_settings, stop_process
+from tests.support import free_port, make_settings, missing_service, stop_process
 
 PASSWORD = "right-horse-battery"
 
@@ -44,7 +44,7 @@ def _as_postgres(command: list[str]) -> list[str]:
 def scram_postgres() -> Iterator[int]:
     initdb, postgres = _binary("initdb"), _binary("postgres")
     if not initdb or not postgres:
-        pytest.skip("PostgreSQL server binaries are not installed")
+        missing_service("PostgreSQL server binaries are not installed")
     # Not under pytest's tmp dir: that one is private to root, and the server runs as postgres.
     root = Path(tempfile.mkdtemp(prefix="cell-monitor-pg-scram-"))
     try:

@@ -16,7 +16,7 @@ from cell_monitor.config import Settings
 from cell_monitor.doctor.findings import Urgency
 from tests.influx_support import InfluxProcess
 from tests.integration.test_doctor import diagnose, finding, ids
-from tests.support import free_port, stop_process
+from tests.support import free_port, missing_service, stop_process
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -26,7 +26,7 @@ class RedisProcess:
 
     def __init__(self, directory: Path, password: str | None = None) -> None:
         if shutil.which("redis-server") is None:
-            pytest.skip("redis-server is not installed")
+            missing_service("redis-server is not installed")
         self.port = free_port()
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
@@ -96,7 +96,7 @@ async def test_redis_password_refused(settings: Settings, tmp_path: Path) -> Non
 @pytest.fixture
 def influxd(tmp_path: Path) -> Iterator[InfluxProcess]:
     if not InfluxProcess.available():
-        pytest.skip("influxd is not installed")
+        missing_service("influxd is not installed")
     server = InfluxProcess(tmp_path / "influx").start()
     yield server
     server.stop()
@@ -129,7 +129,7 @@ async def test_influx_with_auth_refuses_anonymous_writes(
     settings: Settings, tmp_path: Path
 ) -> None:
     if not InfluxProcess.available():
-        pytest.skip("influxd is not installed")
+        missing_service("influxd is not installed")
     server = InfluxProcess(tmp_path / "influx-auth")
     config = server.root / "influxdb.conf"
     config.write_text(config.read_text().replace("auth-enabled = false", "auth-enabled = true"))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import event
+from cell_monitor import metrics
+from tests.support import ServerProcess, event, is_config_variable
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -62,6 +67,26 @@ async def test_metrics_count_what_happened(client: httpx.AsyncClient) -> None:
     assert value(after, "active_connections", kind="http") >= 1  # this very request
     assert "ada@example.org" not in after and batch[0]["eventId"] not in after
     assert "text/plain" in (await client.get("/metrics")).headers["content-type"]
+
+
+def test_metrics_show_every_declared_series_at_zero_from_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh server process: a first error is a step from 0, not a series appearing."""
+    for name in list(os.environ):
+        if is_config_variable(name):
+            monkeypatch.delenv(name)
+    server = ServerProcess({"CELL_MONITOR_DATA_DIR": str(tmp_path)}).wait_ready()
+    try:
+        found = samples(httpx.get(f"{server.url}/metrics", timeout=30).text)
+    finally:
+        server.stop()
+    for counter, values in metrics.LABEL_VALUES.items():
+        name = f"{counter._name}_total"
+        (label,) = counter._labelnames
+        for label_value in values:
+            assert found.get((name, ((label, str(label_value)),))) == 0.0, (name, label_value)
+    assert found[("errors_total", (("error_type", "storage_unavailable"),))] == 0.0
 
 
 async def test_openapi_documents_the_contract(client: httpx.AsyncClient) -> None:

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from cell_monitor.config import Settings
-from tests.influx_support import InfluxProcess, influx_url, rows, wait_until
+from tests.influx_support import InfluxProcess, influx_url, rows
 from tests.integration.test_health_metrics import value
-from tests.support import event, live_server, make_settings
+from tests.support import event, eventually, live_server, make_settings, missing_service
 
 URL = "/api/v1/events"
 DATABASE = "cellmonitor"
@@ -25,7 +25,7 @@ EXECUTIONS = "SELECT event_id, duration_ms FROM cell_execution"
 def influxd(tmp_path: Path) -> Iterator[InfluxProcess]:
     # Same switch as the other InfluxDB tests; where it is set, influxd must be there too.
     if not influx_url():
-        pytest.skip("CELL_MONITOR_TEST_INFLUXDB_URL is not set")
+        missing_service("CELL_MONITOR_TEST_INFLUXDB_URL is not set")
     if not InfluxProcess.available():
         pytest.fail("influxd is not installed: apt-get install influxdb (as .ci/run does)")
     process = InfluxProcess(tmp_path / "influxd").start()
@@ -74,7 +74,7 @@ async def test_outage_and_restart_lose_nothing_and_duplicate_nothing(
         first = [[event() for _ in range(20)] for _ in range(3)]
         await post_concurrently(client, first)
         sent += [e for batch in first for e in batch]
-        await wait_until(lambda: len(stored()) == 60, what="the first events in InfluxDB")
+        await eventually(lambda: len(stored()) == 60, what="the first events in InfluxDB")
 
         influxd.stop()
         during = [[event() for _ in range(20)] for _ in range(10)]
@@ -92,7 +92,7 @@ async def test_outage_and_restart_lose_nothing_and_duplicate_nothing(
                 and value(text, "influx_sink_lag_events") == 200
             )
 
-        await wait_until(outage_reported, what="health and lag to report the outage")
+        await eventually(outage_reported, what="health and lag to report the outage")
         assert (await client.get("/health/ready")).status_code == 200
         during_metrics = (await client.get("/metrics")).text
         assert value(during_metrics, "influx_sink_lag_seconds") > 0
@@ -108,12 +108,12 @@ async def test_outage_and_restart_lose_nothing_and_duplicate_nothing(
         sent += last
         await asyncio.sleep(0.5)
         influxd.start()
-        await wait_until(lambda: len(stored()) == len(sent), what="every event in InfluxDB")
+        await eventually(lambda: len(stored()) == len(sent), what="every event in InfluxDB")
 
         async def healthy() -> bool:
             return (await client.get("/health")).status_code == 200
 
-        await wait_until(healthy, what="/health to recover")
+        await eventually(healthy, what="/health to recover")
         text = (await client.get("/metrics")).text
         assert value(text, "influx_sink_lag_events") == 0
         assert value(text, "influx_sink_lag_seconds") == 0

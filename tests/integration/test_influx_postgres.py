@@ -19,9 +19,9 @@ from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.leader import Leadership
 from cell_monitor.storage.models import SinkPosition
 from cell_monitor.storage.writer import write_group
-from tests.influx_support import rows, wait_until
+from tests.influx_support import rows
 from tests.integration.test_health_metrics import value
-from tests.support import ServerProcess, event, live_server
+from tests.support import ServerProcess, event, eventually, live_server, missing_service
 
 URL = "/api/v1/events"
 EXECUTIONS = "SELECT event_id, duration_ms FROM cell_execution"
@@ -63,7 +63,7 @@ async def test_a_late_commit_is_not_skipped(
             assert late.pk is not None
             others = [event() for _ in range(5)]
             await client.post(URL, json=others)
-            await wait_until(lambda: {e["eventId"] for e in others} <= stored())
+            await eventually(lambda: {e["eventId"] for e in others} <= stored())
             # The others are in InfluxDB; the saved position stays below the hole.
             assert await saved_position(influx_settings) < late.pk
             await asyncio.sleep(hold_seconds)
@@ -71,12 +71,12 @@ async def test_a_late_commit_is_not_skipped(
         finally:
             await conn.close()
             await engine.dispose()
-        await wait_until(lambda: late.event_id in stored(), what="the late event in InfluxDB")
+        await eventually(lambda: late.event_id in stored(), what="the late event in InfluxDB")
 
         async def position_passed() -> bool:
             return await saved_position(influx_settings) > late.pk  # type: ignore[operator]
 
-        await wait_until(position_passed, what="the saved position to move past the hole")
+        await eventually(position_passed, what="the saved position to move past the hole")
     assert len(stored()) == 6
 
 
@@ -103,7 +103,7 @@ async def test_two_workers_write_every_event_once(
 ) -> None:
     redis_url = os.environ.get("CELL_MONITOR_TEST_REDIS_URL")
     if not redis_url:
-        pytest.skip("CELL_MONITOR_TEST_REDIS_URL is not set (several workers need Redis)")
+        missing_service("CELL_MONITOR_TEST_REDIS_URL is not set (several workers need Redis)")
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -123,7 +123,7 @@ async def test_two_workers_write_every_event_once(
             # New connections spread the requests over both workers.
             await asyncio.gather(*(client.post(URL, json=batch) for batch in sent))
             expected = {e["eventId"] for batch in sent for e in batch}
-            await wait_until(
+            await eventually(
                 lambda: len(rows(influx_server, influx_database, EXECUTIONS)) == len(expected),
                 what="every event in InfluxDB",
             )

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from cell_monitor.config import Settings
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.models import Event, SinkPosition
-from tests.influx_support import query, rows, wait_until, write
+from tests.influx_support import query, rows, write
 from tests.integration.test_health_metrics import value
-from tests.support import event, free_port, live_server, make_settings
+from tests.support import event, eventually, free_port, live_server, make_settings
 
 URL = "/api/v1/events"
 EXECUTIONS = "SELECT * FROM cell_execution"
@@ -78,7 +78,7 @@ async def test_points_match_the_events(
         before = (await client.get("/metrics")).text
         response = await client.post(URL, json=[*executions, *others])
         assert response.json()["accepted"] == len(executions) + len(others)
-        await wait_until(
+        await eventually(
             lambda: (
                 len(rows(influx_server, influx_database, EXECUTIONS)) == len(executions)
                 and len(rows(influx_server, influx_database, OTHERS)) == len(others)
@@ -149,7 +149,7 @@ async def test_a_refused_point_is_skipped_and_the_rest_arrives(
             saved, top = await positions(influx_settings)
             return saved == top
 
-        await wait_until(caught_up, what="the sink to pass the refused point")
+        await eventually(caught_up, what="the sink to pass the refused point")
         after = (await client.get("/metrics")).text
 
     stored = by_event_id(rows(influx_server, influx_database, EXECUTIONS))
@@ -180,7 +180,7 @@ async def test_unreachable_influxdb_shows_in_health_and_metrics_not_in_ingest(
             text = (await client.get("/metrics")).text
             return value(text, "influx_sink_lag_events") == 6
 
-        await wait_until(lag_reported, what="the lag to count the unwritten events")
+        await eventually(lag_reported, what="the lag to count the unwritten events")
         after = (await client.get("/metrics")).text
         health = await client.get("/health")
         ready = await client.get("/health/ready")
@@ -203,7 +203,7 @@ async def test_restart_resumes_from_the_saved_position(
     first = [event() for _ in range(4)]
     async with live_server(influx_settings) as base, httpx.AsyncClient(base_url=base) as client:
         await client.post(URL, json=first)
-        await wait_until(lambda: len(rows(influx_server, influx_database, EXECUTIONS)) == 4)
+        await eventually(lambda: len(rows(influx_server, influx_database, EXECUTIONS)) == 4)
     saved, top = await positions(influx_settings)
     assert saved == top
     # Forget what InfluxDB holds: a sink that restarted from the log's start would rewrite it.
@@ -211,7 +211,7 @@ async def test_restart_resumes_from_the_saved_position(
     later = event()
     async with live_server(influx_settings) as base, httpx.AsyncClient(base_url=base) as client:
         await client.post(URL, json=[later])
-        await wait_until(lambda: len(rows(influx_server, influx_database, EXECUTIONS)) >= 1)
+        await eventually(lambda: len(rows(influx_server, influx_database, EXECUTIONS)) >= 1)
     stored = by_event_id(rows(influx_server, influx_database, EXECUTIONS))
     assert set(stored) == {later["eventId"]}
 

@@ -10,9 +10,26 @@ from cell_monitor.accounts import ingest_tokens
 from cell_monitor.config import Settings
 from cell_monitor.storage.engine import create_engine
 from tests.integration.test_health_metrics import value
-from tests.support import event, live_server
+from tests.support import event, eventually, live_server
 
 URL = "/api/v1/events"
+
+
+async def answered(
+    http: httpx.AsyncClient, status: int, headers: dict[str, str] | None = None
+) -> httpx.Response | None:
+    """POST one event; the response when it has `status`, else None (to poll with)."""
+    response = await http.post(URL, json=[event()], headers=headers)
+    return response if response.status_code == status else None
+
+
+async def tokens_enforced(http: httpx.AsyncClient) -> None:
+    """Wait until the server's token cache has reloaded and knows a token exists.
+
+    A request without a token then gets 401; the check runs before the rate
+    limit, so polling spends no one's budget.
+    """
+    await eventually(lambda: answered(http, 401), what="the token cache to reload")
 
 
 async def test_events_need_a_valid_token_once_one_exists(settings: Settings) -> None:
@@ -24,7 +41,7 @@ async def test_events_need_a_valid_token_once_one_exists(settings: Settings) -> 
             assert (await http.post(URL, json=[event()])).status_code == 202
             token_id, token = await ingest_tokens.create_token(engine, "python-101")
             other_id, other = await ingest_tokens.create_token(engine, "python-102")
-            await asyncio.sleep(0.5)  # every worker reloads within the refresh interval
+            await tokens_enforced(http)
 
             def bearer(value: str) -> dict[str, str]:
                 return {"Authorization": f"Bearer {value}"}
@@ -43,18 +60,17 @@ async def test_events_need_a_valid_token_once_one_exists(settings: Settings) -> 
 
             assert await ingest_tokens.revoke_token(engine, token_id)
             assert not await ingest_tokens.revoke_token(engine, token_id)
-            await asyncio.sleep(0.5)
-            revoked = await http.post(URL, json=[event()], headers=bearer(token))
-            assert revoked.status_code == 403 and "revoked" in revoked.json()["detail"]
+            revoked = await eventually(lambda: answered(http, 403, bearer(token)))
+            assert "revoked" in revoked.json()["detail"]
             assert (await http.post(URL, json=[event()], headers=bearer(other))).status_code == 202
 
             # With every token revoked, ingest stays closed (it does not fall open).
             await ingest_tokens.revoke_token(engine, other_id)
-            await asyncio.sleep(0.5)
+            await eventually(lambda: answered(http, 403, bearer(other)))
             assert (await http.post(URL, json=[event()])).status_code == 401
 
             after = (await http.get("/metrics")).text
-            for reason, count in (("missing", 2), ("malformed", 1), ("invalid", 1), ("revoked", 1)):
+            for reason, count in (("missing", 2), ("malformed", 1), ("invalid", 1), ("revoked", 2)):
                 name = "ingest_auth_failures_total"
                 grown = value(after, name, reason=reason) - value(before, name, reason=reason)
                 assert grown == count, reason
@@ -104,7 +120,7 @@ async def test_request_rate_is_limited_per_token_or_address(settings: Settings) 
             _, token = await ingest_tokens.create_token(engine, "c")
         finally:
             await engine.dispose()
-        await asyncio.sleep(0.5)
+        await tokens_enforced(http)
         headers = {"Authorization": f"Bearer {token}"}
         with_token = [
             (await http.post(URL, json=[event()], headers=headers)).status_code for _ in range(4)

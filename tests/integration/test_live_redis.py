@@ -14,7 +14,15 @@ import httpx
 import pytest
 
 from tests.dashboard_client import Dashboard, dashboard, is_alert, is_event
-from tests.support import ServerProcess, event, free_port, live_server, make_settings, sign_in
+from tests.support import (
+    ServerProcess,
+    event,
+    free_port,
+    live_server,
+    make_settings,
+    missing_service,
+    sign_in,
+)
 
 URL = "/api/v1/events"
 DROPPED = "broker_dropped_messages_total"
@@ -68,7 +76,7 @@ class RedisServer:
 
     def __init__(self, directory: Path) -> None:
         if shutil.which("redis-server") is None:
-            pytest.skip("redis-server is not installed")
+            missing_service("redis-server is not installed")
         self.port = free_port()
         self.directory = directory
         self.process: subprocess.Popen[bytes] | None = None

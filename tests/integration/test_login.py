@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -27,8 +28,12 @@ async def test_form_login_sets_a_safe_cookie_and_goes_to_next(
     assert page.status_code == 200
     assert 'name="next" value="/api/v1/stats"' in page.text
     # No inline script or style: the page works under `default-src 'self'`.
-    assert "<script" not in page.text and "style=" not in page.text
+    assert re.findall(r"<script[^>]*>", page.text) == ['<script src="/login/login.js" defer>']
+    assert "style=" not in page.text
     assert (await anonymous.get("/login/login.css")).headers["content-type"].startswith("text/css")
+    script = await anonymous.get("/login/login.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "location.hash" in script.text
 
     wrong = await anonymous.post("/login", data={**FORM, "password": "not-the-password"})
     assert wrong.status_code == 401 and "Wrong username or password" in wrong.text

@@ -26,6 +26,7 @@ from tests.support import (
     event,
     instructor_headers,
     is_config_variable,
+    missing_service,
     query_sql,
 )
 
@@ -212,7 +213,7 @@ def redis_url() -> str:
     try:
         socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
     except OSError:
-        pytest.skip("several workers need Redis: set CELL_MONITOR_TEST_REDIS_URL")
+        missing_service("several workers need Redis: set CELL_MONITOR_TEST_REDIS_URL")
     return "redis://127.0.0.1:6379/15"
 
 

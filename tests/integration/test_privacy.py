@@ -21,9 +21,17 @@ from cell_monitor.config import Settings
 from cell_monitor.privacy.pseudonyms import pseudonym
 from cell_monitor.storage.models import Base
 from tests.dashboard_client import dashboard
-from tests.influx_support import InfluxProcess, influx_url, query, rows, wait_until
+from tests.influx_support import InfluxProcess, influx_url, query, rows
 from tests.integration.test_cli import output_of, run_cli
-from tests.support import event, instructor_client, live_server, make_settings, query_sql
+from tests.support import (
+    event,
+    eventually,
+    instructor_client,
+    live_server,
+    make_settings,
+    missing_service,
+    query_sql,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -233,8 +241,8 @@ async def test_delete_leaves_nothing_behind(
 
     async with live_server(settings) as base, instructor_client(base) as client:
         await post(client, ada_events() + bob_events())
-        await wait_until(lambda: len(points(ALIAS)) == 3, what="ada's points in InfluxDB")
-        await wait_until(lambda: len(points(BOB_ALIAS)) == 2, what="bob's points in InfluxDB")
+        await eventually(lambda: len(points(ALIAS)) == 3, what="ada's points in InfluxDB")
+        await eventually(lambda: len(points(BOB_ALIAS)) == 2, what="bob's points in InfluxDB")
         ada_pk = await student_pk(database_url, ALIAS)
         assert sum((await rows_of_student(database_url, ada_pk)).values()) > 0
         async with dashboard(base) as board:
@@ -285,7 +293,7 @@ async def test_delete_asks_first(database_url: str, tmp_path: Path) -> None:
 @pytest.fixture
 def influxd(tmp_path: Path) -> Iterator[InfluxProcess]:
     if not influx_url():
-        pytest.skip("CELL_MONITOR_TEST_INFLUXDB_URL is not set")
+        missing_service("CELL_MONITOR_TEST_INFLUXDB_URL is not set")
     process = InfluxProcess(tmp_path / "influxd").start()
     try:
         yield process
@@ -315,7 +323,7 @@ async def test_sink_cannot_bring_erased_points_back(
 
     async with live_server(settings) as base, instructor_client(base) as client:
         await post(client, bob_events())
-        await wait_until(lambda: len(points(BOB_ALIAS)) == 2, what="bob's points")
+        await eventually(lambda: len(points(BOB_ALIAS)) == 2, what="bob's points")
         influxd.stop()
         await post(client, ada_events() + bob_events())
 
@@ -323,14 +331,14 @@ async def test_sink_cannot_bring_erased_points_back(
             health = (await client.get("/health")).json()
             return health["services"]["influxdb"].startswith("unhealthy")
 
-        await wait_until(sink_failing, what="the sink to hold its batch")
+        await eventually(sink_failing, what="the sink to hold its batch")
         result = await cli(settings, tmp_path, "student", "delete", ADA, "--yes")
         # The store is erased; InfluxDB could not be reached, which the command says.
         assert result.returncode == 1, output_of(result)
         assert "run this command again" in output_of(result)
         assert "3 events" in output_of(result)
         influxd.start()
-        await wait_until(lambda: len(points(BOB_ALIAS)) == 4, what="the held batch written")
+        await eventually(lambda: len(points(BOB_ALIAS)) == 4, what="the held batch written")
         await asyncio.sleep(1.0)  # a few more sink rounds
         assert points(ALIAS) == []
 
@@ -356,10 +364,10 @@ async def test_data_from_before_pseudonymization_is_found_and_erased(
 
     async with live_server(plain) as base, instructor_client(base) as client:
         await post(client, ada_events()[:1])
-        await wait_until(lambda: users() == {ADA}, what="the point under the real identity")
+        await eventually(lambda: users() == {ADA}, what="the point under the real identity")
     async with live_server(pseudo) as base, instructor_client(base) as client:
         await post(client, ada_events()[1:] + bob_events())
-        await wait_until(lambda: users() == {ADA, ALIAS, BOB_ALIAS}, what="the new points")
+        await eventually(lambda: users() == {ADA, ALIAS, BOB_ALIAS}, what="the new points")
 
     exported = await cli(pseudo, tmp_path, "student", "export", ADA)
     assert exported.returncode == 0, output_of(exported)

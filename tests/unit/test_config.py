@@ -13,6 +13,8 @@ from cell_monitor.config import (
     Settings,
     backend_name,
     describe,
+    env_name,
+    env_names,
     to_async_url,
 )
 from tests.support import make_settings
@@ -30,6 +32,35 @@ def test_guide_variable_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert settings.redis_url == "redis://redis:6379/0"
     assert settings.max_events_per_request == 50
     assert settings.cors_origins == ["http://a:8888", "http://b:8888"]
+
+
+def test_env_names_follow_the_guide_then_the_prefix() -> None:
+    assert env_name("database_url") == "DATABASE_URL"
+    assert env_names("database_url") == ("DATABASE_URL", "CELL_MONITOR_DATABASE_URL")
+    assert env_name("influxdb_token") == "INFLUXDB_TOKEN"
+    assert env_name("port") == "CELL_MONITOR_PORT"
+    assert env_names("port") == ("CELL_MONITOR_PORT",)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("port", "8123", 8123),
+        ("workers", "3", 3),
+        ("log_level", "WARNING", "WARNING"),
+        ("redis_url", "redis://r:6379/2", "redis://r:6379/2"),
+        ("database_url", "sqlite:///x.sqlite3", "sqlite:///x.sqlite3"),
+        ("redis_channel", "events-b", "events-b"),
+    ],
+)
+def test_every_name_env_name_gives_is_the_one_settings_read(
+    monkeypatch: pytest.MonkeyPatch, field: str, value: str, expected: object
+) -> None:
+    for name in env_names(field)[1:]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(env_name(field), value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert getattr(settings, field) == expected
 
 
 def test_defaults_are_embedded_and_local(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

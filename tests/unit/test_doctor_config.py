@@ -9,7 +9,6 @@ import pytest
 
 from cell_monitor.accounts.safety import UnsafeConfiguration, check_production
 from cell_monitor.config import Environment, Settings
-from cell_monitor.doctor.config import env_name
 from cell_monitor.doctor.findings import CheckResult, Finding, Report, Urgency
 from cell_monitor.doctor.options import DoctorOptions
 from cell_monitor.doctor.render import to_json, to_text
@@ -65,12 +64,6 @@ async def test_unusable_urls(tmp_path: Path) -> None:
     found = {f.id: f for f in await _config_findings(settings)}
     assert "postgresql://" in found["config.database_url_invalid"].fix
     assert found["config.redis_url_invalid"].urgency == Urgency.high
-
-
-def test_env_names() -> None:
-    assert env_name("database_url") == "DATABASE_URL"
-    assert env_name("influxdb_token") == "INFLUXDB_TOKEN"
-    assert env_name("port") == "CELL_MONITOR_PORT"
 
 
 def test_text_report_groups_by_urgency_and_json_has_counts() -> None:

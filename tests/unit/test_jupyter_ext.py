@@ -1,4 +1,4 @@
-"""The server extension's parts that need no server: disk queue, identity, retry policy."""
+"""The server extension's parts that need no server: disk queue, identity, environment."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue, QueueFull
-from cell_monitor.jupyter_ext.forwarder import RetryPolicy, Target
+from cell_monitor.jupyter_ext.forwarder import Target
 from cell_monitor.jupyter_ext.identity import stamp_identity
 from tests.support import event
 
@@ -97,11 +97,7 @@ def test_settings_identity_is_kept_off_hub_and_fallback_fills_gaps() -> None:
     }
 
 
-def test_retry_policy_grows_with_jitter_and_is_capped() -> None:
-    policy = RetryPolicy(initial_seconds=1, max_seconds=60)
-    assert policy.delay(1, lambda: 0) == 0.5
-    assert policy.delay(3, lambda: 1) == 4
-    assert policy.delay(100, lambda: 1) == 60
+def test_target_posts_to_the_ingest_route() -> None:
     assert Target("http://host:8000/").events_url == "http://host:8000/api/v1/events"
 
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from types import ModuleType
 
-from cell_monitor.config import Settings
+from cell_monitor.config import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "operations.md"
@@ -31,7 +31,7 @@ def test_configuration_reference_matches_settings() -> None:
     )
     table = document.split(script.START)[1].split(script.END)[0]
     for field, info in Settings.model_fields.items():
-        name = script.env_names(field)[0]
+        name = env_name(field)
         assert f"| `{name}`" in table, f"{name} is missing from the configuration reference"
         assert " ".join((info.description or "").split())[:40] in table
 

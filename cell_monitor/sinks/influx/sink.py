@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from datetime import datetime, timezone
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor import metrics
+from cell_monitor.backoff import Backoff
 from cell_monitor.config import Settings
 from cell_monitor.domain.records import NewEvent
 from cell_monitor.sinks.influx.api import InfluxApi, InfluxError
@@ -61,21 +61,6 @@ class _Batch:
     recheck_complete: bool
     read_at: float
     full: bool
-
-
-class Backoff:
-    """Exponential delays with jitter, so restarted workers do not retry in step."""
-
-    def __init__(self, first: float, maximum: float) -> None:
-        self.first, self.maximum, self.failures = first, maximum, 0
-
-    def next(self) -> float:
-        delay = min(self.maximum, self.first * 2**self.failures)
-        self.failures += 1
-        return delay * random.uniform(0.8, 1.0)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class InfluxSink:

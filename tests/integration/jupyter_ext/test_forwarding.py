@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,21 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from cell_monitor.backoff import Backoff
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue
-from cell_monitor.jupyter_ext.forwarder import Forwarder, RetryPolicy, Target
+from cell_monitor.jupyter_ext.forwarder import Forwarder, Target
 from tests.integration.jupyter_ext.fake_class_server import Answer, Recorder, fake_class_server
-from tests.support import event, sign_in
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.05)
+from tests.support import event, eventually, sign_in
 
 
 async def stored_ids(base_url: str) -> list[str]:
@@ -91,7 +79,8 @@ async def test_retry_until_the_class_server_comes_back(
         lambda: _when(status(jp_fetch), lambda s: s["unreachableSeconds"] is not None)
     )
     assert down["queueLength"] == 5 and "unreachable" in down["lastError"]
-    await asyncio.sleep(0.5)  # several failed attempts; nothing may be lost
+    failed = extension.forwarder.failures
+    await eventually(lambda: extension.forwarder.failures >= failed + 3, what="more failed tries")
     assert await extension.queue.length() == 5
 
     async with class_server_factory(unused_port) as base_url:
@@ -118,7 +107,7 @@ async def test_the_queue_survives_a_restart_of_the_server_extension(
         async def target() -> Target:
             return Target(class_server)
 
-        forwarder = Forwarder(restarted, target, retry=RetryPolicy(0.05, 0.2))
+        forwarder = Forwarder(restarted, target, retry=Backoff(0.05, 0.2))
         assert await forwarder.forward_once() == "sent"
         assert await restarted.length() == 0
     finally:
@@ -151,7 +140,7 @@ async def scripted(tmp_path: Path) -> Any:
         async def target() -> Target:
             return Target(url, "secret-token")
 
-        forwarder = Forwarder(queue, target, batch_size=4, retry=RetryPolicy(0.05, 0.2))
+        forwarder = Forwarder(queue, target, batch_size=4, retry=Backoff(0.05, 0.2))
         yield recorder, queue, forwarder
     queue.close()
 
@@ -271,3 +260,39 @@ async def _when(value: Awaitable[Any], predicate: Callable[[Any], bool]) -> Any:
 
 async def _value(value: Any) -> Any:
     return value
+
+
+async def test_on_a_hub_the_servers_hub_token_authenticates(
+    jp_serverapp: Any, jp_fetch: Any, extension: Any
+) -> None:
+    recorder = Recorder()
+    async with fake_class_server(recorder) as url:
+        extension.server_url = url
+        extension.ingest_token = "course-token"
+        extension.hub_api_token = "the-servers-hub-token"
+        extension.hub_identity = True
+        await post(jp_fetch, [event()])
+        await eventually(lambda: _value(bool(recorder.requests)))
+        assert recorder.requests[0]["headers"]["Authorization"] == "token the-servers-hub-token"
+        assert (await status(jp_fetch))["identity"] == "hub"
+        # Off (the default): the ingest token, as before.
+        extension.hub_identity = False
+        await post(jp_fetch, [event()])
+        await eventually(lambda: _value(len(recorder.requests) > 1))
+        assert recorder.requests[1]["headers"]["Authorization"] == "Bearer course-token"
+        assert (await status(jp_fetch))["identity"] == "declared"
+
+
+async def test_the_hub_token_never_goes_to_an_address_from_the_browser(
+    jp_serverapp: Any, jp_fetch: Any, extension: Any
+) -> None:
+    recorder = Recorder()
+    async with fake_class_server(recorder) as url:
+        extension.server_url = ""
+        extension.hub_api_token = "the-servers-hub-token"
+        extension.hub_identity = True
+        body = {"events": [event()], "target": {"serverUrl": url}}
+        response = await jp_fetch("cell-monitor", "events", method="POST", body=json.dumps(body))
+        assert response.code == 202
+        await eventually(lambda: _value(bool(recorder.requests)))
+    assert "the-servers-hub-token" not in json.dumps(recorder.requests[0]["headers"])

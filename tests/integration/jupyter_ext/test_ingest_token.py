@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,9 @@ import httpx
 
 from cell_monitor.accounts import ingest_tokens
 from cell_monitor.storage.engine import create_engine
-from tests.integration.jupyter_ext.test_forwarding import eventually, post, status
-from tests.support import event, live_server, make_settings, sign_in
+from tests.integration.jupyter_ext.test_forwarding import post, status
+from tests.integration.test_ingest_auth import tokens_enforced
+from tests.support import event, eventually, live_server, make_settings, sign_in
 
 
 async def test_events_carry_the_configured_token(
@@ -26,7 +26,8 @@ async def test_events_carry_the_configured_token(
             _, token = await ingest_tokens.create_token(engine, "python-101")
         finally:
             await engine.dispose()
-        await asyncio.sleep(0.5)  # the server's token cache reloads
+        async with httpx.AsyncClient(base_url=base) as anonymous:
+            await tokens_enforced(anonymous)
 
         extension.server_url = base
         extension.ingest_token = token + "-wrong"
