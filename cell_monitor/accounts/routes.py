@@ -23,7 +23,7 @@ from cell_monitor.accounts.guard import InstructorDep, current_instructor, safe_
 from cell_monitor.accounts.ratelimit import Limits, retry_after_header
 from cell_monitor.accounts.sessions import COOKIE_NAME, end_session, start_session
 from cell_monitor.config import Settings
-from cell_monitor.contract.reports import AccountOut
+from cell_monitor.contract.reads import AccountOut
 from cell_monitor.deps import EngineDep, SettingsDep, app_part
 from cell_monitor.pages import PAGES_DIR, STATIC_DIR
 

@@ -19,6 +19,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default
 
 from cell_monitor.backoff import Backoff
+from cell_monitor.contract.jupyter import LabStatus, NoticeConfig
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue
 from cell_monitor.jupyter_ext.environment import read_environment
 from cell_monitor.jupyter_ext.forwarder import Forwarder, Target
@@ -226,34 +227,32 @@ class CellMonitorExtension(ExtensionApp):
             return self._queue_error
         return self.forwarder.queue_error
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> LabStatus:
         self.ensure_forwarding()
         target = await self.target()
         forwarder = self.forwarder
         queue_error = self.queue_error()
         length = await self.queue.length()
-        return {
-            "enabled": self.enabled,
-            "configured": target is not None,
-            "serverUrl": target.server_url if target else None,
-            "hubUser": self.hub_user or None,
-            "identity": _identity_mode(target),
-            "queueLength": max(0, length - forwarder.acknowledged_pending),
-            # Why delivery fails (cell_monitor.jupyter_ext.forwarder.DeliveryState).
-            "state": forwarder.state.value,
-            # The queue is at its bound: new batches wait in the browser.
-            "queueFull": length >= self.queue.max_events,
-            "unreachableSeconds": forwarder.unreachable_seconds(),
-            "warnAfterSeconds": self.warn_after_seconds,
+        return LabStatus(
+            enabled=self.enabled,
+            configured=target is not None,
+            server_url=target.server_url if target else None,
+            hub_user=self.hub_user or None,
+            identity=_identity_mode(target),
+            queue_length=max(0, length - forwarder.acknowledged_pending),
+            state=forwarder.state,
+            queue_full=length >= self.queue.max_events,
+            unreachable_seconds=forwarder.unreachable_seconds(),
+            warn_after_seconds=self.warn_after_seconds,
             # The indicator shows lastError: a disk problem here outranks delivery.
-            "lastError": queue_error or forwarder.last_error,
-            "queueError": queue_error,
-            "lastDeliveryAt": forwarder.last_delivery_at,
-            "delivered": forwarder.delivered,
+            last_error=queue_error or forwarder.last_error,
+            queue_error=queue_error,
+            last_delivery_at=forwarder.last_delivery_at,
+            delivered=forwarder.delivered,
             # What the data notice tells the student (the identity is theirs anyway).
-            "notice": {
-                "requireConsent": self.require_consent,
-                "privacyContact": self.privacy_contact or None,
-                "userId": self.user_id or None,
-            },
-        }
+            notice=NoticeConfig(
+                require_consent=self.require_consent,
+                privacy_contact=self.privacy_contact or None,
+                user_id=self.user_id or None,
+            ),
+        )

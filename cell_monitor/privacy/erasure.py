@@ -20,7 +20,7 @@ from sqlalchemy import Delete, and_, delete, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.config import Settings
-from cell_monitor.contract.live import student_removed
+from cell_monitor.contract.live import StudentRemoved, to_wire
 from cell_monitor.privacy.export import notebooks_of, student_ids, student_keys_stored
 from cell_monitor.privacy.pseudonyms import is_pseudonym
 from cell_monitor.progress import NO_PROGRESS, Progress
@@ -160,7 +160,7 @@ async def publish_removal(settings: Settings, keys: list[str]) -> str:
         )
     from cell_monitor.broker.redis import publish_once
 
-    removals = [student_removed(key) for key in keys]
+    removals = to_wire([StudentRemoved(student_id=key) for key in keys])
     receivers = await publish_once(settings.redis_url, settings.redis_channel, removals)
     return f"announced on Redis channel {settings.redis_channel!r} to {receivers} server worker(s)"
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cell_monitor.contract.reports import (
+from cell_monitor.contract.reads import (
     CellProgress,
     CellState,
     Hotspot,
