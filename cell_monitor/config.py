@@ -280,6 +280,71 @@ class Settings(BaseSettings):
         20, ge=1, description="Open /ws/dashboard connections per instructor, per worker."
     )
 
+    # --- JupyterHub (docs/jupyterhub.md): instructors sign in, students are who the hub says
+    hub_api_url: str | None = Field(
+        None,
+        description="The hub's API URL as this server reaches it, e.g. "
+        "http://127.0.0.1:8081/hub/api; set together with CELL_MONITOR_HUB_API_TOKEN it "
+        "turns hub mode on.",
+    )
+    hub_api_token: SecretStr | None = Field(
+        None,
+        description="The `api_token` of the cell-monitor service in jupyterhub_config.py "
+        "(also the OAuth client secret).",
+    )
+    hub_public_url: str | None = Field(
+        None,
+        description="The hub's address in the instructors' browsers (e.g. "
+        "https://hub.school.example); default: CELL_MONITOR_HUB_API_URL without /hub/api.",
+    )
+    hub_oauth_client_id: str = Field(
+        "service-cell-monitor",
+        description="OAuth client id of the service: `service-` and the service's name.",
+    )
+    hub_oauth_callback_url: str | None = Field(
+        None,
+        description="This server's public /login/hub/callback URL, exactly as the service's "
+        "`oauth_redirect_uri`; unset: hub sign-in is off (student identity still works).",
+    )
+    hub_instructor_groups: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["instructors"],
+        description="Comma-separated hub groups whose members sign in as instructors.",
+    )
+    hub_ta_groups: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["tas"],
+        description="Comma-separated hub groups whose members sign in as teaching assistants.",
+    )
+    hub_team_prefix: str = Field(
+        "team-",
+        description="A student's hub group named <prefix><team> sets their team; empty: "
+        "teams come from the students' own settings.",
+    )
+    hub_cache_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=3600,
+        description="How long a hub answer about a token (who it is, or that it is invalid "
+        "for a tenth of this) is reused before the hub is asked again.",
+    )
+    hub_recheck_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How often a signed-in hub user's groups are read again: leaving the "
+        "instructor groups ends their dashboard session within this time.",
+    )
+    hub_cache_size: int = Field(
+        10_000, ge=1, description="Most tokens whose hub answer is remembered, per worker."
+    )
+    hub_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Timeout of one request to the hub API."
+    )
+    declared_identity: bool | None = Field(
+        None,
+        description="Accept events whose identity is only what the body says (course token "
+        "or open ingest); unset: yes without a hub, no in hub mode.",
+    )
+
     # Storage maintenance: monthly partitions (PostgreSQL) and retention (docs/retention.md).
     partition_months_ahead: int = Field(
         3,
@@ -301,7 +366,9 @@ class Settings(BaseSettings):
         "CELL_MONITOR_RETENTION_DAYS, prunes.",
     )
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @field_validator(
+        "cors_origins", "trusted_proxies", "hub_instructor_groups", "hub_ta_groups", mode="before"
+    )
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -363,6 +430,36 @@ class Settings(BaseSettings):
                 "characters long (e.g. `openssl rand -hex 32`)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_hub(self) -> Settings:
+        if bool(self.hub_api_url) != bool(self.hub_api_token):
+            raise ValueError(
+                "CELL_MONITOR_HUB_API_URL and CELL_MONITOR_HUB_API_TOKEN go together: set both "
+                "(hub mode) or neither"
+            )
+        for name in ("hub_api_url", "hub_public_url", "hub_oauth_callback_url"):
+            value = getattr(self, name)
+            if value and not value.startswith(("http://", "https://")):
+                raise ValueError(f"CELL_MONITOR_{name.upper()} must start with http:// or https://")
+        if not self.hub_oauth_client_id.startswith("service-"):
+            raise ValueError("CELL_MONITOR_HUB_OAUTH_CLIENT_ID must start with 'service-'")
+        return self
+
+    @property
+    def hub_enabled(self) -> bool:
+        """Hub mode: student identity (and, with a callback URL, sign-in) from JupyterHub."""
+        return bool(self.hub_api_url and self.hub_api_token)
+
+    @property
+    def hub_sign_in(self) -> bool:
+        return self.hub_enabled and bool(self.hub_oauth_callback_url)
+
+    @property
+    def accepts_declared_identity(self) -> bool:
+        if self.declared_identity is not None:
+            return self.declared_identity
+        return not self.hub_enabled
 
     @property
     def effective_database_url(self) -> str:

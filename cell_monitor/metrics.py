@@ -30,6 +30,7 @@ class ErrorType(LabelValue):
     payload_too_large = "payload_too_large"
     storage_unavailable = "storage_unavailable"
     overloaded = "overloaded"
+    hub_unavailable = "hub_unavailable"
     internal = "internal"
 
 
@@ -154,6 +155,22 @@ RATE_LIMITED = Counter("rate_limited", "Requests refused by a rate limit, by lim
 LOGINS = Counter("logins", "Instructor login attempts, by outcome", ["outcome"])
 
 
+# Identity bound by the credential (hub token or per-student credential):
+# events whose body claimed another student, and what was done with them
+# (action: overwritten — stored under the credential's student).
+INGEST_IDENTITY_MISMATCH = Counter(
+    "ingest_identity_mismatch",
+    "Events whose body claimed another student than their credential names, by action",
+    ["action"],
+)
+# Hub sign-ins (outcome: success, forbidden, failure) and hub token lookups
+# (outcome: cached, valid, invalid, unavailable).
+HUB_LOGINS = Counter("hub_logins", "Sign-ins through JupyterHub, by outcome", ["outcome"])
+HUB_TOKEN_LOOKUPS = Counter(
+    "hub_token_lookups", "Hub tokens presented at ingest, by outcome", ["outcome"]
+)
+
+
 # Every label value declared up front: /metrics shows each series from the start
 # (at 0), so a rate() or an alert sees the first error instead of a new series.
 LABEL_VALUES: dict[Counter, tuple[str, ...]] = {
@@ -173,6 +190,9 @@ LABEL_VALUES: dict[Counter, tuple[str, ...]] = {
     INGEST_AUTH_FAILURES: ("missing", "malformed", "invalid", "revoked"),
     RATE_LIMITED: ("ingest", "login", "ws_connections"),
     LOGINS: ("success", "failure", "rate_limited"),
+    INGEST_IDENTITY_MISMATCH: ("overwritten",),
+    HUB_LOGINS: ("success", "forbidden", "failure"),
+    HUB_TOKEN_LOOKUPS: ("valid", "invalid", "unavailable"),
 }
 
 

@@ -1,30 +1,20 @@
 /**
- * The wire format of events (DESIGN.md, "Wire contract") and the helpers that
- * build them. Field names are camelCase, as the class server expects.
+ * Events as the extension builds them (DESIGN.md, "Wire contract"; the type is
+ * generated from the server's contract) and the helpers that build them.
  */
 
-export interface IMonitorEvent {
+import type { EventIn } from './wire.gen';
+
+/**
+ * An event as this extension sends it: the contract's EventIn (generated in
+ * wire.gen.ts), with the id and time it always sets, and the kernel's name,
+ * which the server keeps as metadata outside the contract.
+ */
+export type IMonitorEvent = EventIn & {
   eventId: string;
-  eventType: string;
   eventTime: string;
-  emailAddress?: string;
-  userName?: string;
-  teamName?: string;
-  sessionId?: string;
-  notebookPath?: string;
-  cellId?: string;
-  cellIndex?: number;
-  cellType?: string;
-  code?: string;
-  executionCount?: number | null;
-  hasError?: boolean;
-  errorName?: string;
-  errorMessage?: string;
-  traceback?: string;
-  result?: string;
-  executionDurationMs?: number;
   kernelName?: string;
-}
+};
 
 /** The student's self-declared identity (replaced by the hub user on JupyterHub). */
 export interface IIdentity {

@@ -16,11 +16,8 @@ import {
 import { IKeyValueStorage, PendingQueue } from './queue';
 import { IMonitorSettings } from './settings';
 import { StatusIndicator } from './statusIndicator';
-import {
-  INoticeConfig,
-  IServerStatus,
-  ServerExtensionTransport
-} from './transport';
+import { ServerExtensionTransport } from './transport';
+import type { LabStatus, NoticeConfig } from './wire.gen';
 
 const HEARTBEAT_MS = 10000;
 const STATUS_POLL_MS = 15000;
@@ -67,17 +64,17 @@ export class Monitor {
   }
 
   /** The latest status of the server extension (null when it did not answer). */
-  get status(): IServerStatus | null {
+  get status(): LabStatus | null {
     return this._serverStatus;
   }
 
   /** The operator's notice configuration, once the Jupyter server has answered. */
-  get noticeConfig(): INoticeConfig | null {
+  get noticeConfig(): NoticeConfig | null {
     return this._noticeConfig;
   }
 
   /** Called once, when the notice configuration becomes known (to show the notice). */
-  onNoticeConfig: ((config: INoticeConfig) => void) | null = null;
+  onNoticeConfig: ((config: NoticeConfig) => void) | null = null;
 
   consent(): ConsentState {
     return consentState(this._settings(), this._noticeConfig);
@@ -207,8 +204,8 @@ export class Monitor {
   private readonly _settings: () => IMonitorSettings;
   private readonly _transport: ServerExtensionTransport;
   private readonly _batcher: EventBatcher;
-  private _serverStatus: IServerStatus | null = null;
-  private _noticeConfig: INoticeConfig | null = null;
+  private _serverStatus: LabStatus | null = null;
+  private _noticeConfig: NoticeConfig | null = null;
   private readonly _preConsent = new PreConsentBuffer<IMonitorEvent>();
   private _statusPending = false;
 }

@@ -5,7 +5,7 @@
  */
 
 import { IMonitorSettings } from './settings';
-import { INoticeConfig, IServerStatus } from './transport';
+import type { LabStatus, NoticeConfig } from './wire.gen';
 
 /** What is collected, in the student's words (kept in step with docs/privacy.md). */
 export const COLLECTED_ITEMS: readonly string[] = [
@@ -41,7 +41,7 @@ export type ConsentState = 'unknown' | 'allowed' | 'awaiting-consent';
 
 export function consentState(
   settings: IMonitorSettings,
-  config: INoticeConfig | null
+  config: NoticeConfig | null
 ): ConsentState {
   if (settings.noticeAcknowledged) {
     return 'allowed';
@@ -58,15 +58,13 @@ export function consentState(
  */
 export function shouldShowNotice(
   settings: IMonitorSettings,
-  config: INoticeConfig | null
+  config: NoticeConfig | null
 ): boolean {
   return settings.enabled && config !== null && !settings.noticeAcknowledged;
 }
 
 /** The notice part of a status answer; an older server extension has none. */
-export function noticeConfigOf(
-  status: IServerStatus | null
-): INoticeConfig | null {
+export function noticeConfigOf(status: LabStatus | null): NoticeConfig | null {
   if (status === null) {
     return null;
   }
@@ -81,7 +79,7 @@ export function noticeConfigOf(
 
 function identityText(
   settings: IMonitorSettings,
-  status: IServerStatus | null
+  status: LabStatus | null
 ): string {
   if (status?.hubUser) {
     return `your JupyterHub user name (${status.hubUser})`;
@@ -97,7 +95,7 @@ function identityText(
 
 function destinationText(
   settings: IMonitorSettings,
-  status: IServerStatus | null
+  status: LabStatus | null
 ): string {
   const url = status?.serverUrl || settings.serverUrl;
   const where = url
@@ -109,7 +107,7 @@ function destinationText(
   );
 }
 
-function rightsText(config: INoticeConfig | undefined): string {
+function rightsText(config: NoticeConfig | undefined): string {
   const contact = config?.privacyContact
     ? `Contact ${config.privacyContact}`
     : 'Ask your instructor';
@@ -121,7 +119,7 @@ function rightsText(config: INoticeConfig | undefined): string {
 
 export function noticeContent(
   settings: IMonitorSettings,
-  status: IServerStatus | null
+  status: LabStatus | null
 ): INoticeContent {
   const requireConsent = status?.notice?.requireConsent === true;
   return {

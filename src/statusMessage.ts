@@ -7,7 +7,7 @@
  */
 
 import { IBatcherState } from './batcher';
-import type { IServerStatus } from './transport';
+import type { LabStatus } from './wire.gen';
 
 /** Browser-side failures in a row before the student is told. */
 const BROWSER_FAILURES_BEFORE_WARNING = 3;
@@ -16,7 +16,7 @@ export interface IIndicatorInput {
   enabled: boolean;
   batcher: IBatcherState;
   /** Latest status of the server extension; null when it did not answer. */
-  server: IServerStatus | null;
+  server: LabStatus | null;
   /** Consent is required and the student has not accepted the data notice. */
   awaitingConsent?: boolean;
 }
@@ -50,7 +50,7 @@ export function indicatorMessage(input: IIndicatorInput): string {
 }
 
 /** The delivery problem worth telling the student about now, or ''. */
-function causeMessage(server: IServerStatus): string {
+function causeMessage(server: LabStatus): string {
   const saved = `${events(server.queueLength)} saved`;
   const down = server.unreachableSeconds;
   const longDown = down !== null && down >= server.warnAfterSeconds;

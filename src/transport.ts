@@ -9,56 +9,10 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { IBatchSender, SendOutcome } from './batcher';
 import { IMonitorEvent } from './events';
-
-/**
- * Why delivery to the class server fails, as the server extension classifies
- * the class server's answers (cell_monitor/jupyter_ext/forwarder.py).
- */
-export type DeliveryState =
-  | 'ok'
-  | 'refused'
-  | 'wrong_url'
-  | 'unreachable'
-  | 'server_error'
-  | 'internal_error';
-
-/** What GET cell-monitor/status answers (see cell_monitor/jupyter_ext/handlers.py). */
-export interface IServerStatus {
-  enabled: boolean;
-  /** The class server URL is known (admin config, or the student's setting). */
-  configured: boolean;
-  /** JupyterHub user name when running on a hub: identity comes from there. */
-  hubUser: string | null;
-  queueLength: number;
-  /** What the last delivery attempt found (absent from older server extensions). */
-  state?: DeliveryState;
-  /** The server extension's queue is at its bound: new events wait in the browser. */
-  queueFull?: boolean;
-  /** Seconds since the class server last failed to answer, null when reachable. */
-  unreachableSeconds: number | null;
-  /** Show the student a warning once unreachable for this long. */
-  warnAfterSeconds: number;
-  lastError: string | null;
-  /** Where events go (absent while none is configured). */
-  serverUrl?: string | null;
-  /** What the data notice needs from the Jupyter server's configuration. */
-  notice?: INoticeConfig;
-}
-
-/** The operator's privacy configuration, as the server extension reports it. */
-export interface INoticeConfig {
-  /** Nothing is captured or sent until the student accepts the notice. */
-  requireConsent: boolean;
-  /** Who to ask for a copy or deletion of one's data. */
-  privacyContact: string | null;
-  /** The identity events carry when there is no hub user and no email. */
-  userId: string | null;
-}
+import type { ClientTarget, LabStatus, QueueRequest } from './wire.gen';
 
 /** Settings the browser may contribute when the Jupyter server has none. */
-export interface IClientTarget {
-  serverUrl: string;
-  ingestToken: string;
+export interface IClientTarget extends ClientTarget {
   /** The student accepted the data notice (checked where consent is required). */
   noticeAcknowledged?: boolean;
 }
@@ -76,7 +30,7 @@ export class ServerExtensionTransport implements IBatchSender {
 
   async send(events: IMonitorEvent[]): Promise<SendOutcome> {
     const target = this._target();
-    const body: Record<string, unknown> = {
+    const body: QueueRequest = {
       events,
       consent: target.noticeAcknowledged === true
     };
@@ -105,10 +59,10 @@ export class ServerExtensionTransport implements IBatchSender {
     };
   }
 
-  async status(): Promise<IServerStatus | null> {
+  async status(): Promise<LabStatus | null> {
     try {
       const response = await this._request('status', { method: 'GET' });
-      return response.ok ? ((await response.json()) as IServerStatus) : null;
+      return response.ok ? ((await response.json()) as LabStatus) : null;
     } catch {
       return null;
     }

@@ -244,6 +244,7 @@ class ServerProcess:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **env}
+        self.env = env  # what the test gave (the rest is the caller's environment)
         if admin_password is not None:
             full_env.setdefault("CELL_MONITOR_INITIAL_ADMIN_PASSWORD", admin_password)
         if migrate:

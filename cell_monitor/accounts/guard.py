@@ -10,15 +10,17 @@ WebSocket (cross-site WebSocket hijacking).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request, WebSocket, WebSocketException
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 
 from cell_monitor.accounts.sessions import COOKIE_NAME, session_user
-from cell_monitor.accounts.users import Instructor
+from cell_monitor.accounts.users import HUB_PREFIX, Instructor, end_hub_sessions, hub_account
+from cell_monitor.deps import app_part
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WS_UNAUTHENTICATED = 4401
@@ -59,7 +61,26 @@ async def current_instructor(connection: HTTPConnection) -> Instructor | None:
     token = connection.cookies.get(COOKIE_NAME)
     if not token:
         return None
-    return await session_user(connection.app.state.cell_monitor.engine, token)
+    engine = app_part(connection, "engine")
+    instructor = await session_user(engine, token)
+    hub = app_part(connection, "hub")
+    if instructor is None or hub is None or not instructor.username.startswith(HUB_PREFIX):
+        return instructor
+    return await _still_allowed(engine, hub, instructor)
+
+
+async def _still_allowed(
+    engine: AsyncEngine, hub: Any, instructor: Instructor
+) -> Instructor | None:
+    """A hub account's session holds while the hub's groups still make them staff."""
+    name = instructor.username[len(HUB_PREFIX) :]
+    role = await hub.current_role(name, instructor.role)
+    if role is None:
+        await end_hub_sessions(engine, name)
+        return None
+    if role is not instructor.role:
+        return await hub_account(engine, name, role)
+    return instructor
 
 
 async def require_instructor(connection: HTTPConnection) -> Instructor:

@@ -11,7 +11,7 @@ import html
 import json
 import logging
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -23,7 +23,7 @@ from cell_monitor.accounts.guard import InstructorDep, current_instructor, safe_
 from cell_monitor.accounts.ratelimit import Limits, retry_after_header
 from cell_monitor.accounts.sessions import COOKIE_NAME, end_session, start_session
 from cell_monitor.config import Settings
-from cell_monitor.contract.reports import AccountOut
+from cell_monitor.contract.reads import AccountOut
 from cell_monitor.deps import EngineDep, SettingsDep, app_part
 from cell_monitor.pages import PAGES_DIR, STATIC_DIR
 
@@ -41,12 +41,26 @@ def _template() -> str:
     return (PAGES_DIR / "login.html").read_text(encoding="utf-8")
 
 
-def _page(next_: str, username: str = "", message: str = "", status: int = 200) -> HTMLResponse:
+def _hub_block(next_: str, hub: bool) -> str:
+    """The "Sign in with JupyterHub" button, when the server is a hub service."""
+    if not hub:
+        return ""
+    href = html.escape("/login/hub?" + urlencode({"next": next_}), quote=True)
+    return (
+        f'<a class="hub" href="{href}">Sign in with JupyterHub</a>'
+        '<p class="or">or with a cell-monitor account:</p>'
+    )
+
+
+def _page(
+    next_: str, username: str = "", message: str = "", status: int = 200, hub: bool = False
+) -> HTMLResponse:
     block = f'<p class="message" role="alert">{html.escape(message)}</p>' if message else ""
     body = _template().format(
         next=html.escape(next_, quote=True),
         username=html.escape(username, quote=True),
         message=block,
+        hub=_hub_block(next_, hub),
     )
     return HTMLResponse(body, status_code=status, headers=_NO_STORE)
 
@@ -57,7 +71,12 @@ async def login_page(request: Request, next: str | None = None) -> Response:
     target = safe_next(next)
     if await current_instructor(request) is not None:
         return RedirectResponse(target, status_code=303)
-    return _page(target)
+    return _page(target, hub=_hub_sign_in(request))
+
+
+def _hub_sign_in(request: Request) -> bool:
+    settings: Settings = app_part(request, "settings")
+    return app_part(request, "hub") is not None and settings.hub_sign_in
 
 
 @router.get("/favicon.ico", include_in_schema=False)
@@ -170,6 +189,13 @@ def _refuse(as_json: bool, target: str, username: str, status: int, message: str
     if as_json:
         return JSONResponse({"detail": message}, status_code=status)
     return _page(target, username, message, status)
+
+
+async def signed_in(
+    request: Request, engine: AsyncEngine, settings: Settings, who: users.Instructor, target: str
+) -> Response:
+    """The session of a sign-in made elsewhere (JupyterHub): cookie and redirect."""
+    return await _signed_in(request, engine, settings, who, target, as_json=False)
 
 
 @router.post("/logout", include_in_schema=False)

@@ -215,7 +215,9 @@ async def ensure_first_account(engine: AsyncEngine, settings: Settings) -> None:
 
 def warn_if_ingest_open(settings: Settings, tokens_required: bool) -> None:
     """In production, say so when anyone who reaches the server may post events."""
-    if settings.environment == Environment.production and not tokens_required:
+    # Events that only declare an identity are refused unless accepted (hub mode: never).
+    open_ingest = not tokens_required and settings.accepts_declared_identity
+    if settings.environment == Environment.production and open_ingest:
         log.warning(
             "No ingest token exists: POST /api/v1/events accepts events from anyone who can "
             "reach it; create one with `cell-monitor token create COURSE`"

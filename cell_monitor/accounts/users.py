@@ -22,6 +22,7 @@ _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 class Role(str, enum.Enum):
     admin = "admin"
     instructor = "instructor"
+    ta = "ta"  # a teaching assistant: the dashboard as instructors see it
 
 
 @dataclass(frozen=True)
@@ -172,3 +173,57 @@ async def create_first_admin(engine: AsyncEngine, password: str) -> bool:
     except AccountError:
         return False  # created by a worker starting at the same time
     return True
+
+
+# Hub accounts live in the same table, so sessions, logout and `user list`
+# treat them like local ones. ':' cannot occur in a local username, so a hub
+# user never becomes a local account of the same name (or the reverse), and the
+# stored hash is no password hash at all: a hub account cannot sign in locally.
+HUB_PREFIX = "hub:"
+_NO_PASSWORD = "!hub"
+
+
+def hub_username(name: str) -> str:
+    return HUB_PREFIX + name
+
+
+async def hub_account(engine: AsyncEngine, name: str, role: Role) -> Instructor:
+    """The account of hub user `name`, created at their first sign-in; role as the hub says now."""
+    username = hub_username(name)
+    now = _now()
+    for _attempt in range(2):  # a first sign-in on two workers at once: the loser re-reads
+        async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+            row = (
+                await conn.execute(select(User.id, User.role).where(User.username == username))
+            ).first()
+            if row is not None:
+                if row.role != role.value:
+                    await conn.execute(
+                        update(User).where(User.id == row.id).values(role=role.value)
+                    )
+                return Instructor(id=row.id, username=username, role=role)
+        try:
+            async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+                result = await conn.execute(
+                    insert(User).values(
+                        username=username,
+                        password_hash=_NO_PASSWORD,
+                        role=role.value,
+                        created_at=now,
+                        password_changed_at=now,
+                    )
+                )
+        except IntegrityError:
+            continue
+        key = result.inserted_primary_key
+        assert key is not None
+        return Instructor(id=int(key[0]), username=username, role=role)
+    raise AccountError(f"could not create the account of hub user {name!r}")
+
+
+async def end_hub_sessions(engine: AsyncEngine, name: str) -> None:
+    """A hub user who may no longer sign in: their open sessions end too."""
+    username = hub_username(name)
+    async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+        user_id = select(User.id).where(User.username == username).scalar_subquery()
+        await conn.execute(delete(LoginSession).where(LoginSession.user_id == user_id))

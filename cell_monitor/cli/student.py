@@ -124,7 +124,12 @@ def delete(identity: str, yes: bool) -> None:
     with progress("student delete", unit="steps") as shown:
         report = _run(settings, lambda engine: erase_student(settings, engine, keys, shown))
         shown.stop()
-        if not report.student_keys and not any((report.influxdb or {}).values()):
+        credentials = report.database.get("student_credentials", 0)
+        if (
+            not report.student_keys
+            and not credentials
+            and not any((report.influxdb or {}).values())
+        ):
             click.echo(f"no student is stored as {identity!r}; nothing deleted")
             shown.finish("student delete: nothing to delete")
             return

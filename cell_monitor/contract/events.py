@@ -1,4 +1,4 @@
-"""The wire contract (see DESIGN.md): events in, ingest results and read models out.
+"""The ingest contract (see DESIGN.md): the events students send and what ingest answers.
 
 Field names are camelCase and compatible with the public reference extension's
 `IStudentProgressData`, so its students' JupyterLabs can report here unchanged.
@@ -148,7 +148,13 @@ class EventIn(BaseModel):
         return self
 
 
+# Answers always hold every field: the generated TypeScript types make none optional.
+_ANSWER = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class RejectedEvent(BaseModel):
+    model_config = _ANSWER
+
     index: int = Field(description="Position of the event in the posted array.")
     event_id: str | None = Field(None, serialization_alias="eventId")
     errors: list[str]
@@ -156,6 +162,8 @@ class RejectedEvent(BaseModel):
 
 class IngestResponse(BaseModel):
     """What POST /api/v1/events answers (202)."""
+
+    model_config = _ANSWER
 
     accepted: int = Field(description="Events stored by this request.")
     duplicates: int = Field(description="Events whose eventId was already stored.")
@@ -167,90 +175,3 @@ class IngestResponse(BaseModel):
         "skew): stored at the receipt time, the client's eventTime kept as metadata.",
     )
     rejected: list[RejectedEvent] = Field(default_factory=list)
-
-
-class ReadModel(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=AliasGenerator(serialization_alias=to_camel),
-        populate_by_name=True,
-        from_attributes=True,
-    )
-
-
-class EventOut(ReadModel):
-    event_id: str
-    event_type: str
-    event_time: datetime
-    received_at: datetime
-    email_address: str | None = None
-    user_id: str | None = None
-    student: str = Field(description="The student's key: emailAddress, else userId.")
-    user_name: str | None = None
-    team_name: str | None = None
-    session_id: str | None = None
-    notebook_path: str | None = None
-    cell_id: str | None = None
-    cell_index: int | None = None
-    cell_type: str | None = None
-    code: str | None = None
-    execution_count: int | None = None
-    has_error: bool | None = None
-    error_name: str | None = None
-    error_message: str | None = None
-    traceback: str | None = None
-    result: str | None = None
-    execution_duration_ms: float | None = None
-    truncated: bool = False
-    metadata: dict[str, Any] | None = None
-
-
-class EventPage(ReadModel):
-    items: list[EventOut]
-    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page.")
-
-
-class StudentOut(ReadModel):
-    student: str
-    email_address: str | None = None
-    user_id: str | None = None
-    user_name: str | None = None
-    team_name: str | None = None
-    first_seen: datetime
-    last_activity: datetime
-    events: int
-    executions: int
-    errors: int
-
-
-class StudentList(ReadModel):
-    items: list[StudentOut]
-
-
-class StatsOut(ReadModel):
-    events: int
-    students: int
-    notebooks: int
-    sessions: int
-    executions: int
-    errors: int
-    events_by_type: dict[str, int]
-    first_event: datetime | None = None
-    last_event: datetime | None = None
-
-
-class ActivityMinute(ReadModel):
-    time: datetime = Field(description="Start of the minute (UTC).")
-    executions: int
-    errors: int
-
-
-class ActivityOut(ReadModel):
-    """Cell executions and errors per minute, for the dashboard's activity chart."""
-
-    source: str = Field(description="Who answered: `influxdb`, `postgresql` or `sqlite`.")
-    hours: int
-    bucket_seconds: int = 60
-    minutes: list[ActivityMinute]
-    fallback_reason: str | None = Field(
-        None, description="Why InfluxDB, though configured, did not answer."
-    )

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from cell_monitor.contract.events import ReadModel
+from cell_monitor.contract.base import ReadModel
 
 ShapeMethod = Literal["ast", "tokens", "empty"]
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from enum import Enum
 from types import SimpleNamespace
 from typing import Any
 
 from cell_monitor.config import Settings
+
+# The statuses are part of the wire; their rules live here.
+from cell_monitor.contract.live import Status as Status
 from cell_monitor.domain.records import NewEvent
 
 ERROR_MESSAGE_CHARS = 300
@@ -34,16 +36,6 @@ HELP_RESEND_GAP = timedelta(seconds=60)
 # Stored times can only be this much later than a receipt by a wrong clock
 # (workers' clocks differ by far less).
 FUTURE_MARGIN = timedelta(hours=1)
-
-
-class Status(str, Enum):
-    """Ordered by priority: the first that applies is the student's status."""
-
-    help = "help"
-    stuck = "stuck"
-    error = "error"
-    active = "active"
-    idle = "idle"
 
 
 @dataclass(frozen=True)

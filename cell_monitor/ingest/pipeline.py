@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor import metrics
+from cell_monitor.accounts.identity import OVERWRITTEN, BoundIdentity, bind_all
 from cell_monitor.config import Settings
 from cell_monitor.contract.events import IngestResponse, RejectedEvent
 from cell_monitor.domain.records import WriteOutcome
@@ -58,8 +59,12 @@ class Pipeline:
     async def stop(self) -> None:
         await self.committer.stop()
 
-    async def ingest(self, body: bytes) -> IngestResult:
-        """Store the events of one request body; raises UnusableBody or TooManyEvents."""
+    async def ingest(self, body: bytes, identity: BoundIdentity | None = None) -> IngestResult:
+        """Store the events of one request body; raises UnusableBody or TooManyEvents.
+
+        With an `identity` (bound by the request's credential) every event is
+        stored under it, whatever its body says.
+        """
         posted = parse_body(body)
         items = posted.items
         if len(items) > self.settings.max_events_per_request:
@@ -69,6 +74,10 @@ class Pipeline:
             )
         if not items:
             raise UnusableBody("the body holds no events")
+        if identity is not None:
+            items, mismatches = bind_all(items, identity)
+            if mismatches:
+                metrics.INGEST_IDENTITY_MISMATCH.labels(OVERWRITTEN).inc(mismatches)
         batch = validate_batch(
             items, self.settings, lenient=posted.lenient, too_deep=posted.too_deep
         )

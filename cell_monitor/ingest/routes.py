@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from cell_monitor import metrics
-from cell_monitor.accounts.ingest_tokens import TokenCache, Verdict
-from cell_monitor.accounts.ratelimit import Limits, retry_after_header
+from cell_monitor.accounts.hub import HubUnavailable, team_of
+from cell_monitor.accounts.identity import BoundIdentity, student_key
+from cell_monitor.accounts.ingest_tokens import Verdict, digest
+from cell_monitor.accounts.ratelimit import retry_after_header
 from cell_monitor.contract.events import EventIn, IngestResponse
 from cell_monitor.ingest.committer import Overloaded, StorageUnavailable
 from cell_monitor.ingest.pipeline import TooManyEvents, UnusableBody
@@ -57,31 +59,95 @@ def _error(status: int, detail: str, error_type: str, **headers: str) -> JSONRes
     return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
 
 
-def _admit(request: Request, tokens: TokenCache, limits: Limits) -> JSONResponse | None:
-    """None when the request may be ingested, else the refusal (ingest token, rate)."""
-    verdict, token_digest = tokens.check(request.headers.get("authorization"))
-    if verdict is Verdict.missing or verdict is Verdict.malformed:
-        metrics.INGEST_AUTH_FAILURES.labels(verdict.value).inc()
-        return JSONResponse(
-            {"detail": "an ingest token is required: Authorization: Bearer <token>"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if verdict is Verdict.invalid or verdict is Verdict.revoked:
-        metrics.INGEST_AUTH_FAILURES.labels(verdict.value).inc()
-        return JSONResponse({"detail": f"ingest token {verdict.value}"}, status_code=403)
-    limiter = limits.ingest
+_NEEDS_IDENTITY = (
+    "this server stores events only under a verified identity: send the student's "
+    "JupyterHub token (Authorization: token <JUPYTERHUB_API_TOKEN>) or a per-student "
+    "credential (Authorization: Bearer cms_...)"
+)
+
+
+async def _admit(request: Request, state: Any) -> tuple[JSONResponse | None, BoundIdentity | None]:
+    """(the refusal, or None) and the identity the credential binds the events to, if any."""
+    authorization = request.headers.get("authorization")
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() == "token":  # JupyterHub's scheme: a hub-issued token
+        refusal, identity, rate_key = await _admit_hub(state, value.strip())
+        if refusal is not None:
+            return refusal, None
+    else:
+        verdict, token_digest = state.tokens.check(authorization)
+        if verdict is Verdict.missing or verdict is Verdict.malformed:
+            metrics.INGEST_AUTH_FAILURES.labels(verdict.value).inc()
+            return _unauthenticated(
+                "an ingest token is required: Authorization: Bearer <token>"
+            ), None
+        if verdict is Verdict.invalid or verdict is Verdict.revoked:
+            metrics.INGEST_AUTH_FAILURES.labels(verdict.value).inc()
+            return JSONResponse({"detail": f"ingest token {verdict.value}"}, status_code=403), None
+        identity = state.tokens.identity_of(token_digest)
+        if identity is None and not state.settings.accepts_declared_identity:
+            metrics.INGEST_AUTH_FAILURES.labels("identity_required").inc()
+            return _unauthenticated(_NEEDS_IDENTITY), None
+        rate_key = token_digest or (request.client.host if request.client else "unknown")
+    limiter = state.limits.ingest
     if limiter.enabled:
-        key = token_digest or (request.client.host if request.client else "unknown")
-        wait = limiter.acquire(key)
+        wait = limiter.acquire(rate_key)
         if wait > 0:
             metrics.RATE_LIMITED.labels("ingest").inc()
             return JSONResponse(
                 {"detail": "too many requests (CELL_MONITOR_INGEST_RATE_PER_SECOND)"},
                 status_code=429,
                 headers={"Retry-After": retry_after_header(wait)},
-            )
-    return None
+            ), None
+    return None, identity
+
+
+def _unauthenticated(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _admit_hub(
+    state: Any, token: str
+) -> tuple[JSONResponse | None, BoundIdentity | None, str]:
+    """Resolve a hub token to its user: (refusal, identity, rate-limit key)."""
+    if state.hub is None:
+        metrics.INGEST_AUTH_FAILURES.labels("hub_not_configured").inc()
+        return (
+            _unauthenticated(
+                "this server is not connected to a JupyterHub (CELL_MONITOR_HUB_API_URL); "
+                "send an ingest token: Authorization: Bearer <token>"
+            ),
+            None,
+            "",
+        )
+    if not token or len(token) > 256:
+        metrics.INGEST_AUTH_FAILURES.labels(Verdict.malformed.value).inc()
+        return _unauthenticated("Authorization: token <JUPYTERHUB_API_TOKEN>"), None, ""
+    try:
+        user = await state.hub.user_for_token(token)
+    except HubUnavailable as exc:
+        metrics.HUB_TOKEN_LOOKUPS.labels("unavailable").inc()
+        log.warning("JupyterHub did not answer a token lookup: %s", exc)
+        return (
+            _error(
+                503,
+                f"JupyterHub unavailable: {exc}",
+                metrics.ErrorType.hub_unavailable,
+                **{"Retry-After": "5"},
+            ),
+            None,
+            "",
+        )
+    if user is None or user.kind != "user":
+        metrics.HUB_TOKEN_LOOKUPS.labels("invalid").inc()
+        metrics.INGEST_AUTH_FAILURES.labels("hub_invalid").inc()
+        detail = "hub token invalid" if user is None else "a hub service cannot report events"
+        return JSONResponse({"detail": detail}, status_code=403), None, ""
+    metrics.HUB_TOKEN_LOOKUPS.labels("valid").inc()
+    identity = BoundIdentity(
+        student_key(user.name), "hub", name=user.name, team=team_of(user, state.settings)
+    )
+    return None, identity, digest(token)
 
 
 @ingest_router.post(
@@ -90,25 +156,31 @@ def _admit(request: Request, tokens: TokenCache, limits: Limits) -> JSONResponse
     response_model=IngestResponse,
     openapi_extra=_BODY_DOC,
     responses={
-        401: {"description": "Ingest tokens are configured and none was sent"},
-        403: {"description": "The ingest token is unknown or revoked"},
+        401: {
+            "description": "Ingest tokens are configured and none was sent, or the server "
+            "needs a verified identity (hub token or per-student credential)"
+        },
+        403: {"description": "The ingest token (or hub token) is unknown or revoked"},
         413: {"description": "Body or event count over the configured limit"},
         429: {"description": "Over the request rate of the token (or address)"},
         422: {"description": "Nothing in the body is usable", "model": IngestResponse},
-        503: {"description": "Storage unavailable or overloaded; retry after Retry-After"},
+        503: {
+            "description": "Storage (or JupyterHub) unavailable or overloaded; retry after "
+            "Retry-After"
+        },
     },
 )
 async def post_events(request: Request) -> JSONResponse:
     """Store a batch of events; 202 only once every accepted event is committed."""
     # The hottest route: no dependency resolution, the state is read directly.
     state = request.app.state.cell_monitor
-    refusal = _admit(request, state.tokens, state.limits)
+    refusal, identity = await _admit(request, state)
     if refusal is not None:
         return refusal
     pipeline, settings = state.pipeline, state.settings
     try:
         body = await _read_body(request, settings.max_body_bytes)
-        result = await pipeline.ingest(body)
+        result = await pipeline.ingest(body, identity)
     except ClientDisconnect:
         # Gone before its body was read: nothing stored, nobody to answer.
         log.debug("Client disconnected before sending its events")

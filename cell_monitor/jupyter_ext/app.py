@@ -19,6 +19,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default
 
 from cell_monitor.backoff import Backoff
+from cell_monitor.contract.jupyter import LabStatus, NoticeConfig
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue
 from cell_monitor.jupyter_ext.environment import read_environment
 from cell_monitor.jupyter_ext.forwarder import Forwarder, Target
@@ -26,6 +27,17 @@ from cell_monitor.jupyter_ext.handlers import EventsHandler, StatusHandler
 from cell_monitor.jupyter_ext.identity import stamp_identity
 
 _CLIENT_TARGET_KEY = "client_target"
+
+
+def _identity_mode(target: Target | None) -> str | None:
+    """How the class server learns who the events are about (for the status and doctor)."""
+    if target is None:
+        return None
+    if target.hub_token:
+        return "hub"
+    if target.ingest_token.startswith("cms_"):
+        return "credential"
+    return "declared"
 
 
 class CellMonitorExtension(ExtensionApp):
@@ -50,6 +62,15 @@ class CellMonitorExtension(ExtensionApp):
     hub_user = Unicode(
         help="The student's identity on JupyterHub (env JUPYTERHUB_USER); "
         "when set, it replaces any identity the browser sends."
+    ).tag(config=True)
+    hub_identity = Bool(
+        help="On JupyterHub, authenticate to the class server with this user's hub token "
+        "(JUPYTERHUB_API_TOKEN), so that the class server stores the events under the hub "
+        "user whatever the body says (env CELL_MONITOR_HUB_IDENTITY=1). Needs a class server "
+        "in hub mode and a server-side server_url."
+    ).tag(config=True)
+    hub_api_token = Unicode(
+        help="The hub token sent with hub_identity (env JUPYTERHUB_API_TOKEN, set by the hub)."
     ).tag(config=True)
     user_id = Unicode(
         help="userId for events that carry no identity (env CELL_MONITOR_USER_ID; "
@@ -127,6 +148,11 @@ class CellMonitorExtension(ExtensionApp):
             request_timeout=self.request_timeout_seconds,
         )
         self._client_target: Target | None = None
+        if self.hub_identity and not (self.hub_api_token and self.server_url):
+            self.log.warning(
+                "cell-monitor: hub_identity needs JUPYTERHUB_API_TOKEN (set by JupyterHub) and "
+                "a server-side server_url (CELL_MONITOR_SERVER_URL); sending without it"
+            )
         self._queue_error: str | None = None
         self.log.info(
             "cell-monitor: queue %s, class server %s%s",
@@ -161,7 +187,10 @@ class CellMonitorExtension(ExtensionApp):
     async def target(self) -> Target | None:
         """Where to forward: the server's configuration first, else the student's setting."""
         if self.server_url:
-            return Target(self.server_url, self.ingest_token)
+            # The hub token goes only to the server the operator configured, never
+            # to an address typed into the browser's settings.
+            hub_token = self.hub_api_token if self.hub_identity else ""
+            return Target(self.server_url, self.ingest_token, hub_token)
         if self._client_target is None:
             stored = await self.queue.get_meta(_CLIENT_TARGET_KEY)
             if stored:
@@ -198,33 +227,32 @@ class CellMonitorExtension(ExtensionApp):
             return self._queue_error
         return self.forwarder.queue_error
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> LabStatus:
         self.ensure_forwarding()
         target = await self.target()
         forwarder = self.forwarder
         queue_error = self.queue_error()
         length = await self.queue.length()
-        return {
-            "enabled": self.enabled,
-            "configured": target is not None,
-            "serverUrl": target.server_url if target else None,
-            "hubUser": self.hub_user or None,
-            "queueLength": max(0, length - forwarder.acknowledged_pending),
-            # Why delivery fails (cell_monitor.jupyter_ext.forwarder.DeliveryState).
-            "state": forwarder.state.value,
-            # The queue is at its bound: new batches wait in the browser.
-            "queueFull": length >= self.queue.max_events,
-            "unreachableSeconds": forwarder.unreachable_seconds(),
-            "warnAfterSeconds": self.warn_after_seconds,
+        return LabStatus(
+            enabled=self.enabled,
+            configured=target is not None,
+            server_url=target.server_url if target else None,
+            hub_user=self.hub_user or None,
+            identity=_identity_mode(target),
+            queue_length=max(0, length - forwarder.acknowledged_pending),
+            state=forwarder.state,
+            queue_full=length >= self.queue.max_events,
+            unreachable_seconds=forwarder.unreachable_seconds(),
+            warn_after_seconds=self.warn_after_seconds,
             # The indicator shows lastError: a disk problem here outranks delivery.
-            "lastError": queue_error or forwarder.last_error,
-            "queueError": queue_error,
-            "lastDeliveryAt": forwarder.last_delivery_at,
-            "delivered": forwarder.delivered,
+            last_error=queue_error or forwarder.last_error,
+            queue_error=queue_error,
+            last_delivery_at=forwarder.last_delivery_at,
+            delivered=forwarder.delivered,
             # What the data notice tells the student (the identity is theirs anyway).
-            "notice": {
-                "requireConsent": self.require_consent,
-                "privacyContact": self.privacy_contact or None,
-                "userId": self.user_id or None,
-            },
-        }
+            notice=NoticeConfig(
+                require_consent=self.require_consent,
+                privacy_contact=self.privacy_contact or None,
+                user_id=self.user_id or None,
+            ),
+        )

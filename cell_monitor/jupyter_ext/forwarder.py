@@ -29,12 +29,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
 from cell_monitor.backoff import Backoff
+from cell_monitor.contract.jupyter import DeliveryState as DeliveryState
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue, QueuedEvent, QueueUnwritable
 
 log = logging.getLogger(__name__)
@@ -42,28 +42,18 @@ log = logging.getLogger(__name__)
 INGEST_PATH = "/api/v1/events"
 
 
-class DeliveryState(str, Enum):
-    """What the last attempt to deliver found (`state` in cell-monitor/status)."""
-
-    ok = "ok"
-    # The class server answered 401/403: the ingest token is missing or wrong.
-    refused = "refused"
-    # Something answers at that URL, but not cell-monitor's ingest endpoint.
-    wrong_url = "wrong_url"
-    # No answer at all: connection refused, unknown host, timeout.
-    unreachable = "unreachable"
-    # The class server answered but cannot take events now (5xx, 429).
-    server_error = "server_error"
-    # A bug in the forwarder itself (logged with its traceback).
-    internal_error = "internal_error"
-
-
 @dataclass(frozen=True)
 class Target:
-    """Where events go: the class server's base URL and its ingest token."""
+    """Where events go: the class server's base URL and the credential to send.
+
+    `hub_token` (the single-user server's JUPYTERHUB_API_TOKEN) goes in
+    JupyterHub's own scheme, `Authorization: token …`: the class server asks
+    the hub whose it is and stores the events under that user.
+    """
 
     server_url: str
     ingest_token: str = ""
+    hub_token: str = ""
 
     @property
     def events_url(self) -> str:
@@ -177,7 +167,9 @@ class Forwarder:
 
     async def _post(self, target: Target, batch: list[QueuedEvent]) -> HTTPResponse:
         headers = {"Content-Type": "application/json"}
-        if target.ingest_token:
+        if target.hub_token:
+            headers["Authorization"] = f"token {target.hub_token}"
+        elif target.ingest_token:
             headers["Authorization"] = f"Bearer {target.ingest_token}"
         request = HTTPRequest(
             target.events_url,

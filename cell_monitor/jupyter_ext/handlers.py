@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel
 
+from cell_monitor.contract.jupyter import QueueAnswer, QueueRejection
 from cell_monitor.jupyter_ext.disk_queue import QueueFull, QueueUnwritable
 
 if TYPE_CHECKING:
@@ -75,15 +77,13 @@ class EventsHandler(_Base):
         ext.queue_recovered()
         ext.ensure_forwarding()
         ext.forwarder.wake()
-        self._reply(
-            202,
-            {
-                "queued": result.stored,
-                "duplicates": result.duplicates,
-                "rejected": rejected,
-                "queueLength": result.length,
-            },
+        answer = QueueAnswer(
+            queued=result.stored,
+            duplicates=result.duplicates,
+            rejected=[QueueRejection(**r) for r in rejected],
+            queue_length=result.length,
         )
+        self._reply(202, _wire(answer))
 
 
 class StatusHandler(_Base):
@@ -91,7 +91,12 @@ class StatusHandler(_Base):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        self._reply(200, await self.extension.status())
+        self._reply(200, _wire(await self.extension.status()))
+
+
+def _wire(answer: BaseModel) -> dict[str, Any]:
+    body: dict[str, Any] = answer.model_dump(mode="json", by_alias=True)
+    return body
 
 
 def _consented(payload: Any) -> bool:

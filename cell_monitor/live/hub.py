@@ -20,11 +20,12 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cell_monitor import metrics
-from cell_monitor.live.messages import Message, heartbeat, matches
+from cell_monitor.contract.live import Snapshot, WireMessage, encode
+from cell_monitor.live.messages import heartbeat, matches
 
 log = logging.getLogger(__name__)
 
-SnapshotBuilder = Callable[[str | None, str | None], Awaitable[Message]]
+SnapshotBuilder = Callable[[str | None, str | None], Awaitable[Snapshot]]
 
 
 class _Resync:
@@ -48,7 +49,7 @@ class DashboardConnection:
         self.answered_heartbeat = False
         self.last_answer = asyncio.get_running_loop().time()
 
-    def offer(self, encoded: Sequence[tuple[Message, bytes]]) -> None:
+    def offer(self, encoded: Sequence[tuple[WireMessage, bytes]]) -> None:
         for message, data in encoded:
             if matches(message, self.filters.team, self.filters.notebook):
                 self._put(data)
@@ -80,7 +81,7 @@ class Hub:
         self._send_timeout = send_timeout
         self.connections: set[DashboardConnection] = set()
 
-    async def dispatch(self, messages: Sequence[Message] | None) -> None:
+    async def dispatch(self, messages: Sequence[WireMessage] | None) -> None:
         """Broker handler: fan messages out; `None` means resynchronise everyone."""
         if messages is None:
             for connection in self.connections:
@@ -92,7 +93,7 @@ class Hub:
         for connection in self.connections:
             connection.offer(encoded)
 
-    def local(self, messages: Sequence[Message]) -> None:
+    def local(self, messages: Sequence[WireMessage]) -> None:
         """Send to this worker's dashboards only (e.g. students turning idle)."""
         encoded = [(m, orjson.dumps(m)) for m in messages]
         for connection in self.connections:
@@ -135,7 +136,7 @@ class Hub:
                     connection.filters.team, connection.filters.notebook
                 )
                 metrics.DASHBOARD_RESYNCS.inc()
-                if not await self._send(connection, orjson.dumps(snapshot), 1):
+                if not await self._send(connection, encode(snapshot), 1):
                     return
                 items = items[last + 1 :]
             pending = [item for item in items if isinstance(item, bytes)]
@@ -179,7 +180,7 @@ class Hub:
                 metrics.DASHBOARD_CLOSED.labels("heartbeat_timeout").inc()
                 await _close(connection.websocket, 1001, "no heartbeat response")
                 return
-            connection._put(orjson.dumps(heartbeat(datetime.now(timezone.utc))))
+            connection._put(encode(heartbeat(datetime.now(timezone.utc))))
 
 
 def _frame(encoded: list[bytes]) -> bytes:

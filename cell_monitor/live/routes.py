@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket
 from starlette.requests import HTTPConnection
 
 from cell_monitor import metrics
 from cell_monitor.accounts.guard import WS_TOO_MANY, InstructorDep
+from cell_monitor.contract.live import Snapshot, StudentView
 from cell_monitor.deps import app_part
 from cell_monitor.live.hub import Filters
 from cell_monitor.live.messages import student_view
@@ -37,12 +38,12 @@ NotebookQuery = Annotated[str | None, Query(description="only students last in t
 @router.get("/api/v1/live")
 async def live_snapshot(
     live: LiveDep, team: TeamQuery = None, notebook: NotebookQuery = None
-) -> dict[str, Any]:
+) -> Snapshot:
     """The class's live state: what /ws/dashboard sends first."""
     return await live.snapshot(team, notebook)
 
 
-async def _act(live: LiveService, student: str, action: str, actor: str) -> dict[str, Any]:
+async def _act(live: LiveService, student: str, action: str, actor: str) -> StudentView:
     try:
         if action == "dismiss_help":
             state = await live.dismiss_help(student, actor)
@@ -56,7 +57,7 @@ async def _act(live: LiveService, student: str, action: str, actor: str) -> dict
 @router.post("/api/v1/students/help/dismiss")
 async def dismiss_help(
     student: StudentQuery, live: LiveDep, instructor: InstructorDep
-) -> dict[str, Any]:
+) -> StudentView:
     """Close a student's open help request (all dashboards are told); any student id."""
     return await _act(live, student, "dismiss_help", instructor.username)
 
@@ -64,7 +65,7 @@ async def dismiss_help(
 @router.post("/api/v1/students/stuck/handled")
 async def stuck_handled(
     student: StudentQuery, live: LiveDep, instructor: InstructorDep
-) -> dict[str, Any]:
+) -> StudentView:
     """Mark a stuck student as dealt with; their error streak starts again; any student id."""
     return await _act(live, student, "handle_stuck", instructor.username)
 
@@ -72,7 +73,7 @@ async def stuck_handled(
 @router.post("/api/v1/students/{student:path}/help/dismiss")
 async def dismiss_help_by_path(
     student: str, live: LiveDep, instructor: InstructorDep
-) -> dict[str, Any]:
+) -> StudentView:
     """Close a student's open help request (all dashboards are told)."""
     return await _act(live, student, "dismiss_help", instructor.username)
 
@@ -80,7 +81,7 @@ async def dismiss_help_by_path(
 @router.post("/api/v1/students/{student:path}/stuck/handled")
 async def stuck_handled_by_path(
     student: str, live: LiveDep, instructor: InstructorDep
-) -> dict[str, Any]:
+) -> StudentView:
     """Mark a stuck student as dealt with; their error streak starts again."""
     return await _act(live, student, "handle_stuck", instructor.username)
 

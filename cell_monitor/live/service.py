@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.broker.base import Broker
 from cell_monitor.config import Settings
+from cell_monitor.contract.live import Snapshot, WireMessage, to_wire
 from cell_monitor.domain.live_status import (
     LiveState,
     Status,
@@ -66,7 +67,7 @@ class LiveService:
         await self.broker.stop()
         await self.hub.close_all()
 
-    async def _dispatch(self, batch: Sequence[messages.Message] | None) -> None:
+    async def _dispatch(self, batch: Sequence[WireMessage] | None) -> None:
         # An erasure (`cell-monitor student delete`) reaches every worker here;
         # dashboards get the message too and drop the student's tile.
         for message in batch or ():
@@ -77,18 +78,16 @@ class LiveService:
 
     # Commit listeners: called in the commit task, so they only build and queue.
     def on_events(self, events: Sequence[NewEvent]) -> None:
-        self.broker.publish(messages.event_messages(events))
+        self.broker.publish(to_wire(messages.event_messages(events)))
 
     def on_changes(self, changes: Sequence[tuple[LiveState | None, LiveState]]) -> None:
         now = _now()
-        out: list[messages.Message] = []
+        out: list[messages.LiveMessage] = []
         for before, after in changes:
             out.extend(messages.change_messages(before, after, now, self.thresholds))
-        self.broker.publish(out)
+        self.broker.publish(to_wire(out))
 
-    async def snapshot(
-        self, team: str | None = None, notebook: str | None = None
-    ) -> messages.Message:
+    async def snapshot(self, team: str | None = None, notebook: str | None = None) -> Snapshot:
         states = await live_store.live_states(self.engine, team=team, notebook=notebook)
         return messages.snapshot(states, _now(), self.thresholds)
 
@@ -111,9 +110,8 @@ class LiveService:
         before, after = await live_store.apply_action(
             self.engine, student, action, change, actor=actor, at=now
         )
-        self.broker.publish(
-            messages.change_messages(before, after, now, self.thresholds, by="instructor")
-        )
+        changes = messages.change_messages(before, after, now, self.thresholds, by="instructor")
+        self.broker.publish(to_wire(changes))
         return after
 
     async def _sweep_idle(self) -> None:
@@ -131,4 +129,5 @@ class LiveService:
             boundary = new_boundary
             idle = [s for s in states if s.status(now, self.thresholds) == Status.idle]
             if idle:
-                self.hub.local([messages.idle_message(s, now, self.thresholds) for s in idle])
+                changed = [messages.idle_message(s, now, self.thresholds) for s in idle]
+                self.hub.local(to_wire(changed))

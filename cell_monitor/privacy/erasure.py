@@ -20,7 +20,7 @@ from sqlalchemy import Delete, and_, delete, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.config import Settings
-from cell_monitor.contract.live import student_removed
+from cell_monitor.contract.live import StudentRemoved, to_wire
 from cell_monitor.privacy.export import notebooks_of, student_ids, student_keys_stored
 from cell_monitor.privacy.pseudonyms import is_pseudonym
 from cell_monitor.progress import NO_PROGRESS, Progress
@@ -35,6 +35,7 @@ from cell_monitor.storage.models import (
     LearningSession,
     Notebook,
     Student,
+    StudentCredential,
 )
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ async def erase_from_database(
     engine: AsyncEngine, keys: Iterable[str], progress: Progress = NO_PROGRESS
 ) -> tuple[list[str], dict[str, int]]:
     """Delete the students stored under `keys` from every table; the keys found and counts."""
+    keys = list(keys)
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
         if conn.dialect.name == "sqlite":
             # Overwrite deleted rows with zeros instead of leaving them in free space.
@@ -95,7 +97,12 @@ async def erase_from_database(
             progress.advance(1, name)
         counts["notebooks"] = await _delete_orphan_notebooks(conn, notebook_ids)
         progress.advance(1, "notebooks")
-    if found and engine.dialect.name == "sqlite" and engine.url.database:
+        # Their credentials too (issued even if never used): erased, they report nothing.
+        counts["student_credentials"] = await _count_and_delete(
+            conn, delete(StudentCredential).where(StudentCredential.student_key.in_(keys))
+        )
+    erased = found or counts["student_credentials"]
+    if erased and engine.dialect.name == "sqlite" and engine.url.database:
         await asyncio.to_thread(checkpoint_wal, engine.url.database)
     return found, counts
 
@@ -156,7 +163,7 @@ async def publish_removal(settings: Settings, keys: list[str]) -> str:
         )
     from cell_monitor.broker.redis import publish_once
 
-    removals = [student_removed(key) for key in keys]
+    removals = to_wire([StudentRemoved(student_id=key) for key in keys])
     receivers = await publish_once(settings.redis_url, settings.redis_channel, removals)
     return f"announced on Redis channel {settings.redis_channel!r} to {receivers} server worker(s)"
 

@@ -27,6 +27,7 @@ from cell_monitor.storage.models import (
     LearningSession,
     Notebook,
     Student,
+    StudentCredential,
 )
 
 
@@ -80,6 +81,12 @@ async def export_student(
         for name, model, condition in _EXPORTED:
             data[name] = await _rows(conn, model, condition(ids))
             progress.advance(1, name)
+        # Issued even if never used; the hash of the secret is no data about them.
+        credentials = StudentCredential.student_key.in_(keys)
+        data["credentials"] = [
+            {k: v for k, v in row.items() if k != "token_hash"}
+            for row in await _rows(conn, StudentCredential, credentials)
+        ]
     return data
 
 

@@ -11,7 +11,7 @@ from enum import Enum, IntEnum
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import backend_name
-from cell_monitor.contract.events import ActivityMinute, ActivityOut
+from cell_monitor.contract.reads import ActivityMinute, ActivityOut
 from cell_monitor.reports import activity_influx as influx_activity
 from cell_monitor.reports import activity_queries as store_activity
 from cell_monitor.sinks.influx.api import InfluxApi, InfluxError

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cell_monitor.contract.reports import (
+from cell_monitor.contract.reads import (
     CellProgress,
     CellState,
     Hotspot,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cell_monitor.contract.events import EventOut, EventPage, StatsOut, StudentList, StudentOut
+from cell_monitor.contract.reads import EventOut, EventPage, StatsOut, StudentList, StudentOut
 from cell_monitor.storage.models import (
     EXECUTION_OF_EVENT,
     CellExecution,

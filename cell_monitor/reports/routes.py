@@ -16,9 +16,18 @@ from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.background import BackgroundTask
 
-from cell_monitor.contract.events import ActivityOut, EventPage, StatsOut, StudentList, UtcTime
+from cell_monitor.contract.events import UtcTime
 from cell_monitor.contract.insight import ClustersOut, ReplayOut, RunHistory
-from cell_monitor.contract.reports import HotspotsOut, NotebookList, ProgressOut, StudentDetail
+from cell_monitor.contract.reads import (
+    ActivityOut,
+    EventPage,
+    HotspotsOut,
+    NotebookList,
+    ProgressOut,
+    StatsOut,
+    StudentDetail,
+    StudentList,
+)
 from cell_monitor.deps import EngineDep, SettingsDep, app_part
 from cell_monitor.domain.live_status import thresholds_of
 from cell_monitor.reports import csv_export as export

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, func, literal, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cell_monitor.contract.reports import HelpEntry, SessionOut, StudentDetail, TimelineExecution
+from cell_monitor.contract.reads import HelpEntry, SessionOut, StudentDetail, TimelineExecution
 from cell_monitor.reports.queries import Cursor, encode_cursor
 from cell_monitor.storage.live_store import UnknownStudent
 from cell_monitor.storage.models import (

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from cell_monitor import __version__, metrics
+from cell_monitor.accounts import hub_routes
 from cell_monitor.accounts import routes as accounts_routes
 from cell_monitor.accounts.guard import LoginRequired, login_required_handler, require_instructor
+from cell_monitor.accounts.hub import HubClient, service_identity
 from cell_monitor.accounts.ingest_tokens import TokenCache
 from cell_monitor.accounts.ratelimit import Limits
 from cell_monitor.accounts.safety import check_production, ensure_first_account, warn_if_ingest_open
@@ -83,7 +85,12 @@ def create_app(settings: Settings) -> FastAPI:
 
 # Open to anyone who can reach the server: ingest (checked by ingest tokens),
 # probes, metrics and the login page.
-PUBLIC_ROUTERS = (ingest_routes.ingest_router, health.router, accounts_routes.router)
+PUBLIC_ROUTERS = (
+    ingest_routes.ingest_router,
+    health.router,
+    accounts_routes.router,
+    hub_routes.router,
+)
 # What only instructors may see: reads of class data, live state and actions.
 INSTRUCTOR_ROUTERS = (
     reports_routes.router,
@@ -145,7 +152,23 @@ def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
     if broker.name:
         state.health_checks[broker.name] = broker.check
     _attach_influx(state)
+    _attach_hub(state)
     return state
+
+
+def _attach_hub(state: AppState) -> None:
+    """Hub mode (CELL_MONITOR_HUB_API_URL): token lookups, sign-in, and a /health entry."""
+    if not state.settings.hub_enabled:
+        return
+    hub = state.hub = HubClient(state.settings)
+
+    async def hub_check() -> None:
+        await service_identity(hub)
+
+    # Not required for readiness: tokens the worker knows keep working while
+    # the hub is away, and the students' servers retry the others.
+    state.health_checks["jupyterhub"] = hub_check
+    log.info("JupyterHub mode: %s", hub.describe())
 
 
 def _attach_influx(state: AppState) -> None:

@@ -8,11 +8,11 @@ import os
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from cell_monitor import __version__
+from cell_monitor.contract.reads import AliveOut, HealthOut, ReadyOut
 from cell_monitor.ingest.committer import describe_storage_failure
 from cell_monitor.server.deps import StateDep
 from cell_monitor.server.state import AppState
@@ -60,28 +60,33 @@ async def _probe_commits(state: AppState) -> None:
         committer.health.succeeded()
 
 
-@router.get("/health")
-async def health(state: StateDep) -> JSONResponse:
+@router.get(
+    "/health",
+    response_model_exclude_none=True,
+    responses={503: {"model": HealthOut, "description": "A service is down"}},
+)
+async def health(state: StateDep, response: Response) -> HealthOut:
     """Status of every configured backend; 503 when any is unhealthy."""
     services = await _service_status(state)
     healthy = all(status == "healthy" for status in services.values())
-    body = {
-        "status": "healthy" if healthy else "unhealthy",
-        "timestamp": datetime.now(timezone.utc).isoformat(),
-        "version": __version__,
-        "services": services,
-    }
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    response.status_code = 200 if healthy else 503
+    return HealthOut(
+        status="healthy" if healthy else "unhealthy",
+        timestamp=datetime.now(timezone.utc),
+        version=__version__,
+        services=services,
+        jupyterhub=state.hub.describe() if state.hub is not None else None,
+    )
 
 
 @router.get("/health/live")
-async def live() -> dict[str, str]:
+async def live() -> AliveOut:
     """The process answers (for an orchestrator's liveness probe)."""
-    return {"status": "alive"}
+    return AliveOut(status="alive")
 
 
-@router.get("/health/ready")
-async def ready(state: StateDep) -> JSONResponse:
+@router.get("/health/ready", responses={503: {"model": ReadyOut, "description": "Not ready"}})
+async def ready(state: StateDep, response: Response) -> ReadyOut:
     """Ready to accept events: the primary store answers and commits (readiness probe).
 
     Redis or InfluxDB being away degrades live views and charts but not ingest,
@@ -90,10 +95,8 @@ async def ready(state: StateDep) -> JSONResponse:
     services = await _service_status(state)
     ok = all(services[name] == "healthy" for name in state.required_services if name in services)
     ok = ok and "ingest" not in services
-    return JSONResponse(
-        {"status": "ready" if ok else "not ready", "services": services},
-        status_code=200 if ok else 503,
-    )
+    response.status_code = 200 if ok else 503
+    return ReadyOut(status="ready" if ok else "not ready", services=services)
 
 
 @router.get("/metrics", response_class=Response, tags=["metrics"])

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cell_monitor.accounts.hub import HubClient
 from cell_monitor.accounts.ingest_tokens import TokenCache
 from cell_monitor.accounts.ratelimit import Limits
 from cell_monitor.config import Settings
@@ -31,4 +32,5 @@ class AppState:
     # Services without which events cannot be accepted (readiness).
     required_services: set[str] = field(default_factory=set)
     influx: InfluxSink | None = None
+    hub: HubClient | None = None  # hub mode (CELL_MONITOR_HUB_API_URL)
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))

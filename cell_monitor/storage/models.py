@@ -332,6 +332,25 @@ class IngestToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class StudentCredential(Base):
+    """One student's ingest credential: events sent with it are stored under `student_key`.
+
+    Only the SHA-256 of the credential is kept (it is shown once, at creation).
+    """
+
+    __tablename__ = "student_credentials"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The identity the credential names: an email address (lower case) or a user id.
+    student_key: Mapped[str] = mapped_column(String(512), index=True)
+    # The name and team of the roster, shown instead of what the browser says.
+    display_name: Mapped[str | None] = mapped_column(String(512))
+    team: Mapped[str | None] = mapped_column(String(512))
+    course: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 # The user's guide's indexes: a student's and a notebook's history, newest first.
 Index("ix_events_student_time", Event.student_id, Event.event_time.desc())
 Index("ix_events_notebook_time", Event.notebook_id, Event.event_time.desc())

@@ -3,20 +3,7 @@
 
 import { getJson } from './api.js';
 import { byId, setText } from './dom.js';
-import type { ILiveEvent } from './state.js';
-
-interface IMinute {
-  time: string;
-  executions: number;
-  errors: number;
-}
-
-interface IActivity {
-  source: string;
-  hours: number;
-  minutes: IMinute[];
-  fallbackReason: string | null;
-}
+import type { ActivityMinute, ActivityOut, LiveEvent } from './wire.gen.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 1200;
@@ -97,7 +84,7 @@ function minuteOf(time: string): number {
 
 export class ActivityView {
   private hours = 1;
-  private minutes = new Map<number, IMinute>();
+  private minutes = new Map<number, ActivityMinute>();
   private loaded = false;
   private visible = false;
   private drawPending = false;
@@ -125,7 +112,7 @@ export class ActivityView {
     }
   }
 
-  onEvents(events: ILiveEvent[]): void {
+  onEvents(events: LiveEvent[]): void {
     if (!this.loaded) {
       return;
     }
@@ -153,7 +140,7 @@ export class ActivityView {
   }
 
   private async load(): Promise<void> {
-    const data = await getJson<IActivity>('/api/v1/activity', {
+    const data = await getJson<ActivityOut>('/api/v1/activity', {
       hours: this.hours
     });
     this.minutes = new Map(data.minutes.map(m => [minuteOf(m.time), { ...m }]));

@@ -7,33 +7,7 @@ import { byId, el, setText, timeOf } from './dom.js';
 import { lineDiff } from './linediff.js';
 import { fillOptions } from './overview.js';
 import { NotebookChoices } from './progress.js';
-
-interface IMember {
-  student: string;
-  userName: string | null;
-  teamName: string | null;
-  eventTime: string;
-  outcome: string;
-  code: string | null;
-}
-
-interface ICluster {
-  fingerprint: string;
-  method: 'ast' | 'tokens' | 'empty';
-  size: number;
-  outcome: string;
-  outcomes: Record<string, number>;
-  representative: string | null;
-  normalized: string;
-  members: IMember[];
-}
-
-interface IClusters {
-  notebook: string;
-  cellIndex: number;
-  attempts: number;
-  clusters: ICluster[];
-}
+import type { AttemptCluster, ClusterMember, ClustersOut } from './wire.gen.js';
 
 export class CodeView {
   private readonly notebook = byId<HTMLSelectElement>('code-notebook');
@@ -80,7 +54,7 @@ export class CodeView {
       setText(byId('code-summary'), 'Choose a notebook and a cell number.');
       return;
     }
-    const body = await getJson<IClusters>('/api/v1/clusters', {
+    const body = await getJson<ClustersOut>('/api/v1/clusters', {
       notebook,
       cell
     });
@@ -93,7 +67,7 @@ export class CodeView {
     this.root.replaceChildren(...body.clusters.map(c => this.item(c)));
   }
 
-  private item(cluster: ICluster): HTMLElement {
+  private item(cluster: AttemptCluster): HTMLElement {
     const ok = cluster.outcome === 'ok';
     const outcomes = Object.entries(cluster.outcomes)
       .map(([outcome, n]) => `${n} ${outcome}`)
@@ -135,7 +109,7 @@ export class CodeView {
     );
   }
 
-  private member(member: IMember, representative: string): HTMLElement {
+  private member(member: ClusterMember, representative: string): HTMLElement {
     const name = member.userName || member.student;
     const open = el('button', {
       type: 'button',

@@ -12,33 +12,11 @@ import {
   IChanges,
   publicName
 } from './state.js';
-
-interface IExecution {
-  eventId: string;
-  eventTime: string;
-  notebookPath: string | null;
-  cellIndex: number | null;
-  executionCount: number | null;
-  code: string | null;
-  durationMs: number | null;
-  hasError: boolean;
-  errorName: string | null;
-  errorMessage: string | null;
-  outputSummary: string | null;
-}
-
-interface IDetail {
-  student: string;
-  userName: string | null;
-  teamName: string | null;
-  emailAddress: string | null;
-  firstSeen: string;
-  lastActivity: string;
-  executions: IExecution[];
-  nextCursor: string | null;
-  help: { at: string; kind: string; by: string }[];
-  sessions: ISession[];
-}
+import type {
+  SessionOut,
+  StudentDetail,
+  TimelineExecution
+} from './wire.gen.js';
 
 const HELP_LABEL: Record<string, string> = {
   help: 'asked for help',
@@ -55,7 +33,7 @@ function duration(ms: number | null): string {
 }
 
 function historyButton(
-  run: IExecution,
+  run: TimelineExecution,
   student: string,
   show: (cell: ICellRef) => void
 ): HTMLElement | null {
@@ -77,7 +55,7 @@ function historyButton(
 }
 
 function executionItem(
-  run: IExecution,
+  run: TimelineExecution,
   history: HTMLElement | null
 ): HTMLElement {
   const where = `${run.notebookPath ?? '?'} · cell ${run.cellIndex ?? '?'}`;
@@ -111,11 +89,7 @@ function executionItem(
   );
 }
 
-interface ISession {
-  sessionId: string;
-  firstSeen: string;
-  lastSeen: string;
-}
+type ISession = SessionOut;
 
 /**
  * "Session 2 · 10:02 – 10:45 (43 min)": sessions numbered in the order they
@@ -339,7 +313,7 @@ export class DetailDialog {
     more.disabled = true;
     try {
       // The id in the query string, as for every student action (api.ts).
-      const detail = await getJson<IDetail>('/api/v1/students/detail', {
+      const detail = await getJson<StudentDetail>('/api/v1/students/detail', {
         student,
         limit: 50,
         cursor: this.cursor
@@ -365,7 +339,7 @@ export class DetailDialog {
     }
   }
 
-  private renderHistory(detail: IDetail): void {
+  private renderHistory(detail: StudentDetail): void {
     byId('detail-help').replaceChildren(
       ...(detail.help.length
         ? detail.help.map(entry =>

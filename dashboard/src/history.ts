@@ -5,28 +5,7 @@ import { getJson } from './api.js';
 import { diffBlock } from './diffView.js';
 import { byId, el, setText, timeOf } from './dom.js';
 import { unifiedLines } from './linediff.js';
-
-interface IRun {
-  eventId: string;
-  eventTime: string;
-  cellIndex: number | null;
-  cellId: string | null;
-  executionCount: number | null;
-  code: string | null;
-  outcome: string;
-  errorMessage: string | null;
-  durationMs: number | null;
-  diff: string[] | null;
-}
-
-interface IRunHistory {
-  student: string;
-  notebook: string;
-  cellIndex: number | null;
-  runs: IRun[];
-  total: number;
-  nextCursor: string | null;
-}
+import type { Run, RunHistory } from './wire.gen.js';
 
 export interface ICellRef {
   student: string;
@@ -73,7 +52,7 @@ export class RunHistoryPanel {
     }
     this.more.disabled = true;
     try {
-      const page = await getJson<IRunHistory>('/api/v1/runs', {
+      const page = await getJson<RunHistory>('/api/v1/runs', {
         student: cell.student,
         notebook: cell.notebook,
         cell: cell.cellIndex,
@@ -96,7 +75,7 @@ export class RunHistoryPanel {
   }
 }
 
-function runItem(run: IRun, number: number, total: number): HTMLElement {
+function runItem(run: Run, number: number, total: number): HTMLElement {
   const ok = run.outcome === 'ok';
   const label = `Run ${number} of ${total}, ${timeOf(run.eventTime)}, ${ok ? 'ran OK' : `failed with ${run.outcome}`}`;
   return el(

@@ -6,23 +6,7 @@ import { byId, el } from './dom.js';
 import { fillOptions } from './overview.js';
 import { NotebookChoices } from './progress.js';
 import { Refresher } from './refresher.js';
-import type { ILiveEvent } from './state.js';
-
-interface IHotspot {
-  notebook: string | null;
-  cellIndex: number | null;
-  errorName: string | null;
-  errorMessage: string | null;
-  students: number;
-  occurrences: number;
-  lastAt: string;
-  who: {
-    student: string;
-    userName: string | null;
-    teamName: string | null;
-    lastAt: string;
-  }[];
-}
+import type { Hotspot, HotspotsOut, LiveEvent } from './wire.gen.js';
 
 export class HotspotsView {
   private readonly select = byId<HTMLSelectElement>('errors-notebook');
@@ -47,7 +31,7 @@ export class HotspotsView {
     this.refresher.setVisible(visible);
   }
 
-  onEvents(events: ILiveEvent[], reset: boolean): void {
+  onEvents(events: LiveEvent[], reset: boolean): void {
     const unknown = this.notebooks.note(events, reset);
     const touched = events.some(
       e =>
@@ -61,7 +45,7 @@ export class HotspotsView {
   private async load(): Promise<void> {
     const paths = await this.notebooks.load();
     fillOptions(this.select, 'All notebooks', paths, this.chosen);
-    const hotspots = await getJson<{ items: IHotspot[] }>('/api/v1/hotspots', {
+    const hotspots = await getJson<HotspotsOut>('/api/v1/hotspots', {
       notebook: this.chosen,
       hours: this.window.value,
       limit: 30
@@ -79,7 +63,7 @@ export class HotspotsView {
     );
   }
 
-  private item(hotspot: IHotspot, open: Set<string | undefined>): HTMLElement {
+  private item(hotspot: Hotspot, open: Set<string | undefined>): HTMLElement {
     const error = `${hotspot.errorName ?? 'Error'}: ${hotspot.errorMessage ?? ''}`;
     const cellIndex =
       hotspot.cellIndex !== null ? `cell ${hotspot.cellIndex}` : 'unknown cell';

@@ -24,11 +24,11 @@ import {
   ClassState,
   DEFAULT_VIEW,
   distinct,
-  IStudent,
   Message,
   needsAttention,
   noChanges
 } from './state.js';
+import type { AccountOut, StudentView } from './wire.gen.js';
 
 const VIEWS = [
   'class',
@@ -149,7 +149,7 @@ class Dashboard {
   /** The signed-in instructor's name, next to the sign-out button. */
   async showAccount(): Promise<void> {
     try {
-      const account = await getJson<{ username: string }>('/api/v1/me');
+      const account = await getJson<AccountOut>('/api/v1/me');
       setText(byId('account-name'), account.username);
     } catch {
       // Signed out: getJson has already sent the browser to the sign-in page.
@@ -199,7 +199,7 @@ class Dashboard {
   ): Promise<void> {
     const action = kind === 'help' ? 'help/dismiss' : 'stuck/handled';
     try {
-      const updated = await postJson<IStudent>(studentPath(student, action));
+      const updated = await postJson<StudentView>(studentPath(student, action));
       // The feed brings the same state; showing it now makes the click feel instant.
       if (this.state.upsert(updated)) {
         const changes = noChanges();

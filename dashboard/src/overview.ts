@@ -13,9 +13,9 @@ import {
   IStudent,
   IViewOptions,
   SortKey,
-  Status,
   STATUS_ORDER
 } from './state.js';
+import type { Status } from './wire.gen.js';
 import { TileView } from './tiles.js';
 
 export class Overview {

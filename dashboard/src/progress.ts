@@ -5,33 +5,9 @@ import { download, getJson } from './api.js';
 import { byId, el } from './dom.js';
 import { fillOptions } from './overview.js';
 import { Refresher } from './refresher.js';
-import type { ILiveEvent } from './state.js';
+import type { LiveEvent, NotebookList, ProgressOut } from './wire.gen.js';
 
-interface INotebook {
-  path: string;
-  students: number;
-  executions: number;
-  errors: number;
-}
-
-interface ICellProgress {
-  cellIndex: number;
-  reached: number;
-  ok: number;
-  failed: number;
-}
-
-export interface IProgress {
-  notebook: string;
-  cellCount: number;
-  cells: ICellProgress[];
-  students: {
-    student: string;
-    userName: string | null;
-    teamName: string | null;
-    cells: Record<string, 'ok' | 'failed'>;
-  }[];
-}
+export type IProgress = ProgressOut;
 
 const MARK = { ok: '✓', failed: '✕' };
 
@@ -43,7 +19,7 @@ export class NotebookChoices {
   /** The notebooks, fetched again only when the feed named a new one. */
   async load(): Promise<string[]> {
     if (this.stale) {
-      const list = await getJson<{ items: INotebook[] }>('/api/v1/notebooks');
+      const list = await getJson<NotebookList>('/api/v1/notebooks');
       this.paths = list.items.map(n => n.path);
       this.stale = false;
     }
@@ -51,7 +27,7 @@ export class NotebookChoices {
   }
 
   /** Note the feed's events (or a fresh snapshot); true when a notebook is new. */
-  note(events: ILiveEvent[], reset: boolean): boolean {
+  note(events: LiveEvent[], reset: boolean): boolean {
     const unknown = events.some(
       e =>
         e.eventType === 'cell_executed' &&
@@ -95,7 +71,7 @@ export class ProgressView {
     this.refresher.setVisible(visible);
   }
 
-  onEvents(events: ILiveEvent[], reset: boolean): void {
+  onEvents(events: LiveEvent[], reset: boolean): void {
     const unknown = this.notebooks.note(events, reset);
     const touched = events.some(
       e => e.eventType === 'cell_executed' && e.notebookPath === this.chosen
@@ -125,7 +101,7 @@ export class ProgressView {
       );
       return;
     }
-    const progress = await getJson<IProgress>('/api/v1/progress', {
+    const progress = await getJson<ProgressOut>('/api/v1/progress', {
       notebook: this.chosen,
       team: this.team.value
     });
@@ -250,7 +226,7 @@ export function matrix(
 }
 
 /** Cells × class: one bar per cell, split into ok / failed / not run. */
-function aggregate(progress: IProgress): HTMLElement {
+function aggregate(progress: ProgressOut): HTMLElement {
   const total = progress.students.length;
   const list = el('ol', {
     class: 'aggregate',

@@ -12,7 +12,8 @@ import {
 } from './dom.js';
 import { fillOptions } from './overview.js';
 import { NotebookChoices } from './progress.js';
-import { IReplay, IStudentAt, name, ReplayModel } from './replayModel.js';
+import { IStudentAt, name, ReplayModel } from './replayModel.js';
+import type { ReplayOut } from './wire.gen.js';
 
 const STEP_MS = 250; // how often playing moves the slider
 
@@ -73,7 +74,7 @@ export class ReplayView {
     this.play(0);
     const start = new Date(this.start.value);
     const end = new Date(this.end.value);
-    const replay = await getJson<IReplay>('/api/v1/replay', {
+    const replay = await getJson<ReplayOut>('/api/v1/replay', {
       start: start.toISOString(),
       end: end.toISOString(),
       notebook: this.notebook.value || null

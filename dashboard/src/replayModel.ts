@@ -2,48 +2,17 @@
 // (GET /api/v1/replay); the state at any moment is looked up here, so scrubbing and
 // playing cost no request.
 
-export type ReplayStatus = 'help' | 'stuck' | 'error' | 'active' | 'idle';
-
-export interface IReplayFrame {
-  at: string;
-  student: string;
-  status: ReplayStatus;
-  idleAt: string | null;
-  notebook: string | null;
-  cellIndex: number | null;
-  errorName: string | null;
-  helpSince: string | null;
-  consecutiveErrors: number;
-}
-
-export interface IReplayCell {
-  at: string;
-  student: string;
-  notebook: string;
-  cellIndex: number;
-  state: 'ok' | 'failed';
-}
-
-export interface IReplayStudent {
-  student: string;
-  userName: string | null;
-  teamName: string | null;
-}
-
-export interface IReplay {
-  start: string;
-  end: string;
-  notebook: string | null;
-  students: IReplayStudent[];
-  frames: IReplayFrame[];
-  cells: IReplayCell[];
-  truncated: boolean;
-}
+import type {
+  ReplayFrame,
+  ReplayOut,
+  ReplayStudent,
+  Status
+} from './wire.gen.js';
 
 export interface IStudentAt {
-  student: IReplayStudent;
-  status: ReplayStatus;
-  frame: IReplayFrame | null;
+  student: ReplayStudent;
+  status: Status;
+  frame: ReplayFrame | null;
 }
 
 interface ITimed {
@@ -70,7 +39,7 @@ export function lastAtOrBefore<T extends ITimed>(
   return found;
 }
 
-const PRIORITY: Record<ReplayStatus, number> = {
+const PRIORITY: Record<Status, number> = {
   help: 0,
   stuck: 1,
   error: 2,
@@ -83,7 +52,7 @@ export class ReplayModel {
   readonly end: number;
   private readonly frames = new Map<
     string,
-    (ITimed & { frame: IReplayFrame })[]
+    (ITimed & { frame: ReplayFrame })[]
   >();
   private readonly cellRuns = new Map<
     string,
@@ -91,7 +60,7 @@ export class ReplayModel {
   >();
   readonly cellCount: number;
 
-  constructor(readonly replay: IReplay) {
+  constructor(readonly replay: ReplayOut) {
     this.start = Date.parse(replay.start);
     this.end = Date.parse(replay.end);
     for (const frame of replay.frames) {
@@ -146,7 +115,7 @@ export class ReplayModel {
 }
 
 /** A frame's status at `time`: an active student turns idle at `idleAt`. */
-export function statusAt(frame: IReplayFrame, time: number): ReplayStatus {
+export function statusAt(frame: ReplayFrame, time: number): Status {
   if (
     frame.status === 'active' &&
     frame.idleAt !== null &&
@@ -157,7 +126,7 @@ export function statusAt(frame: IReplayFrame, time: number): ReplayStatus {
   return frame.status;
 }
 
-export function name(student: IReplayStudent): string {
+export function name(student: ReplayStudent): string {
   return student.userName || student.student;
 }
 

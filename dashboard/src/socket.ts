@@ -2,7 +2,7 @@
 // bounded number of retries, after which the page offers a "Reconnect" button.
 
 import { goToLogin } from './api.js';
-import type { Message } from './state.js';
+import type { DashboardMessage, LiveFrame } from './wire.gen.js';
 
 export type ConnectionState =
   | { kind: 'connecting'; attempt: number }
@@ -56,7 +56,7 @@ export class LiveSocket {
 
   constructor(
     private readonly url: () => string,
-    private readonly onMessage: (message: Message) => void,
+    private readonly onMessage: (message: LiveFrame) => void,
     private readonly onState: (state: ConnectionState) => void,
     private readonly options: ISocketOptions = DEFAULT_SOCKET_OPTIONS
   ) {}
@@ -79,9 +79,9 @@ export class LiveSocket {
         return;
       }
       this.watchSilence();
-      const message = JSON.parse(String(event.data)) as Message;
+      const message = JSON.parse(String(event.data)) as LiveFrame;
       if (message.type === 'heartbeat') {
-        socket.send(JSON.stringify({ type: 'heartbeat_response' }));
+        send(socket, { type: 'heartbeat_response' });
       }
       this.onMessage(message);
     });
@@ -95,7 +95,7 @@ export class LiveSocket {
   /** Ask the server for a fresh snapshot on the open connection. */
   resync(): void {
     if (this.socket?.readyState === WebSocket.OPEN) {
-      this.socket.send(JSON.stringify({ type: 'resync' }));
+      send(this.socket, { type: 'resync' });
     }
   }
 
@@ -154,4 +154,8 @@ export class LiveSocket {
     });
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
+}
+
+function send(socket: WebSocket, message: DashboardMessage): void {
+  socket.send(JSON.stringify(message));
 }

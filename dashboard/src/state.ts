@@ -1,7 +1,15 @@
 // The class as the dashboard knows it, and how /ws/dashboard messages change it.
 // Pure logic (no DOM): the views ask it what changed and redraw only that.
 
-export type Status = 'help' | 'stuck' | 'error' | 'active' | 'idle';
+import type {
+  Alert,
+  LastError,
+  LiveEvent,
+  LiveFrame,
+  LiveThresholds,
+  Status,
+  StudentView
+} from './wire.gen.js';
 
 /** Priority order: the first is the most urgent. */
 export const STATUS_ORDER: readonly Status[] = [
@@ -12,80 +20,13 @@ export const STATUS_ORDER: readonly Status[] = [
   'idle'
 ];
 
-export interface ILastError {
-  name: string | null;
-  message: string | null;
-  at: string | null;
-  cellIndex: number | null;
-}
-
-export interface IStudent {
-  student: string;
-  userName: string | null;
-  teamName: string | null;
-  status: Status;
-  lastActivity: string | null;
-  lastNotebook: string | null;
-  lastCellIndex: number | null;
-  lastCellId: string | null;
-  events: number;
-  executions: number;
-  errors: number;
-  consecutiveErrors: number;
-  lastError: ILastError | null;
-  helpSince: string | null;
-  version: number;
-}
-
-export interface ILiveEvent {
-  eventId: string;
-  eventType: string;
-  eventTime: string | null;
-  student: string;
-  userName: string | null;
-  teamName: string | null;
-  notebookPath: string | null;
-  cellIndex: number | null;
-  cellId: string | null;
-  hasError: boolean | null;
-  errorName: string | null;
-  errorMessage: string | null;
-  executionDurationMs: number | null;
-}
-
-export interface IAlert {
-  kind: 'help' | 'stuck';
-  action: 'raised' | 'cleared';
-  student: string;
-  userName: string | null;
-  teamName: string | null;
-  notebook: string | null;
-  since: string | null;
-  errorName: string | null;
-  errorMessage: string | null;
-  consecutiveErrors: number;
-  at: string;
-  by: 'student' | 'instructor';
-}
-
-export interface IThresholds {
-  stuckAfterErrors: number;
-  activeWindowSeconds: number;
-}
-
-export type Message =
-  | {
-      type: 'snapshot';
-      serverTime: string;
-      thresholds: IThresholds;
-      students: IStudent[];
-    }
-  | { type: 'student'; student: IStudent }
-  | { type: 'event'; event: ILiveEvent }
-  | { type: 'alert'; alert: IAlert }
-  | { type: 'heartbeat'; serverTime: string }
-  | { type: 'student_removed'; studentId: string }
-  | { type: 'batch'; messages: Message[] };
+// The wire types are generated (wire.gen.ts); these names are what the views use.
+export type ILastError = LastError;
+export type IStudent = StudentView;
+export type ILiveEvent = LiveEvent;
+export type IAlert = Alert;
+export type IThresholds = LiveThresholds;
+export type Message = LiveFrame;
 
 /** What one frame changed; `reset` means every student may have changed. */
 export interface IChanges {
@@ -109,19 +50,22 @@ export function noChanges(): IChanges {
 }
 
 export class ClassState {
-  readonly students = new Map<string, IStudent>();
-  thresholds: IThresholds = { stuckAfterErrors: 3, activeWindowSeconds: 120 };
+  readonly students = new Map<string, StudentView>();
+  thresholds: LiveThresholds = {
+    stuckAfterErrors: 3,
+    activeWindowSeconds: 120
+  };
   /** Server clock minus this clock, so "time since" agrees with the server. */
   clockOffsetMs = 0;
 
   /** Apply a frame (a message or a batch of them); returns what changed. */
-  apply(message: Message, now: number = Date.now()): IChanges {
+  apply(message: LiveFrame, now: number = Date.now()): IChanges {
     const changes = noChanges();
     this.applyInto(message, changes, now);
     return changes;
   }
 
-  private applyInto(message: Message, changes: IChanges, now: number): void {
+  private applyInto(message: LiveFrame, changes: IChanges, now: number): void {
     switch (message.type) {
       case 'batch':
         for (const inner of message.messages) {
@@ -145,9 +89,10 @@ export class ClassState {
         break;
       case 'student_removed':
         // Erased (`cell-monitor student delete`): gone from every view at once.
-        this.students.delete(message.studentId);
-        changes.students.add(message.studentId);
-        changes.removed.add(message.studentId);
+        if (this.students.delete(message.studentId)) {
+          changes.students.add(message.studentId);
+          changes.removed.add(message.studentId);
+        }
         changes.alerts = changes.alerts.filter(
           a => a.student !== message.studentId
         );
@@ -165,7 +110,7 @@ export class ClassState {
   }
 
   /** Keep the newer of two states of a student (messages may cross). */
-  upsert(student: IStudent): boolean {
+  upsert(student: StudentView): boolean {
     const known = this.students.get(student.student);
     if (known && known.version > student.version) {
       return false;
@@ -186,7 +131,7 @@ export class ClassState {
     return now + this.clockOffsetMs;
   }
 
-  isStuck(student: IStudent): boolean {
+  isStuck(student: StudentView): boolean {
     return student.consecutiveErrors >= this.thresholds.stuckAfterErrors;
   }
 
@@ -232,10 +177,10 @@ export const DEFAULT_VIEW: IViewOptions = {
 export interface IGroup {
   key: string;
   label: string;
-  students: IStudent[];
+  students: StudentView[];
 }
 
-export function displayName(student: IStudent): string {
+export function displayName(student: StudentView): string {
   return student.userName || student.student;
 }
 
@@ -312,7 +257,7 @@ function byName(a: IStudent, b: IStudent): number {
 }
 
 /** Help first (longest waiting first), then stuck, error, active, idle. */
-function byPriority(a: IStudent, b: IStudent): number {
+function byPriority(a: StudentView, b: StudentView): number {
   const rank = STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status);
   if (rank !== 0) {
     return rank;
@@ -326,13 +271,13 @@ function byPriority(a: IStudent, b: IStudent): number {
   return byName(a, b);
 }
 
-function byRecent(a: IStudent, b: IStudent): number {
+function byRecent(a: StudentView, b: StudentView): number {
   return time(b.lastActivity) - time(a.lastActivity) || byName(a, b);
 }
 
 export function comparator(
   sort: SortKey
-): (a: IStudent, b: IStudent) => number {
+): (a: StudentView, b: StudentView) => number {
   return sort === 'name' ? byName : sort === 'recent' ? byRecent : byPriority;
 }
 
@@ -380,14 +325,14 @@ export function arrange(
 }
 
 export interface IAttention {
-  help: IStudent[];
-  stuck: IStudent[];
+  help: StudentView[];
+  stuck: StudentView[];
 }
 
 /** Open help requests (oldest first) and stuck students (longest streak first). */
 export function needsAttention(state: ClassState): IAttention {
-  const help: IStudent[] = [];
-  const stuck: IStudent[] = [];
+  const help: StudentView[] = [];
+  const stuck: StudentView[] = [];
   for (const student of state.students.values()) {
     if (student.helpSince) {
       help.push(student);
@@ -428,7 +373,7 @@ export function countByStatus(
 
 /** Distinct non-empty values of a field, sorted. */
 export function distinct(
-  students: Iterable<IStudent>,
+  students: Iterable<StudentView>,
   field: 'teamName' | 'lastNotebook'
 ): string[] {
   const values = new Set<string>();

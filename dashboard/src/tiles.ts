@@ -11,6 +11,7 @@ import {
   notebookLabel,
   publicName
 } from './state.js';
+import type { StudentView } from './wire.gen.js';
 
 interface ITile {
   node: HTMLButtonElement;
@@ -21,7 +22,7 @@ interface ITile {
   notebook: HTMLElement;
   cell: HTMLElement;
   ago: HTMLElement;
-  student: IStudent | null;
+  student: StudentView | null;
 }
 
 interface IGroupView {
@@ -186,7 +187,7 @@ export class TileView {
     return tile;
   }
 
-  private fill(tile: ITile, student: IStudent, now: number): void {
+  private fill(tile: ITile, student: StudentView, now: number): void {
     tile.student = student;
     const className = `tile status-${student.status}`;
     if (tile.node.className !== className) {

@@ -9,28 +9,34 @@ import {
 } from '../notice';
 import { DEFAULT_SETTINGS, IMonitorSettings } from '../settings';
 import { indicatorMessage } from '../statusMessage';
-import { INoticeConfig, IServerStatus } from '../transport';
+import type { LabStatus, NoticeConfig } from '../wire.gen';
 
 function settings(overrides: Partial<IMonitorSettings> = {}): IMonitorSettings {
   return { ...DEFAULT_SETTINGS, ...overrides };
 }
 
-function status(overrides: Partial<IServerStatus> = {}): IServerStatus {
+function status(overrides: Partial<LabStatus> = {}): LabStatus {
   return {
     enabled: true,
     configured: true,
     hubUser: null,
+    identity: null,
     queueLength: 0,
     unreachableSeconds: null,
     warnAfterSeconds: 120,
     lastError: null,
+    queueError: null,
+    state: 'ok',
+    queueFull: false,
+    lastDeliveryAt: null,
+    delivered: 0,
     serverUrl: 'https://class.example.org',
     notice: { requireConsent: false, privacyContact: null, userId: 'ada' },
     ...overrides
   };
 }
 
-const REQUIRED: INoticeConfig = {
+const REQUIRED: NoticeConfig = {
   requireConsent: true,
   privacyContact: 'privacy@school.example',
   userId: 'ada'

@@ -1,6 +1,7 @@
 import { LIMITS, makeEvent, truncateHead, truncateTail } from '../events';
 import { errorFromOutputs, summarizeOutputs } from '../outputs';
 import { indicatorMessage } from '../statusMessage';
+import type { LabStatus } from '../wire.gen';
 
 describe('output summaries', () => {
   it('joins streams and plain-text results, naming rich outputs', () => {
@@ -77,14 +78,22 @@ describe('makeEvent', () => {
 
 describe('indicatorMessage', () => {
   const batcher = { pending: 0, dropped: 0, failures: 0, lastError: null };
-  const server = {
+  const server: LabStatus = {
     enabled: true,
     configured: true,
+    serverUrl: 'https://class.example.org',
     hubUser: null,
+    identity: null,
     queueLength: 12,
-    unreachableSeconds: null as number | null,
+    unreachableSeconds: null,
     warnAfterSeconds: 120,
-    lastError: null
+    lastError: null,
+    queueError: null,
+    state: 'ok',
+    queueFull: false,
+    lastDeliveryAt: null,
+    delivered: 0,
+    notice: { requireConsent: false, privacyContact: null, userId: null }
   };
 
   it('says nothing while events get through', () => {

@@ -1,21 +1,26 @@
 import { indicatorMessage } from '../statusMessage';
-import type { DeliveryState, IServerStatus } from '../transport';
+import type { DeliveryState, LabStatus } from '../wire.gen';
 
 describe('indicatorMessage names why events do not get through', () => {
   const batcher = { pending: 0, dropped: 0, failures: 0, lastError: null };
-  const server: IServerStatus = {
+  const server: LabStatus = {
     enabled: true,
     configured: true,
     hubUser: null,
+    identity: null,
     serverUrl: 'http://class.example:8000',
     queueLength: 3,
     state: 'ok',
     queueFull: false,
     unreachableSeconds: null,
     warnAfterSeconds: 120,
-    lastError: null
+    lastError: null,
+    queueError: null,
+    lastDeliveryAt: null,
+    delivered: 0,
+    notice: { requireConsent: false, privacyContact: null, userId: null }
   };
-  const say = (changes: Partial<IServerStatus>): string =>
+  const say = (changes: Partial<LabStatus>): string =>
     indicatorMessage({
       enabled: true,
       batcher,
@@ -85,13 +90,14 @@ describe('indicatorMessage names why events do not get through', () => {
   });
 
   it('falls back to the outage message for an older server extension', () => {
-    const old: IServerStatus = { ...server };
+    // Its answer has no `state`: the contract's type says what this version sends.
+    const old: Partial<LabStatus> = { ...server };
     delete old.state;
     expect(
       indicatorMessage({
         enabled: true,
         batcher,
-        server: { ...old, unreachableSeconds: 600 }
+        server: { ...old, unreachableSeconds: 600 } as LabStatus
       })
     ).toContain('unreachable for 10 min');
   });

@@ -118,7 +118,7 @@ async def test_snapshot_equals_the_state_replayed_from_stored_events(
     for key in students:
         mine = [e for e in events if e.student_key == key]
         state = apply_events(LiveState(student=key), mine)
-        replayed[key] = student_view(state, now, thresholds)
+        replayed[key] = student_view(state, now, thresholds).model_dump(mode="json", by_alias=True)
     by_student = {s["student"]: s for s in snapshot["students"]}
     for key in students:
         got, want = by_student[key], replayed[key]
@@ -252,3 +252,30 @@ async def test_a_dashboard_that_never_reads_does_not_hold_back_anyone(
         finally:
             stalled.close()
             await http.aclose()
+
+
+def _answer_schema(spec: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    responses = spec["paths"][path][method]["responses"]
+    ok = responses.get("200") or responses["202"]
+    schema: dict[str, Any] = ok["content"]["application/json"]["schema"]
+    return schema
+
+
+async def test_openapi_documents_the_live_answers(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert _answer_schema(spec, "/api/v1/live", "get") == {"$ref": "#/components/schemas/Snapshot"}
+    for action in ("help/dismiss", "stuck/handled"):
+        schema = _answer_schema(spec, f"/api/v1/students/{{student}}/{action}", "post")
+        assert schema == {"$ref": "#/components/schemas/StudentView"}, action
+    snapshot = spec["components"]["schemas"]["Snapshot"]
+    assert {"type", "serverTime", "thresholds", "students"} <= set(snapshot["required"])
+    # Every JSON answer is a named model of the contract, never a bare dict (file
+    # downloads, CSV and /metrics answer other media types).
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            responses = operation["responses"]
+            content = (responses.get("200") or responses["202"]).get("content", {})
+            if "application/json" not in content:
+                continue
+            schema = _answer_schema(spec, path, method)
+            assert set(schema) == {"$ref"}, (method, path, schema)

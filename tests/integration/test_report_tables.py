@@ -5,7 +5,7 @@ resent duplicates, errors, a message longer than an index key may be, runs
 without a cell index, other event types), then one student is erased. The
 maintained tables (storage/report_tables.py) are read back with plain SQL and
 compared with the same figures computed here, in Python, from the rows of
-events / cell_executions. Then the tables are rebuilt by revision 0007's
+events / cell_executions. Then the tables are rebuilt by revision 0008's
 backfill (one revision down, then up) and compared again.
 """
 

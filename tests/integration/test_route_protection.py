@@ -21,7 +21,7 @@ from cell_monitor.server.app import create_app
 from tests.support import live_server, sign_in
 
 # (method, path) pairs anyone may call: ingest (ingest tokens), probes, metrics,
-# the login page, and the API documentation.
+# the login pages (local and JupyterHub), and the API documentation.
 PUBLIC = {
     ("POST", "/api/v1/events"),
     ("GET", "/health"),
@@ -33,6 +33,9 @@ PUBLIC = {
     ("GET", "/login/login.css"),
     ("GET", "/login/login.js"),
     ("GET", "/favicon.ico"),
+    # Sign-in through JupyterHub (404 unless the server is a hub service).
+    ("GET", "/login/hub"),
+    ("GET", "/login/hub/callback"),
     ("POST", "/logout"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),

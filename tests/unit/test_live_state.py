@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from cell_monitor.contract.live import (
+    AlertChanged,
+    StudentChanged,
+    StudentRemoved,
+    encode,
+    to_wire,
+)
 from cell_monitor.domain.live_status import (
     LiveState,
     Status,
@@ -13,7 +20,7 @@ from cell_monitor.domain.live_status import (
     handle_stuck,
 )
 from cell_monitor.domain.records import NewEvent
-from cell_monitor.live.messages import change_messages, matches
+from cell_monitor.live.messages import change_messages, event_messages, heartbeat, matches
 
 T0 = datetime(2025, 1, 18, 9, 0, tzinfo=timezone.utc)
 RULES = Thresholds(stuck_after_errors=3, active_window=timedelta(minutes=2))
@@ -150,14 +157,16 @@ def test_change_messages_raise_and_clear_alerts() -> None:
     after = run(ev(2, error=True), ev(2.5, "help"), state=before)
     kinds = [
         (m["alert"]["kind"], m["alert"]["action"])
-        for m in change_messages(before, after, at(3), RULES)
+        for m in to_wire(change_messages(before, after, at(3), RULES))
         if m["type"] == "alert"
     ]
     assert kinds == [("help", "raised"), ("stuck", "raised")]
     cleared = change_messages(after, dismiss_help(after, at(4)), at(4), RULES, by="instructor")
-    assert (cleared[1]["alert"]["kind"], cleared[1]["alert"]["action"]) == ("help", "cleared")
-    assert cleared[1]["alert"]["by"] == "instructor"
-    assert cleared[0]["student"]["status"] == "stuck"
+    student, alert = cleared
+    assert isinstance(student, StudentChanged) and isinstance(alert, AlertChanged)
+    assert (alert.alert.kind, alert.alert.action) == ("help", "cleared")
+    assert alert.alert.by == "instructor"
+    assert student.student.status == Status.stuck
 
 
 def test_filters_on_team_and_notebook() -> None:
@@ -167,3 +176,43 @@ def test_filters_on_team_and_notebook() -> None:
     assert not matches(student, "B", None)
     assert not matches(student, None, "n2")
     assert matches({"type": "heartbeat"}, "B", "n2")
+
+
+def test_messages_keep_their_wire_form() -> None:
+    # What dashboards read: camelCase keys in this order, timestamps as isoformat.
+    state = run(ev(0, error=True, user_name="Ada", notebook_path="n1.ipynb", cell_index=2))
+    (student,) = to_wire(change_messages(state, state, at(0.5), RULES))
+    expected = {
+        "type": "student",
+        "student": {
+            "student": "ada",
+            "userName": "Ada",
+            "teamName": None,
+            "status": "error",
+            "lastActivity": "2025-01-18T09:00:00+00:00",
+            "lastNotebook": "n1.ipynb",
+            "lastCellIndex": 2,
+            "lastCellId": None,
+            "events": 1,
+            "executions": 1,
+            "errors": 1,
+            "consecutiveErrors": 1,
+            "lastError": {
+                "name": "NameError",
+                "message": "name 'df' is not defined",
+                "at": "2025-01-18T09:00:00+00:00",
+                "cellIndex": 2,
+            },
+            "helpSince": None,
+            "version": 1,
+        },
+    }
+    assert student == expected
+    assert list(student["student"]) == list(expected["student"])  # the order too
+    (event,) = to_wire(event_messages([ev(1, user_name="Ada")]))
+    assert event["event"]["eventTime"] == "2025-01-18T09:01:00+00:00"
+    assert event["event"]["hasError"] is False
+    frame = encode(heartbeat(at(0) + timedelta(microseconds=5)))
+    assert frame == b'{"type":"heartbeat","serverTime":"2025-01-18T09:00:00.000005+00:00"}'
+    removed = to_wire([StudentRemoved(student_id="ada")])
+    assert removed == [{"type": "student_removed", "studentId": "ada"}]

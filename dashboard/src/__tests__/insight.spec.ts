@@ -1,5 +1,6 @@
 import { lineDiff, unifiedLines } from '../linediff';
-import { IReplay, lastAtOrBefore, ReplayModel, statusAt } from '../replayModel';
+import { lastAtOrBefore, ReplayModel, statusAt } from '../replayModel';
+import type { ReplayOut } from '../wire.gen';
 
 describe('lineDiff', () => {
   it('keeps common lines and marks what changed', () => {
@@ -33,7 +34,7 @@ describe('lineDiff', () => {
   });
 });
 
-const replay: IReplay = {
+const replay: ReplayOut = {
   start: '2026-01-01T10:00:00Z',
   end: '2026-01-01T12:00:00Z',
   notebook: 'lesson1.ipynb',

@@ -6,12 +6,11 @@ import {
   distinct,
   formatAgo,
   formatWaiting,
-  IStudent,
-  Message,
   needsAttention
 } from '../state';
+import type { Alert, LiveFrame, StudentView } from '../wire.gen';
 
-function student(key: string, fields: Partial<IStudent> = {}): IStudent {
+function student(key: string, fields: Partial<StudentView> = {}): StudentView {
   return {
     student: key,
     userName: key.toUpperCase(),
@@ -32,12 +31,29 @@ function student(key: string, fields: Partial<IStudent> = {}): IStudent {
   };
 }
 
-function snapshot(...students: IStudent[]): Message {
+function snapshot(...students: StudentView[]): LiveFrame {
   return {
     type: 'snapshot',
     serverTime: '2026-01-01T10:00:00+00:00',
     thresholds: { stuckAfterErrors: 3, activeWindowSeconds: 120 },
     students
+  };
+}
+
+function helpAlert(key: string): Alert {
+  return {
+    kind: 'help',
+    action: 'raised',
+    student: key,
+    userName: null,
+    teamName: null,
+    notebook: null,
+    since: '2026-01-01T10:00:00+00:00',
+    errorName: null,
+    errorMessage: null,
+    consecutiveErrors: 0,
+    at: '2026-01-01T10:00:00+00:00',
+    by: 'student'
   };
 }
 
@@ -122,6 +138,48 @@ describe('ClassState.apply', () => {
     expect(changes.alerts).toHaveLength(1);
     expect(state.clockOffsetMs).toBe(-5000);
     expect(state.serverNow(now)).toBe(Date.parse('2026-01-01T10:00:00Z'));
+  });
+});
+
+describe('ClassState.apply student_removed', () => {
+  it('drops the erased student and reports them changed', () => {
+    const state = new ClassState();
+    state.apply(
+      snapshot(
+        student('a'),
+        student('b', { status: 'help', helpSince: '2026-01-01T10:00:00Z' })
+      )
+    );
+    expect(needsAttention(state).help.map(s => s.student)).toEqual(['b']);
+    const changes = state.apply({ type: 'student_removed', studentId: 'b' });
+    expect(needsAttention(state).help).toEqual([]);
+    expect([...state.students.keys()]).toEqual(['a']);
+    expect([...changes.students]).toEqual(['b']);
+    expect(changes.reset).toBe(false);
+  });
+
+  it('drops the alerts of the erased student from the same frame', () => {
+    const state = new ClassState();
+    state.apply(snapshot(student('a'), student('b')));
+    const changes = state.apply({
+      type: 'batch',
+      messages: [
+        { type: 'alert', alert: helpAlert('a') },
+        { type: 'alert', alert: helpAlert('b') },
+        { type: 'student_removed', studentId: 'b' }
+      ]
+    });
+    expect(changes.alerts.map(alert => alert.student)).toEqual(['a']);
+    expect(needsAttention(state).help.map(s => s.student)).toEqual([]);
+    expect(state.students.has('b')).toBe(false);
+  });
+
+  it('ignores a student it does not know', () => {
+    const state = new ClassState();
+    state.apply(snapshot(student('a')));
+    const changes = state.apply({ type: 'student_removed', studentId: 'x' });
+    expect(changes.students.size).toBe(0);
+    expect(state.students.size).toBe(1);
   });
 });
 

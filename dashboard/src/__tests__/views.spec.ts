@@ -141,7 +141,10 @@ describe('TileView', () => {
     const root = document.createElement('div');
     document.body.replaceChildren(root);
     const state = classOf(
-      student('ada', { status: 'help', helpSince: '2026-01-01T09:58:00+00:00' })
+      student('ada', {
+        status: 'help',
+        helpSince: '2026-01-01T09:58:00+00:00'
+      })
     );
     render(new TileView(root, () => undefined), state, 'all');
     const tile = root.querySelector('.tile')!;

@@ -260,3 +260,39 @@ async def _when(value: Awaitable[Any], predicate: Callable[[Any], bool]) -> Any:
 
 async def _value(value: Any) -> Any:
     return value
+
+
+async def test_on_a_hub_the_servers_hub_token_authenticates(
+    jp_serverapp: Any, jp_fetch: Any, extension: Any
+) -> None:
+    recorder = Recorder()
+    async with fake_class_server(recorder) as url:
+        extension.server_url = url
+        extension.ingest_token = "course-token"
+        extension.hub_api_token = "the-servers-hub-token"
+        extension.hub_identity = True
+        await post(jp_fetch, [event()])
+        await eventually(lambda: _value(bool(recorder.requests)))
+        assert recorder.requests[0]["headers"]["Authorization"] == "token the-servers-hub-token"
+        assert (await status(jp_fetch))["identity"] == "hub"
+        # Off (the default): the ingest token, as before.
+        extension.hub_identity = False
+        await post(jp_fetch, [event()])
+        await eventually(lambda: _value(len(recorder.requests) > 1))
+        assert recorder.requests[1]["headers"]["Authorization"] == "Bearer course-token"
+        assert (await status(jp_fetch))["identity"] == "declared"
+
+
+async def test_the_hub_token_never_goes_to_an_address_from_the_browser(
+    jp_serverapp: Any, jp_fetch: Any, extension: Any
+) -> None:
+    recorder = Recorder()
+    async with fake_class_server(recorder) as url:
+        extension.server_url = ""
+        extension.hub_api_token = "the-servers-hub-token"
+        extension.hub_identity = True
+        body = {"events": [event()], "target": {"serverUrl": url}}
+        response = await jp_fetch("cell-monitor", "events", method="POST", body=json.dumps(body))
+        assert response.code == 202
+        await eventually(lambda: _value(bool(recorder.requests)))
+    assert "the-servers-hub-token" not in json.dumps(recorder.requests[0]["headers"])

@@ -156,6 +156,7 @@ async def test_status_tells_the_browser_what_it_needs(jp_fetch: Any, extension: 
         "configured": False,
         "serverUrl": None,
         "hubUser": None,
+        "identity": None,
         "queueLength": 0,
         "state": "ok",
         "queueFull": False,

@@ -17,8 +17,8 @@ every partition: minutes for a term of tens of millions of events, during which
 the upgrade holds the new tables and a SHARE lock on cell_executions (ingest
 waits); run it in a quiet hour.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -33,8 +33,8 @@ from sqlalchemy import Connection, text
 
 from cell_monitor.storage.models import UtcDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

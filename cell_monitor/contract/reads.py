@@ -1,13 +1,93 @@
-"""Read models of the instructor dashboard's views (heatmap, hotspots, student detail)."""
+"""Every REST read response: the read API, the dashboard's views, the account and health."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any, Literal
 
 from pydantic import Field
 
-from cell_monitor.contract.events import ReadModel
+from cell_monitor.contract.base import ReadModel, Timestamp
+
+
+class EventOut(ReadModel):
+    event_id: str
+    event_type: str
+    event_time: datetime
+    received_at: datetime
+    email_address: str | None = None
+    user_id: str | None = None
+    student: str = Field(description="The student's key: emailAddress, else userId.")
+    user_name: str | None = None
+    team_name: str | None = None
+    session_id: str | None = None
+    notebook_path: str | None = None
+    cell_id: str | None = None
+    cell_index: int | None = None
+    cell_type: str | None = None
+    code: str | None = None
+    execution_count: int | None = None
+    has_error: bool | None = None
+    error_name: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    result: str | None = None
+    execution_duration_ms: float | None = None
+    truncated: bool = False
+    metadata: dict[str, Any] | None = None
+
+
+class EventPage(ReadModel):
+    items: list[EventOut]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page.")
+
+
+class StudentOut(ReadModel):
+    student: str
+    email_address: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    team_name: str | None = None
+    first_seen: datetime
+    last_activity: datetime
+    events: int
+    executions: int
+    errors: int
+
+
+class StudentList(ReadModel):
+    items: list[StudentOut]
+
+
+class StatsOut(ReadModel):
+    events: int
+    students: int
+    notebooks: int
+    sessions: int
+    executions: int
+    errors: int
+    events_by_type: dict[str, int]
+    first_event: datetime | None = None
+    last_event: datetime | None = None
+
+
+class ActivityMinute(ReadModel):
+    time: datetime = Field(description="Start of the minute (UTC).")
+    executions: int
+    errors: int
+
+
+class ActivityOut(ReadModel):
+    """Cell executions and errors per minute, for the dashboard's activity chart."""
+
+    source: str = Field(description="Who answered: `influxdb`, `postgresql` or `sqlite`.")
+    hours: int
+    bucket_seconds: int = 60
+    minutes: list[ActivityMinute]
+    fallback_reason: str | None = Field(
+        None, description="Why InfluxDB, though configured, did not answer."
+    )
 
 
 class NotebookOut(ReadModel):
@@ -122,3 +202,28 @@ class AccountOut(ReadModel):
 
     username: str
     role: str
+
+
+class HealthOut(ReadModel):
+    """GET /health, as in the user's guide (503 when a service is unhealthy)."""
+
+    status: Literal["healthy", "unhealthy"]
+    timestamp: Timestamp
+    version: str
+    services: dict[str, str] = Field(description="Service → `healthy` or `unhealthy: <reason>`.")
+    jupyterhub: str | None = Field(
+        None, description="The hub this server is a service of (its URL), when configured."
+    )
+
+
+class ReadyOut(ReadModel):
+    """GET /health/ready (503 when not ready)."""
+
+    status: Literal["ready", "not ready"]
+    services: dict[str, str]
+
+
+class AliveOut(ReadModel):
+    """GET /health/live."""
+
+    status: Literal["alive"]

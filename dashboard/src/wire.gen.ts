@@ -1,0 +1,583 @@
+// Generated from the models in cell_monitor/contract by scripts/generate_wire_types.py:
+// do not edit. After changing a model, regenerate with `npm run generate:types`.
+/**
+ * The signed-in instructor.
+ */
+export interface AccountOut {
+  username: string;
+  role: string;
+}
+export interface ActivityMinute {
+  /**
+   * Start of the minute (UTC).
+   */
+  time: string;
+  executions: number;
+  errors: number;
+}
+/**
+ * Cell executions and errors per minute, for the dashboard's activity chart.
+ */
+export interface ActivityOut {
+  /**
+   * Who answered: `influxdb`, `postgresql` or `sqlite`.
+   */
+  source: string;
+  hours: number;
+  bucketSeconds: number;
+  minutes: ActivityMinute[];
+  /**
+   * Why InfluxDB, though configured, did not answer.
+   */
+  fallbackReason: string | null;
+}
+export interface Alert {
+  kind: 'help' | 'stuck';
+  action: 'raised' | 'cleared';
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  notebook: string | null;
+  /**
+   * Help asked, or the latest error of the streak.
+   */
+  since: string | null;
+  errorName: string | null;
+  errorMessage: string | null;
+  consecutiveErrors: number;
+  at: string;
+  by: 'student' | 'instructor';
+}
+export interface AlertChanged {
+  type: 'alert';
+  alert: Alert;
+}
+/**
+ * GET /health/live.
+ */
+export interface AliveOut {
+  status: 'alive';
+}
+/**
+ * Students whose latest attempts have the same shape (same code, written differently).
+ */
+export interface AttemptCluster {
+  fingerprint: string;
+  /**
+   * How the shape was taken: AST, or tokens.
+   */
+  method: 'ast' | 'tokens' | 'empty';
+  size: number;
+  /**
+   * The most common outcome of its members.
+   */
+  outcome: string;
+  /**
+   * Members per outcome.
+   */
+  outcomes: {
+    [k: string]: number;
+  };
+  /**
+   * The most common exact code of the cluster.
+   */
+  representative: string | null;
+  /**
+   * The shape itself (local names as v0, v1, ...).
+   */
+  normalized: string;
+  /**
+   * Most recent first.
+   */
+  members: ClusterMember[];
+}
+/**
+ * One WebSocket frame carrying the messages that queued up meanwhile.
+ */
+export interface Batch {
+  type: 'batch';
+  messages: LiveMessage[];
+}
+export interface CellProgress {
+  cellIndex: number;
+  /**
+   * Students who ran this cell at least once.
+   */
+  reached: number;
+  /**
+   * Students whose latest run of it succeeded.
+   */
+  ok: number;
+  /**
+   * Students whose latest run of it failed.
+   */
+  failed: number;
+}
+/**
+ * A student's cell by its latest run; a cell never run has no entry.
+ */
+export type CellState = 'ok' | 'failed';
+export interface ClusterMember {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  eventTime: string;
+  outcome: string;
+  code: string | null;
+}
+export interface ClustersOut {
+  notebook: string;
+  cellIndex: number;
+  /**
+   * Students with at least one run of this cell.
+   */
+  attempts: number;
+  /**
+   * Failing clusters first, then by size: the common wrong attempts lead.
+   */
+  clusters: AttemptCluster[];
+}
+export type DashboardMessage = HeartbeatResponse | Resync;
+export interface EventAdded {
+  type: 'event';
+  event: LiveEvent;
+}
+export interface EventOut {
+  eventId: string;
+  eventType: string;
+  eventTime: string;
+  receivedAt: string;
+  emailAddress: string | null;
+  userId: string | null;
+  /**
+   * The student's key: emailAddress, else userId.
+   */
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  sessionId: string | null;
+  notebookPath: string | null;
+  cellId: string | null;
+  cellIndex: number | null;
+  cellType: string | null;
+  code: string | null;
+  executionCount: number | null;
+  hasError: boolean | null;
+  errorName: string | null;
+  errorMessage: string | null;
+  traceback: string | null;
+  result: string | null;
+  executionDurationMs: number | null;
+  truncated: boolean;
+  metadata: {
+    [k: string]: unknown;
+  } | null;
+}
+export interface EventPage {
+  items: EventOut[];
+  /**
+   * Pass as `cursor` for the next page.
+   */
+  nextCursor: string | null;
+}
+/**
+ * GET /health, as in the user's guide (503 when a service is unhealthy).
+ */
+export interface HealthOut {
+  status: 'healthy' | 'unhealthy';
+  timestamp: string;
+  version: string;
+  /**
+   * Service → `healthy` or `unhealthy: <reason>`.
+   */
+  services: {
+    [k: string]: string;
+  };
+  /**
+   * The hub this server is a service of (its URL), when configured.
+   */
+  jupyterhub: string | null;
+}
+/**
+ * Every 30 s; dashboards answer with a HeartbeatResponse.
+ */
+export interface Heartbeat {
+  type: 'heartbeat';
+  serverTime: string;
+}
+export interface HeartbeatResponse {
+  type: 'heartbeat_response';
+}
+export interface HelpEntry {
+  at: string;
+  /**
+   * help, help_stop (by the student) or dismiss_help/handle_stuck.
+   */
+  kind: string;
+  /**
+   * student or instructor
+   */
+  by: string;
+}
+export interface Hotspot {
+  /**
+   * notebookPath of the cell.
+   */
+  notebook: string | null;
+  cellIndex: number | null;
+  errorName: string | null;
+  errorMessage: string | null;
+  /**
+   * Distinct students who hit this error on this cell.
+   */
+  students: number;
+  occurrences: number;
+  lastAt: string;
+  /**
+   * Those students, most recent first.
+   */
+  who: HotspotStudent[];
+}
+export interface HotspotStudent {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  lastAt: string;
+}
+export interface HotspotsOut {
+  notebook: string | null;
+  since: string | null;
+  /**
+   * Most students first.
+   */
+  items: Hotspot[];
+}
+export interface LastError {
+  name: string | null;
+  message: string | null;
+  at: string | null;
+  cellIndex: number | null;
+}
+/**
+ * An event trimmed to what a live dashboard needs (no code, no output).
+ */
+export interface LiveEvent {
+  eventId: string;
+  eventType: string;
+  eventTime: string | null;
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  notebookPath: string | null;
+  cellIndex: number | null;
+  cellId: string | null;
+  executionCount: number | null;
+  /**
+   * null for events that are not executions
+   */
+  hasError: boolean | null;
+  errorName: string | null;
+  /**
+   * Its start only.
+   */
+  errorMessage: string | null;
+  executionDurationMs: number | null;
+}
+export type LiveFrame =
+  | Snapshot
+  | StudentChanged
+  | EventAdded
+  | AlertChanged
+  | StudentRemoved
+  | Heartbeat
+  | Batch;
+export type LiveMessage =
+  | Snapshot
+  | StudentChanged
+  | EventAdded
+  | AlertChanged
+  | StudentRemoved
+  | Heartbeat;
+export interface LiveThresholds {
+  stuckAfterErrors: number;
+  activeWindowSeconds: number;
+}
+export interface NotebookList {
+  /**
+   * Start of the window the counts cover.
+   */
+  since: string;
+  /**
+   * Most recently used first.
+   */
+  items: NotebookOut[];
+}
+export interface NotebookOut {
+  path: string;
+  /**
+   * Students who ran at least one of its cells since `since`.
+   */
+  students: number;
+  /**
+   * Cell executions since `since`.
+   */
+  executions: number;
+  /**
+   * Failed cell executions since `since`.
+   */
+  errors: number;
+  /**
+   * Its newest event, of any type.
+   */
+  lastActivity: string | null;
+}
+/**
+ * Cells x students of one notebook: not run / ran OK / last run failed.
+ */
+export interface ProgressOut {
+  notebook: string;
+  /**
+   * Highest cell index seen, plus one.
+   */
+  cellCount: number;
+  cells: CellProgress[];
+  students: StudentProgress[];
+}
+/**
+ * GET /health/ready (503 when not ready).
+ */
+export interface ReadyOut {
+  status: 'ready' | 'not ready';
+  services: {
+    [k: string]: string;
+  };
+}
+/**
+ * A student's cell turned ok or failed at `at` (its latest run).
+ */
+export interface ReplayCell {
+  at: string;
+  student: string;
+  notebook: string;
+  cellIndex: number;
+  state: 'ok' | 'failed';
+}
+/**
+ * A student's live state from `at` until their next frame.
+ */
+export interface ReplayFrame {
+  at: string;
+  student: string;
+  status: 'help' | 'stuck' | 'error' | 'active' | 'idle';
+  /**
+   * When `active` turns `idle` if nothing else happens (active window).
+   */
+  idleAt: string | null;
+  notebook: string | null;
+  cellIndex: number | null;
+  errorName: string | null;
+  helpSince: string | null;
+  consecutiveErrors: number;
+}
+/**
+ * The class between `start` and `end`, rebuilt from stored events: scrub it client-side.
+ */
+export interface ReplayOut {
+  start: string;
+  end: string;
+  /**
+   * Cells of this notebook only (all when None).
+   */
+  notebook: string | null;
+  students: ReplayStudent[];
+  /**
+   * In time order.
+   */
+  frames: ReplayFrame[];
+  /**
+   * In time order.
+   */
+  cells: ReplayCell[];
+  /**
+   * True when the window held more events than replayed.
+   */
+  truncated: boolean;
+}
+export interface ReplayStudent {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+}
+/**
+ * Ask for a fresh snapshot on the open connection.
+ */
+export interface Resync {
+  type: 'resync';
+}
+/**
+ * One run of a cell, and what changed since the run before it.
+ */
+export interface Run {
+  eventId: string;
+  eventTime: string;
+  cellIndex: number | null;
+  cellId: string | null;
+  executionCount: number | null;
+  code: string | null;
+  /**
+   * `ok`, or the error's name (`error` when it has none).
+   */
+  outcome: string;
+  errorMessage: string | null;
+  durationMs: number | null;
+  /**
+   * Unified diff lines from the previous run of this cell (None for the first).
+   */
+  diff: string[] | null;
+}
+export interface RunHistory {
+  student: string;
+  notebook: string;
+  cellIndex: number | null;
+  /**
+   * Oldest first.
+   */
+  runs: Run[];
+  /**
+   * Runs of this cell by this student.
+   */
+  total: number;
+  /**
+   * Pass as `cursor` for the next page.
+   */
+  nextCursor: string | null;
+}
+export interface SessionOut {
+  sessionId: string;
+  firstSeen: string;
+  lastSeen: string;
+}
+/**
+ * The class's live state: the first message, and what GET /api/v1/live answers.
+ */
+export interface Snapshot {
+  type: 'snapshot';
+  serverTime: string;
+  thresholds: LiveThresholds;
+  students: StudentView[];
+}
+export interface StatsOut {
+  events: number;
+  students: number;
+  notebooks: number;
+  sessions: number;
+  executions: number;
+  errors: number;
+  eventsByType: {
+    [k: string]: number;
+  };
+  firstEvent: string | null;
+  lastEvent: string | null;
+}
+/**
+ * Ordered by priority: the first that applies is the student's status.
+ */
+export type Status = 'help' | 'stuck' | 'error' | 'active' | 'idle';
+export interface StudentChanged {
+  type: 'student';
+  student: StudentView;
+}
+export interface StudentDetail {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  emailAddress: string | null;
+  firstSeen: string;
+  lastActivity: string;
+  /**
+   * Newest first.
+   */
+  executions: TimelineExecution[];
+  /**
+   * Pass as `cursor` for older executions.
+   */
+  nextCursor: string | null;
+  /**
+   * Help requests and instructor actions, newest first.
+   */
+  help: HelpEntry[];
+  /**
+   * Newest first.
+   */
+  sessions: SessionOut[];
+}
+export interface StudentList {
+  items: StudentOut[];
+}
+export interface StudentOut {
+  student: string;
+  emailAddress: string | null;
+  userId: string | null;
+  userName: string | null;
+  teamName: string | null;
+  firstSeen: string;
+  lastActivity: string;
+  events: number;
+  executions: number;
+  errors: number;
+}
+export interface StudentProgress {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  /**
+   * Cell index → state of its latest run.
+   */
+  cells: {
+    [k: string]: CellState;
+  };
+}
+/**
+ * The student was erased: dashboards drop their tile and alerts.
+ */
+export interface StudentRemoved {
+  type: 'student_removed';
+  studentId: string;
+}
+/**
+ * A student as dashboards show them; `version` orders updates of one student.
+ */
+export interface StudentView {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  status: Status;
+  lastActivity: string | null;
+  lastNotebook: string | null;
+  lastCellIndex: number | null;
+  lastCellId: string | null;
+  events: number;
+  executions: number;
+  errors: number;
+  consecutiveErrors: number;
+  lastError: LastError | null;
+  helpSince: string | null;
+  version: number;
+}
+export interface TimelineExecution {
+  eventId: string;
+  eventTime: string;
+  notebookPath: string | null;
+  cellIndex: number | null;
+  cellId: string | null;
+  executionCount: number | null;
+  code: string | null;
+  durationMs: number | null;
+  hasError: boolean;
+  errorName: string | null;
+  errorMessage: string | null;
+  /**
+   * The start of the result text.
+   */
+  outputSummary: string | null;
+}
