@@ -364,7 +364,7 @@ Index(
     "ix_cell_executions_notebook_time", CellExecution.notebook_id, CellExecution.event_time.desc()
 )
 Index("ix_cell_executions_notebook_cell", CellExecution.notebook_id, CellExecution.cell_index)
-# The report tables' lookups (revision 0007): a notebook's heatmap, the notebook
+# The report tables' lookups (revision 0008): a notebook's heatmap, the notebook
 # list's students of a window, a hotspot's students, a student's rows on erasure.
 Index("ix_latest_runs_notebook", LatestRun.notebook_id, LatestRun.student_id)
 Index("ix_latest_runs_last_at", LatestRun.last_at)

@@ -18,7 +18,7 @@ erasure (privacy/erasure.py) and prune (retention.py) subtract what they remove
 through `remove_students` / `prune_before`, out of the existing shard rows.
 
 Rows are written in key order within a group, like the writer's other tables,
-so concurrent transactions cannot deadlock on them. Revision 0007 creates and
+so concurrent transactions cannot deadlock on them. Revision 0008 creates and
 backfills the tables; a test recomputes all of them from the log
 (tests/integration/test_report_tables.py).
 """
@@ -73,7 +73,7 @@ def epoch_minute(moment: datetime) -> int:
 def group_key(
     notebook_id: int | None, cell_index: int | None, name: str | None, message: str | None
 ) -> str:
-    """The hash naming one hotspot group; revision 0007 computes the same in SQL."""
+    """The hash naming one hotspot group; revision 0008 computes the same in SQL."""
     parts = ("-" if v is None else f"v{v}" for v in (notebook_id, cell_index, name, message))
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
