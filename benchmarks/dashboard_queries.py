@@ -9,6 +9,10 @@ prints p50 / p95 / max in milliseconds and the response size.
         [--cells 30] [--repeat 20] [--database-url postgresql://postgres@127.0.0.1/bench]
 
 A PostgreSQL database given by URL must exist and be empty; it is migrated here.
+The server gets the test suite's instructor account (tests/support.py); the
+dashboard's endpoints are requested signed in. Before timing, the stored counts
+are checked against what was posted (`GET /api/v1/stats`); exit status 1 when
+they differ.
 """
 
 from __future__ import annotations
@@ -76,6 +80,25 @@ def class_events(students: int, executions: int, cells: int) -> list[dict[str, A
     return events
 
 
+def verify(client: httpx.Client, events: list[dict[str, Any]]) -> None:
+    """Every posted execution stored once, every failure counted: else exit 1."""
+    stats = client.get("/api/v1/stats")
+    stats.raise_for_status()
+    got = stats.json()
+    expected = {
+        "events": len(events),
+        "executions": len(events),
+        "errors": sum(1 for e in events if e["hasError"]),
+        "students": len({e["emailAddress"] for e in events}),
+    }
+    stored = {name: got[name] for name in expected}
+    expected["by type"] = {"cell_executed": len(events)}
+    stored["by type"] = got["eventsByType"]
+    print("stored: " + ", ".join(f"{name} {stored[name]} of {n}" for name, n in expected.items()))
+    if stored != expected:
+        raise SystemExit("stored counts differ from what was posted")
+
+
 def time_endpoint(client: httpx.Client, path: str, repeat: int) -> tuple[list[float], int]:
     timings, size = [], 0
     for _ in range(repeat):
@@ -94,7 +117,15 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time --database-url as an earlier run with the same --students/--executions/"
+        "--cells left it (upgraded first) instead of posting",
+    )
     args = parser.parse_args()
+    if args.reuse and not args.database_url:
+        parser.error("--reuse needs --database-url")
     with tempfile.TemporaryDirectory() as data:
         url = args.database_url or f"sqlite:///{Path(data) / 'bench.sqlite3'}"
         server = start_server(url, data)
@@ -108,17 +139,23 @@ def run(base: str, args: argparse.Namespace) -> None:
     events = class_events(args.students, args.executions, args.cells)
     with httpx.Client(base_url=base, timeout=300, headers=instructor_headers(base)) as client:
         began = time.perf_counter()
-        for i in range(0, len(events), 5000):
+        for i in range(0, len(events) if not args.reuse else 0, 5000):
             client.post("/api/v1/events", json=events[i : i + 5000]).raise_for_status()
         seconds = time.perf_counter() - began
-        print(f"posted {len(events)} executions in {seconds:.1f} s")
+        if not args.reuse:
+            print(f"posted {len(events)} executions in {seconds:.1f} s")
+        verify(client, events)
         paths = [
             "/api/v1/live",
             "/api/v1/notebooks",
             "/api/v1/progress?notebook=lesson.ipynb",
             "/api/v1/hotspots?notebook=lesson.ipynb",
+            "/api/v1/hotspots?hours=1",
+            "/api/v1/hotspots?hours=24",
             "/api/v1/hotspots",
-            "/api/v1/students/student7@example.org/detail?limit=100",
+            "/api/v1/stats",
+            "/api/v1/activity?hours=6&source=database",
+            f"/api/v1/students/student{min(7, args.students - 1)}@example.org/detail?limit=100",
             "/api/v1/export/students.csv",
             "/api/v1/export/executions.csv?notebook=other.ipynb",
         ]

@@ -338,6 +338,11 @@ def main() -> None:
                 runs.append(one_run(args, mode, influx, work))
                 print(runs[-1], file=sys.stderr)
         print(report(runs, args))
+        # The figures count only if every request was answered and, with the
+        # sink on, InfluxDB ended up holding every stored execution.
+        bad = [r for r in runs if r.errors or (r.mode == "sink on" and r.points != r.stored)]
+        if bad:
+            raise SystemExit(f"{len(bad)} run(s) failed: errors or points missing")
     finally:
         if args.influxdb_url is None:
             subprocess.run([str(ROOT / "scripts" / "start-influxd.sh"), "--stop", str(influx_dir)])

@@ -8,7 +8,8 @@ so every dashboard measures arrival minus that stamp (one machine, one clock).
     .venv/bin/python benchmarks/live_latency.py --students 200 --dashboards 10 \
         --rate 1000 --duration 15 [--batch 1] [--json]
 
-Everything runs on 127.0.0.1 and stops by itself. Prints events/s acknowledged,
+Everything runs on 127.0.0.1 and stops by itself (BENCH_PG_ADMIN_URL and
+BENCH_REDIS_URL override the PostgreSQL and Redis it uses). Prints events/s acknowledged,
 messages received per dashboard, and latency p50/p95/p99/max.
 """
 
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -26,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import asyncpg
+import httpx
 import orjson
 from signin import instructor_headers, server_env
 from websockets.asyncio.client import connect
@@ -35,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import ServerProcess  # noqa: E402 - after the path is set
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS = "redis://127.0.0.1:6379/0"
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 async def _admin(sql: str) -> None:
@@ -197,6 +200,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         outputs = [results.get(timeout=args.duration + 60) for _ in range(args.generators + 1)]
         for process in [board, *senders]:
             process.join(30)
+        stats = httpx.get(f"{url}/api/v1/stats", headers=instructor_headers(url), timeout=60)
+        stored = int(stats.raise_for_status().json()["events"])
     finally:
         server.stop()
         asyncio.run(_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
@@ -214,6 +219,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "acknowledged_events_per_s": round(acknowledged / args.duration, 1),
         "events_per_dashboard_min": min(len(b) for b in boards),
         "events_acknowledged": acknowledged,
+        "events_stored": stored,
         "post_ms": {
             "p50": round(percentile(post_ms, 50), 1),
             "p99": round(percentile(post_ms, 99), 1),
@@ -239,21 +245,26 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = run(args)
+    # Every acknowledged event must be stored (a POST that timed out may be too).
+    failed = result["events_stored"] < result["events_acknowledged"]  # type: ignore[operator]
     if args.json:
         print(json.dumps(result))
-        return
+        sys.exit(1 if failed else 0)
     lat = result["latency_ms"]
     print(
         f"{result['students']} students → {result['workers']} workers + Redis → "
         f"{result['dashboards']} dashboards, {args.batch} event(s)/POST, {args.duration}s\n"
         f"  acknowledged: {result['acknowledged_events_per_s']} events/s "
         f"({result['events_acknowledged']} events)\n"
+        f"  stored: {result['events_stored']} of {result['events_acknowledged']} acknowledged\n"
         f"  POST answered (ms): p50 {result['post_ms']['p50']}  "  # type: ignore[index]
         f"p99 {result['post_ms']['p99']}\n"  # type: ignore[index]
         f"  received by every dashboard: >= {result['events_per_dashboard_min']} events\n"
         f"  POST → dashboard latency ms: p50 {lat['p50']}  p95 {lat['p95']}  "  # type: ignore[index]
         f"p99 {lat['p99']}  max {lat['max']}"  # type: ignore[index]
     )
+    if failed:
+        sys.exit("acknowledged events are missing from the store")
 
 
 if __name__ == "__main__":

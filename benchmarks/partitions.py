@@ -15,7 +15,7 @@ of the oldest month (`cell-monitor db prune`'s code) on the partitioned layout
 
 Usage (from the repository root; figures in docs/benchmarks.md):
 
-    .venv/bin/python benchmarks/partitions.py                        # both layouts, 10M
+    .venv/bin/python benchmarks/partitions.py                        # partitioned, 10M
     .venv/bin/python benchmarks/partitions.py --layout partitioned --events 1000000
     .venv/bin/python benchmarks/partitions.py --keep                 # keep the databases
 
@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -59,6 +59,8 @@ from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.live_store import live_states
 from cell_monitor.storage.retention import prune
 
+# The revision whose schema LOAD_SQL fills (the partitioned log).
+LOG_REVISION = "0005"
 NOTEBOOKS = 20
 LESSONS_PER_WEEK = 3
 LESSON_SECONDS = 2 * 3600
@@ -121,6 +123,9 @@ QUERIES: list[Query] = [
         "activity per minute, 1 h", lambda c, _: executions_per_minute(c.engine, *window(1, c.now))
     ),
     Query(
+        "activity per minute, 6 h", lambda c, _: executions_per_minute(c.engine, *window(6, c.now))
+    ),
+    Query(
         "activity per minute, 8 h", lambda c, _: executions_per_minute(c.engine, *window(8, c.now))
     ),
     # The dashboard's views (Progress, Errors, student detail).
@@ -136,6 +141,14 @@ QUERIES: list[Query] = [
     Query(
         "hotspots, all notebooks, 1 h",
         lambda c, _: error_hotspots(c.engine, None, c.now - timedelta(hours=1), 50),
+    ),
+    Query(
+        "hotspots, all notebooks, 24 h",
+        lambda c, _: error_hotspots(c.engine, None, c.now - timedelta(hours=24), 50),
+    ),
+    Query(
+        "hotspots, all notebooks, whole term",
+        lambda c, _: error_hotspots(c.engine, None, None, 50),
     ),
     Query("student detail", lambda c, _: student_detail(c.engine, c.student(), limit=50)),
 ]
@@ -288,6 +301,36 @@ async def load(engine: AsyncEngine, args: argparse.Namespace, start: datetime) -
     return time.perf_counter() - began
 
 
+async def verify(engine: AsyncEngine, events: int) -> None:
+    """The log holds --events events, and what is derived from it agrees: else exit 1."""
+    checks = {
+        "events": "SELECT count(*) FROM events",
+        "students' events": "SELECT sum(event_count) FROM students",
+    }
+    async with engine.connect() as conn:
+        if await conn.run_sync(lambda c: inspect(c).has_table("event_ids")):
+            checks["event ids"] = "SELECT count(*) FROM event_ids"
+        executions = (await conn.execute(text("SELECT count(*) FROM cell_executions"))).scalar_one()
+        typed = (
+            await conn.execute(
+                text("SELECT count(*) FROM events WHERE event_type = 'cell_executed'")
+            )
+        ).scalar_one()
+        if await conn.run_sync(lambda c: inspect(c).has_table("event_type_counts")):
+            checks["events per type"] = "SELECT sum(events) FROM event_type_counts"
+        got = {
+            name: int((await conn.execute(text(sql))).scalar_one()) for name, sql in checks.items()
+        }
+    print(
+        "stored: "
+        + ", ".join(f"{name} {n:,} of {events:,}" for name, n in got.items())
+        + f"; executions {executions:,} of {typed:,}",
+        flush=True,
+    )
+    if any(n != events for n in got.values()) or executions != typed:
+        raise SystemExit("stored counts differ from what was loaded")
+
+
 async def time_queries(ctx: Context, repeat: int) -> dict[str, tuple[float, float]]:
     results = {}
     for query in QUERIES:
@@ -305,20 +348,36 @@ async def time_queries(ctx: Context, repeat: int) -> dict[str, tuple[float, floa
 
 
 async def run_layout(args: argparse.Namespace, layout: str) -> dict[str, Any]:
-    name = f"cell_monitor_bench_{layout}_{uuid.uuid4().hex[:8]}"
-    await _admin(args.pg_admin_url, f"CREATE DATABASE {name}")
+    name = args.reuse or f"cell_monitor_bench_{layout}_{uuid.uuid4().hex[:8]}"
+    if not args.reuse:
+        await _admin(args.pg_admin_url, f"CREATE DATABASE {name}")
     url = _url(args.pg_admin_url, name)
     settings = Settings(database_url=url, slow_query_ms=1e9, db_command_timeout_seconds=7200)
     try:
-        revision = "head" if layout == "partitioned" else "0003"
-        await migrations.upgrade_async(settings, revision=revision)
+        # The log is loaded at the revision that created it (LOAD_SQL writes the
+        # log only); later revisions then build what they derive from it.
+        revision = LOG_REVISION if layout == "partitioned" else "0003"
+        if not args.reuse:
+            await migrations.upgrade_async(settings, revision=revision)
         engine = create_engine(settings)
         now = datetime.now(timezone.utc)
         start = partitions.add_months(partitions.month_start(now), -args.months)
         try:
-            print(f"{layout}: loading {args.events:,} events into {name}", flush=True)
-            seconds = await load(engine, args, start)
-            print(f"{layout}: loaded in {seconds:.0f} s", flush=True)
+            seconds = 0.0
+            if not args.reuse:
+                print(f"{layout}: loading {args.events:,} events into {name}", flush=True)
+                seconds = await load(engine, args, start)
+                print(f"{layout}: loaded in {seconds:.0f} s", flush=True)
+            upgrade_s = 0.0
+            if layout == "partitioned":
+                began = time.perf_counter()
+                await migrations.upgrade_async(settings, revision="head")
+                upgrade_s = time.perf_counter() - began
+                async with engine.connect() as conn:
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await conn.execute(text("ANALYZE"))
+                print(f"{layout}: upgraded to head in {upgrade_s:.0f} s", flush=True)
+            await verify(engine, args.events)
             async with engine.connect() as conn:
                 last = (await conn.execute(text("SELECT max(event_time) FROM events"))).scalar()
                 size = (
@@ -327,9 +386,9 @@ async def run_layout(args: argparse.Namespace, layout: str) -> dict[str, Any]:
                     )
                 ).scalar()
             ctx = Context(engine, last, args.students)
-            result: dict[str, Any] = {"load_s": seconds, "size": size}
+            result: dict[str, Any] = {"load_s": seconds, "upgrade_s": upgrade_s, "size": size}
             result["queries"] = await time_queries(ctx, args.repeat)
-            if layout == "partitioned" or args.prune_plain:
+            if not args.no_prune and (layout == "partitioned" or args.prune_plain):
                 age = now - partitions.add_months(start, 1)
                 began = time.perf_counter()
                 report = await prune(engine, settings, age)
@@ -339,7 +398,7 @@ async def run_layout(args: argparse.Namespace, layout: str) -> dict[str, Any]:
         finally:
             await engine.dispose()
     finally:
-        if not args.keep:
+        if not args.keep and not args.reuse:
             await _admin(args.pg_admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
@@ -355,7 +414,11 @@ def report(results: dict[str, dict[str, Any]]) -> None:
             cells.append(f"{p50:.1f} / {p95:.1f}")
         print(f"| {query.name} | " + " | ".join(cells) + " |")
     for layout, result in results.items():
-        print(f"{layout}: load {result['load_s']:.0f} s, database {result['size']}", end="")
+        print(
+            f"{layout}: load {result['load_s']:.0f} s, upgrade to head "
+            f"{result['upgrade_s']:.0f} s, database {result['size']}",
+            end="",
+        )
         if "prune" in result:
             pruned = result["prune"]
             print(
@@ -371,15 +434,31 @@ def report(results: dict[str, dict[str, Any]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--layout", choices=["both", "partitioned", "plain"], default="both")
+    parser.add_argument(
+        "--layout",
+        choices=["both", "partitioned", "plain"],
+        default="partitioned",
+        help="plain (revision 0003, the baseline of docs/benchmarks.md) runs only with code of "
+        "that schema: later revisions added columns the queries read (e.g. 0006's "
+        "students.help_dismissed_at); run it from a checkout of 94c3171 or earlier",
+    )
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--prune-plain", action="store_true", help="Also time the plain prune.")
     parser.add_argument("--keep", action="store_true", help="Keep the databases.")
+    parser.add_argument("--no-prune", action="store_true", help="Do not time a prune.")
+    parser.add_argument(
+        "--reuse",
+        metavar="DATABASE",
+        help="Time a database kept by --keep (partitioned layout) instead of loading one: "
+        "it is upgraded to head first (the upgrade is timed), and kept.",
+    )
     args = parser.parse_args()
     layouts = ["partitioned", "plain"] if args.layout == "both" else [args.layout]
+    if "plain" in layouts and migrations.head_revision() > "0005":
+        parser.error("--layout plain needs code at schema 0005 or earlier (see --help)")
 
     async def _all() -> dict[str, dict[str, Any]]:
         return {layout: await run_layout(args, layout) for layout in layouts}

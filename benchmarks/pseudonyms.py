@@ -75,6 +75,16 @@ def main() -> None:
             ("class of 200, warm cache", 200, False),
         ):
             items = batch(args.events, students)
+            checked = validate_batch(items, pseudo)
+            hidden = sum(
+                e.email_address != i["emailAddress"]
+                for e, i in zip(checked.events, items, strict=False)
+            )
+            print(
+                f"{label}: validated {len(checked.events)} of {len(items)}, {hidden} pseudonymized"
+            )
+            if len(checked.events) != len(items) or hidden != len(items):
+                raise SystemExit("a batch did not validate and pseudonymize in full")
             off, on = compare(plain, pseudo, items, args.rounds, cold)
             print(
                 f"{label}: {off:.2f} µs/event off, {on:.2f} µs/event on "

@@ -20,8 +20,10 @@ from cell_monitor.progress import NO_PROGRESS, Progress
 from cell_monitor.storage.models import (
     Base,
     CellExecution,
+    ErrorStudent,
     Event,
     InstructorAction,
+    LatestRun,
     LearningSession,
     Notebook,
     Student,
@@ -35,7 +37,7 @@ def _value(value: Any) -> Any:
 
 async def _rows(conn: AsyncConnection, model: type[Base], *where: Any) -> list[dict[str, Any]]:
     table = cast(Table, model.__table__)
-    stmt = select(table).where(*where).order_by(table.c.id)
+    stmt = select(table).where(*where).order_by(*table.primary_key.columns)
     result = await conn.execute(stmt)
     return [{k: _value(v) for k, v in row._mapping.items()} for row in result.all()]
 
@@ -96,4 +98,7 @@ _EXPORTED: tuple[tuple[str, type[Base], Callable[[list[int]], Any]], ...] = (
     ("events", Event, lambda ids: Event.student_id.in_(ids)),
     ("cellExecutions", CellExecution, lambda ids: CellExecution.student_id.in_(ids)),
     ("instructorActions", InstructorAction, lambda ids: InstructorAction.student_id.in_(ids)),
+    # Derived from their executions by the writer (storage/report_tables.py).
+    ("latestRuns", LatestRun, lambda ids: LatestRun.student_id.in_(ids)),
+    ("errorGroupEntries", ErrorStudent, lambda ids: ErrorStudent.student_id.in_(ids)),
 )

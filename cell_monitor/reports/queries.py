@@ -17,6 +17,7 @@ from cell_monitor.storage.models import (
     EXECUTION_OF_EVENT,
     CellExecution,
     Event,
+    EventTypeCount,
     LearningSession,
     Notebook,
     Student,
@@ -184,20 +185,27 @@ async def list_students(engine: AsyncEngine, team: str | None = None) -> Student
 
 
 async def stats(engine: AsyncEngine) -> StatsOut:
-    """Totals; the per-student counters make these independent of the log's size."""
+    """Totals; kept counters make these independent of the log's size.
+
+    Like the students' counters, the counts per type include pruned events and
+    drop with an erased student's (storage/retention.py, privacy/erasure.py).
+    """
     totals = select(
         func.count(Student.id),
         func.coalesce(func.sum(Student.event_count), 0),
         func.coalesce(func.sum(Student.execution_count), 0),
         func.coalesce(func.sum(Student.error_count), 0),
     )
-    by_type = select(Event.event_type, func.count()).group_by(Event.event_type)
+    # Per-type counts are kept by the writer (storage/report_tables.py), in shards.
+    total = func.sum(EventTypeCount.events)
+    by_type = select(EventTypeCount.event_type, total).group_by(EventTypeCount.event_type)
+    by_type = by_type.having(total > 0)
     span = select(func.min(Event.event_time), func.max(Event.event_time))
     async with engine.connect() as conn:
         students, events, executions, errors = (await conn.execute(totals)).one()
         notebooks = (await conn.execute(select(func.count(Notebook.id)))).scalar_one()
         sessions = (await conn.execute(select(func.count(LearningSession.id)))).scalar_one()
-        types = {name: count for name, count in (await conn.execute(by_type)).all()}
+        types = {name: int(count) for name, count in (await conn.execute(by_type)).all()}
         first, last = (await conn.execute(span)).one()
     return StatsOut(
         events=int(events),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, literal, select, tuple_, union_all
+from sqlalchemy import and_, func, literal, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.contract.reads import HelpEntry, SessionOut, StudentDetail, TimelineExecution
@@ -61,6 +61,14 @@ async def student_detail(
 
 def _executions(student_id: int, limit: int, after: Cursor | None) -> Any:
     ce = CellExecution
+    # The page's keys first, alone: ordered by the (student_id, event_time)
+    # index and stopped at the limit. Joined in one query, PostgreSQL fetched
+    # and sorted every execution of the student instead (1.5 s at 10 million
+    # events, benchmarks/partitions.py).
+    page = select(ce.id, ce.event_time).where(ce.student_id == student_id)
+    if after is not None:
+        page = page.where(tuple_(ce.event_time, ce.id) < tuple_(*after))
+    keys = page.order_by(ce.event_time.desc(), ce.id.desc()).limit(limit + 1).subquery()
     stmt = (
         select(
             ce.id,
@@ -77,13 +85,12 @@ def _executions(student_id: int, limit: int, after: Cursor | None) -> Any:
             ce.error_message,
             func.substr(ce.result, 1, OUTPUT_SUMMARY_CHARS).label("output"),
         )
+        .select_from(keys)
+        .join(ce, and_(ce.id == keys.c.id, ce.event_time == keys.c.event_time))
         .join(Event, EXECUTION_OF_EVENT)  # one partition per lookup on PostgreSQL
         .outerjoin(Notebook, Notebook.id == ce.notebook_id)
-        .where(ce.student_id == student_id)
     )
-    if after is not None:
-        stmt = stmt.where(tuple_(ce.event_time, ce.id) < tuple_(*after))
-    return stmt.order_by(ce.event_time.desc(), ce.id.desc()).limit(limit + 1)
+    return stmt.order_by(keys.c.event_time.desc(), keys.c.id.desc())
 
 
 def _execution(r: Any) -> TimelineExecution:

@@ -185,6 +185,108 @@ class CellExecution(Base):
     duration_ms: Mapped[float | None] = mapped_column(Float)
 
 
+class LatestRun(Base):
+    """The latest run of each (student, notebook, cell), kept by the writer.
+
+    What the progress heatmap shows, so it reads one row per cell of a student
+    instead of the notebook's whole history. Newest means the greatest
+    (event_time, event pk): a late event does not replace a newer run. `runs`
+    and `first_at` count every run stored (a prune removes a row only when its
+    latest run is pruned, see storage/retention.py).
+    """
+
+    __tablename__ = "latest_runs"
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), primary_key=True
+    )
+    notebook_id: Mapped[int] = mapped_column(
+        ForeignKey("notebooks.id", ondelete="CASCADE"), primary_key=True
+    )
+    cell_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_event_pk: Mapped[int] = mapped_column(BigInteger)
+    failed: Mapped[bool] = mapped_column(Boolean)
+    error_name: Mapped[str | None] = mapped_column(String(512))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    runs: Mapped[int] = mapped_column(BigInteger)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class EventTypeCount(Base):
+    """Stored events per type (`/api/v1/stats`), in a few rows per type.
+
+    Several commits run at once; each adds to the row of its own `shard` (its
+    connection's), so they do not queue on one hot row. Readers sum the shards.
+    Like the students' counters: lowered by an erasure, not by a prune.
+    """
+
+    __tablename__ = "event_type_counts"
+    event_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExecutionMinute(Base):
+    """Cell executions and errors per minute and notebook (activity chart, notebook list).
+
+    `minute` is whole minutes since 1970 UTC of the execution's event_time;
+    `notebook_id` is 0 for executions outside a notebook. Sharded like
+    EventTypeCount. A prune removes the minutes before the cutoff's minute.
+    """
+
+    __tablename__ = "execution_minutes"
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    notebook_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    executions: Mapped[int] = mapped_column(BigInteger)
+    errors: Mapped[int] = mapped_column(BigInteger)
+
+
+class ErrorGroup(Base):
+    """A hotspot: one (notebook, cell, error name, message), as the dashboard groups errors.
+
+    `group_key` is a hash of the four (a message can be longer than an index
+    key may be); storage/report_tables.py computes it.
+    """
+
+    __tablename__ = "error_groups"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(64), unique=True)
+    notebook_id: Mapped[int | None] = mapped_column(BigInteger)
+    cell_index: Mapped[int | None] = mapped_column(Integer)
+    error_name: Mapped[str | None] = mapped_column(String(512))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class ErrorGroupCount(Base):
+    """How many students hit a group and how often; sharded like EventTypeCount.
+
+    When the group was last hit is the newest of its error_students rows.
+    """
+
+    __tablename__ = "error_group_counts"
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("error_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    students: Mapped[int] = mapped_column(BigInteger)
+    occurrences: Mapped[int] = mapped_column(BigInteger)
+
+
+class ErrorStudent(Base):
+    """A student's errors of one group: how many, the latest when (the hotspot's "who")."""
+
+    __tablename__ = "error_students"
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("error_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), primary_key=True
+    )
+    occurrences: Mapped[int] = mapped_column(BigInteger)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class SinkPosition(Base):
     """How far a sink (e.g. InfluxDB) has read the event log, so it resumes there."""
 
@@ -262,6 +364,19 @@ Index(
     "ix_cell_executions_notebook_time", CellExecution.notebook_id, CellExecution.event_time.desc()
 )
 Index("ix_cell_executions_notebook_cell", CellExecution.notebook_id, CellExecution.cell_index)
+# The report tables' lookups (revision 0008): a notebook's heatmap, the notebook
+# list's students of a window, a hotspot's students, a student's rows on erasure.
+Index("ix_latest_runs_notebook", LatestRun.notebook_id, LatestRun.student_id)
+Index("ix_latest_runs_last_at", LatestRun.last_at)
+Index("ix_error_students_group_last", ErrorStudent.group_id, ErrorStudent.last_at.desc())
+Index("ix_error_students_student", ErrorStudent.student_id)
+# Hotspots over a window read only the window's errors (12 % of executions).
+Index(
+    "ix_cell_executions_errors_time",
+    CellExecution.event_time.desc(),
+    sqlite_where=CellExecution.has_error,
+    postgresql_where=CellExecution.has_error,
+)
 
 # How an event finds its execution. event_time is part of it (the same value on
 # both rows) so that PostgreSQL, where both tables are partitioned by it, looks

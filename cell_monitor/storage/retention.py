@@ -12,8 +12,14 @@ configured): its saved position says which ids it has handled, and a row above
 it is held back until a later prune. Whatever InfluxDB itself keeps is governed
 by its own retention policy.
 
-The per-student counters on `students` (events, executions, errors) count
-everything a student ever did and are not decreased by a prune.
+The per-student counters on `students` (events, executions, errors) and the
+events per type of `/api/v1/stats` (event_type_counts) count everything ever
+stored and are not decreased by a prune. The other report tables
+(storage/report_tables.py) lose what lies before the cutoff: a cell's latest run
+(latest_runs) when that run is older (its `runs` keeps counting older ones), the
+per-minute counts of the minutes before the cutoff's minute, and a student's
+hotspot entry (error_students, and with it their part of the group's counts)
+when their latest such error is older; a group no student is left in goes.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import Settings
 from cell_monitor.progress import NO_PROGRESS, Progress
-from cell_monitor.storage import partitions
+from cell_monitor.storage import partitions, report_tables
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import UtcDateTime
 
@@ -49,6 +55,7 @@ class PruneReport:
     sessions: int = 0
     instructor_actions: int = 0
     held_back: int = 0
+    report_rows: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         verb = "would remove" if self.dry_run else "removed"
@@ -62,6 +69,8 @@ class PruneReport:
             f"  instructor actions: {self.instructor_actions}",
             f"  partitions dropped whole: {dropped}",
         ]
+        for table, count in self.report_rows.items():
+            lines.append(f"  {table.replace('_', ' ')}: {count}")
         if self.held_back:
             lines.append(
                 f"  kept {self.held_back} events the InfluxDB sink has not written yet "
@@ -103,6 +112,9 @@ async def prune(
     await pruner.delete_events()
     if await _partitioned(engine):
         await pruner.trim_event_ids()
+    if not dry_run:
+        async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+            report.report_rows = await report_tables.prune_before(conn, cutoff)
     report.sessions = await pruner.delete_rows("sessions", "id", "last_seen")
     report.instructor_actions = await pruner.delete_rows("instructor_actions", "id", "at")
     log.info("Prune: %s", "; ".join(line.strip() for line in report.lines()))

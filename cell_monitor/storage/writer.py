@@ -1,8 +1,9 @@
 """Writing one group of events in one transaction, exactly once per eventId.
 
 Rows are touched in a fixed order (students, notebooks, sessions, events,
-executions; keys sorted within each) so that concurrent transactions of several
-workers lock the same rows in the same order and cannot deadlock each other.
+executions, then the report tables; keys sorted within each) so that concurrent
+transactions of several workers lock the same rows in the same order and cannot
+deadlock each other.
 The statements themselves are in bulk.py, one implementation per database.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.domain.live_status import LiveState, apply_events
 from cell_monitor.domain.records import NewEvent, WriteOutcome
+from cell_monitor.storage import report_tables
 from cell_monitor.storage.bulk import Bulk, bulk_for
 from cell_monitor.storage.live_rows import state_from_row, state_values
 
@@ -47,6 +49,8 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
         event.pk = inserted[event.event_id]
     await _insert_executions(conn, bulk, stored, student_ids, notebook_ids)
     changes = await _store_states(conn, bulk, stored, students)
+    # What the dashboard's views read, in the same transaction (report_tables.py).
+    await report_tables.record(conn, stored, student_ids, notebook_ids)
 
     outcomes = []
     for event in events:

@@ -1,0 +1,441 @@
+"""The report tables: what the dashboard's views read, kept current by every commit.
+
+A group write (writer.py) adds its stored events here in the same transaction,
+so the views cost what they show instead of what the log holds:
+
+- latest_runs: the newest run per (student, notebook, cell): the progress heatmap,
+  and the notebook list's students of a window;
+- event_type_counts: events per type (`/api/v1/stats`);
+- execution_minutes: executions and errors per minute and notebook (activity
+  chart, notebook list);
+- error_groups / error_group_counts / error_students: errors per (notebook,
+  cell, name, message) and who hit them (hotspots over the whole term).
+
+Counters that every commit adds to (types, minutes, group counts) are sharded:
+a commit adds to the row of its connection's shard, so concurrent commits do
+not queue on one row; readers sum the shards. Everything here is additive, so
+erasure (privacy/erasure.py) and prune (retention.py) subtract what they remove
+through `remove_students` / `prune_before`, out of the existing shard rows.
+
+Rows are written in key order within a group, like the writer's other tables,
+so concurrent transactions cannot deadlock on them. Revision 0008 creates and
+backfills the tables; a test recomputes all of them from the log
+(tests/integration/test_report_tables.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cell_monitor.domain.records import NewEvent
+from cell_monitor.storage.models import (
+    ErrorGroup,
+    ErrorGroupCount,
+    ErrorStudent,
+    Event,
+    EventTypeCount,
+    ExecutionMinute,
+    LatestRun,
+    UtcDateTime,
+)
+
+SHARDS = 8
+# Executions outside a notebook count in execution_minutes under this id.
+NO_NOTEBOOK = 0
+_SHARD_KEY = "cell_monitor_report_shard"
+_next_shard = itertools.count(os.getpid())
+
+
+def shard_of(conn: AsyncConnection) -> int:
+    """This connection's counter shard (kept with the pooled connection)."""
+    info = conn.info
+    if _SHARD_KEY not in info:
+        info[_SHARD_KEY] = next(_next_shard) % SHARDS
+    return int(info[_SHARD_KEY])
+
+
+def epoch_minute(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() // 60)
+
+
+def group_key(
+    notebook_id: int | None, cell_index: int | None, name: str | None, message: str | None
+) -> str:
+    """The hash naming one hotspot group; revision 0008 computes the same in SQL."""
+    parts = ("-" if v is None else f"v{v}" for v in (notebook_id, cell_index, name, message))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _insert(conn: AsyncConnection, model: Any) -> Any:
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(model)
+
+
+def _later(a: Any, b: Any) -> Any:
+    return case((b > a, b), else_=a)
+
+
+async def record(
+    conn: AsyncConnection,
+    events: Sequence[NewEvent],
+    student_ids: dict[str, int],
+    notebook_ids: dict[str, int],
+) -> None:
+    """Add the newly stored `events` (their pk set) of a group to the report tables."""
+    if not events:
+        return
+    executions = [
+        (e, student_ids[e.student_key], notebook_ids.get(e.notebook_path or ""))
+        for e in events
+        if e.is_execution
+    ]
+    if executions:
+        await _record_latest_runs(conn, executions)
+        await _record_errors(conn, [x for x in executions if x[0].has_error])
+    # The shared counters last: their rows are held until COMMIT from here on.
+    shard = shard_of(conn)
+    if executions:
+        await _record_minutes(conn, executions, shard)
+    await _record_types(conn, events, shard)
+
+
+Execution = tuple[NewEvent, int, int | None]
+
+
+async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execution]) -> None:
+    rows: dict[tuple[int, int, int], dict[str, Any]] = {}
+    for event, student_id, notebook_id in executions:
+        if notebook_id is None or event.cell_index is None:
+            continue  # the heatmap places a run by notebook and cell
+        key = (student_id, notebook_id, event.cell_index)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = {"runs": 0, "first_at": event.event_time, "last_at": None}
+        row["runs"] += 1
+        row["first_at"] = min(row["first_at"], event.event_time)
+        if row["last_at"] is None or (event.event_time, event.pk) > (
+            row["last_at"],
+            row["last_event_pk"],
+        ):
+            row.update(
+                last_at=event.event_time,
+                last_event_pk=event.pk,
+                failed=event.has_error,
+                error_name=event.error_name if event.has_error else None,
+                error_message=event.error_message if event.has_error else None,
+            )
+    if not rows:
+        return
+    values = [
+        {"student_id": k[0], "notebook_id": k[1], "cell_index": k[2], **row}
+        for k, row in sorted(rows.items())
+    ]
+    stmt = _insert(conn, LatestRun)
+    new, old = stmt.excluded, LatestRun.__table__.c
+    # Newest by (event_time, pk): a late event adds to the count but does not
+    # replace a newer run.
+    newer = or_(
+        new.last_at > old.last_at,
+        and_(new.last_at == old.last_at, new.last_event_pk > old.last_event_pk),
+    )
+    latest = ("last_at", "last_event_pk", "failed", "error_name", "error_message")
+    set_ = {name: case((newer, new[name]), else_=old[name]) for name in latest}
+    set_["runs"] = old.runs + new.runs
+    set_["first_at"] = case((new.first_at < old.first_at, new.first_at), else_=old.first_at)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[LatestRun.student_id, LatestRun.notebook_id, LatestRun.cell_index],
+        set_=set_,
+    )
+    await conn.execute(stmt, values)
+
+
+async def _record_errors(conn: AsyncConnection, errors: Sequence[Execution]) -> None:
+    if not errors:
+        return
+    groups: dict[str, tuple[int | None, int | None, str | None, str | None]] = {}
+    per_student: dict[tuple[str, int], list[Any]] = {}
+    for event, student_id, notebook_id in errors:
+        parts = (notebook_id, event.cell_index, event.error_name, event.error_message)
+        key = group_key(*parts)
+        groups[key] = parts
+        entry = per_student.setdefault((key, student_id), [0, event.event_time])
+        entry[0] += 1
+        entry[1] = max(entry[1], event.event_time)
+    ids = await _group_ids(conn, groups)
+    students = sorted({s for _, s in per_student})
+    known = await conn.execute(
+        select(ErrorStudent.group_id, ErrorStudent.student_id).where(
+            ErrorStudent.student_id.in_(students), ErrorStudent.group_id.in_(ids.values())
+        )
+    )
+    # Race-free: this transaction holds the students' rows (writer.py), so no
+    # other one adds a pair of theirs meanwhile.
+    existing = {(g, s) for g, s in known.all()}
+    pairs = sorted(
+        (ids[key], student, count, last) for (key, student), (count, last) in per_student.items()
+    )
+    stmt = _insert(conn, ErrorStudent)
+    new, old = stmt.excluded, ErrorStudent.__table__.c
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ErrorStudent.group_id, ErrorStudent.student_id],
+        set_={
+            "occurrences": old.occurrences + new.occurrences,
+            "last_at": _later(old.last_at, new.last_at),
+        },
+    )
+    await conn.execute(
+        stmt,
+        [
+            {"group_id": g, "student_id": s, "occurrences": n, "last_at": last}
+            for g, s, n, last in pairs
+        ],
+    )
+    deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for group, student, count, _ in pairs:
+        deltas[group][0] += (group, student) not in existing
+        deltas[group][1] += count
+    await _add_group_counts(conn, deltas, shard_of(conn))
+
+
+async def _group_ids(
+    conn: AsyncConnection, groups: dict[str, tuple[int | None, int | None, str | None, str | None]]
+) -> dict[str, int]:
+    lookup = select(ErrorGroup.group_key, ErrorGroup.id).where(
+        ErrorGroup.group_key.in_(bindparam("keys", expanding=True))
+    )
+    ids = dict((await conn.execute(lookup, {"keys": sorted(groups)})).all())
+    missing = sorted(set(groups) - set(ids))
+    if missing:
+        # DO NOTHING, not an update: an existing group row is never locked here.
+        stmt = _insert(conn, ErrorGroup).on_conflict_do_nothing(
+            index_elements=[ErrorGroup.group_key]
+        )
+        rows = [
+            {
+                "group_key": key,
+                "notebook_id": groups[key][0],
+                "cell_index": groups[key][1],
+                "error_name": groups[key][2],
+                "error_message": groups[key][3],
+            }
+            for key in missing
+        ]
+        await conn.execute(stmt, rows)
+        ids.update((await conn.execute(lookup, {"keys": missing})).all())
+    return ids
+
+
+async def _add_group_counts(
+    conn: AsyncConnection, deltas: dict[int, list[int]], shard: int
+) -> None:
+    if not deltas:
+        return
+    stmt = _insert(conn, ErrorGroupCount)
+    new, old = stmt.excluded, ErrorGroupCount.__table__.c
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ErrorGroupCount.group_id, ErrorGroupCount.shard],
+        set_={
+            "students": old.students + new.students,
+            "occurrences": old.occurrences + new.occurrences,
+        },
+    )
+    await conn.execute(
+        stmt,
+        [
+            {"group_id": g, "shard": shard, "students": d[0], "occurrences": d[1]}
+            for g, d in sorted(deltas.items())
+        ],
+    )
+
+
+async def _record_minutes(
+    conn: AsyncConnection, executions: Sequence[Execution], shard: int
+) -> None:
+    counts: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for event, _, notebook_id in executions:
+        entry = counts[(epoch_minute(event.event_time), notebook_id or NO_NOTEBOOK)]
+        entry[0] += 1
+        entry[1] += bool(event.has_error)
+    await add_minutes(conn, counts, shard)
+
+
+async def add_minutes(
+    conn: AsyncConnection, counts: dict[tuple[int, int], list[int]], shard: int
+) -> None:
+    """Add {(minute, notebook id): [executions, errors]} (negative to subtract)."""
+    if not counts:
+        return
+    stmt = _insert(conn, ExecutionMinute)
+    new, old = stmt.excluded, ExecutionMinute.__table__.c
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ExecutionMinute.minute, ExecutionMinute.notebook_id, ExecutionMinute.shard],
+        set_={"executions": old.executions + new.executions, "errors": old.errors + new.errors},
+    )
+    rows = [
+        {"minute": m, "notebook_id": n, "shard": shard, "executions": c[0], "errors": c[1]}
+        for (m, n), c in sorted(counts.items())
+    ]
+    await conn.execute(stmt, rows)
+
+
+async def _record_types(conn: AsyncConnection, events: Sequence[NewEvent], shard: int) -> None:
+    counts: dict[str, int] = defaultdict(int)
+    for event in events:
+        counts[event.event_type] += 1
+    await add_types(conn, counts, shard)
+
+
+async def add_types(conn: AsyncConnection, counts: dict[str, int], shard: int) -> None:
+    """Add {event type: count} (negative to subtract)."""
+    if not counts:
+        return
+    stmt = _insert(conn, EventTypeCount)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[EventTypeCount.event_type, EventTypeCount.shard],
+        set_={"events": EventTypeCount.__table__.c.events + stmt.excluded.events},
+    )
+    rows = [{"event_type": t, "shard": shard, "events": n} for t, n in sorted(counts.items())]
+    await conn.execute(stmt, rows)
+
+
+# --- Removing what erasure and prune remove -------------------------------------------
+
+
+async def remove_students(conn: AsyncConnection, ids: Sequence[int]) -> dict[str, int]:
+    """Take the students' part out of every report table; call before their events go.
+
+    Counters get the students' contribution subtracted (read from the log and the
+    students' own rows); their rows, and groups no student is left in, are deleted.
+    """
+    if not ids:
+        return {}
+    by_type = await conn.execute(
+        select(Event.event_type, func.count())
+        .where(Event.student_id.in_(ids))
+        .group_by(Event.event_type)
+    )
+    await subtract(conn, EventTypeCount, {(t,): [n] for t, n in by_type.all()})
+    minute = _minute_sql(conn)
+    per_minute = await conn.execute(
+        text(
+            f"SELECT {minute} AS minute, coalesce(notebook_id, {NO_NOTEBOOK}) AS notebook_id, "
+            "count(*) AS n, sum(CASE WHEN has_error THEN 1 ELSE 0 END) AS e "
+            "FROM cell_executions WHERE student_id IN :ids GROUP BY 1, 2"
+        ).bindparams(bindparam("ids", expanding=True)),
+        {"ids": list(ids)},
+    )
+    await subtract(
+        conn, ExecutionMinute, {(m, nb): [n, int(e)] for m, nb, n, e in per_minute.all()}
+    )
+    counts = {"latest_runs": await _delete(conn, delete(LatestRun), LatestRun.student_id, ids)}
+    counts.update(await _remove_error_students(conn, ErrorStudent.student_id.in_(ids)))
+    return counts
+
+
+async def prune_before(conn: AsyncConnection, cutoff: datetime) -> dict[str, int]:
+    """Remove the report rows whose latest data is older than `cutoff` (retention)."""
+    if conn.dialect.name == "postgresql":
+        # Writers hold a student's row for their whole group (writer.py); holding
+        # the same rows keeps them from re-adding a pair while it is removed here.
+        await conn.execute(
+            text(
+                "SELECT id FROM students WHERE id IN (SELECT student_id FROM error_students "
+                "WHERE last_at < :cutoff) ORDER BY id FOR UPDATE"
+            ).bindparams(bindparam("cutoff", type_=UtcDateTime())),
+            {"cutoff": cutoff},
+        )
+    counts = {
+        "latest_runs": await _delete(conn, delete(LatestRun), LatestRun.last_at, cutoff, "<"),
+        "execution_minutes": await _delete(
+            conn, delete(ExecutionMinute), ExecutionMinute.minute, epoch_minute(cutoff), "<"
+        ),
+    }
+    counts.update(await _remove_error_students(conn, ErrorStudent.last_at < cutoff))
+    return counts
+
+
+_COUNTERS: dict[Any, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    EventTypeCount: (("event_type",), ("events",)),
+    ExecutionMinute: (("minute", "notebook_id"), ("executions", "errors")),
+    ErrorGroupCount: (("group_id",), ("students", "occurrences")),
+}
+
+
+async def subtract(
+    conn: AsyncConnection, model: Any, amounts: dict[tuple[Any, ...], list[int]]
+) -> None:
+    """Take `amounts` off a sharded counter, key by key, out of its existing shard rows.
+
+    The rows of a key are locked and emptied one after the other (a row at zero
+    goes), so what is removed leaves no trace, and a concurrent commit adding to
+    the same key waits rather than being overwritten.
+    """
+    keys, values = _COUNTERS[model]
+    table = model.__table__
+    for key in sorted(amounts):
+        left = list(amounts[key])
+        where = and_(*(table.c[k] == v for k, v in zip(keys, key, strict=True)))
+        query = select(table.c.shard, *(table.c[v] for v in values)).where(where)
+        query = query.order_by(table.c.shard)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        rows = (await conn.execute(query)).all()
+        for n, row in enumerate(rows):
+            last = n == len(rows) - 1
+            new = []
+            for i, have in enumerate(row[1:]):
+                take = left[i] if last else min(left[i], have)
+                left[i] -= take
+                new.append(have - take)
+            shard = and_(where, table.c.shard == row.shard)
+            if any(new):
+                await conn.execute(
+                    table.update().where(shard).values(dict(zip(values, new, strict=True)))
+                )
+            else:
+                await conn.execute(table.delete().where(shard))
+
+
+async def _delete(conn: AsyncConnection, stmt: Any, column: Any, value: Any, op: str = "in") -> int:
+    where = column.in_(value) if op == "in" else column < value
+    return int((await conn.execute(stmt.where(where))).rowcount or 0)
+
+
+async def _remove_error_students(conn: AsyncConnection, where: Any) -> dict[str, int]:
+    removed = (
+        await conn.execute(
+            select(ErrorStudent.group_id, func.count(), func.sum(ErrorStudent.occurrences))
+            .where(where)
+            .group_by(ErrorStudent.group_id)
+        )
+    ).all()
+    if not removed:
+        return {"error_students": 0, "error_groups": 0}
+    rows = int((await conn.execute(delete(ErrorStudent).where(where))).rowcount or 0)
+    await subtract(conn, ErrorGroupCount, {(g,): [int(n), int(o)] for g, n, o in removed})
+    # A group no student is left in goes (its message came from them).
+    touched = [g for g, _, _ in removed]
+    left = select(ErrorStudent.group_id).where(ErrorStudent.group_id.in_(touched))
+    empty = [g for g in touched if g not in set((await conn.execute(left)).scalars())]
+    groups = 0
+    if empty:
+        await conn.execute(delete(ErrorGroupCount).where(ErrorGroupCount.group_id.in_(empty)))
+        groups = await _delete(conn, delete(ErrorGroup), ErrorGroup.id, empty)
+    return {"error_students": rows, "error_groups": groups}
+
+
+def _minute_sql(conn: AsyncConnection, column: str = "event_time") -> str:
+    if conn.dialect.name == "postgresql":
+        return f"CAST(floor(extract(epoch FROM {column}) / 60) AS BIGINT)"
+    return f"(CAST(strftime('%s', {column}) AS INTEGER) / 60)"
