@@ -193,6 +193,7 @@ async def test_postgresql_outage_and_recovery(
             "accepted": len(during),
             "duplicates": 0,
             "truncated": 0,
+            "clockAdjusted": 0,
             "rejected": [],
         }
         # What was acknowledged before the outage is still there, exactly once.

@@ -137,27 +137,28 @@ async def test_partitions_are_created_ahead(settings: Settings, database_url: st
 async def test_rows_in_the_default_partition_move_to_a_new_month(
     settings: Settings, database_url: str, client: httpx.AsyncClient
 ) -> None:
-    future = event(eventTime="2032-03-10T08:00:00+00:00")
-    other = event(eventTime="2032-04-02T08:00:00+00:00", eventType="notebook_saved")
+    # A month with no partition: long past (a client clock cannot put an event in the future).
+    future = event(eventTime="2003-03-10T08:00:00+00:00")
+    other = event(eventTime="2003-04-02T08:00:00+00:00", eventType="notebook_saved")
     assert (await client.post(URL, json=[future, other])).json()["accepted"] == 2
     assert (await where(database_url, "events"))[future["eventId"]] == "events_default"
 
-    created = await ensure(settings, 0, datetime(2032, 3, 1, tzinfo=timezone.utc))
-    assert created == ["events_p2032_03", "cell_executions_p2032_03"]
+    created = await ensure(settings, 0, datetime(2003, 3, 1, tzinfo=timezone.utc))
+    assert created == ["events_p2003_03", "cell_executions_p2003_03"]
     assert await where(database_url, "events") == {
-        future["eventId"]: "events_p2032_03",
+        future["eventId"]: "events_p2003_03",
         other["eventId"]: "events_default",
     }
     assert await where(database_url, "cell_executions") == {
-        future["eventId"]: "cell_executions_p2032_03"
+        future["eventId"]: "cell_executions_p2003_03"
     }
     assert "autovacuum_analyze_scale_factor=0.02" in await reloptions(
-        database_url, "events_p2032_03"
+        database_url, "events_p2003_03"
     )
     # Still stored once; the moved execution still belongs to its event (where() joins them).
     again = (await client.post(URL, json=[future])).json()
     assert again["accepted"] == 0 and again["duplicates"] == 1
-    code = await sql(database_url, "SELECT code FROM cell_executions_p2032_03")
+    code = await sql(database_url, "SELECT code FROM cell_executions_p2003_03")
     assert code == [("print(1)",)]
 
 
