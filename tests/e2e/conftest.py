@@ -90,3 +90,17 @@ def jupyter_lab(tmp_path: Path) -> Iterator[Callable[..., JupyterLabProcess]]:
     yield start
     for lab in labs:
         lab.stop()
+
+
+@pytest.fixture
+def page(browser: Any, server: ServerProcess) -> Iterator[Any]:
+    """A signed-in dashboard tab on the module's `server`; any error in the page fails the test."""
+    from tests.dashboard_support import dashboard_context
+
+    context = dashboard_context(browser, server.url, viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"errors in the page: {errors}"

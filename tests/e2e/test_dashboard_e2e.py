@@ -6,7 +6,7 @@ Events go in through the public API; the assertions read what the page shows.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,17 +32,6 @@ NAME_ERROR = {
 
 def person(name: str, team: str = "A") -> dict[str, Any]:
     return {"emailAddress": f"{name}@example.org", "userName": name.title(), "teamName": team}
-
-
-@pytest.fixture
-def page(browser: Any, server: ServerProcess) -> Iterator[Any]:
-    context = dashboard_context(browser, server.url, viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], f"errors in the page: {errors}"
 
 
 @pytest.fixture

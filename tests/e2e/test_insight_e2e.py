@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from tests.dashboard_support import dashboard_context, open_dashboard, post_events, sync_api_client
+from tests.dashboard_support import open_dashboard, post_events, sync_api_client
 from tests.support import ServerProcess, event
 
 pytestmark = pytest.mark.e2e
@@ -53,17 +53,6 @@ def server(class_server: Callable[..., ServerProcess]) -> ServerProcess:
             ],
         )
     return server
-
-
-@pytest.fixture
-def page(browser: Any, server: ServerProcess) -> Iterator[Any]:
-    context = dashboard_context(browser, server.url, viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], f"errors in the page: {errors}"
 
 
 def test_clusters_show_the_shared_wrong_attempt_its_students_and_a_diff(
