@@ -70,7 +70,7 @@ async def export_student(
     `progress` advances by one per table read.
     """
     keys = list(keys)
-    progress.set_total(len(_EXPORTED) + 1)
+    progress.set_total(len(_EXPORTED) + 2)  # + the student ids first, the credentials last
     async with engine.connect() as conn:
         ids = await student_ids(conn, keys)
         data: dict[str, Any] = {
@@ -87,6 +87,7 @@ async def export_student(
             {k: v for k, v in row.items() if k != "token_hash"}
             for row in await _rows(conn, StudentCredential, credentials)
         ]
+        progress.advance(1, "credentials")
     return data
 
 

@@ -70,12 +70,13 @@ async def test_student_export_and_delete_report_progress(
     assert exported.returncode == 0, output_of(exported)
     assert json.loads(exported.stdout)["students"][0]["student_key"] == "s3@x.org"
     lines = exported.stderr.splitlines()
-    assert "student export: 7/7 (100%) tables, instructorActions [" in exported.stderr
+    # Every table of the export counted, the last one finishing at 100 %.
+    assert re.search(r"student export: (\d+)/\1 \(100%\) tables, credentials \[", exported.stderr)
     assert lines[-1].startswith("student export: wrote stdout: 1 students, ")
 
     deleted = await cli(tmp_path, env, "student", "delete", "s3@x.org", "--yes")
     assert deleted.returncode == 0, output_of(deleted)
-    assert "student delete: 8/8 (100%) steps, live dashboards [" in deleted.stderr
+    assert re.search(r"student delete: (\d+)/\1 \(100%\) steps, live dashboards \[", deleted.stderr)
     assert re.match(
         r"student delete: erased 1 student record\(s\), \d+ database rows \[",
         deleted.stderr.splitlines()[-1],

@@ -230,8 +230,9 @@ async def test_report_tables_equal_a_recomputation_from_the_log(
 async def test_activity_and_notebook_list_count_the_window_from_the_minutes(
     client: httpx.AsyncClient, hours: int
 ) -> None:
-    inside = NOW - timedelta(minutes=hours * 60 - 5)
-    outside = NOW - timedelta(hours=hours, minutes=5)
+    now = datetime.now(timezone.utc)  # not NOW: the window is counted from the request's time
+    inside = now - timedelta(minutes=hours * 60 - 5)
+    outside = now - timedelta(hours=hours, minutes=5)
     body = [
         event(eventTime=inside.isoformat(), hasError=True, errorName="E", errorMessage="m"),
         event(eventTime=inside.isoformat(), emailAddress="bob@example.org"),
