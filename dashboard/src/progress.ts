@@ -2,7 +2,7 @@
 // not run / latest run OK / latest run failed, and how many reached each cell.
 
 import { download, getJson } from './api.js';
-import { byId, el } from './dom.js';
+import { byId, el, setText } from './dom.js';
 import { fillOptions } from './overview.js';
 import { Refresher } from './refresher.js';
 import type { LiveEvent, NotebookList, ProgressOut } from './wire.gen.js';
@@ -41,8 +41,18 @@ export class NotebookChoices {
   }
 }
 
+/** Zoom steps of the heatmap (1: every column shares the width; more: it scrolls). */
+export const ZOOM_STEPS = [1, 1.5, 2, 3] as const;
+const ZOOM_KEY = 'cell-monitor.heatmapZoom';
+
+function storedZoom(): number {
+  const stored = Number(window.localStorage?.getItem(ZOOM_KEY));
+  return (ZOOM_STEPS as readonly number[]).includes(stored) ? stored : 1;
+}
+
 export class ProgressView {
   private readonly select = byId<HTMLSelectElement>('progress-notebook');
+  private zoom = storedZoom();
   private readonly mode = byId<HTMLSelectElement>('progress-mode');
   private readonly team = byId<HTMLSelectElement>('progress-team');
   private readonly notebooks = new NotebookChoices();
@@ -59,6 +69,9 @@ export class ProgressView {
     });
     this.mode.addEventListener('change', () => this.refresher.request());
     this.team.addEventListener('change', () => this.refresher.request());
+    byId('zoom-out').addEventListener('click', () => this.zoomBy(-1));
+    byId('zoom-in').addEventListener('click', () => this.zoomBy(1));
+    this.showZoom();
     byId('export-progress').addEventListener('click', () => {
       void download('/api/v1/export/executions.csv', {
         notebook: this.chosen,
@@ -69,6 +82,26 @@ export class ProgressView {
 
   setVisible(visible: boolean): void {
     this.refresher.setVisible(visible);
+  }
+
+  /** One zoom step in or out (remembered in this browser). */
+  zoomBy(direction: -1 | 1): void {
+    const at = (ZOOM_STEPS as readonly number[]).indexOf(this.zoom);
+    const next =
+      ZOOM_STEPS[Math.min(ZOOM_STEPS.length - 1, Math.max(0, at + direction))];
+    if (next !== this.zoom) {
+      this.zoom = next;
+      window.localStorage?.setItem(ZOOM_KEY, String(next));
+      this.showZoom();
+      this.refresher.request();
+    }
+  }
+
+  private showZoom(): void {
+    setText(byId('zoom-level'), `${Math.round(this.zoom * 100)} %`);
+    byId<HTMLButtonElement>('zoom-out').disabled = this.zoom === ZOOM_STEPS[0];
+    byId<HTMLButtonElement>('zoom-in').disabled =
+      this.zoom === ZOOM_STEPS[ZOOM_STEPS.length - 1];
   }
 
   onEvents(events: LiveEvent[], reset: boolean): void {
@@ -117,7 +150,7 @@ export class ProgressView {
     root.replaceChildren(
       this.mode.value === 'aggregate'
         ? aggregate(progress)
-        : matrix(progress, root.clientWidth, this.openStudent)
+        : matrix(progress, root.clientWidth, this.openStudent, this.zoom)
     );
   }
 }
@@ -134,17 +167,22 @@ const NAME_COLUMN_PX = 224;
 export function matrix(
   progress: IProgress,
   width: number,
-  openStudent: (student: string) => void
+  openStudent: (student: string) => void,
+  zoom = 1
 ): HTMLElement {
-  const narrow =
-    (width - NAME_COLUMN_PX) / Math.max(1, progress.cellCount) <
-    NARROW_COLUMN_PX;
+  const column = Math.max(
+    (width - NAME_COLUMN_PX) / Math.max(1, progress.cellCount),
+    20 * zoom
+  );
+  const narrow = column < NARROW_COLUMN_PX;
   const grid = el('div', {
     class: narrow ? 'heatmap hm-narrow' : 'heatmap',
     role: 'table',
     'aria-label': `Cells of ${progress.notebook} by student`
   });
-  grid.style.gridTemplateColumns = `${NAME_COLUMN_PX}px repeat(${progress.cellCount}, minmax(1.25rem, 1fr))`;
+  // Zoomed in, the cells grow (and the grid scrolls under its sticky headers).
+  grid.style.setProperty('--hm-zoom', String(zoom));
+  grid.style.gridTemplateColumns = `${NAME_COLUMN_PX}px repeat(${progress.cellCount}, minmax(${1.25 * zoom}rem, 1fr))`;
   const byCell = new Map(progress.cells.map(c => [c.cellIndex, c]));
   const total = progress.students.length;
   const header = [

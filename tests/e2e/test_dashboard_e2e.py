@@ -153,6 +153,19 @@ def test_heatmap_and_hotspots_reflect_posted_executions(server: ServerProcess, p
         timeout=5000,
     )
     assert page.locator(".hm-count").all_inner_texts() == ["3", "2", "1"]
+    # Zoom: bigger cells, remembered across a reload.
+    page.get_by_role("button", name="Zoom in").click()
+    page.wait_for_function(
+        "document.querySelector('#heatmap .heatmap')?.style.getPropertyValue('--hm-zoom') === '1.5'"
+    )
+    assert page.locator("#zoom-level").inner_text() == "150 %"
+    page.reload()
+    page.locator("#heatmap .heatmap").wait_for()
+    assert page.locator("#zoom-level").inner_text() == "150 %"
+    page.get_by_role("button", name="Zoom out").click()
+    assert page.locator("#zoom-level").inner_text() == "100 %"
+    assert page.get_by_role("button", name="Zoom out").is_disabled()
+
     page.select_option("#progress-team", "B")
     page.wait_for_function("document.querySelectorAll('.hm-row[data-student]').length === 1")
     assert page.locator(".hm-row[data-student='zed@example.org']").count() == 1

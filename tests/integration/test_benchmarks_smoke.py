@@ -33,6 +33,7 @@ SMOKE_TESTS = {
     "bare_app.py": "test_bare_app_answers_like_the_server",
     "dashboard_alert_latency.py": "test_dashboard_alert_latency",
     "dashboard_queries.py": "test_dashboard_queries",
+    "hub_identity.py": "test_hub_identity",
     "ingest.py": "test_ingest",
     "ingest_influx.py": "test_ingest_influx",
     "insight.py": "test_insight",
@@ -138,6 +139,13 @@ def test_partitions() -> None:
         assert f"{figure} 20,000" in stored[0]
     assert "| progress heatmap |" in out and "| stats |" in out
     assert re.search(r"partitioned: .*prune of the oldest month .*\(\d[\d,]* events", out)
+
+
+def test_hub_identity() -> None:
+    out = run("hub_identity.py", "--events", "20", "--rounds", "3", "--tokens", "10")
+    assert "bound 20 of 20 events to the credential's student" in out, out
+    assert re.search(r"bind 20 events: median [\d.]+ µs", out), out
+    assert "hub token lookup from the cache (10 students known)" in out, out
 
 
 def test_pseudonyms() -> None:

@@ -361,6 +361,15 @@ describe('heatmap', () => {
     ).toBe(true);
   });
 
+  it('zooms: larger cells that scroll, headers upright again', () => {
+    const zoomed = matrix(progress, 1000, () => undefined, 2);
+    expect(zoomed.style.getPropertyValue('--hm-zoom')).toBe('2');
+    expect(zoomed.style.gridTemplateColumns).toContain('minmax(2.5rem, 1fr)');
+    expect(zoomed.classList.contains('hm-narrow')).toBe(false);
+    const fit = matrix(progress, 1000, () => undefined);
+    expect(fit.style.gridTemplateColumns).toContain('minmax(1.25rem, 1fr)');
+  });
+
   it('marks cells by a sign as well as a colour', () => {
     const grid = matrix(progress, 1500, () => undefined);
     const row = [...grid.querySelectorAll('[data-student="s0"] .hm-cell')];
