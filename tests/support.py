@@ -58,10 +58,12 @@ async def eventually(
     timeout: float = 20.0,
     what: str = "the condition",
     interval: float = 0.05,
+    context: Callable[[], str] | None = None,
 ) -> T:
     """Call `check` until it returns something truthy (returned) or stops raising AssertionError.
 
-    Fails after `timeout` seconds with what was awaited and the last assertion.
+    Fails after `timeout` seconds with what was awaited and the last assertion;
+    `context` adds to that message, e.g. the log of the process under test.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -75,7 +77,10 @@ async def eventually(
         except AssertionError as exc:
             failure = exc
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}") from failure
+            detail = f"\n{context()}" if context else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{detail}") from (
+                failure
+            )
         await asyncio.sleep(interval)
 
 

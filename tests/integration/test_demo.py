@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from cell_monitor.storage import migrations
-from tests.support import ServerProcess, instructor_client, make_settings, query_sql
+from tests.support import ServerProcess, eventually, instructor_client, make_settings, query_sql
 
 REAL_STUDENT = (
     "INSERT INTO students (student_key, first_seen, last_seen) "
@@ -42,12 +41,15 @@ async def test_demo_ignores_database_url_in_env_file_and_exported_data_dir(
     )
     try:
         await asyncio.to_thread(server.wait_ready)
-        students: list[Any] = []
         async with instructor_client(server.url) as http:
-            deadline = time.monotonic() + 60
-            while len(students) < 30 and time.monotonic() < deadline:
-                students = (await http.get("/api/v1/live")).json()["students"]
-                await asyncio.sleep(0.5)
+
+            async def whole_class() -> list[Any]:
+                students: list[Any] = (await http.get("/api/v1/live")).json()["students"]
+                return students if len(students) >= 30 else []
+
+            students = await eventually(
+                whole_class, timeout=60, what="30 simulated students", context=server.output
+            )
     finally:
         await asyncio.to_thread(server.stop)
     output = server.output()

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cell_monitor.config import Settings
-from cell_monitor.doctor.findings import Urgency
+from cell_monitor.doctor.findings import Report, Urgency
 from tests.influx_support import InfluxProcess
 from tests.integration.test_doctor import diagnose, finding, ids
-from tests.support import free_port, missing_service, stop_process
+from tests.support import eventually, eventually_sync, free_port, missing_service, stop_process
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -33,15 +31,13 @@ class RedisProcess:
         if password:
             command += ["--requirepass", password]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            ping = subprocess.run(
-                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
-            )
-            if ping.stdout.strip() in ("PONG", "NOAUTH Authentication required."):
-                return
-            time.sleep(0.05)
-        raise TimeoutError("redis-server did not start")
+        eventually_sync(self._answers, timeout=10, what="redis-server to start", interval=0.05)
+
+    def _answers(self) -> bool:
+        ping = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
+        )
+        return ping.stdout.strip() in ("PONG", "NOAUTH Authentication required.")
 
     @property
     def url(self) -> str:
@@ -223,11 +219,14 @@ async def test_workers_on_another_redis_channel(
         update={"redis_url": redis_server.url, "redis_channel": "class-a"}
     )
     async with live_server(serving) as url:
-        for _ in range(50):  # the workers subscribe right after start-up
+
+        async def subscribed() -> Report:
             report = await diagnose(serving, server_url=url, only=("redis",))
-            if report.results[0].facts["subscribers"] >= 1:
-                break
-            await asyncio.sleep(0.1)
+            assert report.results[0].facts["subscribers"] >= 1, report.results[0].facts
+            return report
+
+        # The workers subscribe right after start-up.
+        report = await eventually(subscribed, timeout=10, what="the server to subscribe")
         assert report.findings == [] and report.results[0].facts["subscribers"] >= 1
         elsewhere = serving.model_copy(update={"redis_channel": "class-b"})
         report = await diagnose(elsewhere, server_url=url, only=("redis",))

@@ -7,9 +7,6 @@ unhealthy while commits fail and recover by themselves once writes work again.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -18,18 +15,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.disk_support import fill, small_filesystem
-from tests.support import event, live_server, make_settings
+from tests.support import event, eventually, live_server, make_settings
 
 DEADLINE = 30.0
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {DEADLINE}s: {what}")
 
 
 async def _post(http: httpx.AsyncClient, count: int = 1, code_chars: int = 10) -> httpx.Response:
@@ -76,7 +64,9 @@ async def test_sqlite_disk_full_is_unhealthy_and_recovers(tmp_path: Path) -> Non
             async def ready() -> bool:
                 return await _status(http, "/health/ready") == 200
 
-            await _until(ready, "/health/ready recovers after space is freed")
+            await eventually(
+                ready, timeout=DEADLINE, what="/health/ready recovers after space is freed"
+            )
             body = (await http.get("/health")).json()
             assert body["status"] == "healthy" and "ingest" not in body["services"]
             assert (await _post(http, count=5, code_chars=1000)).status_code == 202
@@ -119,7 +109,9 @@ async def test_postgres_read_only_is_unhealthy_and_recovers(
         async def refused() -> bool:
             return (await _post(http)).status_code == 503
 
-        await _until(refused, "ingest answers 503 on a read-only database")
+        await eventually(
+            refused, timeout=DEADLINE, what="ingest answers 503 on a read-only database"
+        )
         response = await _post(http)
         assert "read-only" in response.json()["detail"], response.text
         assert "25006" not in response.text and "INSERT" not in response.text
@@ -130,5 +122,7 @@ async def test_postgres_read_only_is_unhealthy_and_recovers(
         async def ready() -> bool:
             return await _status(http, "/health/ready") == 200
 
-        await _until(ready, "/health/ready recovers once the database is writable")
+        await eventually(
+            ready, timeout=DEADLINE, what="/health/ready recovers once the database is writable"
+        )
         assert (await _post(http)).status_code == 202

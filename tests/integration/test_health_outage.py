@@ -7,8 +7,7 @@ stopping it closes the listener and every connection, as an outage would.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support import event, live_server, make_settings
+from tests.support import event, eventually, live_server, make_settings
 
 pytestmark = pytest.mark.parametrize(
     "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -107,16 +106,15 @@ async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
             await tcp.stop()
 
 
-async def poll(
-    check: Callable[[], Awaitable[httpx.Response]], done: Callable[[httpx.Response], bool]
-) -> httpx.Response:
-    """Call `check` until `done(response)`; fail with the last answer after DEADLINE."""
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        response = await check()
-        if done(response) or time.monotonic() > deadline:
-            return response
-        await asyncio.sleep(0.1)
+async def health_answers(http: httpx.AsyncClient, status: int) -> httpx.Response:
+    """GET /health until it answers `status`; fail with the last answer after DEADLINE."""
+
+    async def answered() -> httpx.Response:
+        response = await http.get("/health")
+        assert response.status_code == status, response.text
+        return response
+
+    return await eventually(answered, timeout=DEADLINE, what=f"/health to answer {status}")
 
 
 async def stored_event_ids(database_url: str) -> list[str]:
@@ -147,12 +145,8 @@ async def test_postgresql_outage_and_recovery(
         live_server(settings) as base,
         httpx.AsyncClient(base_url=base, timeout=DEADLINE) as http,
     ):
-
-        async def health() -> httpx.Response:
-            return await http.get("/health")
-
         # Healthy.
-        response = await health()
+        response = await http.get("/health")
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "healthy"
         assert response.json()["services"]["postgresql"] == "healthy"
@@ -162,7 +156,7 @@ async def test_postgresql_outage_and_recovery(
 
         # Outage: the listener and every open connection go away.
         await proxy.stop()
-        response = await poll(health, lambda r: r.status_code == 503)
+        response = await health_answers(http, 503)
         assert response.status_code == 503, response.text
         body = response.json()
         assert body["status"] == "unhealthy"
@@ -179,7 +173,7 @@ async def test_postgresql_outage_and_recovery(
 
         # Recovery on the same port.
         await proxy.start()
-        response = await poll(health, lambda r: r.status_code == 200)
+        response = await health_answers(http, 200)
         assert response.status_code == 200, response.text
         assert response.json()["services"]["postgresql"] == "healthy"
 
@@ -222,19 +216,15 @@ async def test_health_reports_a_stalled_postgresql(
         live_server(settings) as base,
         httpx.AsyncClient(base_url=base, timeout=DEADLINE) as http,
     ):
-
-        async def health() -> httpx.Response:
-            return await http.get("/health")
-
-        assert (await health()).status_code == 200
+        assert (await http.get("/health")).status_code == 200
         proxy.pause()  # packets stop flowing, nothing is refused: only timeouts can tell
         try:
-            response = await poll(health, lambda r: r.status_code == 503)
+            response = await health_answers(http, 503)
         finally:
             proxy.resume()
         assert response.status_code == 503, response.text
         assert response.json()["services"]["postgresql"].startswith("unhealthy")
-        response = await poll(health, lambda r: r.status_code == 200)
+        response = await health_answers(http, 200)
         assert response.status_code == 200, response.text
 
 

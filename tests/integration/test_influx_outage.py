@@ -106,7 +106,15 @@ async def test_outage_and_restart_lose_nothing_and_duplicate_nothing(
         last = [event() for _ in range(30)]
         await post_concurrently(client, [last])
         sent += last
-        await asyncio.sleep(0.5)
+
+        async def backlog_resumed() -> bool:
+            # At least everything sent since the outage (60 were written before it):
+            # more than the 200 the first server reported, so this server's sink has
+            # resumed from the saved position and failed to write, not just started.
+            lag = value((await client.get("/metrics")).text, "influx_sink_lag_events")
+            return lag >= len(sent) - 60
+
+        await eventually(backlog_resumed, what="the restarted sink to hold the backlog")
         influxd.start()
         await eventually(lambda: len(stored()) == len(sent), what="every event in InfluxDB")
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +15,8 @@ from tests.dashboard_client import Dashboard, dashboard, is_alert, is_event
 from tests.support import (
     ServerProcess,
     event,
+    eventually,
+    eventually_sync,
     free_port,
     live_server,
     make_settings,
@@ -103,15 +103,13 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            ping = subprocess.run(
-                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
-            )
-            if ping.stdout.strip() == "PONG":
-                return
-            time.sleep(0.05)
-        raise TimeoutError("redis-server did not start")
+        eventually_sync(self._answers, timeout=10, what="redis-server to start", interval=0.05)
+
+    def _answers(self) -> bool:
+        ping = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
+        )
+        return ping.stdout.strip() == "PONG"
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -146,13 +144,13 @@ async def server_on_private_redis(
 
 
 async def wait_health(http: httpx.AsyncClient, status: int, deadline: float = 30) -> dict:
-    end = time.monotonic() + deadline
-    while True:
+    async def answered() -> dict:
         response = await http.get("/health")
-        if response.status_code == status or time.monotonic() > end:
-            assert response.status_code == status, response.text
-            return response.json()
-        await asyncio.sleep(0.2)
+        assert response.status_code == status, response.text
+        body: dict = response.json()
+        return body
+
+    return await eventually(answered, timeout=deadline, what=f"/health to answer {status}")
 
 
 async def test_redis_outage_keeps_ingest_and_live_delivery_resumes(
@@ -259,12 +257,10 @@ async def _metric(http: httpx.AsyncClient, name: str) -> float:
 
 
 async def _wait_metric(http: httpx.AsyncClient, name: str, at_least: float) -> None:
-    end = time.monotonic() + 30
-    while time.monotonic() < end:
-        if await _metric(http, name) >= at_least:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{name} did not reach {at_least}")
+    async def reached() -> bool:
+        return await _metric(http, name) >= at_least
+
+    await eventually(reached, timeout=30, what=f"{name} to reach {at_least}")
 
 
 def test_several_workers_need_redis(tmp_path: Path) -> None:

@@ -172,6 +172,8 @@ async def test_resend_across_partitions_is_stored_once(
     moved = {**first, "eventTime": now.isoformat()}
     undated = event(eventTime=None)  # the server stamps these on arrival
     assert (await client.post(URL, json=[first, undated])).json()["accepted"] == 2
+    # Not a wait for a condition: the resent undated event must get a later arrival
+    # stamp than its first copy, so that this is a resend stamped another time.
     await asyncio.sleep(0.01)
     result = (await client.post(URL, json=[moved, undated])).json()
     assert result["accepted"] == 0 and result["duplicates"] == 2

@@ -19,6 +19,7 @@ from tests.integration.test_cli import clean_environ, output_of, run_cli
 from tests.support import (
     ServerProcess,
     event,
+    eventually,
     instructor_headers,
     live_server,
     make_settings,
@@ -160,10 +161,7 @@ async def test_deleted_tokens_reopen_ingest_on_a_running_server(
                 response = await client.post("/api/v1/events", json=[event()])
                 return response.status_code == 202
 
-            deadline = asyncio.get_running_loop().time() + 10
-            while not await open_again():
-                assert asyncio.get_running_loop().time() < deadline, "ingest stayed closed"
-                await asyncio.sleep(0.1)
+            await eventually(open_again, timeout=10, what="ingest to open again")
     finally:
         await engine.dispose()
 

@@ -22,6 +22,7 @@ from cell_monitor.simulate import ClassProfile, Sender, Simulation
 from cell_monitor.simulate.notebook import CELLS
 from tests.support import (
     ServerProcess,
+    eventually,
     free_port,
     instructor_client,
     is_config_variable,
@@ -39,6 +40,8 @@ async def test_a_class_shows_up_with_errors_help_and_stuck_students(
         sender = Sender(url, batch_size=50, flush_seconds=0.1)
         simulation = Simulation(profile, sender)
         run = asyncio.create_task(simulation.run())
+        # Not a wait: a student is stuck only for a while, so the live view is
+        # sampled for as long as the class runs.
         while not run.done():
             live = (await http.get("/api/v1/live")).json()
             seen_stuck |= {s["student"] for s in live["students"] if s["consecutiveErrors"] >= 3}
@@ -129,8 +132,8 @@ async def busy_server(busy_answers: int) -> AsyncIterator[tuple[str, list[dict[s
     app = Starlette(routes=[Route("/api/v1/events", ingest, methods=["POST"])])
     server = uvicorn.Server(uvicorn.Config(app, port=free_port(), log_config=None))
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.01)
+    # uvicorn offers no event to wait on, only its flag.
+    await eventually(lambda: server.started, what="the stub server to start", interval=0.01)
     try:
         yield f"http://127.0.0.1:{server.config.port}", calls
     finally:
@@ -181,12 +184,15 @@ async def test_serve_demo_runs_a_class_on_a_throwaway_database(tmp_path: Path) -
     server = ServerProcess({"XDG_DATA_HOME": str(tmp_path)}, "--demo")
     try:
         await asyncio.to_thread(server.wait_ready)
-        students: list[Any] = []
         async with instructor_client(server.url) as http:
-            deadline = time.monotonic() + 60
-            while len(students) < 30 and time.monotonic() < deadline:
-                students = (await http.get("/api/v1/live")).json()["students"]
-                await asyncio.sleep(0.5)
+
+            async def whole_class() -> list[Any]:
+                students: list[Any] = (await http.get("/api/v1/live")).json()["students"]
+                return students if len(students) >= 30 else []
+
+            students = await eventually(
+                whole_class, timeout=60, what="30 simulated students", context=server.output
+            )
     finally:
         await asyncio.to_thread(server.stop)
     assert len(students) == 30, server.output()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from pathlib import Path
@@ -17,7 +16,7 @@ from cell_monitor.config import Settings
 from cell_monitor.storage.engine import create_engine
 from tests.integration.test_cli import output_of, run_cli
 from tests.integration.test_health_metrics import value
-from tests.support import event, instructor_client, live_server
+from tests.support import event, eventually, instructor_client, live_server
 
 URL = "/api/v1/events"
 MISMATCH = "ingest_identity_mismatch_total"
@@ -25,6 +24,19 @@ MISMATCH = "ingest_identity_mismatch_total"
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def refused_once_refreshed(http: httpx.AsyncClient, token: str) -> None:
+    """Wait until the server's refreshed credential table refuses `token`.
+
+    The probe is an empty batch: the credential is checked before the body is
+    read, so the probe stores nothing whichever way it is answered.
+    """
+
+    async def refused() -> bool:
+        return (await http.post(URL, json=[], headers=bearer(token))).status_code == 403
+
+    await eventually(refused, what="the server to refuse the changed credential")
 
 
 async def events_of(http: httpx.AsyncClient, student: str) -> list[dict[str, Any]]:
@@ -97,7 +109,7 @@ async def test_a_student_credential_cannot_post_as_another_student(settings: Set
                 assert await ingest_tokens.revoke_student_credentials(
                     engine, credential_id=grace_id
                 )
-                await asyncio.sleep(0.5)
+                await refused_once_refreshed(http, grace)
                 refused = await http.post(URL, json=[own], headers=bearer(grace))
                 assert refused.status_code == 403 and "revoked" in refused.json()["detail"]
     finally:
@@ -181,7 +193,7 @@ async def test_export_and_delete_cover_the_credentials(settings: Settings) -> No
             assert "token_hash" not in credential and ada not in str(exported)
             found, counts = await erase_from_database(engine, [key])
             assert found == [key] and counts["student_credentials"] == 1
-            await asyncio.sleep(0.5)
+            await refused_once_refreshed(http, ada)
             # Erased, the credential reports nothing more; grace's still works.
             gone = await http.post(URL, json=[event()], headers=bearer(ada))
             assert gone.status_code == 403
