@@ -276,6 +276,12 @@ class Settings(BaseSettings):
     ingest_token_refresh_seconds: float = Field(
         5.0, gt=0, le=300, description="How often each worker reloads the ingest tokens."
     )
+    messages_per_minute: int = Field(
+        20,
+        ge=0,
+        description="Messages one instructor may send per minute (counted in the database, "
+        "so across workers); 0 turns the limit off.",
+    )
     ws_connections_per_user: int = Field(
         20, ge=1, description="Open /ws/dashboard connections per instructor, per worker."
     )

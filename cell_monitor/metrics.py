@@ -153,6 +153,10 @@ INGEST_AUTH_FAILURES = Counter(
 )
 RATE_LIMITED = Counter("rate_limited", "Requests refused by a rate limit, by limit", ["limit"])
 LOGINS = Counter("logins", "Instructor login attempts, by outcome", ["outcome"])
+MESSAGES_SENT = Counter(
+    "messages_sent", "Messages instructors sent to students, by audience kind", ["kind"]
+)
+MESSAGE_RECIPIENTS = Counter("message_recipients", "Students messages were addressed to")
 
 
 # Identity bound by the credential (hub token or per-student credential):
@@ -188,7 +192,8 @@ LABEL_VALUES: dict[Counter, tuple[str, ...]] = {
         "error",
     ),
     INGEST_AUTH_FAILURES: ("missing", "malformed", "invalid", "revoked"),
-    RATE_LIMITED: ("ingest", "login", "ws_connections"),
+    RATE_LIMITED: ("ingest", "login", "ws_connections", "messages"),
+    MESSAGES_SENT: ("students", "team", "class", "hotspot", "stuck", "cluster"),
     LOGINS: ("success", "failure", "rate_limited"),
     INGEST_IDENTITY_MISMATCH: ("overwritten",),
     HUB_LOGINS: ("success", "forbidden", "failure"),

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from cell_monitor.contract import events, insight, jupyter, live, reads
+from cell_monitor.contract import events, insight, jupyter, live, messages, reads
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "npm run generate:types"
@@ -82,6 +82,7 @@ TARGETS = (
             **_models(live),
             **_models(reads),
             **_models(insight),
+            **_models(messages),
         },
     ),
     Target(
@@ -92,6 +93,8 @@ TARGETS = (
             "IngestResponse": events.IngestResponse,
             "RejectedEvent": events.RejectedEvent,
             **_models(jupyter),
+            "InboxMessage": messages.InboxMessage,
+            "MessageHistory": messages.MessageHistory,
         },
     ),
 )

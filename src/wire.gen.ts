@@ -58,7 +58,28 @@ export type EventType =
   | 'notebook_saved'
   | 'notebook_closed'
   | 'help'
-  | 'help_stop';
+  | 'help_stop'
+  | 'message_seen'
+  | 'message_inserted'
+  | 'message_acknowledged'
+  | 'message_reply';
+/**
+ * A message as the student's JupyterLab shows it (no other student appears in it).
+ */
+export interface InboxMessage {
+  id: string;
+  sentAt: string;
+  sender: string;
+  /**
+   * Rendered safely on the server; sanitized again in the lab.
+   */
+  bodyHtml: string;
+  snippet: string | null;
+  seenAt: string | null;
+  insertedAt: string | null;
+  acknowledgedAt: string | null;
+  replies: Reply[];
+}
 /**
  * What POST /api/v1/events answers (202).
  */
@@ -132,6 +153,12 @@ export interface LabStatus {
   notice: NoticeConfig;
 }
 /**
+ * What a student received, newest first (their message panel).
+ */
+export interface MessageHistory {
+  items: InboxMessage[];
+}
+/**
  * The operator's privacy configuration, for the data notice.
  */
 export interface NoticeConfig {
@@ -187,4 +214,8 @@ export interface RejectedEvent {
   index: number;
   eventId: string | null;
   errors: string[];
+}
+export interface Reply {
+  text: string;
+  at: string;
 }

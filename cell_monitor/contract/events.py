@@ -31,6 +31,11 @@ class EventType(str, Enum):
     notebook_closed = "notebook_closed"
     help = "help"
     help_stop = "help_stop"
+    # A student's answer to an instructor's message (its `messageId`; a reply's `replyText`).
+    message_seen = "message_seen"
+    message_inserted = "message_inserted"
+    message_acknowledged = "message_acknowledged"
+    message_reply = "message_reply"
 
 
 KNOWN_EVENT_TYPES = frozenset(t.value for t in EventType)

@@ -122,6 +122,13 @@ class StudentRemoved(ReadModel):
     student_id: str
 
 
+class MessagesChanged(ReadModel):
+    """Receipts or replies of these sent messages changed: dashboards read them again."""
+
+    type: Literal["messages_changed"] = "messages_changed"
+    message_ids: list[str]
+
+
 class Heartbeat(ReadModel):
     """Every 30 s; dashboards answer with a HeartbeatResponse."""
 
@@ -130,7 +137,13 @@ class Heartbeat(ReadModel):
 
 
 LiveMessage = Annotated[
-    Snapshot | StudentChanged | EventAdded | AlertChanged | StudentRemoved | Heartbeat,
+    Snapshot
+    | StudentChanged
+    | EventAdded
+    | AlertChanged
+    | StudentRemoved
+    | MessagesChanged
+    | Heartbeat,
     Field(discriminator="type"),
 ]
 

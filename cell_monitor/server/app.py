@@ -26,6 +26,8 @@ from cell_monitor.ingest import routes as ingest_routes
 from cell_monitor.ingest.pipeline import Pipeline
 from cell_monitor.live import routes as live_routes
 from cell_monitor.live.service import LiveService
+from cell_monitor.messages import routes as messages_routes
+from cell_monitor.messages.service import MessageService
 from cell_monitor.reports import routes as reports_routes
 from cell_monitor.server import health, pages
 from cell_monitor.server.headers import SecurityHeadersMiddleware
@@ -95,6 +97,7 @@ PUBLIC_ROUTERS = (
 INSTRUCTOR_ROUTERS = (
     reports_routes.router,
     live_routes.router,
+    messages_routes.router,
     pages.router,
     accounts_routes.account_router,
 )
@@ -135,11 +138,14 @@ def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
     pipeline = Pipeline(settings, engine)
     pipeline.add_listener(live.on_events)
     pipeline.add_state_listener(live.on_changes)
+    messages = MessageService(settings, engine, broker)
+    pipeline.add_listener(messages.on_events)
     state = AppState(
         settings=settings,
         engine=engine,
         pipeline=pipeline,
         live=live,
+        messages=messages,
         tokens=TokenCache(engine, settings.ingest_token_refresh_seconds),
         limits=Limits.from_settings(settings),
     )

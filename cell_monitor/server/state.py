@@ -14,6 +14,7 @@ from cell_monitor.accounts.ratelimit import Limits
 from cell_monitor.config import Settings
 from cell_monitor.ingest.pipeline import Pipeline
 from cell_monitor.live.service import LiveService
+from cell_monitor.messages.service import MessageService
 from cell_monitor.sinks.influx.sink import InfluxSink
 
 # A health check returns nothing when the service is fine and raises otherwise.
@@ -26,6 +27,7 @@ class AppState:
     engine: AsyncEngine
     pipeline: Pipeline
     live: LiveService
+    messages: MessageService
     tokens: TokenCache
     limits: Limits
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)

@@ -92,6 +92,46 @@ export interface AttemptCluster {
   members: ClusterMember[];
 }
 /**
+ * Who a message goes to, as the dashboard shows them; resolved when it is sent.
+ */
+export interface Audience {
+  kind: 'students' | 'team' | 'class' | 'hotspot' | 'stuck' | 'cluster';
+  /**
+   * students: their keys
+   *
+   * @maxItems 5000
+   */
+  students?: string[];
+  /**
+   * team; narrows class/stuck/cluster
+   */
+  team?: string | null;
+  /**
+   * hotspot, cluster; narrows stuck
+   */
+  notebook?: string | null;
+  /**
+   * hotspot, cluster, stuck
+   */
+  cellIndex?: number | null;
+  /**
+   * hotspot: the error's name
+   */
+  errorName?: string | null;
+  /**
+   * hotspot: its message (all messages when absent)
+   */
+  errorMessage?: string | null;
+  /**
+   * hotspot: only students who hit it this recently
+   */
+  hours?: number | null;
+  /**
+   * cluster: its fingerprint
+   */
+  fingerprint?: string | null;
+}
+/**
  * One WebSocket frame carrying the messages that queued up meanwhile.
  */
 export interface Batch {
@@ -252,6 +292,23 @@ export interface HotspotsOut {
    */
   items: Hotspot[];
 }
+/**
+ * A message as the student's JupyterLab shows it (no other student appears in it).
+ */
+export interface InboxMessage {
+  id: string;
+  sentAt: string;
+  sender: string;
+  /**
+   * Rendered safely on the server; sanitized again in the lab.
+   */
+  bodyHtml: string;
+  snippet: string | null;
+  seenAt: string | null;
+  insertedAt: string | null;
+  acknowledgedAt: string | null;
+  replies: Reply[];
+}
 export interface LastError {
   name: string | null;
   message: string | null;
@@ -289,6 +346,7 @@ export type LiveFrame =
   | EventAdded
   | AlertChanged
   | StudentRemoved
+  | MessagesChanged
   | Heartbeat
   | Batch;
 export type LiveMessage =
@@ -297,10 +355,72 @@ export type LiveMessage =
   | EventAdded
   | AlertChanged
   | StudentRemoved
+  | MessagesChanged
   | Heartbeat;
 export interface LiveThresholds {
   stuckAfterErrors: number;
   activeWindowSeconds: number;
+}
+export interface MessageDetail {
+  message: MessageOut;
+  recipients: Recipient[];
+}
+/**
+ * What a student received, newest first (their message panel).
+ */
+export interface MessageHistory {
+  items: InboxMessage[];
+}
+/**
+ * A message or hint as the dashboard sends it.
+ */
+export interface MessageIn {
+  /**
+   * Client UUID: a resent request is stored once (the first answer again).
+   */
+  requestId: string;
+  /**
+   * Markdown.
+   */
+  body: string;
+  /**
+   * Code the student may insert as a new cell below the active one.
+   */
+  snippet?: string | null;
+  audience: Audience;
+}
+export interface MessageList {
+  items: MessageOut[];
+}
+/**
+ * A sent message as the dashboard lists it.
+ */
+export interface MessageOut {
+  id: string;
+  sentAt: string;
+  sender: string;
+  /**
+   * The Markdown as written.
+   */
+  body: string;
+  /**
+   * The Markdown rendered safely (no raw HTML, no scripts).
+   */
+  bodyHtml: string;
+  snippet: string | null;
+  kind: 'students' | 'team' | 'class' | 'hotspot' | 'stuck' | 'cluster';
+  /**
+   * Who it was for, e.g. "NameError on cell 7 of lesson1".
+   */
+  audience: string;
+  receipts: Receipts;
+}
+/**
+ * Receipts or replies of these sent messages changed: dashboards read them again.
+ */
+export interface MessagesChanged {
+  type: 'messages_changed';
+  messageIds: string[];
 }
 export interface NotebookList {
   /**
@@ -351,6 +471,45 @@ export interface ReadyOut {
   services: {
     [k: string]: string;
   };
+}
+/**
+ * How many of the message's students got it, saw it and did something with it.
+ */
+export interface Receipts {
+  recipients: number;
+  /**
+   * Their Jupyter server received it.
+   */
+  delivered: number;
+  /**
+   * Shown to them in JupyterLab.
+   */
+  seen: number;
+  /**
+   * Inserted the snippet as a new cell.
+   */
+  inserted: number;
+  /**
+   * Answered "got it".
+   */
+  acknowledged: number;
+  /**
+   * Sent a reply.
+   */
+  replied: number;
+}
+/**
+ * One student of a message and what they did with it.
+ */
+export interface Recipient {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  deliveredAt: string | null;
+  seenAt: string | null;
+  insertedAt: string | null;
+  acknowledgedAt: string | null;
+  replies: Reply[];
 }
 /**
  * A student's cell turned ok or failed at `at` (its latest run).
@@ -407,6 +566,10 @@ export interface ReplayStudent {
   student: string;
   userName: string | null;
   teamName: string | null;
+}
+export interface Reply {
+  text: string;
+  at: string;
 }
 /**
  * Ask for a fresh snapshot on the open connection.

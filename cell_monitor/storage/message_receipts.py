@@ -1,0 +1,104 @@
+"""A student's answers to messages (seen, inserted, got it, reply), in the events' transaction.
+
+They arrive as events on the ingest path (at least once from the student's
+Jupyter server, stored once by eventId), so a receipt is durable exactly when
+its event is. Only the sender's own receipt row changes: an event naming a
+message that was not addressed to its student changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cell_monitor.contract.events import EventType
+from cell_monitor.contract.messages import MAX_REPLY_CHARS, MESSAGE_ID_FIELD, REPLY_TEXT_FIELD
+from cell_monitor.domain.records import NewEvent
+from cell_monitor.storage.models import Message, MessageRecipient, MessageReply
+
+MESSAGE_EVENTS = frozenset(
+    {
+        EventType.message_seen.value,
+        EventType.message_inserted.value,
+        EventType.message_acknowledged.value,
+        EventType.message_reply.value,
+    }
+)
+# Replies one student may send to one message: a conversation is for a chat tool.
+MAX_REPLIES_PER_MESSAGE = 20
+
+R = MessageRecipient
+# Which receipt column each action sets (the first time only); every action means "seen".
+_COLUMN = {
+    EventType.message_inserted.value: "inserted_at",
+    EventType.message_acknowledged.value: "acknowledged_at",
+}
+
+
+def message_uid(event: NewEvent) -> str | None:
+    value = (event.extra or {}).get(MESSAGE_ID_FIELD)
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
+
+
+def reply_text(event: NewEvent) -> str | None:
+    value = (event.extra or {}).get(REPLY_TEXT_FIELD)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()[:MAX_REPLY_CHARS]
+
+
+async def record(
+    conn: AsyncConnection, events: Sequence[NewEvent], student_ids: dict[str, int]
+) -> list[str]:
+    """Apply the stored message events to their receipts; the uids of the messages touched."""
+    actions = [e for e in events if e.event_type in MESSAGE_EVENTS and message_uid(e)]
+    if not actions:
+        return []
+    uids = sorted({uid for e in actions if (uid := message_uid(e)) is not None})
+    found = await conn.execute(select(Message.uid, Message.id).where(Message.uid.in_(uids)))
+    message_ids = {uid: pk for uid, pk in found.all()}
+    touched: set[str] = set()
+    # A fixed order of rows (message, student), so concurrent commits cannot deadlock.
+    ordered = sorted(actions, key=lambda e: (message_uid(e) or "", e.student_key, e.event_id))
+    for event in ordered:
+        uid = message_uid(event)
+        if uid is None or uid not in message_ids:
+            continue
+        if await _apply(conn, event, message_ids[uid], student_ids[event.student_key]):
+            touched.add(uid)
+    return sorted(touched)
+
+
+async def _apply(conn: AsyncConnection, event: NewEvent, message_id: int, student_id: int) -> bool:
+    """One action on the (message, student) receipt; False when there is no such receipt."""
+    at = event.live_time
+    mine = and_(R.message_id == message_id, R.student_id == student_id)
+    row = (await conn.execute(select(R.id, R.replies).where(mine))).one_or_none()
+    if row is None:
+        return False
+    await _set_once(conn, row.id, "seen_at", at)
+    await _set_once(conn, row.id, "delivered_at", at)
+    column = _COLUMN.get(event.event_type)
+    if column is not None:
+        await _set_once(conn, row.id, column, at)
+    if event.event_type == EventType.message_reply.value:
+        text = reply_text(event)
+        if text is not None and row.replies < MAX_REPLIES_PER_MESSAGE:
+            await conn.execute(
+                insert(MessageReply).values(
+                    message_id=message_id, student_id=student_id, at=at, text=text
+                )
+            )
+            await conn.execute(update(R).where(R.id == row.id).values(replies=R.replies + 1))
+    return True
+
+
+async def _set_once(conn: AsyncConnection, row_id: int, column: str, at: datetime) -> None:
+    # The earliest time wins: a late resend of an old action keeps its own time.
+    col = getattr(R, column)
+    await conn.execute(
+        update(R).where(R.id == row_id, (col.is_(None)) | (col > at)).values({column: at})
+    )
