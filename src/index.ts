@@ -14,6 +14,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { NotebookCapture } from './capture';
 import { HelpButtonExtension } from './helpButton';
+import { MessagesUi } from './messagesUi';
 import { Monitor } from './monitor';
 import { noticeContent, shouldShowNotice } from './notice';
 import { showNotice } from './noticeDialog';
@@ -63,6 +64,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     monitor = new Monitor(() => settings, storage);
 
     new NotebookCapture(tracker, (type, fields) => monitor.emit(type, fields));
+    // Messages from the instructor: answers travel the durable event path.
+    new MessagesUi(
+      app,
+      tracker,
+      (type, fields) => monitor.emit(type, fields),
+      storage
+    );
     const onHelp = (panel: NotebookPanel, requested: boolean) =>
       monitor.emit(requested ? 'help' : 'help_stop', {
         notebookPath: panel.context.path
