@@ -124,7 +124,15 @@ class MessageList(ReadModel):
     items: list[MessageOut]
 
 
-class Reply(ReadModel):
+class _Relayed(ReadModel):
+    """Read back from the wire too: the student's Jupyter server relays these answers."""
+
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel)
+    )
+
+
+class Reply(_Relayed):
     text: str
     at: Timestamp
 
@@ -147,7 +155,7 @@ class MessageDetail(ReadModel):
     recipients: list[Recipient]
 
 
-class InboxMessage(ReadModel):
+class InboxMessage(_Relayed):
     """A message as the student's JupyterLab shows it (no other student appears in it)."""
 
     id: str
@@ -161,7 +169,7 @@ class InboxMessage(ReadModel):
     replies: list[Reply]
 
 
-class MessageHistory(ReadModel):
+class MessageHistory(_Relayed):
     """What a student received, newest first (their message panel)."""
 
     items: list[InboxMessage]

@@ -11,13 +11,13 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor import metrics
 from cell_monitor.broker.base import Broker
 from cell_monitor.config import Settings
 from cell_monitor.contract.live import MessagesChanged, to_wire
-from cell_monitor.contract.messages import MessageIn, MessageOut
+from cell_monitor.contract.messages import InboxMessage, MessageIn, MessageOut
 from cell_monitor.domain.live_status import thresholds_of
 from cell_monitor.domain.records import NewEvent
 from cell_monitor.messages import audience, store
@@ -69,6 +69,28 @@ class MessageService:
                 wake(resolved.student_keys)
         (out,) = await store.list_messages(self.engine, uids=[uid], limit=1)
         return out, new
+
+    async def inbox_part(self, conn: AsyncConnection, student: str) -> list[InboxMessage]:
+        """The inbox's messages: the student's unseen ones, first to last.
+
+        Those handed out for the first time are marked delivered (the receipts'
+        "not reached yet" count drops) and the dashboards are told.
+        """
+        items, undelivered = await store.pending(conn, student)
+        await self._delivered(student, undelivered)
+        return items
+
+    async def history(self, student: str, limit: int) -> list[InboxMessage]:
+        """Everything the student received, newest first (their message panel)."""
+        items, undelivered = await store.history(self.engine, student, limit)
+        await self._delivered(student, undelivered)
+        return items
+
+    async def _delivered(self, student: str, uids: Sequence[str]) -> None:
+        if uids:
+            newly = await store.mark_delivered(self.engine, student, uids, _now())
+            if newly:
+                self._changed(newly)
 
     def _changed(self, uids: Sequence[str]) -> None:
         self.broker.publish(to_wire([MessagesChanged(message_ids=sorted(set(uids)))]))

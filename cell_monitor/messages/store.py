@@ -219,7 +219,8 @@ async def _replies(
 
 async def _student_messages(
     conn: AsyncConnection, student_key: str, *, pending: bool, limit: int
-) -> list[InboxMessage]:
+) -> tuple[list[InboxMessage], list[str]]:
+    """The student's messages and the uids of those not delivered before."""
     student_id = select(Student.id).where(Student.student_key == student_key).scalar_subquery()
     stmt = select(R, Message.uid, Message.sender, Message.body, Message.snippet).join(
         Message, Message.id == R.message_id
@@ -231,8 +232,9 @@ async def _student_messages(
         stmt = stmt.order_by(R.sent_at.desc(), R.id.desc())
     rows = (await conn.execute(stmt.limit(limit))).all()
     if not rows:
-        return []
+        return [], []
     replies = await _replies(conn, [r.message_id for r in rows], rows[0].student_id)
+    undelivered = [r.uid for r in rows if r.delivered_at is None]
     return [
         InboxMessage(
             id=r.uid,
@@ -246,7 +248,7 @@ async def _student_messages(
             replies=replies.get((r.message_id, r.student_id), []),
         )
         for r in rows
-    ]
+    ], undelivered
 
 
 def _display(sender: str) -> str:
@@ -254,13 +256,16 @@ def _display(sender: str) -> str:
     return sender.removeprefix("hub:")
 
 
-async def pending(conn: AsyncConnection, student_key: str) -> list[InboxMessage]:
-    """The student's messages not yet seen, first to last: the inbox's `messages`."""
+async def pending(conn: AsyncConnection, student_key: str) -> tuple[list[InboxMessage], list[str]]:
+    """The student's messages not yet seen, first to last (the inbox's `messages`),
+    and the uids of those never delivered before."""
     return await _student_messages(conn, student_key, pending=True, limit=INBOX_LIMIT)
 
 
-async def history(engine: AsyncEngine, student_key: str, limit: int = 100) -> list[InboxMessage]:
-    """Everything the student received, newest first: their message panel."""
+async def history(
+    engine: AsyncEngine, student_key: str, limit: int = 100
+) -> tuple[list[InboxMessage], list[str]]:
+    """Everything the student received, newest first (their message panel)."""
     async with engine.connect() as conn:
         return await _student_messages(conn, student_key, pending=False, limit=limit)
 
