@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from cell_monitor.contract import events, insight, jupyter, live, reads
+from cell_monitor.contract import events, inbox, insight, jupyter, live, reads
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "npm run generate:types"
@@ -82,6 +82,7 @@ TARGETS = (
             **_models(live),
             **_models(reads),
             **_models(insight),
+            **_models(inbox),
         },
     ),
     Target(
@@ -92,6 +93,7 @@ TARGETS = (
             "IngestResponse": events.IngestResponse,
             "RejectedEvent": events.RejectedEvent,
             **_models(jupyter),
+            **_models(inbox),
         },
     ),
 )
