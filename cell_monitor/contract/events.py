@@ -100,6 +100,13 @@ class EventIn(BaseModel):
     traceback: str | list[str] | None = None
     result: str | None = None
     execution_duration_ms: float | None = Field(None, ge=0, le=7 * 24 * 3600 * 1000)
+    help_request_id: str | None = Field(
+        None,
+        max_length=128,
+        description="On help/help_stop: the client's id of this ask. A help event with a new "
+        "id asks again (also right after an instructor closed the last request); the same id "
+        "is a resend. Without it, help events less than 60 s apart are one request.",
+    )
 
     @field_validator(
         "event_id",
@@ -112,6 +119,7 @@ class EventIn(BaseModel):
         "cell_id",
         "cell_type",
         "error_name",
+        "help_request_id",
         mode="before",
     )
     @classmethod

@@ -49,6 +49,8 @@ class StudentView(ReadModel):
     consecutive_errors: int
     last_error: LastError | None
     help_since: Timestamp | None
+    help_claimed_by: str | None = Field(description='Who is on the way, e.g. "Ada (TA)".')
+    help_claimed_at: Timestamp | None
     version: int
 
 

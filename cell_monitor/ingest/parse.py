@@ -289,11 +289,15 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
         duration_ms=model.execution_duration_ms,
     )
     event.extra = _extra(model, clip)
+    if event.event_type in ("help", "help_stop"):
+        event.help_ask_id = clip(model.help_request_id, 128, mark=False)
     if settings.pseudonymize:
         _pseudonymize(event, key_of(settings))
     # What the server itself keeps as metadata (no identity in it, so also when
     # pseudonymizing): cell fields of events that are no execution, the client's time.
     server_metadata = {} if event.is_execution else _cell_metadata(event, model)
+    if event.help_ask_id is not None:
+        server_metadata["helpRequestId"] = event.help_ask_id
     if client_time is not None:
         event.clock_adjusted = True
         server_metadata["clientEventTime"] = client_time.isoformat()

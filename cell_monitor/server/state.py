@@ -12,6 +12,8 @@ from cell_monitor.accounts.hub import HubClient
 from cell_monitor.accounts.ingest_tokens import TokenCache
 from cell_monitor.accounts.ratelimit import Limits
 from cell_monitor.config import Settings
+from cell_monitor.help.service import HelpService
+from cell_monitor.inbox.service import InboxService
 from cell_monitor.ingest.pipeline import Pipeline
 from cell_monitor.live.service import LiveService
 from cell_monitor.messages.service import MessageService
@@ -30,6 +32,8 @@ class AppState:
     messages: MessageService
     tokens: TokenCache
     limits: Limits
+    inbox: InboxService
+    help: HelpService
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Services without which events cannot be accepted (readiness).
     required_services: set[str] = field(default_factory=set)

@@ -101,6 +101,9 @@ class Student(Base):
     help_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     help_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     help_dismissed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    help_ask_id: Mapped[str | None] = mapped_column(String(128))
+    help_claimed_by: Mapped[str | None] = mapped_column(String(256))
+    help_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # 0 until the first event is applied; dashboards drop messages older than they hold.
     state_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
@@ -117,6 +120,33 @@ class InstructorAction(Base):
     action: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str | None] = mapped_column(String(256))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class HelpRequest(Base):
+    """One help request from its ask to its end: what the student sees and the wait figures.
+
+    Kept in step with the help part of the student's live state, in the same
+    transaction (storage/help_rows.py). `state`: open, claimed, resolved (the
+    student ended it after someone came), withdrawn (ended before), dismissed.
+    """
+
+    __tablename__ = "help_requests"
+    __table_args__ = (Index("ix_help_requests_open", "closed_at", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    notebook_path: Mapped[str | None] = mapped_column(String(1024))
+    ask_id: Mapped[str | None] = mapped_column(String(128))
+    claimed_by: Mapped[str | None] = mapped_column(String(256))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The first answer of an instructor (claim or dismissal): the end of the wait.
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(256))
 
 
 class Notebook(Base):

@@ -259,6 +259,97 @@ export interface HelpEntry {
    */
   by: string;
 }
+/**
+ * GET /api/v1/help/queue: open requests, oldest first.
+ */
+export interface HelpQueue {
+  serverTime: string;
+  /**
+   * Teams of the caller (hub groups), if any.
+   */
+  myTeams: string[];
+  requests: HelpQueueEntry[];
+}
+/**
+ * One open request in the instructors' queue.
+ */
+export interface HelpQueueEntry {
+  id: number;
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  notebookPath: string | null;
+  state: HelpState;
+  /**
+   * Place in line among unclaimed requests.
+   */
+  position: number | null;
+  openedAt: string;
+  waitingSeconds: number;
+  claimedBy: string | null;
+  claimedAt: string | null;
+  /**
+   * Claimed by the caller, or in one of the caller's teams.
+   */
+  mine: boolean;
+}
+/**
+ * The student's latest help request, as their JupyterLab shows it.
+ */
+export interface HelpRequestView {
+  id: number;
+  state: HelpState;
+  openedAt: string;
+  /**
+   * 1 for the first in line; open (unclaimed) requests only, else null.
+   */
+  position: number | null;
+  /**
+   * Open requests in line in all (with this one).
+   */
+  waiting: number | null;
+  /**
+   * Who is on the way, e.g. "Ada (TA)".
+   */
+  claimedBy: string | null;
+  claimedAt: string | null;
+  closedAt: string | null;
+  /**
+   * The client's id of the ask, if it sent one.
+   */
+  helpRequestId: string | null;
+}
+/**
+ * One class session: help requests with less than the session gap between them.
+ */
+export interface HelpSessionFigures {
+  requests: number;
+  answered: number;
+  open: number;
+  medianWaitSeconds: number | null;
+  /**
+   * Also counts requests still waiting (their wait so far).
+   */
+  longestWaitSeconds: number | null;
+  startedAt: string;
+  endedAt: string;
+}
+/**
+ * A help request's life: open → claimed → one of the three ends.
+ */
+export type HelpState =
+  'open' | 'claimed' | 'resolved' | 'withdrawn' | 'dismissed';
+/**
+ * GET /api/v1/help/stats: wait times today (UTC) and per class session.
+ */
+export interface HelpStats {
+  serverTime: string;
+  today: WaitFigures;
+  /**
+   * Newest first.
+   */
+  sessions: HelpSessionFigures[];
+}
 export interface Hotspot {
   /**
    * notebookPath of the cell.
@@ -308,6 +399,24 @@ export interface InboxMessage {
   insertedAt: string | null;
   acknowledgedAt: string | null;
   replies: Reply[];
+}
+/**
+ * GET cell-monitor/inbox on the student's Jupyter server: its latest copy of the inbox.
+ */
+export interface LabInbox {
+  /**
+   * Changes when the state or the inbox changes.
+   */
+  etag: string;
+  state: RelayState;
+  /**
+   * Why the relay is not ok, in words.
+   */
+  detail: string | null;
+  /**
+   * The latest inbox (kept while unreachable).
+   */
+  inbox: StudentInbox | null;
 }
 export interface LastError {
   name: string | null;
@@ -512,6 +621,11 @@ export interface Recipient {
   replies: Reply[];
 }
 /**
+ * How the Jupyter server's relay of the inbox is doing (`state` of LabInbox).
+ */
+export type RelayState =
+  'ok' | 'connecting' | 'not_configured' | 'refused' | 'unreachable';
+/**
  * A student's cell turned ok or failed at `at` (its latest run).
  */
 export interface ReplayCell {
@@ -674,6 +788,17 @@ export interface StudentDetail {
    */
   sessions: SessionOut[];
 }
+/**
+ * Everything addressed to one student now; `etag` names this exact content.
+ */
+export interface StudentInbox {
+  etag: string;
+  help: HelpRequestView | null;
+  /**
+   * Delivered but not acknowledged, first to last.
+   */
+  messages: InboxMessage[];
+}
 export interface StudentList {
   items: StudentOut[];
 }
@@ -725,6 +850,11 @@ export interface StudentView {
   consecutiveErrors: number;
   lastError: LastError | null;
   helpSince: string | null;
+  /**
+   * Who is on the way, e.g. "Ada (TA)".
+   */
+  helpClaimedBy: string | null;
+  helpClaimedAt: string | null;
   version: number;
 }
 export interface TimelineExecution {
@@ -743,4 +873,17 @@ export interface TimelineExecution {
    * The start of the result text.
    */
   outputSummary: string | null;
+}
+/**
+ * How long students waited for an answer (a claim or a dismissal).
+ */
+export interface WaitFigures {
+  requests: number;
+  answered: number;
+  open: number;
+  medianWaitSeconds: number | null;
+  /**
+   * Also counts requests still waiting (their wait so far).
+   */
+  longestWaitSeconds: number | null;
 }

@@ -3,7 +3,7 @@
 Written by hand. Three new tables; nothing else changes.
 
 Revision ID: 0010_messages
-Revises: 0008
+Revises: 0009_help_requests
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from cell_monitor.storage.models import BigIntId, UtcDateTime
 
 revision = "0010_messages"
-down_revision = "0008"
+down_revision = "0009_help_requests"
 branch_labels = None
 depends_on = None
 
