@@ -7,6 +7,7 @@ when a student's answer (an event) commits, the dashboards hear of it too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Called with the keys of students whose inbox changed (the inbox wakes their long-polls).
 InboxWaker = Callable[[Sequence[str]], None]
+# How long deliveries are gathered before they are written (the "delivered" time's precision).
+DELIVERY_FLUSH_SECONDS = 0.2
 
 
 def _now() -> datetime:
@@ -40,6 +43,21 @@ class MessageService:
         self.broker = broker
         self.thresholds = thresholds_of(settings)
         self._wakers: list[InboxWaker] = []
+        # Receipts handed out but not yet marked delivered: one write per flush,
+        # not one per student (a send to 200 students wakes 200 long-polls).
+        self._undelivered: set[int] = set()
+        self._flush_wanted = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._flusher = asyncio.create_task(self._flush_loop(), name="cell-monitor-deliveries")
+
+    async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            self._flusher = None
+        await self._flush()
 
     def add_inbox_waker(self, waker: InboxWaker) -> None:
         self._wakers.append(waker)
@@ -86,11 +104,37 @@ class MessageService:
         await self._delivered(student, undelivered)
         return items
 
-    async def _delivered(self, student: str, uids: Sequence[str]) -> None:
-        if uids:
-            newly = await store.mark_delivered(self.engine, student, uids, _now())
-            if newly:
-                self._changed(newly)
+    async def _delivered(self, student: str, receipt_ids: Sequence[int]) -> None:
+        if not receipt_ids:
+            return
+        self._undelivered.update(receipt_ids)
+        if self._flusher is None:
+            await self._flush()  # not started (a command, a test): at once
+        else:
+            self._flush_wanted.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._flush_wanted.wait()
+            # Gather the long-polls one send wakes into one write.
+            await asyncio.sleep(DELIVERY_FLUSH_SECONDS)
+            self._flush_wanted.clear()
+            try:
+                await self._flush()
+            except Exception as exc:  # the receipts wait for the next flush
+                log.warning("Marking messages delivered failed: %s", exc)
+
+    async def _flush(self) -> None:
+        ids, self._undelivered = sorted(self._undelivered), set()
+        if not ids:
+            return
+        try:
+            changed = await store.mark_delivered(self.engine, ids, _now())
+        except Exception:
+            self._undelivered.update(ids)
+            raise
+        if changed:
+            self._changed(changed)
 
     def _changed(self, uids: Sequence[str]) -> None:
         self.broker.publish(to_wire([MessagesChanged(message_ids=sorted(set(uids)))]))

@@ -219,8 +219,8 @@ async def _replies(
 
 async def _student_messages(
     conn: AsyncConnection, student_key: str, *, pending: bool, limit: int
-) -> tuple[list[InboxMessage], list[str]]:
-    """The student's messages and the uids of those not delivered before."""
+) -> tuple[list[InboxMessage], list[int]]:
+    """The student's messages and the receipt ids of those not delivered before."""
     student_id = select(Student.id).where(Student.student_key == student_key).scalar_subquery()
     stmt = select(R, Message.uid, Message.sender, Message.body, Message.snippet).join(
         Message, Message.id == R.message_id
@@ -233,8 +233,10 @@ async def _student_messages(
     rows = (await conn.execute(stmt.limit(limit))).all()
     if not rows:
         return [], []
-    replies = await _replies(conn, [r.message_id for r in rows], rows[0].student_id)
-    undelivered = [r.uid for r in rows if r.delivered_at is None]
+    # Unseen messages have no reply yet: the inbox's reads skip the query.
+    replied = [r.message_id for r in rows if r.replies]
+    replies = await _replies(conn, replied, rows[0].student_id) if replied else {}
+    undelivered = [r.id for r in rows if r.delivered_at is None]
     return [
         InboxMessage(
             id=r.uid,
@@ -256,40 +258,34 @@ def _display(sender: str) -> str:
     return sender.removeprefix("hub:")
 
 
-async def pending(conn: AsyncConnection, student_key: str) -> tuple[list[InboxMessage], list[str]]:
+async def pending(conn: AsyncConnection, student_key: str) -> tuple[list[InboxMessage], list[int]]:
     """The student's messages not yet seen, first to last (the inbox's `messages`),
-    and the uids of those never delivered before."""
+    and the receipt ids of those never delivered before."""
     return await _student_messages(conn, student_key, pending=True, limit=INBOX_LIMIT)
 
 
 async def history(
     engine: AsyncEngine, student_key: str, limit: int = 100
-) -> tuple[list[InboxMessage], list[str]]:
+) -> tuple[list[InboxMessage], list[int]]:
     """Everything the student received, newest first (their message panel)."""
     async with engine.connect() as conn:
         return await _student_messages(conn, student_key, pending=False, limit=limit)
 
 
 async def mark_delivered(
-    engine: AsyncEngine, student_key: str, uids: Sequence[str], now: datetime
+    engine: AsyncEngine, receipt_ids: Sequence[int], now: datetime
 ) -> list[str]:
-    """Note that the student's Jupyter server got these messages; the uids newly delivered."""
-    if not uids:
+    """Note that students' Jupyter servers got these messages; the uids of the messages touched."""
+    if not receipt_ids:
         return []
-    student_id = select(Student.id).where(Student.student_key == student_key).scalar_subquery()
-    message_ids = select(Message.id).where(Message.uid.in_(list(uids)))
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
         result = await conn.execute(
             update(R)
-            .where(
-                R.student_id == student_id,
-                R.message_id.in_(message_ids),
-                R.delivered_at.is_(None),
-            )
+            .where(R.id.in_(sorted(set(receipt_ids))), R.delivered_at.is_(None))
             .values(delivered_at=now)
             .returning(R.message_id)
         )
-        changed = [int(pk) for pk in result.scalars()]
+        changed = sorted({int(pk) for pk in result.scalars()})
         if not changed:
             return []
         found = await conn.execute(select(Message.uid).where(Message.id.in_(changed)))

@@ -133,6 +133,8 @@ async def _start(stack: AsyncExitStack, settings: Settings) -> AppState:
     stack.push_async_callback(state.inbox.stop)
     state.help.start()
     stack.push_async_callback(state.help.stop)
+    state.messages.start()
+    stack.push_async_callback(state.messages.stop)
     if state.influx is not None:
         # Before the pipeline, so it stops after it: the last commits get written.
         state.influx.start()

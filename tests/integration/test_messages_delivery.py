@@ -10,7 +10,7 @@ import httpx
 from cell_monitor.config import Settings
 from tests.integration.test_help_inbox import bearer, classroom, inbox, send
 from tests.integration.test_messages import MESSAGES, message
-from tests.support import event, live_server
+from tests.support import event, eventually, live_server
 
 
 def seen(kind: str, uid: str, **fields: Any) -> dict[str, Any]:
@@ -71,8 +71,13 @@ async def test_a_student_offline_during_the_send_gets_it_when_back(settings: Set
         assert [m["id"] for m in back["messages"]] == uids
         again = await inbox(room.http, room.keys["ada"], since=back["etag"], wait=0)
         assert again["etag"] == back["etag"]
-        detail = await room.staff.get(MESSAGES)
-        assert all(i["receipts"]["delivered"] == 1 for i in detail.json()["items"])
+
+        async def delivered() -> bool:
+            items = (await room.staff.get(MESSAGES)).json()["items"]
+            return all(i["receipts"]["delivered"] == 1 for i in items)
+
+        # Deliveries are written in batches, a moment after the answer.
+        await eventually(delivered, what="both messages marked delivered")
 
 
 async def test_messages_survive_a_class_server_restart(settings: Settings) -> None:
