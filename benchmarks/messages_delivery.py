@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+import orjson
 from live_latency import REDIS, _admin
 from signin import instructor_headers, server_env
 
@@ -102,27 +103,91 @@ class Student:
         self.etag: str | None = None
         self.ready = asyncio.Event()
 
-    async def poll(self, http: httpx.AsyncClient, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            params = {"wait": WAIT_SECONDS, **({"since": self.etag} if self.etag else {})}
-            answer = await http.get("/api/v1/student/inbox", params=params, headers=self.headers)
-            answer.raise_for_status()
-            now = time.time()
-            body = answer.json()
-            self.etag = body["etag"]
-            for message in body["messages"]:
-                if message["id"] in self.arrived:
-                    continue  # still unseen: the inbox carries it until the student answers
-                self.arrived[message["id"]] = now
-                ARRIVED.set()
-            # Seen at once, as the student's JupyterLab would: the next inbox drops it.
-            seen = [
-                {**first_event(self.number), "eventType": "message_seen", "messageId": m["id"]}
-                for m in body["messages"]
-            ]
-            if seen:
-                await http.post("/api/v1/events", json=seen, headers=self.headers)
-            self.ready.set()
+    async def poll(self, url: str, stop: asyncio.Event) -> None:
+        # Plain HTTP/1.1 on kept-alive sockets: an HTTP client library would cost
+        # this process more CPU than the server spends (200 students on 2 cores).
+        polls, posts = Connection(url), Connection(url)
+        auth = self.headers["Authorization"].encode()
+        try:
+            while not stop.is_set():
+                query = f"wait={WAIT_SECONDS}" + (f"&since={self.etag}" if self.etag else "")
+                path = f"/api/v1/student/inbox?{query}".encode()
+                status, raw = await polls.request(b"GET", path, auth)
+                if status != 200:
+                    raise RuntimeError(f"inbox answered {status}: {raw[:200]!r}")
+                now = time.time()
+                body = orjson.loads(raw)
+                self.etag = body["etag"]
+                for message in body["messages"]:
+                    if message["id"] not in self.arrived:
+                        # Still unseen: the inbox carries it until the student answers.
+                        self.arrived[message["id"]] = now
+                        ARRIVED.set()
+                # Seen at once, as the student's JupyterLab would: the next inbox drops it.
+                seen = [
+                    {**first_event(self.number), "eventType": "message_seen", "messageId": m["id"]}
+                    for m in body["messages"]
+                ]
+                if seen:
+                    await posts.request(b"POST", b"/api/v1/events", auth, orjson.dumps(seen))
+                self.ready.set()
+        finally:
+            polls.close()
+            posts.close()
+
+
+class Connection:
+    """One kept-alive HTTP/1.1 connection, opened again when the server closed it."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def request(
+        self, method: bytes, path: bytes, auth: bytes, body: bytes = b""
+    ) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            if self.streams is None:
+                self.streams = await asyncio.open_connection(self.host, self.port)
+            try:
+                return await _exchange(*self.streams, method, path, auth, body)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                # Idle past the server's keep-alive timeout: a new connection, once.
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+async def _exchange(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    method: bytes,
+    path: bytes,
+    auth: bytes,
+    body: bytes,
+) -> tuple[int, bytes]:
+    writer.write(
+        b"%s %s HTTP/1.1\r\nHost: bench\r\nAuthorization: %s\r\nContent-Type: application/json"
+        b"\r\nContent-Length: %d\r\n\r\n%s" % (method, path, auth, len(body), body)
+    )
+    await writer.drain()
+    line = await reader.readline()
+    if not line:
+        raise ConnectionResetError("closed by the server")
+    status = int(line.split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
 
 
 async def known(http: httpx.AsyncClient, student: Student, timeout: float = 60) -> None:
@@ -172,7 +237,7 @@ async def measure(url: str, secrets: list[str], messages: int, gap: float) -> di
                 await http.post("/api/v1/events", json=[first_event(s.number)], headers=s.headers)
             ).raise_for_status()
         stop = asyncio.Event()
-        polls = [asyncio.create_task(s.poll(http, stop)) for s in students]
+        polls = [asyncio.create_task(s.poll(url, stop)) for s in students]
         await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in students)), 60)
         floor = await floor_ms(http, students)
         instructor = httpx.AsyncClient(base_url=url, timeout=30, headers=instructor_headers(url))
@@ -216,6 +281,7 @@ async def measure(url: str, secrets: list[str], messages: int, gap: float) -> di
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ARRIVED.wait(), remaining)
         stop.set()
+        failed = [t.exception() for t in polls if t.done() and not t.cancelled() and t.exception()]
         for task in polls:
             task.cancel()
         await asyncio.gather(*polls, return_exceptions=True)
@@ -241,6 +307,8 @@ async def measure(url: str, secrets: list[str], messages: int, gap: float) -> di
         "p95_ms": round(percentile(latencies, 95), 1),
         "p99_ms": round(percentile(latencies, 99), 1),
         "max_ms": round(max(latencies, default=float("nan")), 1),
+        "pollers_failed": len(failed),
+        "first_failure": str(failed[0]) if failed else None,
         "send_p50_ms": round(statistics.median(POSTS), 1) if POSTS else None,
         "p95_over_floor": round(percentile(latencies, 95) / floor, 1) if floor else None,
     }

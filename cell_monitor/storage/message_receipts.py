@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.contract.events import EventType
@@ -75,30 +76,32 @@ async def record(
 async def _apply(conn: AsyncConnection, event: NewEvent, message_id: int, student_id: int) -> bool:
     """One action on the (message, student) receipt; False when there is no such receipt."""
     at = event.live_time
-    mine = and_(R.message_id == message_id, R.student_id == student_id)
-    row = (await conn.execute(select(R.id, R.replies).where(mine))).one_or_none()
-    if row is None:
-        return False
-    await _set_once(conn, row.id, "seen_at", at)
-    await _set_once(conn, row.id, "delivered_at", at)
+    values = {"seen_at": _earliest(R.seen_at, at), "delivered_at": _earliest(R.delivered_at, at)}
     column = _COLUMN.get(event.event_type)
     if column is not None:
-        await _set_once(conn, row.id, column, at)
-    if event.event_type == EventType.message_reply.value:
-        text = reply_text(event)
-        if text is not None and row.replies < MAX_REPLIES_PER_MESSAGE:
+        values[column] = _earliest(getattr(R, column), at)
+    mine = and_(R.message_id == message_id, R.student_id == student_id)
+    # One statement for the common actions (a send to 200 students brings 200 of them).
+    row = (await conn.execute(update(R).where(mine).values(values).returning(R.id))).one_or_none()
+    if row is None:
+        return False
+    text = reply_text(event) if event.event_type == EventType.message_reply.value else None
+    if text is not None:
+        counted = await conn.execute(
+            update(R)
+            .where(R.id == row.id, R.replies < MAX_REPLIES_PER_MESSAGE)
+            .values(replies=R.replies + 1)
+            .returning(R.id)
+        )
+        if counted.one_or_none() is not None:
             await conn.execute(
                 insert(MessageReply).values(
                     message_id=message_id, student_id=student_id, at=at, text=text
                 )
             )
-            await conn.execute(update(R).where(R.id == row.id).values(replies=R.replies + 1))
     return True
 
 
-async def _set_once(conn: AsyncConnection, row_id: int, column: str, at: datetime) -> None:
+def _earliest(column: Any, at: datetime) -> Any:
     # The earliest time wins: a late resend of an old action keeps its own time.
-    col = getattr(R, column)
-    await conn.execute(
-        update(R).where(R.id == row_id, (col.is_(None)) | (col > at)).values({column: at})
-    )
+    return case((or_(column.is_(None), column > at), at), else_=column)

@@ -211,3 +211,17 @@ async def test_sending_is_rate_limited_per_instructor(database_url: str, tmp_pat
             refused = await http.post(MESSAGES, json=message({"kind": "class"}))
             assert int(refused.headers["Retry-After"]) >= 1
             assert len((await http.get(MESSAGES)).json()["items"]) == 2
+
+
+async def test_a_student_may_reply_twenty_times_to_one_message(client: httpx.AsyncClient) -> None:
+    await post(client, [student("ada")])
+    uid = (await client.post(MESSAGES, json=message({"kind": "class"}))).json()["id"]
+    replies = [answer("ada", "message_reply", uid, replyText=f"reply {i}") for i in range(22)]
+    await post(client, replies)
+    detail = (await client.get(f"{MESSAGES}/detail", params={"id": uid})).json()
+    (ada,) = detail["recipients"]
+    # One batch's replies are stored in no particular order: any 20 of them.
+    texts = [r["text"] for r in ada["replies"]]
+    assert len(texts) == len(set(texts)) == 20
+    assert set(texts) <= {f"reply {i}" for i in range(22)}
+    assert (await receipts(client, uid))["replied"] == 1
