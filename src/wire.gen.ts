@@ -51,6 +51,14 @@ export interface EventIn {
    * On help/help_stop: the client's id of this ask. A help event with a new id asks again (also right after an instructor closed the last request); the same id is a resend. Without it, help events less than 60 s apart are one request.
    */
   helpRequestId?: string | null;
+  /**
+   * On message_seen/_inserted/_acknowledged/_reply: the instructor's message.
+   */
+  messageId?: string | null;
+  /**
+   * On message_reply: the student's short reply (cut to 500 characters).
+   */
+  replyText?: string | null;
   [k: string]: unknown;
 }
 /**

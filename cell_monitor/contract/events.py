@@ -107,6 +107,14 @@ class EventIn(BaseModel):
         "id asks again (also right after an instructor closed the last request); the same id "
         "is a resend. Without it, help events less than 60 s apart are one request.",
     )
+    message_id: str | None = Field(
+        None,
+        max_length=64,
+        description="On message_seen/_inserted/_acknowledged/_reply: the instructor's message.",
+    )
+    reply_text: str | None = Field(
+        None, description="On message_reply: the student's short reply (cut to 500 characters)."
+    )
 
     @field_validator(
         "event_id",
@@ -120,6 +128,8 @@ class EventIn(BaseModel):
         "cell_type",
         "error_name",
         "help_request_id",
+        "message_id",
+        "reply_text",
         mode="before",
     )
     @classmethod

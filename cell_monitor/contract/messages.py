@@ -17,10 +17,7 @@ from cell_monitor.contract.base import ReadModel, Timestamp
 
 AudienceKind = Literal["students", "team", "class", "hotspot", "stuck", "cluster"]
 
-# What a student's action events carry (besides eventType): the message's id, and
-# for message_reply the text (kept short: a reply, not an essay).
-MESSAGE_ID_FIELD = "messageId"
-REPLY_TEXT_FIELD = "replyText"
+# A reply is kept short: an answer, not an essay (EventIn.reply_text is cut to it).
 MAX_REPLY_CHARS = 500
 MAX_BODY_CHARS = 4000
 MAX_SNIPPET_CHARS = 20_000

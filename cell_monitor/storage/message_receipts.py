@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.contract.events import EventType
-from cell_monitor.contract.messages import MAX_REPLY_CHARS, MESSAGE_ID_FIELD, REPLY_TEXT_FIELD
+from cell_monitor.contract.messages import MAX_REPLY_CHARS
 from cell_monitor.domain.records import NewEvent
 from cell_monitor.storage.models import Message, MessageRecipient, MessageReply
 
@@ -40,15 +40,12 @@ _COLUMN = {
 
 
 def message_uid(event: NewEvent) -> str | None:
-    value = (event.extra or {}).get(MESSAGE_ID_FIELD)
-    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
+    return event.message_id or None
 
 
 def reply_text(event: NewEvent) -> str | None:
-    value = (event.extra or {}).get(REPLY_TEXT_FIELD)
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.strip()[:MAX_REPLY_CHARS]
+    value = (event.reply_text or "").strip()
+    return value[:MAX_REPLY_CHARS] or None
 
 
 async def record(

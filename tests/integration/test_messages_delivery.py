@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from cell_monitor.config import Settings
+from cell_monitor.privacy.pseudonyms import is_pseudonym
 from tests.integration.test_help_inbox import bearer, classroom, inbox, send
 from tests.integration.test_messages import MESSAGES, message
-from tests.support import event, eventually, live_server
+from tests.support import event, eventually, live_server, make_settings, query_sql
 
 
 def seen(kind: str, uid: str, **fields: Any) -> dict[str, Any]:
@@ -90,3 +92,28 @@ async def test_messages_survive_a_class_server_restart(settings: Settings) -> No
     async with live_server(settings) as url, httpx.AsyncClient(base_url=url) as http:
         response = await http.get("/api/v1/student/inbox", headers=bearer(credential))
         assert [m["id"] for m in response.json()["messages"]] == [uid]
+
+
+async def test_with_pseudonyms_messages_reach_the_student_and_store_no_identity(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path, pseudonymize=True, pseudonym_key="k" * 32)
+    async with classroom(settings) as room:
+        await send(room.http, room.keys["ada"], event(emailAddress="ada", userId="ada"))
+        students = (await room.staff.get("/api/v1/students")).json()["items"]
+        (alias,) = [s["student"] for s in students]
+        assert is_pseudonym(alias)
+        audience = {"kind": "students", "students": [alias]}
+        sent = await room.staff.post(MESSAGES, json=message(audience, "for ada"))
+        uid = sent.json()["id"]
+        mine = await inbox(room.http, room.keys["ada"])
+        assert [m["id"] for m in mine["messages"]] == [uid]
+        await send(room.http, room.keys["ada"], seen("message_reply", uid, replyText="ok"))
+        detail = (await room.staff.get(f"{MESSAGES}/detail", params={"id": uid})).json()
+        assert [r["student"] for r in detail["recipients"]] == [alias], detail
+        assert detail["message"]["receipts"]["replied"] == 1, detail
+    for table in ("messages", "message_recipients", "message_replies"):
+        rows = await asyncio.to_thread(query_sql, database_url, f"SELECT * FROM {table}")
+        values = {str(v) for row in rows for v in row}
+        # No field is the identity (ids are random hex: "ada" may occur inside one).
+        assert rows and "ada" not in values and not any("ada@" in v for v in values), rows

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from pydantic import ValidationError
 
+from cell_monitor.contract.events import EventIn
 from cell_monitor.contract.messages import MAX_REPLY_CHARS, Audience, MessageIn
 from cell_monitor.domain.records import NewEvent
 from cell_monitor.messages.render import render_markdown
@@ -100,15 +101,21 @@ def test_a_message_refuses_unknown_fields_and_empty_bodies() -> None:
         MessageIn.model_validate({**good, "body": "   "})
 
 
-def _event(**extra: object) -> NewEvent:
+def _event(**fields: str) -> NewEvent:
     now = datetime.now(timezone.utc)
-    return NewEvent("e", "message_reply", now, now, "ada@example.org", extra=dict(extra))
+    return NewEvent("e", "message_reply", now, now, "ada@example.org", **fields)  # type: ignore[arg-type]
 
 
 def test_answer_events_carry_a_message_id_and_a_short_reply() -> None:
-    assert message_uid(_event(messageId="m-1")) == "m-1"
-    assert message_uid(_event(messageId=7)) is None
-    assert message_uid(_event(messageId="x" * 65)) is None
-    assert reply_text(_event(replyText="  ok  ")) == "ok"
-    assert reply_text(_event(replyText="   ")) is None
-    assert reply_text(_event(replyText="y" * 2000)) == "y" * MAX_REPLY_CHARS
+    assert message_uid(_event(message_id="m-1")) == "m-1"
+    assert message_uid(_event()) is None
+    assert reply_text(_event(reply_text="  ok  ")) == "ok"
+    assert reply_text(_event(reply_text="   ")) is None
+    assert reply_text(_event(reply_text="y" * 2000)) == "y" * MAX_REPLY_CHARS
+
+
+def test_a_message_id_longer_than_any_is_refused() -> None:
+    base = {"eventType": "message_seen", "userId": "ada"}
+    assert EventIn.model_validate({**base, "messageId": "m-1"}).message_id == "m-1"
+    with pytest.raises(ValidationError):
+        EventIn.model_validate({**base, "messageId": "x" * 65})
