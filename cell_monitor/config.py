@@ -276,8 +276,53 @@ class Settings(BaseSettings):
     ingest_token_refresh_seconds: float = Field(
         5.0, gt=0, le=300, description="How often each worker reloads the ingest tokens."
     )
+    messages_per_minute: int = Field(
+        20,
+        ge=0,
+        description="Messages one instructor may send per minute (counted in the database, "
+        "so across workers); 0 turns the limit off.",
+    )
     ws_connections_per_user: int = Field(
         20, ge=1, description="Open /ws/dashboard connections per instructor, per worker."
+    )
+
+    # --- The return path (docs/help.md): help requests and the students' inbox
+    inbox_channel: str = Field(
+        "student-inbox",
+        description="Redis pub/sub channel that wakes students' inbox long-polls on every "
+        "worker; give each deployment sharing a Redis its own.",
+    )
+    inbox_polls_per_student: int = Field(
+        4,
+        ge=1,
+        le=100,
+        description="Inbox long-polls one student may hold open at once, per worker (one "
+        "per Jupyter server is normal).",
+    )
+    inbox_max_waiting: int = Field(
+        10_000, ge=1, description="Inbox long-polls held open at once per worker."
+    )
+    inbox_rate_per_second: float = Field(
+        2.0,
+        ge=0,
+        description="Inbox requests per second per student, per worker (a long-poll that "
+        "waits costs one); 0 turns the limit off.",
+    )
+    inbox_burst: int = Field(20, ge=1, description="Inbox requests a student may send at once.")
+    help_claims_per_minute: int = Field(
+        120,
+        ge=1,
+        description="Claims, releases and dismissals one instructor account may make per "
+        "minute, per worker.",
+    )
+    help_metrics_seconds: float = Field(
+        15.0, gt=0, description="How often each worker refreshes the help figures of /metrics."
+    )
+    help_session_gap_hours: float = Field(
+        2.0,
+        gt=0,
+        description="Help requests further apart than this belong to different class "
+        "sessions (the per-session wait figures).",
     )
 
     # --- JupyterHub (docs/jupyterhub.md): instructors sign in, students are who the hub says

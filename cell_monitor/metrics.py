@@ -153,6 +153,10 @@ INGEST_AUTH_FAILURES = Counter(
 )
 RATE_LIMITED = Counter("rate_limited", "Requests refused by a rate limit, by limit", ["limit"])
 LOGINS = Counter("logins", "Instructor login attempts, by outcome", ["outcome"])
+MESSAGES_SENT = Counter(
+    "messages_sent", "Messages instructors sent to students, by audience kind", ["kind"]
+)
+MESSAGE_RECIPIENTS = Counter("message_recipients", "Students messages were addressed to")
 
 
 # Identity bound by the credential (hub token or per-student credential):
@@ -170,6 +174,36 @@ HUB_TOKEN_LOOKUPS = Counter(
     "hub_token_lookups", "Hub tokens presented at ingest, by outcome", ["outcome"]
 )
 
+# The return path: help requests and the students' inbox long-polls.
+HELP_OPEN = Gauge(
+    "help_requests_open",
+    "Open help requests (all workers read the same database), by state",
+    ["state"],
+    multiprocess_mode="livemax",
+)
+HELP_WAIT_MEDIAN = Gauge(
+    "help_wait_median_seconds",
+    "Median wait for an answer of the help requests asked today (UTC)",
+    multiprocess_mode="livemax",
+)
+HELP_WAIT_LONGEST = Gauge(
+    "help_wait_longest_seconds",
+    "Longest wait of today's help requests (UTC), those still waiting included",
+    multiprocess_mode="livemax",
+)
+HELP_ANSWER_WAIT = Histogram(
+    "help_answer_wait_seconds",
+    "Wait from a help request to its first answer (claim or dismissal)",
+    buckets=(15, 30, 60, 120, 300, 600, 900, 1800, 3600),
+)
+HELP_ACTIONS = Counter("help_actions", "Instructors' actions on help requests", ["action"])
+INBOX_WAITING = Gauge(
+    "inbox_waiting_polls",
+    "Students' inbox long-polls held open",
+    multiprocess_mode="livesum",
+)
+INBOX_WAKEUPS = Counter("inbox_wakeups", "Inbox long-polls woken by a change")
+INBOX_ANSWERS = Counter("inbox_answers", "Inbox long-poll answers, by outcome", ["outcome"])
 
 # Every label value declared up front: /metrics shows each series from the start
 # (at 0), so a rate() or an alert sees the first error instead of a new series.
@@ -188,11 +222,14 @@ LABEL_VALUES: dict[Counter, tuple[str, ...]] = {
         "error",
     ),
     INGEST_AUTH_FAILURES: ("missing", "malformed", "invalid", "revoked"),
-    RATE_LIMITED: ("ingest", "login", "ws_connections"),
+    RATE_LIMITED: ("ingest", "login", "ws_connections", "inbox", "help_actions", "messages"),
+    MESSAGES_SENT: ("students", "team", "class", "hotspot", "stuck", "cluster"),
     LOGINS: ("success", "failure", "rate_limited"),
     INGEST_IDENTITY_MISMATCH: ("overwritten",),
     HUB_LOGINS: ("success", "forbidden", "failure"),
     HUB_TOKEN_LOOKUPS: ("valid", "invalid", "unavailable"),
+    HELP_ACTIONS: ("claim", "release", "dismiss"),
+    INBOX_ANSWERS: ("changed", "unchanged", "refused"),
 }
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from cell_monitor.contract import events, insight, jupyter, live, reads
+from cell_monitor.contract import events, inbox, insight, jupyter, live, messages, reads
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "npm run generate:types"
@@ -69,6 +69,8 @@ def _models(module: Any) -> dict[str, Any]:
         and issubclass(value, BaseModel)
         and value.__module__ == module.__name__
         and not name.startswith("_")
+        # A model without fields is a base of others (its config), not a wire type.
+        and value.model_fields
     }
 
 
@@ -82,6 +84,8 @@ TARGETS = (
             **_models(live),
             **_models(reads),
             **_models(insight),
+            **_models(inbox),
+            **_models(messages),
         },
     ),
     Target(
@@ -92,6 +96,10 @@ TARGETS = (
             "IngestResponse": events.IngestResponse,
             "RejectedEvent": events.RejectedEvent,
             **_models(jupyter),
+            **_models(inbox),
+            "InboxMessage": messages.InboxMessage,
+            "Reply": messages.Reply,
+            "MessageHistory": messages.MessageHistory,
         },
     ),
 )

@@ -1,9 +1,15 @@
 /**
- * The "Ask for help" toolbar button of every notebook. Pressing it sends
- * `help`; pressing it again sends `help_stop`. Its state is shown on the
- * button itself (icon, label, colour, a pressed-in look, aria-pressed) and
- * kept across reloads, so the student always sees whether the instructor is
- * being called.
+ * The "Ask for help" toolbar button of every notebook.
+ *
+ * Where the class server can say who the student is (JupyterHub, or a
+ * per-student credential), the request lives on the class server and the
+ * button shows its state from the inbox, the same in every browser and after
+ * reloads: "Help requested — 3rd in line", "Ada (TA) is on the way",
+ * "Closed by the instructor". Pressing it asks (a `help` event with a new
+ * helpRequestId) or withdraws (`help_stop`); both travel the durable event
+ * path. Without that (a course token: the server cannot tell students apart),
+ * the button toggles `help`/`help_stop` as before and remembers its state in
+ * this browser only.
  */
 
 import { DocumentRegistry } from '@jupyterlab/docregistry';
@@ -12,11 +18,8 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
-import { IKeyValueStorage } from './queue';
+import { ASK, HelpRequestState, IHelpDisplay } from './helpState';
 
-export type HelpToggled = (panel: NotebookPanel, requested: boolean) => void;
-
-const STORAGE_PREFIX = 'cell-monitor:help:';
 const ACTIVE_CLASS = 'cm-HelpButton-active';
 
 /** A raised hand: the classroom's sign for "I need help". */
@@ -36,22 +39,22 @@ export class HelpButton extends Widget {
     this.addClass('jp-ToolbarButtonComponent');
     this.node.setAttribute('type', 'button');
     this.node.addEventListener('click', onClick);
-    this.setRequested(false);
+    this.setDisplay(ASK);
   }
 
-  setRequested(requested: boolean): void {
-    this.toggleClass(ACTIVE_CLASS, requested);
-    this.node.setAttribute('aria-pressed', String(requested));
+  setDisplay(display: IHelpDisplay): void {
+    this.toggleClass(ACTIVE_CLASS, display.active);
+    this.node.setAttribute('aria-pressed', String(display.active));
     const label = document.createElement('span');
     label.className = 'cm-HelpButton-label';
-    label.textContent = requested ? 'Help requested' : 'Ask for help';
+    label.textContent = display.label;
+    // Read out when it changes ("Ada (TA) is on the way").
+    label.setAttribute('aria-live', 'polite');
     this.node.replaceChildren(
       helpIcon.element({ tag: 'span', className: 'cm-HelpButton-icon' }),
       label
     );
-    this.node.title = requested
-      ? 'Your instructor has been asked for help. Click when you no longer need it.'
-      : 'Ask your instructor for help with this notebook.';
+    this.node.title = display.title;
   }
 }
 
@@ -59,54 +62,31 @@ export class HelpButtonExtension implements DocumentRegistry.IWidgetExtension<
   NotebookPanel,
   INotebookModel
 > {
-  constructor(
-    onToggle: HelpToggled,
-    isEnabled: () => boolean,
-    storage: IKeyValueStorage | null
-  ) {
-    this._onToggle = onToggle;
+  constructor(state: HelpRequestState, isEnabled: () => boolean) {
+    this._state = state;
     this._isEnabled = isEnabled;
-    this._storage = storage;
   }
 
   createNew(panel: NotebookPanel): IDisposable {
-    const key = () => STORAGE_PREFIX + panel.context.path;
-    let requested = this._read(key());
+    const path = () => panel.context.path;
     const button = new HelpButton(() => {
-      if (!this._isEnabled()) {
-        return;
+      if (this._isEnabled()) {
+        this._state.toggle(path());
       }
-      requested = !requested;
-      button.setRequested(requested);
-      this._write(key(), requested);
-      this._onToggle(panel, requested);
     });
-    button.setRequested(requested);
+    const render = () => button.setDisplay(this._state.display(path()));
+    const unsubscribe = this._state.subscribe(render);
+    // Pending actions expire and "Closed by the instructor" fades: re-render now and then.
+    const timer = setInterval(render, 15000);
+    button.disposed.connect(() => {
+      unsubscribe();
+      clearInterval(timer);
+    });
+    render();
     panel.toolbar.insertItem(10, 'cellMonitorHelp', button);
     return button;
   }
 
-  private _read(key: string): boolean {
-    try {
-      return this._storage?.getItem(key) === '1';
-    } catch {
-      return false;
-    }
-  }
-
-  private _write(key: string, requested: boolean): void {
-    try {
-      if (requested) {
-        this._storage?.setItem(key, '1');
-      } else {
-        this._storage?.removeItem(key);
-      }
-    } catch {
-      /* the state then lasts until the page is reloaded */
-    }
-  }
-
-  private readonly _onToggle: HelpToggled;
+  private readonly _state: HelpRequestState;
   private readonly _isEnabled: () => boolean;
-  private readonly _storage: IKeyValueStorage | null;
 }

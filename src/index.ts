@@ -7,18 +7,22 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { NotebookCapture } from './capture';
 import { HelpButtonExtension } from './helpButton';
+import { HelpRequestState } from './helpState';
+import { InboxClient } from './inbox';
+import { MessagesUi } from './messagesUi';
 import { Monitor } from './monitor';
 import { noticeContent, shouldShowNotice } from './notice';
 import { showNotice } from './noticeDialog';
 import { IKeyValueStorage } from './queue';
 import { IMonitorSettings, readSettings } from './settings';
+import { serverExtensionInbox, serverExtensionMessages } from './transport';
 
 const PLUGIN_ID = 'cell-monitor:plugin';
 const NOTICE_COMMAND = 'cell-monitor:show-notice';
@@ -63,20 +67,34 @@ const plugin: JupyterFrontEndPlugin<void> = {
     monitor = new Monitor(() => settings, storage);
 
     new NotebookCapture(tracker, (type, fields) => monitor.emit(type, fields));
-    const onHelp = (panel: NotebookPanel, requested: boolean) =>
-      monitor.emit(requested ? 'help' : 'help_stop', {
-        notebookPath: panel.context.path
-      });
+    // One long-poll of the student's inbox for this page: the help button (and
+    // anything else addressed to the student) reads it.
+    const inbox = new InboxClient(serverExtensionInbox());
+    const help = new HelpRequestState(
+      inbox,
+      (type, fields) => monitor.emit(type, fields),
+      storage
+    );
+    // Messages from the instructor: delivered by the inbox, answered on the
+    // durable event path, the history read once per page.
+    const messages = new MessagesUi(
+      app,
+      tracker,
+      (type, fields) => monitor.emit(type, fields),
+      storage
+    );
+    inbox.subscribe(copy => messages.receive(copy.inbox?.messages ?? []));
+    void serverExtensionMessages()().then(items => messages.receive(items));
     app.docRegistry.addWidgetExtension(
       'Notebook',
       // Without the consent an operator requires, the button must not pretend
       // that help was requested: nothing would be sent.
       new HelpButtonExtension(
-        onHelp,
-        () => monitor.isEnabled() && monitor.consent() !== 'awaiting-consent',
-        storage
+        help,
+        () => monitor.isEnabled() && monitor.consent() !== 'awaiting-consent'
       )
     );
+    inbox.start();
     statusBar?.registerStatusItem('cell-monitor:status', {
       item: monitor.indicator,
       align: 'left',

@@ -14,7 +14,8 @@ export const COLLECTED_ITEMS: readonly string[] = [
   'how long each cell took to run',
   'the names (paths) of the notebooks you open, save and close',
   'your "Ask for help" requests',
-  'kernel restarts and crashes'
+  'kernel restarts and crashes',
+  "what you do with your instructor's messages (seen, snippet inserted, got it) and your replies"
 ];
 
 export interface INoticeContent {

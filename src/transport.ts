@@ -9,7 +9,15 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { IBatchSender, SendOutcome } from './batcher';
 import { IMonitorEvent } from './events';
-import type { ClientTarget, LabStatus, QueueRequest } from './wire.gen';
+import type { InboxFetch } from './inbox';
+import type {
+  ClientTarget,
+  InboxMessage,
+  LabInbox,
+  MessageHistory,
+  LabStatus,
+  QueueRequest
+} from './wire.gen';
 
 /** Settings the browser may contribute when the Jupyter server has none. */
 export interface IClientTarget extends ClientTarget {
@@ -84,4 +92,44 @@ export function retryAfterMs(header: string | null): number | undefined {
   }
   const seconds = Number(header);
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+/** The long-poll of the Jupyter server extension's `cell-monitor/inbox`. */
+export function serverExtensionInbox(
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): InboxFetch {
+  return async (since, waitSeconds, signal) => {
+    const query = URLExt.objectToQueryString({
+      wait: String(waitSeconds),
+      ...(since ? { since } : {})
+    });
+    const url = URLExt.join(settings.baseUrl, 'cell-monitor', 'inbox') + query;
+    const response = await ServerConnection.makeRequest(
+      url,
+      { method: 'GET', signal },
+      settings
+    );
+    return response.ok ? ((await response.json()) as LabInbox) : null;
+  };
+}
+
+/** The student's message history (`cell-monitor/messages`), newest first; empty when unavailable. */
+export function serverExtensionMessages(
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): () => Promise<InboxMessage[]> {
+  return async () => {
+    try {
+      const url = URLExt.join(settings.baseUrl, 'cell-monitor', 'messages');
+      const response = await ServerConnection.makeRequest(
+        url,
+        { method: 'GET' },
+        settings
+      );
+      return response.ok
+        ? ((await response.json()) as MessageHistory).items
+        : [];
+    } catch {
+      return []; // the inbox still delivers what is unseen
+    }
+  };
 }

@@ -47,6 +47,18 @@ export interface EventIn {
   traceback?: string | string[] | null;
   result?: string | null;
   executionDurationMs?: number | null;
+  /**
+   * On help/help_stop: the client's id of this ask. A help event with a new id asks again (also right after an instructor closed the last request); the same id is a resend. Without it, help events less than 60 s apart are one request.
+   */
+  helpRequestId?: string | null;
+  /**
+   * On message_seen/_inserted/_acknowledged/_reply: the instructor's message.
+   */
+  messageId?: string | null;
+  /**
+   * On message_reply: the student's short reply (cut to 500 characters).
+   */
+  replyText?: string | null;
   [k: string]: unknown;
 }
 /**
@@ -58,7 +70,119 @@ export type EventType =
   | 'notebook_saved'
   | 'notebook_closed'
   | 'help'
-  | 'help_stop';
+  | 'help_stop'
+  | 'message_seen'
+  | 'message_inserted'
+  | 'message_acknowledged'
+  | 'message_reply';
+/**
+ * GET /api/v1/help/queue: open requests, oldest first.
+ */
+export interface HelpQueue {
+  serverTime: string;
+  /**
+   * Teams of the caller (hub groups), if any.
+   */
+  myTeams: string[];
+  requests: HelpQueueEntry[];
+}
+/**
+ * One open request in the instructors' queue.
+ */
+export interface HelpQueueEntry {
+  id: number;
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  notebookPath: string | null;
+  state: HelpState;
+  /**
+   * Place in line among unclaimed requests.
+   */
+  position: number | null;
+  openedAt: string;
+  waitingSeconds: number;
+  claimedBy: string | null;
+  claimedAt: string | null;
+  /**
+   * Claimed by the caller, or in one of the caller's teams.
+   */
+  mine: boolean;
+}
+/**
+ * The student's latest help request, as their JupyterLab shows it.
+ */
+export interface HelpRequestView {
+  id: number;
+  state: HelpState;
+  openedAt: string;
+  /**
+   * 1 for the first in line; open (unclaimed) requests only, else null.
+   */
+  position: number | null;
+  /**
+   * Open requests in line in all (with this one).
+   */
+  waiting: number | null;
+  /**
+   * Who is on the way, e.g. "Ada (TA)".
+   */
+  claimedBy: string | null;
+  claimedAt: string | null;
+  closedAt: string | null;
+  /**
+   * The client's id of the ask, if it sent one.
+   */
+  helpRequestId: string | null;
+}
+/**
+ * One class session: help requests with less than the session gap between them.
+ */
+export interface HelpSessionFigures {
+  requests: number;
+  answered: number;
+  open: number;
+  medianWaitSeconds: number | null;
+  /**
+   * Also counts requests still waiting (their wait so far).
+   */
+  longestWaitSeconds: number | null;
+  startedAt: string;
+  endedAt: string;
+}
+/**
+ * A help request's life: open → claimed → one of the three ends.
+ */
+export type HelpState =
+  'open' | 'claimed' | 'resolved' | 'withdrawn' | 'dismissed';
+/**
+ * GET /api/v1/help/stats: wait times today (UTC) and per class session.
+ */
+export interface HelpStats {
+  serverTime: string;
+  today: WaitFigures;
+  /**
+   * Newest first.
+   */
+  sessions: HelpSessionFigures[];
+}
+/**
+ * A message as the student's JupyterLab shows it (no other student appears in it).
+ */
+export interface InboxMessage {
+  id: string;
+  sentAt: string;
+  sender: string;
+  /**
+   * Rendered safely on the server; sanitized again in the lab.
+   */
+  bodyHtml: string;
+  snippet: string | null;
+  seenAt: string | null;
+  insertedAt: string | null;
+  acknowledgedAt: string | null;
+  replies: Reply[];
+}
 /**
  * What POST /api/v1/events answers (202).
  */
@@ -80,6 +204,24 @@ export interface IngestResponse {
    */
   clockAdjusted: number;
   rejected: RejectedEvent[];
+}
+/**
+ * GET cell-monitor/inbox on the student's Jupyter server: its latest copy of the inbox.
+ */
+export interface LabInbox {
+  /**
+   * Changes when the state or the inbox changes.
+   */
+  etag: string;
+  state: RelayState;
+  /**
+   * Why the relay is not ok, in words.
+   */
+  detail: string | null;
+  /**
+   * The latest inbox (kept while unreachable).
+   */
+  inbox: StudentInbox | null;
 }
 /**
  * What GET cell-monitor/status answers: delivery state for the status bar.
@@ -130,6 +272,12 @@ export interface LabStatus {
   lastDeliveryAt: number | null;
   delivered: number;
   notice: NoticeConfig;
+}
+/**
+ * What a student received, newest first (their message panel).
+ */
+export interface MessageHistory {
+  items: InboxMessage[];
 }
 /**
  * The operator's privacy configuration, for the data notice.
@@ -187,4 +335,37 @@ export interface RejectedEvent {
   index: number;
   eventId: string | null;
   errors: string[];
+}
+/**
+ * How the Jupyter server's relay of the inbox is doing (`state` of LabInbox).
+ */
+export type RelayState =
+  'ok' | 'connecting' | 'not_configured' | 'refused' | 'unreachable';
+export interface Reply {
+  text: string;
+  at: string;
+}
+/**
+ * Everything addressed to one student now; `etag` names this exact content.
+ */
+export interface StudentInbox {
+  etag: string;
+  help: HelpRequestView | null;
+  /**
+   * Delivered but not acknowledged, first to last.
+   */
+  messages: InboxMessage[];
+}
+/**
+ * How long students waited for an answer (a claim or a dismissal).
+ */
+export interface WaitFigures {
+  requests: number;
+  answered: number;
+  open: number;
+  medianWaitSeconds: number | null;
+  /**
+   * Also counts requests still waiting (their wait so far).
+   */
+  longestWaitSeconds: number | null;
 }

@@ -80,6 +80,14 @@ def team_of(user: HubUser, settings: Settings) -> str | None:
     return teams[0] if teams else None
 
 
+def teams_of(user: HubUser, settings: Settings) -> list[str]:
+    """Every team a user's hub groups give, by name (a student's first is their team)."""
+    prefix = settings.hub_team_prefix
+    if not prefix:
+        return []
+    return sorted(g[len(prefix) :] for g in user.groups if g.startswith(prefix) and g != prefix)
+
+
 def public_url(settings: Settings) -> str:
     """The hub as browsers reach it (scheme://host[:port]), without a path."""
     url = settings.hub_public_url or settings.hub_api_url or ""
@@ -234,6 +242,18 @@ class HubClient:
             return last_known
         self._roles.put(name, user, self.settings.hub_recheck_seconds)
         return _role_from_cache(user, self.settings)
+
+    async def teams_of(self, name: str) -> list[str]:
+        """Every team a hub user's groups give (a TA's sections), through the role cache."""
+        found, user = self._roles.get(name)
+        if not found:
+            try:
+                user = await self.user_by_name(name)
+            except HubUnavailable as exc:
+                log.warning("Could not read the groups of hub user %s: %s", name, exc)
+                return []
+            self._roles.put(name, user, self.settings.hub_recheck_seconds)
+        return teams_of(user, self.settings) if user is not None else []
 
     async def whoami(self) -> dict[str, Any] | None:
         """The service's own model (name, kind, scopes), None when the hub refuses its token."""

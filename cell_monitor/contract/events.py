@@ -31,6 +31,11 @@ class EventType(str, Enum):
     notebook_closed = "notebook_closed"
     help = "help"
     help_stop = "help_stop"
+    # A student's answer to an instructor's message (its `messageId`; a reply's `replyText`).
+    message_seen = "message_seen"
+    message_inserted = "message_inserted"
+    message_acknowledged = "message_acknowledged"
+    message_reply = "message_reply"
 
 
 KNOWN_EVENT_TYPES = frozenset(t.value for t in EventType)
@@ -95,6 +100,21 @@ class EventIn(BaseModel):
     traceback: str | list[str] | None = None
     result: str | None = None
     execution_duration_ms: float | None = Field(None, ge=0, le=7 * 24 * 3600 * 1000)
+    help_request_id: str | None = Field(
+        None,
+        max_length=128,
+        description="On help/help_stop: the client's id of this ask. A help event with a new "
+        "id asks again (also right after an instructor closed the last request); the same id "
+        "is a resend. Without it, help events less than 60 s apart are one request.",
+    )
+    message_id: str | None = Field(
+        None,
+        max_length=64,
+        description="On message_seen/_inserted/_acknowledged/_reply: the instructor's message.",
+    )
+    reply_text: str | None = Field(
+        None, description="On message_reply: the student's short reply (cut to 500 characters)."
+    )
 
     @field_validator(
         "event_id",
@@ -107,6 +127,9 @@ class EventIn(BaseModel):
         "cell_id",
         "cell_type",
         "error_name",
+        "help_request_id",
+        "message_id",
+        "reply_text",
         mode="before",
     )
     @classmethod

@@ -49,6 +49,8 @@ class StudentView(ReadModel):
     consecutive_errors: int
     last_error: LastError | None
     help_since: Timestamp | None
+    help_claimed_by: str | None = Field(description='Who is on the way, e.g. "Ada (TA)".')
+    help_claimed_at: Timestamp | None
     version: int
 
 
@@ -122,6 +124,13 @@ class StudentRemoved(ReadModel):
     student_id: str
 
 
+class MessagesChanged(ReadModel):
+    """Receipts or replies of these sent messages changed: dashboards read them again."""
+
+    type: Literal["messages_changed"] = "messages_changed"
+    message_ids: list[str]
+
+
 class Heartbeat(ReadModel):
     """Every 30 s; dashboards answer with a HeartbeatResponse."""
 
@@ -130,7 +139,13 @@ class Heartbeat(ReadModel):
 
 
 LiveMessage = Annotated[
-    Snapshot | StudentChanged | EventAdded | AlertChanged | StudentRemoved | Heartbeat,
+    Snapshot
+    | StudentChanged
+    | EventAdded
+    | AlertChanged
+    | StudentRemoved
+    | MessagesChanged
+    | Heartbeat,
     Field(discriminator="type"),
 ]
 

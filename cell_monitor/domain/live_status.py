@@ -75,6 +75,12 @@ class LiveState:
     help_changed_at: datetime | None = None
     # Set when an instructor dismissed the open request; its resends stay closed.
     help_dismissed_at: datetime | None = None
+    # The client's id of the latest ask (helpRequestId): a new id is a new request,
+    # even right after a dismissal; the same id is a resend.
+    help_ask_id: str | None = None
+    # Who said "on my way" for the open request (an account's display label).
+    help_claimed_by: str | None = None
+    help_claimed_at: datetime | None = None
     version: int = 0
 
     def status(self, now: datetime, thresholds: Thresholds) -> Status:
@@ -122,18 +128,39 @@ def _changes(state: Any, event: NewEvent) -> dict[str, Any]:
     if event.is_execution:
         changes.update(_execution(state, event))
     elif event.event_type in ("help", "help_stop") and _not_older(t, state.help_changed_at):
-        changes.update(_help(state, event.event_type, t))
+        changes.update(_help(state, event.event_type, t, event.help_ask_id))
     return changes
 
 
-def _help(state: Any, event_type: str, t: datetime) -> dict[str, Any]:
+_UNCLAIMED = {"help_claimed_by": None, "help_claimed_at": None}
+
+
+def _help(state: Any, event_type: str, t: datetime, ask_id: str | None) -> dict[str, Any]:
     if event_type == "help_stop":
-        return {"help_changed_at": t, "help_since": None, "help_dismissed_at": None}
-    last = state.help_changed_at
-    if state.help_dismissed_at is not None and last is not None and t - last <= HELP_RESEND_GAP:
+        return {"help_changed_at": t, "help_since": None, "help_dismissed_at": None, **_UNCLAIMED}
+    if state.help_dismissed_at is not None and _resend_of_dismissed(state, t, ask_id):
         # A resend of the request an instructor dismissed: it stays dismissed.
         return {"help_changed_at": t}
-    return {"help_changed_at": t, "help_since": state.help_since or t, "help_dismissed_at": None}
+    opened = {} if state.help_since is not None else _UNCLAIMED
+    return {
+        "help_changed_at": t,
+        "help_since": state.help_since or t,
+        "help_dismissed_at": None,
+        "help_ask_id": ask_id or state.help_ask_id,
+        **opened,
+    }
+
+
+def _resend_of_dismissed(state: Any, t: datetime, ask_id: str | None) -> bool:
+    """Whether a help event repeats the dismissed request rather than asking again.
+
+    Clients that name their requests (helpRequestId) say it; the reference
+    extension's resends (every ~10 s, no id) are told by the pause before them.
+    """
+    if ask_id is not None:
+        return ask_id == state.help_ask_id
+    last = state.help_changed_at
+    return last is not None and t - last <= HELP_RESEND_GAP
 
 
 def _execution(state: Any, event: NewEvent) -> dict[str, object]:
@@ -197,6 +224,24 @@ def dismiss_help(state: LiveState, at: datetime) -> LiveState:
         help_since=None,
         help_changed_at=state.help_changed_at or at,
         help_dismissed_at=at,
+        help_claimed_by=None,
+        help_claimed_at=None,
+        version=state.version + 1,
+    )
+
+
+class NoOpenRequest(LookupError):
+    """The student has no open help request to claim."""
+
+
+def claim_help(state: LiveState, by: str | None, at: datetime) -> LiveState:
+    """An instructor or TA is on the way (`by` None: nobody is any more)."""
+    if state.help_since is None:
+        raise NoOpenRequest(state.student)
+    return replace(
+        state,
+        help_claimed_by=by,
+        help_claimed_at=at if by is not None else None,
         version=state.version + 1,
     )
 

@@ -39,6 +39,11 @@ class NewEvent:
     # The client's eventTime was later than the receipt (plus skew): event_time is the receipt.
     clock_adjusted: bool = False
     extra: dict[str, Any] | None = None
+    # helpRequestId of a help event: names the ask, so a resend is told from a new one.
+    help_ask_id: str | None = None
+    # A student's answer to an instructor's message: which message, and a reply's text.
+    message_id: str | None = None
+    reply_text: str | None = None
     # Set by the store once the event is committed.
     pk: int | None = field(default=None, compare=False)
 

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from cell_monitor.config import Settings
 from cell_monitor.contract.events import EventIn, RejectedEvent
+from cell_monitor.contract.messages import MAX_REPLY_CHARS
 from cell_monitor.domain.records import NewEvent
 from cell_monitor.privacy.pseudonyms import key_of, pseudonym
 
@@ -289,11 +290,23 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
         duration_ms=model.execution_duration_ms,
     )
     event.extra = _extra(model, clip)
+    if event.event_type in ("help", "help_stop"):
+        event.help_ask_id = clip(model.help_request_id, 128, mark=False)
+    if event.event_type.startswith("message_"):
+        event.message_id = model.message_id
+        event.reply_text = clip(model.reply_text, MAX_REPLY_CHARS, mark=False)
     if settings.pseudonymize:
         _pseudonymize(event, key_of(settings))
     # What the server itself keeps as metadata (no identity in it, so also when
     # pseudonymizing): cell fields of events that are no execution, the client's time.
     server_metadata = {} if event.is_execution else _cell_metadata(event, model)
+    if event.help_ask_id is not None:
+        server_metadata["helpRequestId"] = event.help_ask_id
+    # Which message a student's answer is about (and a reply, free text like code).
+    if event.message_id is not None:
+        server_metadata["messageId"] = event.message_id
+    if event.reply_text is not None:
+        server_metadata["replyText"] = event.reply_text
     if client_time is not None:
         event.clock_adjusted = True
         server_metadata["clientEventTime"] = client_time.isoformat()

@@ -23,8 +23,14 @@ from cell_monitor.contract.jupyter import LabStatus, NoticeConfig
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue
 from cell_monitor.jupyter_ext.environment import read_environment
 from cell_monitor.jupyter_ext.forwarder import Forwarder, Target
-from cell_monitor.jupyter_ext.handlers import EventsHandler, StatusHandler
+from cell_monitor.jupyter_ext.handlers import (
+    EventsHandler,
+    InboxHandler,
+    MessagesHandler,
+    StatusHandler,
+)
 from cell_monitor.jupyter_ext.identity import stamp_identity
+from cell_monitor.jupyter_ext.inbox import InboxRelay
 
 _CLIENT_TARGET_KEY = "client_target"
 
@@ -147,6 +153,12 @@ class CellMonitorExtension(ExtensionApp):
             retry=Backoff(self.retry_initial_seconds, self.retry_max_seconds),
             request_timeout=self.request_timeout_seconds,
         )
+        # One upstream long-poll for every browser tab of this Jupyter server.
+        self.inbox = InboxRelay(
+            self.target,
+            retry=Backoff(self.retry_initial_seconds, self.retry_max_seconds),
+            request_timeout=self.request_timeout_seconds,
+        )
         self._client_target: Target | None = None
         if self.hub_identity and not (self.hub_api_token and self.server_url):
             self.log.warning(
@@ -166,6 +178,8 @@ class CellMonitorExtension(ExtensionApp):
             [
                 (r"/cell-monitor/events", EventsHandler),
                 (r"/cell-monitor/status", StatusHandler),
+                (r"/cell-monitor/inbox", InboxHandler),
+                (r"/cell-monitor/messages", MessagesHandler),
             ]
         )
 
@@ -173,6 +187,7 @@ class CellMonitorExtension(ExtensionApp):
         self.ensure_forwarding()
 
     async def stop_extension(self) -> None:
+        await self.inbox.stop()
         await self.forwarder.stop()
         self.queue.close()
 
@@ -180,6 +195,8 @@ class CellMonitorExtension(ExtensionApp):
         """Start the delivery task (idempotent; needs the running event loop)."""
         if self.enabled and not self.forwarder.running:
             self.forwarder.start()
+        if self.enabled and not self.inbox.running:
+            self.inbox.start()
 
     def stamp(self, event: dict[str, Any]) -> dict[str, Any]:
         return stamp_identity(event, hub_user=self.hub_user or None, fallback_user=self.user_id)

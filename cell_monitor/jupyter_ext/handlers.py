@@ -17,11 +17,13 @@ from pydantic import BaseModel
 
 from cell_monitor.contract.jupyter import QueueAnswer, QueueRejection
 from cell_monitor.jupyter_ext.disk_queue import QueueFull, QueueUnwritable
+from cell_monitor.jupyter_ext.messages import HistoryUnavailable, fetch_history
 
 if TYPE_CHECKING:
     from cell_monitor.jupyter_ext.app import CellMonitorExtension
 
 MAX_EVENT_ID_CHARS = 128
+MAX_INBOX_WAIT_SECONDS = 30.0
 
 
 class _Base(APIHandler):
@@ -92,6 +94,44 @@ class StatusHandler(_Base):
     @tornado.web.authenticated
     async def get(self) -> None:
         self._reply(200, _wire(await self.extension.status()))
+
+
+class InboxHandler(_Base):
+    """GET cell-monitor/inbox?since=&wait=: the relay's latest copy of the student's inbox."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        ext = self.extension
+        since = self.get_argument("since", None)
+        try:
+            wait = min(max(float(self.get_argument("wait", "0")), 0.0), MAX_INBOX_WAIT_SECONDS)
+        except ValueError:
+            return self._reply(400, {"detail": "wait must be a number of seconds"})
+        if not ext.enabled:
+            return self._reply(409, {"detail": "cell-monitor is disabled on this Jupyter server"})
+        ext.ensure_forwarding()
+        ext.inbox.wake()
+        self.set_header("Cache-Control", "no-store")
+        self._reply(200, _wire(await ext.inbox.wait_for_change(since, wait)))
+
+
+class MessagesHandler(_Base):
+    """GET cell-monitor/messages: the student's message history, from the class server."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        ext = self.extension
+        if not ext.enabled:
+            return self._reply(409, {"detail": "cell-monitor is disabled on this Jupyter server"})
+        target = await ext.target()
+        if target is None:
+            return self._reply(503, {"detail": "no class server configured"})
+        try:
+            history = await fetch_history(target, ext.request_timeout_seconds)
+        except HistoryUnavailable as exc:
+            return self._reply(502, {"detail": str(exc)})
+        self.set_header("Cache-Control", "no-store")
+        self._reply(200, _wire(history))
 
 
 def _wire(answer: BaseModel) -> dict[str, Any]:

@@ -54,6 +54,8 @@ def student_view(state: LiveState, now: datetime, thresholds: Thresholds) -> Stu
             else None
         ),
         help_since=state.help_since,
+        help_claimed_by=state.help_claimed_by,
+        help_claimed_at=state.help_claimed_at,
         version=state.version,
     )
 

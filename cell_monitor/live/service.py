@@ -51,6 +51,13 @@ class LiveService:
         )
         self._sweeper: asyncio.Task[None] | None = None
         self._removal_listeners: list[Callable[[str], None]] = []
+        self._action_listeners: list[Callable[[Sequence[tuple[LiveState, LiveState]]], None]] = []
+
+    def add_action_listener(
+        self, listener: Callable[[Sequence[tuple[LiveState, LiveState]]], None]
+    ) -> None:
+        """Called with (before, after) of each instructor action, once it is committed."""
+        self._action_listeners.append(listener)
 
     def add_removal_listener(self, listener: Callable[[str], None]) -> None:
         """Called with the key of every erased student (e.g. the InfluxDB sink)."""
@@ -92,14 +99,14 @@ class LiveService:
         return messages.snapshot(states, _now(), self.thresholds)
 
     async def dismiss_help(self, student: str, actor: str | None = None) -> LiveState:
-        """Close a student's help request and tell every dashboard."""
-        return await self._act(student, "dismiss_help", lambda s: dismiss_help(s, _now()), actor)
+        """Close a student's help request and tell every dashboard (and the student)."""
+        return await self.act(student, "dismiss_help", lambda s: dismiss_help(s, _now()), actor)
 
     async def handle_stuck(self, student: str, actor: str | None = None) -> LiveState:
         """Mark a stuck student as dealt with and tell every dashboard."""
-        return await self._act(student, "handle_stuck", handle_stuck, actor)
+        return await self.act(student, "handle_stuck", handle_stuck, actor)
 
-    async def _act(
+    async def act(
         self,
         student: str,
         action: str,
@@ -112,6 +119,8 @@ class LiveService:
         )
         changes = messages.change_messages(before, after, now, self.thresholds, by="instructor")
         self.broker.publish(to_wire(changes))
+        for listener in self._action_listeners:
+            listener([(before, after)])
         return after
 
     async def _sweep_idle(self) -> None:

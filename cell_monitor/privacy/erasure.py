@@ -21,7 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.config import Settings
 from cell_monitor.contract.live import StudentRemoved, to_wire
-from cell_monitor.privacy.export import notebooks_of, student_ids, student_keys_stored
+from cell_monitor.privacy.export import (
+    messages_of,
+    notebooks_of,
+    student_ids,
+    student_keys_stored,
+)
 from cell_monitor.privacy.pseudonyms import is_pseudonym
 from cell_monitor.progress import NO_PROGRESS, Progress
 from cell_monitor.sinks.influx.api import InfluxApi, InfluxError
@@ -33,6 +38,9 @@ from cell_monitor.storage.models import (
     Event,
     InstructorAction,
     LearningSession,
+    Message,
+    MessageRecipient,
+    MessageReply,
     Notebook,
     Student,
     StudentCredential,
@@ -75,6 +83,7 @@ async def erase_from_database(
         notebook_ids = list(
             (await conn.execute(select(Notebook.id).where(notebooks_of(ids)))).scalars()
         )
+        message_ids = list((await conn.execute(messages_of(ids))).scalars())
         counts: dict[str, int] = {}
         if conn.dialect.name == "postgresql":
             counts["event_ids"] = await _delete_dedup_keys(conn, ids)
@@ -84,6 +93,11 @@ async def erase_from_database(
         # Children first: SQLite does not enforce the ON DELETE CASCADE of the schema
         # unless foreign keys are switched on, and explicit counts are the report.
         for name, stmt in (
+            ("message_replies", delete(MessageReply).where(MessageReply.student_id.in_(ids))),
+            (
+                "message_recipients",
+                delete(MessageRecipient).where(MessageRecipient.student_id.in_(ids)),
+            ),
             ("cell_executions", delete(CellExecution).where(CellExecution.student_id.in_(ids))),
             ("events", delete(Event).where(Event.student_id.in_(ids))),
             (
@@ -97,6 +111,8 @@ async def erase_from_database(
             progress.advance(1, name)
         counts["notebooks"] = await _delete_orphan_notebooks(conn, notebook_ids)
         progress.advance(1, "notebooks")
+        counts["messages"] = await _delete_orphan_messages(conn, message_ids)
+        progress.advance(1, "messages")
         # Their credentials too (issued even if never used): erased, they report nothing.
         counts["student_credentials"] = await _count_and_delete(
             conn, delete(StudentCredential).where(StudentCredential.student_key.in_(keys))
@@ -152,6 +168,16 @@ async def _delete_orphan_notebooks(conn: AsyncConnection, notebook_ids: list[int
     return await _count_and_delete(conn, stmt)
 
 
+async def _delete_orphan_messages(conn: AsyncConnection, message_ids: list[int]) -> int:
+    # A message sent to this student alone may be about them ("Ada, your loop..."):
+    # it goes with them; one other students also received stays for those.
+    if not message_ids:
+        return 0
+    others = exists().where(MessageRecipient.message_id == Message.id)
+    stmt = delete(Message).where(and_(Message.id.in_(message_ids), ~others))
+    return await _count_and_delete(conn, stmt)
+
+
 async def publish_removal(settings: Settings, keys: list[str]) -> str:
     """Tell running servers (through Redis) to drop the students; what happened."""
     if not keys:
@@ -200,8 +226,8 @@ def _influx_keys(settings: Settings, keys: list[str], stored: list[str]) -> list
     return list(dict.fromkeys([*keys, *stored]))
 
 
-# Steps of erase_from_database: event_ids, five tables, notebooks.
-DATABASE_STEPS = 7
+# Steps of erase_from_database: event_ids, seven tables, notebooks, messages.
+DATABASE_STEPS = 10
 
 
 async def erase_student(

@@ -2,8 +2,9 @@
 
 The right of access (GDPR art. 15, FERPA's right to inspect): the student row
 with its live state, sessions, the notebooks they used, every event with its
-cell execution (code, output summary, errors), and instructor actions about
-them. InfluxDB holds only points derived from these same events (see
+cell execution (code, output summary, errors), instructor actions about
+them, and the messages they received with their receipts and replies.
+InfluxDB holds only points derived from these same events (see
 docs/privacy.md), so it adds nothing to an export.
 """
 
@@ -25,6 +26,9 @@ from cell_monitor.storage.models import (
     InstructorAction,
     LatestRun,
     LearningSession,
+    Message,
+    MessageRecipient,
+    MessageReply,
     Notebook,
     Student,
     StudentCredential,
@@ -60,6 +64,11 @@ def notebooks_of(ids: list[int]) -> Any:
     executed = select(CellExecution.notebook_id).where(CellExecution.student_id.in_(ids))
     last = select(Student.last_notebook).where(Student.id.in_(ids))
     return or_(Notebook.id.in_(used), Notebook.id.in_(executed), Notebook.path.in_(last))
+
+
+def messages_of(ids: list[int]) -> Any:
+    """The ids of the messages addressed to the students `ids`."""
+    return select(MessageRecipient.message_id).where(MessageRecipient.student_id.in_(ids))
 
 
 async def export_student(
@@ -102,4 +111,8 @@ _EXPORTED: tuple[tuple[str, type[Base], Callable[[list[int]], Any]], ...] = (
     # Derived from their executions by the writer (storage/report_tables.py).
     ("latestRuns", LatestRun, lambda ids: LatestRun.student_id.in_(ids)),
     ("errorGroupEntries", ErrorStudent, lambda ids: ErrorStudent.student_id.in_(ids)),
+    # Messages addressed to them, what they did with each, and their replies.
+    ("messages", Message, lambda ids: Message.id.in_(messages_of(ids))),
+    ("messageReceipts", MessageRecipient, lambda ids: MessageRecipient.student_id.in_(ids)),
+    ("messageReplies", MessageReply, lambda ids: MessageReply.student_id.in_(ids)),
 )

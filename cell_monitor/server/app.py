@@ -20,12 +20,19 @@ from cell_monitor.accounts.hub import HubClient, service_identity
 from cell_monitor.accounts.ingest_tokens import TokenCache
 from cell_monitor.accounts.ratelimit import Limits
 from cell_monitor.accounts.safety import check_production, ensure_first_account, warn_if_ingest_open
-from cell_monitor.broker import create_broker
+from cell_monitor.broker import Broker, create_broker
 from cell_monitor.config import Settings, backend_name, describe
+from cell_monitor.help import routes as help_routes
+from cell_monitor.help.service import HelpService
+from cell_monitor.inbox import routes as inbox_routes
+from cell_monitor.inbox.service import InboxService
 from cell_monitor.ingest import routes as ingest_routes
 from cell_monitor.ingest.pipeline import Pipeline
 from cell_monitor.live import routes as live_routes
 from cell_monitor.live.service import LiveService
+from cell_monitor.messages import routes as messages_routes
+from cell_monitor.messages import student_routes as messages_student_routes
+from cell_monitor.messages.service import MessageService
 from cell_monitor.reports import routes as reports_routes
 from cell_monitor.server import health, pages
 from cell_monitor.server.headers import SecurityHeadersMiddleware
@@ -87,6 +94,8 @@ def create_app(settings: Settings) -> FastAPI:
 # probes, metrics and the login page.
 PUBLIC_ROUTERS = (
     ingest_routes.ingest_router,
+    inbox_routes.router,  # checked by the student's hub token or credential
+    messages_student_routes.router,  # the same
     health.router,
     accounts_routes.router,
     hub_routes.router,
@@ -95,6 +104,9 @@ PUBLIC_ROUTERS = (
 INSTRUCTOR_ROUTERS = (
     reports_routes.router,
     live_routes.router,
+    help_routes.router,
+    help_routes.export_router,
+    messages_routes.router,
     pages.router,
     accounts_routes.account_router,
 )
@@ -116,6 +128,13 @@ async def _start(stack: AsyncExitStack, settings: Settings) -> AppState:
     warn_if_ingest_open(settings, state.tokens.required)
     await state.live.start()
     stack.push_async_callback(state.live.stop)
+    # Stops after the pipeline (registered before it): the last commits still wake students.
+    await state.inbox.start()
+    stack.push_async_callback(state.inbox.stop)
+    state.help.start()
+    stack.push_async_callback(state.help.stop)
+    state.messages.start()
+    stack.push_async_callback(state.messages.stop)
     if state.influx is not None:
         # Before the pipeline, so it stops after it: the last commits get written.
         state.influx.start()
@@ -135,13 +154,24 @@ def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
     pipeline = Pipeline(settings, engine)
     pipeline.add_listener(live.on_events)
     pipeline.add_state_listener(live.on_changes)
+    inbox = InboxService(settings, engine, create_broker(settings, settings.inbox_channel))
+    # A student's help state changes by their events (commits) or an instructor (actions).
+    pipeline.add_state_listener(inbox.on_changes)
+    live.add_action_listener(inbox.on_changes)
+    messages = _messages(settings, engine, broker, inbox)
+    pipeline.add_listener(messages.on_events)
+    hub = HubClient(settings) if settings.hub_enabled else None
     state = AppState(
         settings=settings,
         engine=engine,
         pipeline=pipeline,
         live=live,
+        messages=messages,
         tokens=TokenCache(engine, settings.ingest_token_refresh_seconds),
         limits=Limits.from_settings(settings),
+        inbox=inbox,
+        help=HelpService(settings, engine, live, hub),
+        hub=hub,
     )
 
     async def database_check() -> None:
@@ -156,11 +186,21 @@ def _build_state(settings: Settings, engine: AsyncEngine) -> AppState:
     return state
 
 
+def _messages(
+    settings: Settings, engine: AsyncEngine, broker: Broker, inbox: InboxService
+) -> MessageService:
+    """Messages: their unseen ones fill each student's inbox, a send wakes its students."""
+    messages = MessageService(settings, engine, broker)
+    inbox.parts.messages = messages.inbox_part
+    messages.add_inbox_waker(inbox.announce)
+    return messages
+
+
 def _attach_hub(state: AppState) -> None:
     """Hub mode (CELL_MONITOR_HUB_API_URL): token lookups, sign-in, and a /health entry."""
-    if not state.settings.hub_enabled:
+    hub = state.hub
+    if hub is None:
         return
-    hub = state.hub = HubClient(state.settings)
 
     async def hub_check() -> None:
         await service_identity(hub)

@@ -9,6 +9,7 @@ from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.domain.live_status import LiveState
+from cell_monitor.storage import help_rows
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.live_rows import STATE_COLUMNS, state_from_row, state_values
 from cell_monitor.storage.models import InstructorAction, Student
@@ -63,5 +64,8 @@ async def apply_action(
         )
         await conn.execute(
             insert(InstructorAction).values(student_id=row.id, action=action, actor=actor, at=at)
+        )
+        await help_rows.record(
+            conn, [help_rows.HelpChange(row.id, before, after)], at=at, by=actor or "instructor"
         )
     return before, after

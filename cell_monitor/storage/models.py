@@ -101,6 +101,9 @@ class Student(Base):
     help_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     help_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     help_dismissed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    help_ask_id: Mapped[str | None] = mapped_column(String(128))
+    help_claimed_by: Mapped[str | None] = mapped_column(String(256))
+    help_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # 0 until the first event is applied; dashboards drop messages older than they hold.
     state_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
@@ -117,6 +120,33 @@ class InstructorAction(Base):
     action: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str | None] = mapped_column(String(256))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class HelpRequest(Base):
+    """One help request from its ask to its end: what the student sees and the wait figures.
+
+    Kept in step with the help part of the student's live state, in the same
+    transaction (storage/help_rows.py). `state`: open, claimed, resolved (the
+    student ended it after someone came), withdrawn (ended before), dismissed.
+    """
+
+    __tablename__ = "help_requests"
+    __table_args__ = (Index("ix_help_requests_open", "closed_at", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    notebook_path: Mapped[str | None] = mapped_column(String(1024))
+    ask_id: Mapped[str | None] = mapped_column(String(128))
+    claimed_by: Mapped[str | None] = mapped_column(String(256))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The first answer of an instructor (claim or dismissal): the end of the wait.
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(256))
 
 
 class Notebook(Base):
@@ -351,6 +381,58 @@ class StudentCredential(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class Message(Base):
+    """A message or hint an instructor sent (to the students of message_recipients).
+
+    `audience` says whom it was for without naming a student (a team, a hotspot,
+    "3 students"): the students themselves are only in message_recipients.
+    """
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    # The public id (the student's JupyterLab dedups by it).
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    # The dashboard's idempotency key: a resent request is stored once.
+    request_id: Mapped[str] = mapped_column(String(128), unique=True)
+    sender: Mapped[str] = mapped_column(String(256))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    body: Mapped[str] = mapped_column(Text)
+    snippet: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    audience: Mapped[str] = mapped_column(String(1024))
+
+
+class MessageRecipient(Base):
+    """One student of a message and what became of it there (the read receipts)."""
+
+    __tablename__ = "message_recipients"
+    __table_args__ = (UniqueConstraint("message_id", "student_id"),)
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    inserted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    replies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class MessageReply(Base):
+    """A student's short reply to a message (one row per stored message_reply event)."""
+
+    __tablename__ = "message_replies"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    text: Mapped[str] = mapped_column(Text)
+
+
 # The user's guide's indexes: a student's and a notebook's history, newest first.
 Index("ix_events_student_time", Event.student_id, Event.event_time.desc())
 Index("ix_events_notebook_time", Event.notebook_id, Event.event_time.desc())
@@ -370,6 +452,9 @@ Index("ix_latest_runs_notebook", LatestRun.notebook_id, LatestRun.student_id)
 Index("ix_latest_runs_last_at", LatestRun.last_at)
 Index("ix_error_students_group_last", ErrorStudent.group_id, ErrorStudent.last_at.desc())
 Index("ix_error_students_student", ErrorStudent.student_id)
+# A student's inbox and history: their receipts, newest first; the sender's rate limit.
+Index("ix_message_recipients_student_sent", MessageRecipient.student_id, MessageRecipient.sent_at)
+Index("ix_messages_sender_sent", Message.sender, Message.sent_at)
 # Hotspots over a window read only the window's errors (12 % of executions).
 Index(
     "ix_cell_executions_errors_time",

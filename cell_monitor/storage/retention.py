@@ -54,6 +54,9 @@ class PruneReport:
     event_ids: int = 0
     sessions: int = 0
     instructor_actions: int = 0
+    messages: int = 0
+    message_receipts: int = 0
+    message_replies: int = 0
     held_back: int = 0
     report_rows: dict[str, int] = field(default_factory=dict)
 
@@ -67,6 +70,8 @@ class PruneReport:
             f"  event ids (dedup keys): {self.event_ids}",
             f"  sessions: {self.sessions}",
             f"  instructor actions: {self.instructor_actions}",
+            f"  messages: {self.messages} (receipts: {self.message_receipts}, "
+            f"replies: {self.message_replies})",
             f"  partitions dropped whole: {dropped}",
         ]
         for table, count in self.report_rows.items():
@@ -117,6 +122,7 @@ async def prune(
             report.report_rows = await report_tables.prune_before(conn, cutoff)
     report.sessions = await pruner.delete_rows("sessions", "id", "last_seen")
     report.instructor_actions = await pruner.delete_rows("instructor_actions", "id", "at")
+    await pruner.delete_messages()
     log.info("Prune: %s", "; ".join(line.strip() for line in report.lines()))
     return report
 
@@ -244,19 +250,31 @@ class _Pruner:
             "event_ids", "event_id", "event_time", until
         )
 
+    async def delete_messages(self) -> None:
+        """Messages sent before the cutoff, with their receipts and every reply to them."""
+        old = "message_id IN (SELECT id FROM messages WHERE sent_at < :until)"
+        self.report.message_replies = await self._delete_where("message_replies", "id", old)
+        self.report.message_receipts = await self.delete_rows("message_recipients", "id", "sent_at")
+        self.report.messages = await self.delete_rows("messages", "id", "sent_at")
+
     async def delete_rows(self, table: str, key: str, column: str) -> int:
         return await self._delete_before(table, key, column, self.report.cutoff)
 
     async def _delete_before(self, table: str, key: str, column: str, until: datetime) -> int:
-        params = {"until": until}
+        return await self._delete_where(table, key, f"{column} < :until", until)
+
+    async def _delete_where(
+        self, table: str, key: str, condition: str, until: datetime | None = None
+    ) -> int:
+        params = {"until": until or self.report.cutoff}
         if self.report.dry_run:
-            count_sql = f"SELECT count(*) FROM {table} WHERE {column} < :until"
+            count_sql = f"SELECT count(*) FROM {table} WHERE {condition}"
             counted = int(await self._scalar(count_sql, params))
             self.progress.advance(counted, table)
             return counted
         sql = _sql(
             f"DELETE FROM {table} WHERE {key} IN "
-            f"(SELECT {key} FROM {table} WHERE {column} < :until LIMIT {self.batch})"
+            f"(SELECT {key} FROM {table} WHERE {condition} LIMIT {self.batch})"
         )
         total = 0
         while True:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.domain.live_status import LiveState, apply_events
 from cell_monitor.domain.records import NewEvent, WriteOutcome
-from cell_monitor.storage import report_tables
+from cell_monitor.storage import help_rows, message_receipts, report_tables
 from cell_monitor.storage.bulk import Bulk, bulk_for
 from cell_monitor.storage.live_rows import state_from_row, state_values
 
@@ -49,8 +49,14 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
         event.pk = inserted[event.event_id]
     await _insert_executions(conn, bulk, stored, student_ids, notebook_ids)
     changes = await _store_states(conn, bulk, stored, students)
+    # Help requests follow the help state, in the same transaction (help_rows.py).
+    await help_rows.record(
+        conn, [help_rows.HelpChange(student_ids[a.student], b, a) for b, a in changes]
+    )
     # What the dashboard's views read, in the same transaction (report_tables.py).
     await report_tables.record(conn, stored, student_ids, notebook_ids)
+    # Students' answers to messages: durable with their events.
+    await message_receipts.record(conn, stored, student_ids)
 
     outcomes = []
     for event in events:

@@ -29,6 +29,8 @@ interface IItem {
 export interface IAttentionActions {
   act(kind: AttentionKind, student: string): void;
   open(student: string): void;
+  /** A hint to every student stuck on the cell this student is stuck on. */
+  hintStuck?(student: IStudent): void;
 }
 
 const ACTION_LABEL: Record<AttentionKind, string> = {
@@ -160,6 +162,7 @@ export class AttentionList {
       text: ACTION_LABEL[this.kind]
     });
     action.addEventListener('click', () => this.actions.act(this.kind, key));
+    const hint = this.hintButton(key);
     const node = el(
       'li',
       {
@@ -168,7 +171,8 @@ export class AttentionList {
       },
       el('div', { class: 'attention-head' }, name, wait),
       el('div', { class: 'attention-detail' }, error, streak, detail),
-      action
+      action,
+      hint
     );
     const item: IItem = {
       node,
@@ -182,6 +186,25 @@ export class AttentionList {
     };
     this.items.set(key, item);
     return item;
+  }
+
+  private hintButton(key: string): HTMLElement | null {
+    const hintStuck = this.actions.hintStuck;
+    if (this.kind !== 'stuck' || !hintStuck) {
+      return null;
+    }
+    const hint = el('button', {
+      type: 'button',
+      class: 'attention-hint small',
+      text: 'Hint to all stuck here'
+    });
+    hint.addEventListener('click', () => {
+      const item = this.items.get(key);
+      if (item) {
+        hintStuck(item.student);
+      }
+    });
+    return hint;
   }
 }
 

@@ -3,6 +3,7 @@
 
 import { getJson } from './api.js';
 import { diffBlock } from './diffView.js';
+import type { Compose } from './compose.js';
 import { byId, el, setText, timeOf } from './dom.js';
 import { lineDiff } from './linediff.js';
 import { fillOptions } from './overview.js';
@@ -16,7 +17,12 @@ export class CodeView {
   private readonly notebooks = new NotebookChoices();
   private visible = false;
 
-  constructor(private readonly openStudent: (student: string) => void) {
+  private shown: { notebook: string; cell: number } | null = null;
+
+  constructor(
+    private readonly openStudent: (student: string) => void,
+    private readonly compose?: Compose
+  ) {
     byId('code-form').addEventListener('submit', event => {
       event.preventDefault();
       void this.load();
@@ -64,6 +70,7 @@ export class CodeView {
         ? `${body.attempts} students · ${body.clusters.length} different attempts at cell ${cell}`
         : `Nobody has run cell ${cell} of ${notebook} yet.`
     );
+    this.shown = { notebook, cell };
     this.root.replaceChildren(...body.clusters.map(c => this.item(c)));
   }
 
@@ -104,9 +111,37 @@ export class CodeView {
           { class: 'run-code cluster-code' },
           el('code', { text: cluster.representative ?? '' })
         ),
+        this.messageButton(cluster),
         members
       )
     );
+  }
+
+  /** One click: a message to the cluster's students (those in it when it is sent). */
+  private messageButton(cluster: AttemptCluster): HTMLElement | null {
+    const compose = this.compose;
+    const shown = this.shown;
+    if (!compose || !shown) {
+      return null;
+    }
+    const count = `${cluster.size} student${cluster.size === 1 ? '' : 's'}`;
+    const button = el('button', {
+      type: 'button',
+      class: 'small cluster-message',
+      text: `Message these ${count}`
+    });
+    button.addEventListener('click', () =>
+      compose(
+        {
+          kind: 'cluster',
+          notebook: shown.notebook,
+          cellIndex: shown.cell,
+          fingerprint: cluster.fingerprint
+        },
+        `the ${count} of this attempt at cell ${shown.cell} (${cluster.outcome})`
+      )
+    );
+    return button;
   }
 
   private member(member: ClusterMember, representative: string): HTMLElement {

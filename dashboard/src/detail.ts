@@ -3,6 +3,7 @@
 
 import { download, getJson } from './api.js';
 import type { AttentionKind } from './attention.js';
+import type { Compose } from './compose.js';
 import { byId, el, setText, STATUS_ICON, STATUS_LABEL, timeOf } from './dom.js';
 import { ICellRef, RunHistoryPanel } from './history.js';
 import {
@@ -141,8 +142,19 @@ export class DetailDialog {
     private readonly act: (
       kind: AttentionKind,
       student: string
-    ) => Promise<void>
+    ) => Promise<void>,
+    compose?: Compose
   ) {
+    byId('detail-message').addEventListener('click', () => {
+      const student = this.student;
+      if (student && compose) {
+        const known = this.state.students.get(student);
+        compose(
+          { kind: 'students', students: [student] },
+          known?.userName || student
+        );
+      }
+    });
     byId('detail-close').addEventListener('click', () => this.dialog.close());
     byId('detail-more').addEventListener('click', () => void this.loadMore());
     byId('detail-export').addEventListener('click', () => {

@@ -5,6 +5,7 @@ import { download, getJson } from './api.js';
 import { byId, el } from './dom.js';
 import { fillOptions } from './overview.js';
 import { NotebookChoices } from './progress.js';
+import type { Compose } from './compose.js';
 import { Refresher } from './refresher.js';
 import type { Hotspot, HotspotsOut, LiveEvent } from './wire.gen.js';
 
@@ -16,7 +17,10 @@ export class HotspotsView {
   private readonly refresher = new Refresher(() => this.load(), 4000);
   private chosen: string | null = null;
 
-  constructor(private readonly openStudent: (student: string) => void) {
+  constructor(
+    private readonly openStudent: (student: string) => void,
+    private readonly compose?: Compose
+  ) {
     this.select.addEventListener('change', () => {
       this.chosen = this.select.value || null;
       this.refresher.request();
@@ -102,8 +106,38 @@ export class HotspotsView {
           text: `on ${cell} · ${hotspot.occurrences} failed runs`
         })
       ),
-      people
+      people,
+      this.hintButton(hotspot, cell)
     );
     return el('li', { class: 'hotspot-item' }, details);
+  }
+
+  /** "Send a hint" to the students of the group (as the server finds them now). */
+  private hintButton(hotspot: Hotspot, cell: string): HTMLElement | null {
+    const compose = this.compose;
+    if (!compose || hotspot.cellIndex === null || !hotspot.notebook) {
+      return null;
+    }
+    const hours = Number.parseFloat(this.window.value);
+    const count = `${hotspot.students} student${hotspot.students === 1 ? '' : 's'}`;
+    const button = el('button', {
+      type: 'button',
+      class: 'small hotspot-hint',
+      text: `Send a hint to these ${count}`
+    });
+    button.addEventListener('click', () =>
+      compose(
+        {
+          kind: 'hotspot',
+          notebook: hotspot.notebook,
+          cellIndex: hotspot.cellIndex,
+          errorName: hotspot.errorName ?? 'Error',
+          errorMessage: hotspot.errorMessage,
+          hours: Number.isNaN(hours) ? null : hours
+        },
+        `the ${count} with ${hotspot.errorName ?? 'an error'} on ${cell}`
+      )
+    );
+    return button;
   }
 }

@@ -23,7 +23,7 @@ export const SHORTCUTS: ReadonlyArray<[string, string]> = [
   ['h', 'Jump to needs attention'],
   ['d', 'Dismiss the focused help request'],
   ['x', 'Mark the focused stuck student as handled'],
-  ['1 – 6', 'Class, Progress, Errors, Activity, Code, Replay'],
+  ['1 – 7', 'Class, Progress, Errors, Activity, Code, Replay, Messages'],
   ['g', 'Group by: none, team, notebook'],
   ['s', 'Sort by: priority, name, recent activity'],
   ['m', 'Sound for new help requests on/off'],
@@ -94,7 +94,7 @@ export function bindShortcuts(actions: IShortcutActions): void {
     ) {
       return;
     }
-    const view = '123456'.indexOf(event.key);
+    const view = '1234567'.indexOf(event.key);
     if (view >= 0) {
       actions.showView(view);
       event.preventDefault();

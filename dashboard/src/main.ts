@@ -5,8 +5,10 @@ import { Alerts } from './alerts.js';
 import { getJson, postJson, studentPath } from './api.js';
 import { AttentionKind, AttentionPanel } from './attention.js';
 import { DetailDialog } from './detail.js';
+import { ComposeDialog } from './compose.js';
 import { byId, setText } from './dom.js';
 import { HotspotsView } from './hotspots.js';
+import { MessagesView } from './messages.js';
 import { CodeView } from './clusters.js';
 import { bindShortcuts } from './keys.js';
 import { Overview } from './overview.js';
@@ -36,7 +38,8 @@ const VIEWS = [
   'errors',
   'activity',
   'code',
-  'replay'
+  'replay',
+  'messages'
 ] as const;
 export type ViewName = (typeof VIEWS)[number];
 
@@ -51,6 +54,8 @@ class Dashboard {
   private readonly activity: ActivityView;
   private readonly code: CodeView;
   private readonly replay: ReplayView;
+  private readonly compose: ComposeDialog;
+  private readonly messages: MessagesView;
   readonly socket: LiveSocket;
   private frame = 0;
   private afterSnapshot = false;
@@ -61,27 +66,46 @@ class Dashboard {
 
   constructor() {
     const open = (student: string) => this.detail.open(student);
+    this.compose = new ComposeDialog(() => this.messages.onChanged());
+    const compose = this.compose.open;
+    this.messages = new MessagesView(compose, () =>
+      distinct(this.state.students.values(), 'teamName')
+    );
     this.overview = new Overview(this.state, DEFAULT_VIEW, open, () =>
       this.schedule()
     );
     this.attention = new AttentionPanel(byId('attention'), {
       act: (kind, student) => void this.act(kind, student),
-      open
+      open,
+      hintStuck: student => {
+        const cell = student.lastError?.cellIndex ?? null;
+        const notebook = student.lastNotebook;
+        const where =
+          cell !== null
+            ? `cell ${cell}${notebook ? ` of ${notebook}` : ''}`
+            : 'any cell';
+        compose(
+          { kind: 'stuck', notebook, cellIndex: cell },
+          `every student stuck on ${where}`
+        );
+      }
     });
     this.alerts = new Alerts(
       byId('notice'),
       byId('live-region'),
       byId<HTMLInputElement>('sound-toggle')
     );
-    this.detail = new DetailDialog(this.state, (kind, student) =>
-      this.act(kind, student)
+    this.detail = new DetailDialog(
+      this.state,
+      (kind, student) => this.act(kind, student),
+      compose
     );
     this.progress = new ProgressView(open, () =>
       distinct(this.state.students.values(), 'teamName')
     );
-    this.hotspots = new HotspotsView(open);
+    this.hotspots = new HotspotsView(open, compose);
     this.activity = new ActivityView();
-    this.code = new CodeView(open);
+    this.code = new CodeView(open, compose);
     this.replay = new ReplayView(open);
     this.socket = new LiveSocket(
       () => socketUrl(window.location, '/ws/dashboard'),
@@ -171,6 +195,7 @@ class Dashboard {
     this.activity.setVisible(view === 'activity');
     this.code.setVisible(view === 'code');
     this.replay.setVisible(view === 'replay');
+    this.messages.setVisible(view === 'messages');
   }
 
   focusAttention(): void {
@@ -227,6 +252,9 @@ class Dashboard {
   private onMessage(message: Message): void {
     if (message.type === 'snapshot') {
       performance.mark('snapshot-received');
+    }
+    if (mentionsMessages(message)) {
+      this.messages.onChanged();
     }
     const changes = this.state.apply(message);
     if (changes.reset) {
@@ -317,6 +345,13 @@ class Dashboard {
     }
     setText(byId('connection-text'), text);
   }
+}
+
+/** Whether a frame says that sent messages' receipts or replies changed. */
+function mentionsMessages(message: Message): boolean {
+  return message.type === 'batch'
+    ? message.messages.some(m => m.type === 'messages_changed')
+    : message.type === 'messages_changed';
 }
 
 function viewFromHash(): ViewName {

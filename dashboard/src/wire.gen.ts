@@ -92,6 +92,46 @@ export interface AttemptCluster {
   members: ClusterMember[];
 }
 /**
+ * Who a message goes to, as the dashboard shows them; resolved when it is sent.
+ */
+export interface Audience {
+  kind: 'students' | 'team' | 'class' | 'hotspot' | 'stuck' | 'cluster';
+  /**
+   * students: their keys
+   *
+   * @maxItems 5000
+   */
+  students?: string[];
+  /**
+   * team; narrows class/stuck/cluster
+   */
+  team?: string | null;
+  /**
+   * hotspot, cluster; narrows stuck
+   */
+  notebook?: string | null;
+  /**
+   * hotspot, cluster, stuck
+   */
+  cellIndex?: number | null;
+  /**
+   * hotspot: the error's name
+   */
+  errorName?: string | null;
+  /**
+   * hotspot: its message (all messages when absent)
+   */
+  errorMessage?: string | null;
+  /**
+   * hotspot: only students who hit it this recently
+   */
+  hours?: number | null;
+  /**
+   * cluster: its fingerprint
+   */
+  fingerprint?: string | null;
+}
+/**
  * One WebSocket frame carrying the messages that queued up meanwhile.
  */
 export interface Batch {
@@ -219,6 +259,97 @@ export interface HelpEntry {
    */
   by: string;
 }
+/**
+ * GET /api/v1/help/queue: open requests, oldest first.
+ */
+export interface HelpQueue {
+  serverTime: string;
+  /**
+   * Teams of the caller (hub groups), if any.
+   */
+  myTeams: string[];
+  requests: HelpQueueEntry[];
+}
+/**
+ * One open request in the instructors' queue.
+ */
+export interface HelpQueueEntry {
+  id: number;
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  notebookPath: string | null;
+  state: HelpState;
+  /**
+   * Place in line among unclaimed requests.
+   */
+  position: number | null;
+  openedAt: string;
+  waitingSeconds: number;
+  claimedBy: string | null;
+  claimedAt: string | null;
+  /**
+   * Claimed by the caller, or in one of the caller's teams.
+   */
+  mine: boolean;
+}
+/**
+ * The student's latest help request, as their JupyterLab shows it.
+ */
+export interface HelpRequestView {
+  id: number;
+  state: HelpState;
+  openedAt: string;
+  /**
+   * 1 for the first in line; open (unclaimed) requests only, else null.
+   */
+  position: number | null;
+  /**
+   * Open requests in line in all (with this one).
+   */
+  waiting: number | null;
+  /**
+   * Who is on the way, e.g. "Ada (TA)".
+   */
+  claimedBy: string | null;
+  claimedAt: string | null;
+  closedAt: string | null;
+  /**
+   * The client's id of the ask, if it sent one.
+   */
+  helpRequestId: string | null;
+}
+/**
+ * One class session: help requests with less than the session gap between them.
+ */
+export interface HelpSessionFigures {
+  requests: number;
+  answered: number;
+  open: number;
+  medianWaitSeconds: number | null;
+  /**
+   * Also counts requests still waiting (their wait so far).
+   */
+  longestWaitSeconds: number | null;
+  startedAt: string;
+  endedAt: string;
+}
+/**
+ * A help request's life: open → claimed → one of the three ends.
+ */
+export type HelpState =
+  'open' | 'claimed' | 'resolved' | 'withdrawn' | 'dismissed';
+/**
+ * GET /api/v1/help/stats: wait times today (UTC) and per class session.
+ */
+export interface HelpStats {
+  serverTime: string;
+  today: WaitFigures;
+  /**
+   * Newest first.
+   */
+  sessions: HelpSessionFigures[];
+}
 export interface Hotspot {
   /**
    * notebookPath of the cell.
@@ -251,6 +382,41 @@ export interface HotspotsOut {
    * Most students first.
    */
   items: Hotspot[];
+}
+/**
+ * A message as the student's JupyterLab shows it (no other student appears in it).
+ */
+export interface InboxMessage {
+  id: string;
+  sentAt: string;
+  sender: string;
+  /**
+   * Rendered safely on the server; sanitized again in the lab.
+   */
+  bodyHtml: string;
+  snippet: string | null;
+  seenAt: string | null;
+  insertedAt: string | null;
+  acknowledgedAt: string | null;
+  replies: Reply[];
+}
+/**
+ * GET cell-monitor/inbox on the student's Jupyter server: its latest copy of the inbox.
+ */
+export interface LabInbox {
+  /**
+   * Changes when the state or the inbox changes.
+   */
+  etag: string;
+  state: RelayState;
+  /**
+   * Why the relay is not ok, in words.
+   */
+  detail: string | null;
+  /**
+   * The latest inbox (kept while unreachable).
+   */
+  inbox: StudentInbox | null;
 }
 export interface LastError {
   name: string | null;
@@ -289,6 +455,7 @@ export type LiveFrame =
   | EventAdded
   | AlertChanged
   | StudentRemoved
+  | MessagesChanged
   | Heartbeat
   | Batch;
 export type LiveMessage =
@@ -297,10 +464,72 @@ export type LiveMessage =
   | EventAdded
   | AlertChanged
   | StudentRemoved
+  | MessagesChanged
   | Heartbeat;
 export interface LiveThresholds {
   stuckAfterErrors: number;
   activeWindowSeconds: number;
+}
+export interface MessageDetail {
+  message: MessageOut;
+  recipients: Recipient[];
+}
+/**
+ * What a student received, newest first (their message panel).
+ */
+export interface MessageHistory {
+  items: InboxMessage[];
+}
+/**
+ * A message or hint as the dashboard sends it.
+ */
+export interface MessageIn {
+  /**
+   * Client UUID: a resent request is stored once (the first answer again).
+   */
+  requestId: string;
+  /**
+   * Markdown.
+   */
+  body: string;
+  /**
+   * Code the student may insert as a new cell below the active one.
+   */
+  snippet?: string | null;
+  audience: Audience;
+}
+export interface MessageList {
+  items: MessageOut[];
+}
+/**
+ * A sent message as the dashboard lists it.
+ */
+export interface MessageOut {
+  id: string;
+  sentAt: string;
+  sender: string;
+  /**
+   * The Markdown as written.
+   */
+  body: string;
+  /**
+   * The Markdown rendered safely (no raw HTML, no scripts).
+   */
+  bodyHtml: string;
+  snippet: string | null;
+  kind: 'students' | 'team' | 'class' | 'hotspot' | 'stuck' | 'cluster';
+  /**
+   * Who it was for, e.g. "NameError on cell 7 of lesson1".
+   */
+  audience: string;
+  receipts: Receipts;
+}
+/**
+ * Receipts or replies of these sent messages changed: dashboards read them again.
+ */
+export interface MessagesChanged {
+  type: 'messages_changed';
+  messageIds: string[];
 }
 export interface NotebookList {
   /**
@@ -352,6 +581,50 @@ export interface ReadyOut {
     [k: string]: string;
   };
 }
+/**
+ * How many of the message's students got it, saw it and did something with it.
+ */
+export interface Receipts {
+  recipients: number;
+  /**
+   * Their Jupyter server received it.
+   */
+  delivered: number;
+  /**
+   * Shown to them in JupyterLab.
+   */
+  seen: number;
+  /**
+   * Inserted the snippet as a new cell.
+   */
+  inserted: number;
+  /**
+   * Answered "got it".
+   */
+  acknowledged: number;
+  /**
+   * Sent a reply.
+   */
+  replied: number;
+}
+/**
+ * One student of a message and what they did with it.
+ */
+export interface Recipient {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  deliveredAt: string | null;
+  seenAt: string | null;
+  insertedAt: string | null;
+  acknowledgedAt: string | null;
+  replies: Reply[];
+}
+/**
+ * How the Jupyter server's relay of the inbox is doing (`state` of LabInbox).
+ */
+export type RelayState =
+  'ok' | 'connecting' | 'not_configured' | 'refused' | 'unreachable';
 /**
  * A student's cell turned ok or failed at `at` (its latest run).
  */
@@ -407,6 +680,10 @@ export interface ReplayStudent {
   student: string;
   userName: string | null;
   teamName: string | null;
+}
+export interface Reply {
+  text: string;
+  at: string;
 }
 /**
  * Ask for a fresh snapshot on the open connection.
@@ -511,6 +788,17 @@ export interface StudentDetail {
    */
   sessions: SessionOut[];
 }
+/**
+ * Everything addressed to one student now; `etag` names this exact content.
+ */
+export interface StudentInbox {
+  etag: string;
+  help: HelpRequestView | null;
+  /**
+   * Delivered but not acknowledged, first to last.
+   */
+  messages: InboxMessage[];
+}
 export interface StudentList {
   items: StudentOut[];
 }
@@ -562,6 +850,11 @@ export interface StudentView {
   consecutiveErrors: number;
   lastError: LastError | null;
   helpSince: string | null;
+  /**
+   * Who is on the way, e.g. "Ada (TA)".
+   */
+  helpClaimedBy: string | null;
+  helpClaimedAt: string | null;
   version: number;
 }
 export interface TimelineExecution {
@@ -580,4 +873,17 @@ export interface TimelineExecution {
    * The start of the result text.
    */
   outputSummary: string | null;
+}
+/**
+ * How long students waited for an answer (a claim or a dismissal).
+ */
+export interface WaitFigures {
+  requests: number;
+  answered: number;
+  open: number;
+  medianWaitSeconds: number | null;
+  /**
+   * Also counts requests still waiting (their wait so far).
+   */
+  longestWaitSeconds: number | null;
 }

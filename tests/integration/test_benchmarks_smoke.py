@@ -38,6 +38,7 @@ SMOKE_TESTS = {
     "ingest_influx.py": "test_ingest_influx",
     "insight.py": "test_insight",
     "live_latency.py": "test_live_latency",
+    "messages_delivery.py": "test_messages_delivery",
     "partitions.py": "test_partitions",
     "pseudonyms.py": "test_pseudonyms",
 }
@@ -193,6 +194,21 @@ def test_live_latency() -> None:
     result = json.loads(out)
     assert result["events_stored"] >= result["events_acknowledged"] > 0
     assert result["events_per_dashboard_min"] > 0
+
+
+@pytest.mark.postgres
+def test_messages_delivery() -> None:
+    redis = os.environ.get("CELL_MONITOR_TEST_REDIS_URL")
+    if not redis:
+        pytest.skip("CELL_MONITOR_TEST_REDIS_URL is not set")
+    out = run(
+        "messages_delivery.py", "--students", "6", "--messages", "2", "--gap", "0.2", "--json",
+        BENCH_PG_ADMIN_URL=pg_admin_url(), BENCH_REDIS_URL=redis,
+    )  # fmt: skip
+    result = json.loads(out)
+    # A class message reaches all 6, the hotspot one the 2 with the error; nobody else.
+    assert result["deliveries_expected"] == result["deliveries_received"] == 8, out
+    assert result["delivered_to_others"] == 0 and result["pollers_failed"] == 0, out
 
 
 def test_dashboard_alert_latency() -> None:

@@ -24,6 +24,9 @@ from tests.support import live_server, sign_in
 # the login pages (local and JupyterHub), and the API documentation.
 PUBLIC = {
     ("POST", "/api/v1/events"),
+    # A student's own inbox and messages: checked by their hub token or credential.
+    ("GET", "/api/v1/student/inbox"),
+    ("GET", "/api/v1/student/messages"),
     ("GET", "/health"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),

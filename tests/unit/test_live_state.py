@@ -204,6 +204,8 @@ def test_messages_keep_their_wire_form() -> None:
                 "cellIndex": 2,
             },
             "helpSince": None,
+            "helpClaimedBy": None,
+            "helpClaimedAt": None,
             "version": 1,
         },
     }

@@ -37,6 +37,8 @@ function student(key: string, fields: Partial<IStudent> = {}): IStudent {
     consecutiveErrors: 0,
     lastError: null,
     helpSince: null,
+    helpClaimedBy: null,
+    helpClaimedAt: null,
     version: 1,
     ...fields
   };

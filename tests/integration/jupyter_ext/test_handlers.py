@@ -46,7 +46,12 @@ async def test_every_handler_requires_authentication(
     jp_serverapp: Any, http_server_client: Any
 ) -> None:
     routes = _extension_routes(jp_serverapp.web_app)
-    assert {cls.__name__ for _, cls in routes} == {"EventsHandler", "StatusHandler"}
+    assert {cls.__name__ for _, cls in routes} == {
+        "EventsHandler",
+        "StatusHandler",
+        "InboxHandler",
+        "MessagesHandler",
+    }
     checked = 0
     for path, handler in routes:
         for method in handler.SUPPORTED_METHODS:
@@ -63,7 +68,7 @@ async def test_every_handler_requires_authentication(
                     )
                 assert info.value.code in (401, 403), (method, path, info.value.code)
                 checked += 1
-    assert checked >= 4
+    assert checked >= 8
 
 
 def test_no_handler_is_missing_an_auth_decorator() -> None:

@@ -1,0 +1,120 @@
+"""CSV exports of help requests: one row per request, and the figures per class session."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cell_monitor.contract.inbox import HelpStats
+from cell_monitor.domain.help_waits import RequestTimes, wait_seconds
+from cell_monitor.storage.models import HelpRequest, Student
+
+REQUEST_COLUMNS = (
+    "requestId",
+    "student",
+    "userName",
+    "teamName",
+    "notebookPath",
+    "state",
+    "openedAt",
+    "claimedBy",
+    "claimedAt",
+    "answeredAt",
+    "closedAt",
+    "closedBy",
+    "waitSeconds",
+)
+SESSION_COLUMNS = (
+    "sessionStart",
+    "sessionEnd",
+    "requests",
+    "answered",
+    "open",
+    "medianWaitSeconds",
+    "longestWaitSeconds",
+)
+ROWS_PER_CHUNK = 500
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 1)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # a spreadsheet would run it as a formula
+    return value
+
+
+def _lines(rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([[_cell(v) for v in row] for row in rows])
+    return buffer.getvalue()
+
+
+def _row(r: Any, now: datetime) -> list[Any]:
+    wait = wait_seconds(RequestTimes(r.opened_at, r.answered_at, r.closed_at), now)
+    return [
+        r.id,
+        r.student_key,
+        r.user_name,
+        r.team_name,
+        r.notebook_path,
+        r.state,
+        r.opened_at,
+        r.claimed_by,
+        r.claimed_at,
+        r.answered_at,
+        r.closed_at,
+        r.closed_by,
+        wait,
+    ]
+
+
+async def requests_csv(
+    engine: AsyncEngine, since: datetime, until: datetime, now: datetime
+) -> AsyncIterator[str]:
+    """Help requests asked in [since, until), oldest first, with each one's wait."""
+    stmt = (
+        select(
+            *HelpRequest.__table__.columns,
+            Student.student_key,
+            Student.user_name,
+            Student.team_name,
+        )
+        .join(Student, Student.id == HelpRequest.student_id)
+        .where(HelpRequest.opened_at >= since, HelpRequest.opened_at < until)
+        .order_by(HelpRequest.opened_at, HelpRequest.id)
+    )
+    yield _lines([REQUEST_COLUMNS])
+    async with engine.connect() as conn:
+        result = await conn.stream(stmt)
+        async for chunk in result.partitions(ROWS_PER_CHUNK):
+            yield _lines([_row(r, now) for r in chunk])
+
+
+def sessions_csv(stats: HelpStats) -> str:
+    """The wait figures of each class session, newest first."""
+    rows: list[list[Any]] = [list(SESSION_COLUMNS)]
+    for s in stats.sessions:
+        rows.append(
+            [
+                s.started_at,
+                s.ended_at,
+                s.requests,
+                s.answered,
+                s.open,
+                s.median_wait_seconds,
+                s.longest_wait_seconds,
+            ]
+        )
+    return _lines(rows)
+
+
+DEFAULT_WINDOW = timedelta(days=14)

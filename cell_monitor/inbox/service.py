@@ -1,0 +1,108 @@
+"""Long-polls of the students' inboxes, woken through the broker from any worker.
+
+Whatever changes something addressed to a student (a help event's commit, an
+instructor's claim or dismissal, a message) calls `announce` with the
+student's key after its commit; the broker channel (`student-inbox`) carries
+only keys, and every worker wakes its own waiters for them. Nothing polls the
+database while a student waits: a waiter holds a future, not a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cell_monitor import metrics
+from cell_monitor.accounts.ratelimit import RateLimiter
+from cell_monitor.broker.base import Broker, Message
+from cell_monitor.config import Settings
+from cell_monitor.contract.inbox import OPEN_STATES, StudentInbox
+from cell_monitor.domain.live_status import LiveState
+from cell_monitor.inbox.parts import InboxParts
+from cell_monitor.inbox.waiters import Waiter, Waiters
+from cell_monitor.storage.help_rows import help_changed
+
+log = logging.getLogger(__name__)
+
+
+class TooManyPolls(RuntimeError):
+    """The student (or this worker) holds as many long-polls as allowed."""
+
+
+class InboxService:
+    def __init__(self, settings: Settings, engine: AsyncEngine, broker: Broker) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.parts = InboxParts(engine)
+        self.waiters = Waiters()
+        self.limiter = RateLimiter(settings.inbox_rate_per_second, settings.inbox_burst)
+        self._closing = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.broker.start(self._dispatch)
+
+    async def stop(self) -> None:
+        # Waiting polls answer now (with what they hold) instead of holding shutdown.
+        self._closing.set()
+        self.waiters.wake_all()
+        await self.broker.stop()
+
+    def announce(self, students: Iterable[str], *, queue: bool = False) -> None:
+        """Something addressed to `students` changed (committed); `queue`: the help line moved."""
+        keys = sorted(set(students))
+        if keys or queue:
+            self.broker.publish([{"type": "inbox", "students": keys, "queue": queue}])
+
+    def on_changes(self, changes: Sequence[tuple[LiveState | None, LiveState]]) -> None:
+        """Commit listener: help states changed by students' events wake those students."""
+        keys = [after.student for before, after in changes if help_changed(before, after)]
+        if keys:
+            self.announce(keys, queue=True)
+
+    async def _dispatch(self, batch: Sequence[Message] | None) -> None:
+        if batch is None:
+            self.waiters.wake_all()  # messages may have been lost: everyone checks
+            return
+        for message in batch:
+            if message.get("type") == "inbox":
+                woken = self.waiters.wake(message.get("students") or (), bool(message.get("queue")))
+                metrics.INBOX_WAKEUPS.inc(woken)
+
+    async def poll(self, student: str, since: str | None, wait: float) -> StudentInbox:
+        """The inbox at once if its etag is not `since`, else when it changes or `wait` ends."""
+        if self.waiters.count(student) >= self.settings.inbox_polls_per_student:
+            raise TooManyPolls(
+                f"{self.settings.inbox_polls_per_student} long-polls of this student are open "
+                "(CELL_MONITOR_INBOX_POLLS_PER_STUDENT)"
+            )
+        if len(self.waiters) >= self.settings.inbox_max_waiting:
+            raise TooManyPolls(
+                f"{self.settings.inbox_max_waiting} long-polls are open on this worker "
+                "(CELL_MONITOR_INBOX_MAX_WAITING)"
+            )
+        # Registered before reading, so a change committed meanwhile still wakes it.
+        waiter = self.waiters.add(student, in_queue=False)
+        metrics.INBOX_WAITING.inc()
+        try:
+            return await self._wait(waiter, since, wait)
+        finally:
+            self.waiters.remove(waiter)
+            metrics.INBOX_WAITING.dec()
+
+    async def _wait(self, waiter: Waiter, since: str | None, wait: float) -> StudentInbox:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            waiter.woken.clear()
+            inbox = await self.parts.gather(waiter.student)
+            waiter.in_queue = inbox.help is not None and inbox.help.state in OPEN_STATES
+            left = deadline - loop.time()
+            if inbox.etag != since or left <= 0 or self._closing.is_set():
+                return inbox
+            try:
+                await asyncio.wait_for(waiter.woken.wait(), left)
+            except TimeoutError:
+                return inbox

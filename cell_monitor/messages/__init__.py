@@ -1,0 +1,1 @@
+"""Messages and hints from the dashboard to students, their receipts and replies."""
