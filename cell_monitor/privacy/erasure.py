@@ -31,6 +31,7 @@ from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import (
     CellExecution,
     Event,
+    HelpRequest,
     InstructorAction,
     LearningSession,
     Notebook,
@@ -90,6 +91,7 @@ async def erase_from_database(
                 "instructor_actions",
                 delete(InstructorAction).where(InstructorAction.student_id.in_(ids)),
             ),
+            ("help_requests", delete(HelpRequest).where(HelpRequest.student_id.in_(ids))),
             ("sessions", delete(LearningSession).where(LearningSession.student_id.in_(ids))),
             ("students", delete(Student).where(Student.id.in_(ids))),
         ):
@@ -200,8 +202,8 @@ def _influx_keys(settings: Settings, keys: list[str], stored: list[str]) -> list
     return list(dict.fromkeys([*keys, *stored]))
 
 
-# Steps of erase_from_database: event_ids, five tables, notebooks.
-DATABASE_STEPS = 7
+# Steps of erase_from_database: event_ids, six tables, notebooks.
+DATABASE_STEPS = 8
 
 
 async def erase_student(

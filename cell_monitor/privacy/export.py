@@ -2,8 +2,8 @@
 
 The right of access (GDPR art. 15, FERPA's right to inspect): the student row
 with its live state, sessions, the notebooks they used, every event with its
-cell execution (code, output summary, errors), and instructor actions about
-them. InfluxDB holds only points derived from these same events (see
+cell execution (code, output summary, errors), their help requests (who
+claimed them, how they ended) and instructor actions about them. InfluxDB holds only points derived from these same events (see
 docs/privacy.md), so it adds nothing to an export.
 """
 
@@ -22,6 +22,7 @@ from cell_monitor.storage.models import (
     CellExecution,
     ErrorStudent,
     Event,
+    HelpRequest,
     InstructorAction,
     LatestRun,
     LearningSession,
@@ -99,6 +100,7 @@ _EXPORTED: tuple[tuple[str, type[Base], Callable[[list[int]], Any]], ...] = (
     ("events", Event, lambda ids: Event.student_id.in_(ids)),
     ("cellExecutions", CellExecution, lambda ids: CellExecution.student_id.in_(ids)),
     ("instructorActions", InstructorAction, lambda ids: InstructorAction.student_id.in_(ids)),
+    ("helpRequests", HelpRequest, lambda ids: HelpRequest.student_id.in_(ids)),
     # Derived from their executions by the writer (storage/report_tables.py).
     ("latestRuns", LatestRun, lambda ids: LatestRun.student_id.in_(ids)),
     ("errorGroupEntries", ErrorStudent, lambda ids: ErrorStudent.student_id.in_(ids)),

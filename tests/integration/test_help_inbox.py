@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from cell_monitor.accounts import ingest_tokens
 from cell_monitor.accounts.ingest_tokens import RosterEntry
 from cell_monitor.config import Settings
+from cell_monitor.privacy.pseudonyms import key_of, pseudonym
 from cell_monitor.storage.engine import create_engine
 from tests.integration.test_health_metrics import value
 from tests.support import event, eventually, instructor_client, live_server
@@ -245,3 +247,19 @@ async def test_inbox_requests_are_rate_limited_per_student(settings: Settings) -
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         assert "CELL_MONITOR_INBOX_RATE_PER_SECOND" in limited.text
         assert (await inbox(http, keys["grace"]))["etag"]
+
+
+async def test_a_pseudonymized_class_finds_the_students_request_under_the_alias(
+    settings: Settings,
+) -> None:
+    hidden = settings.model_copy(
+        update={"pseudonymize": True, "pseudonym_key": SecretStr("k" * 32)}
+    )
+    async with classroom(hidden) as room:
+        await send(room.http, room.keys["ada"], help_event(ask=str(uuid.uuid4())))
+        view = (await inbox(room.http, room.keys["ada"]))["help"]
+        assert view["state"] == "open" and view["position"] == 1
+        queue = (await room.staff.get("/api/v1/help/queue")).json()["requests"]
+        [entry] = queue
+        assert entry["student"] == pseudonym(key_of(hidden), "ada") != "ada"
+        assert entry["userName"] != "Ada"
