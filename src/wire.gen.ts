@@ -69,6 +69,10 @@ export type EventType =
 export interface HelpQueue {
   serverTime: string;
   /**
+   * How the caller's claims are shown, e.g. "ada (TA)".
+   */
+  me: string;
+  /**
    * Teams of the caller (hub groups), if any.
    */
   myTeams: string[];

@@ -225,6 +225,10 @@ export interface HelpEntry {
 export interface HelpQueue {
   serverTime: string;
   /**
+   * How the caller's claims are shown, e.g. "ada (TA)".
+   */
+  me: string;
+  /**
    * Teams of the caller (hub groups), if any.
    */
   myTeams: string[];
