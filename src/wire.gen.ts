@@ -113,10 +113,6 @@ export interface HelpRequestView {
    */
   position: number | null;
   /**
-   * Open requests in line in all (with this one).
-   */
-  waiting: number | null;
-  /**
    * Who is on the way, e.g. "Ada (TA)".
    */
   claimedBy: string | null;

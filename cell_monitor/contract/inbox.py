@@ -46,7 +46,6 @@ class HelpRequestView(_Model):
     position: int | None = Field(
         description="1 for the first in line; open (unclaimed) requests only, else null."
     )
-    waiting: int | None = Field(description="Open requests in line in all (with this one).")
     claimed_by: str | None = Field(description='Who is on the way, e.g. "Ada (TA)".')
     claimed_at: Timestamp | None
     closed_at: Timestamp | None

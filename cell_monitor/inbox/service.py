@@ -57,10 +57,19 @@ class InboxService:
             self.broker.publish([{"type": "inbox", "students": keys, "queue": queue}])
 
     def on_changes(self, changes: Sequence[tuple[LiveState | None, LiveState]]) -> None:
-        """Commit listener: help states changed by students' events wake those students."""
-        keys = [after.student for before, after in changes if help_changed(before, after)]
+        """Commit (or action) listener: help states that changed wake their students.
+
+        The others in line are woken only when a request left the line or its
+        claim changed (their places move); a new request joins at the back.
+        """
+        keys: list[str] = []
+        queue = False
+        for before, after in changes:
+            if help_changed(before, after):
+                keys.append(after.student)
+                queue = queue or (before is not None and before.help_since is not None)
         if keys:
-            self.announce(keys, queue=True)
+            self.announce(keys, queue=queue)
 
     async def _dispatch(self, batch: Sequence[Message] | None) -> None:
         if batch is None:

@@ -3,8 +3,9 @@
 The right of access (GDPR art. 15, FERPA's right to inspect): the student row
 with its live state, sessions, the notebooks they used, every event with its
 cell execution (code, output summary, errors), their help requests (who
-claimed them, how they ended) and instructor actions about them. InfluxDB holds only points derived from these same events (see
-docs/privacy.md), so it adds nothing to an export.
+claimed them, how they ended) and instructor actions about them. InfluxDB
+holds only points derived from these same events (see docs/privacy.md), so it
+adds nothing to an export.
 """
 
 from __future__ import annotations

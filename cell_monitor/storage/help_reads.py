@@ -36,24 +36,22 @@ async def student_help(
         return None
     if row.closed_at is not None and now - row.closed_at > CLOSED_SHOWN_FOR:
         return None
-    position = waiting = None
-    if row.closed_at is None:
-        waiting = (await conn.execute(select(func.count()).where(_WAITING))).scalar_one()
-        if row.claimed_at is None:
-            ahead = select(func.count()).where(
-                _WAITING,
-                or_(
-                    HelpRequest.opened_at < row.opened_at,
-                    and_(HelpRequest.opened_at == row.opened_at, HelpRequest.id < row.id),
-                ),
-            )
-            position = (await conn.execute(ahead)).scalar_one() + 1
+    position = None
+    # Only those ahead count: a new request at the back changes nobody's place.
+    if row.closed_at is None and row.claimed_at is None:
+        ahead = select(func.count()).where(
+            _WAITING,
+            or_(
+                HelpRequest.opened_at < row.opened_at,
+                and_(HelpRequest.opened_at == row.opened_at, HelpRequest.id < row.id),
+            ),
+        )
+        position = (await conn.execute(ahead)).scalar_one() + 1
     return HelpRequestView(
         id=row.id,
         state=HelpState(row.state),
         opened_at=row.opened_at,
         position=position,
-        waiting=waiting,
         claimed_by=row.claimed_by,
         claimed_at=row.claimed_at,
         closed_at=row.closed_at,
