@@ -8,8 +8,10 @@ time, the etag it holds, 25 s). Then:
 1. asks: every student posts a `help` event (through ingest, with its credential);
    the latency is from just before the POST to the student's long-poll answering
    with the open request;
-2. claims: the instructor claims every request (`POST /api/v1/help/claim`); the
-   latency is from just before the claim to the student's answer with the claim;
+2. claims: instructors claim the first C requests in line (`POST /api/v1/help/claim`,
+   one every `--claim-pace` s); the latency is from just before the claim to the
+   student's answer with the claim. Every claim moves everyone behind up one place,
+   so each one answers every waiting student's long-poll;
 3. cost: ingest throughput (closed loop, course token) with no long-poll open, then
    with the S long-polls held; the ratio is the share the open connections cost.
 
@@ -26,6 +28,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -228,7 +231,9 @@ def figures(latencies: list[float | None]) -> dict[str, float]:
     }
 
 
-async def measure(url: str, students: list[Student], pace: float) -> dict[str, Any]:
+async def measure(
+    url: str, students: list[Student], pace: float, claims: int, claim_pace: float
+) -> dict[str, Any]:
     staff = instructor_headers(url)
     limits = httpx.Limits(max_connections=len(students) + 20, max_keepalive_connections=None)
     timeout = httpx.Timeout(WAIT + 30)
@@ -256,20 +261,54 @@ async def measure(url: str, students: list[Student], pace: float) -> dict[str, A
             asks.append(asyncio.create_task(student.until("open", started)))
             await asyncio.sleep(pace)
         ask_latency = await asyncio.gather(*asks)
-        claims = []
-        for student in students:
+        claimed = []
+        for student in students[:claims]:
             started = time.perf_counter()
             answer = await actions.post("/api/v1/help/claim", params={"student": student.key})
             assert answer.status_code == 200, answer.text
-            claims.append(asyncio.create_task(student.until("claimed", started)))
-            await asyncio.sleep(pace)
-        claim_latency = await asyncio.gather(*claims)
+            claimed.append(asyncio.create_task(student.until("claimed", started)))
+            await asyncio.sleep(claim_pace)
+        claim_latency = await asyncio.gather(*claimed)
         answers = sum(s.answers for s in students)
         stop.set()
         for task in holders:
             task.cancel()
         await asyncio.gather(*holders, return_exceptions=True)
     return {"ask": figures(ask_latency), "claim": figures(claim_latency), "poll_answers": answers}
+
+
+async def cost(
+    url: str, students: list[Student], course: str, args: argparse.Namespace
+) -> tuple[float, float]:
+    """Ingest events/s without and with every student's long-poll held (medians of rounds).
+
+    The rounds alternate, so a machine that gets busier or quieter meanwhile
+    weighs on both sides alike.
+    """
+    without: list[float] = []
+    held: list[float] = []
+    for _ in range(args.rounds):
+        without.append(
+            await asyncio.to_thread(ingest_rate, url, course, args.connections, args.ingest_seconds)
+        )
+        stop = asyncio.Event()
+        limits = httpx.Limits(max_connections=len(students) + 20)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=WAIT + 30) as polls:
+            holders = [asyncio.create_task(s.hold(polls, stop)) for s in students]
+            await asyncio.to_thread(
+                wait_until, lambda: held_polls(url) >= len(students), "every long-poll held"
+            )
+            held.append(
+                await asyncio.to_thread(
+                    ingest_rate, url, course, args.connections, args.ingest_seconds
+                )
+            )
+            stop.set()
+            for task in holders:
+                task.cancel()
+            await asyncio.gather(*holders, return_exceptions=True)
+        await asyncio.to_thread(wait_until, lambda: held_polls(url) == 0, "the polls to end")
+    return statistics.median(without), statistics.median(held)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -290,33 +329,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ),
                 "the workers to know the credentials",
             )
-        floor = ingest_rate(server.url, course, args.connections, args.ingest_seconds)
         students = [Student(n, c) for n, c in enumerate(credentials)]
 
-        async def with_polls() -> tuple[dict[str, Any], float]:
-            result = await measure(server.url, students, args.pace)
-            # The cost: the same ingest while every student holds a long-poll.
-            stop = asyncio.Event()
-            limits = httpx.Limits(max_connections=len(students) + 20)
-            async with httpx.AsyncClient(
-                base_url=server.url, limits=limits, timeout=WAIT + 30
-            ) as polls:
-                holders = [asyncio.create_task(s.hold(polls, stop)) for s in students]
-                await asyncio.to_thread(
-                    wait_until,
-                    lambda: held_polls(server.url) >= len(students),
-                    "every long-poll to be held",
-                )
-                loaded = await asyncio.to_thread(
-                    ingest_rate, server.url, course, args.connections, args.ingest_seconds
-                )
-                stop.set()
-                for task in holders:
-                    task.cancel()
-                await asyncio.gather(*holders, return_exceptions=True)
-            return result, loaded
+        async def both() -> tuple[dict[str, Any], tuple[float, float]]:
+            latency = await measure(server.url, students, args.pace, args.claims, args.claim_pace)
+            return latency, await cost(server.url, students, course, args)
 
-        result, loaded = asyncio.run(with_polls())
+        result, (floor, loaded) = asyncio.run(both())
     finally:
         server.stop()
         asyncio.run(_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
@@ -335,8 +354,11 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pace", type=float, default=0.02, help="seconds between two asks")
+    parser.add_argument("--claims", type=int, default=40, help="requests claimed")
+    parser.add_argument("--claim-pace", type=float, default=0.5, help="seconds between two claims")
     parser.add_argument("--connections", type=int, default=8, help="ingest posters")
-    parser.add_argument("--ingest-seconds", type=float, default=10.0)
+    parser.add_argument("--ingest-seconds", type=float, default=5.0, help="per round")
+    parser.add_argument("--rounds", type=int, default=3, help="ingest without/with, alternating")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = run(args)

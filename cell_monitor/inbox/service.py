@@ -75,10 +75,25 @@ class InboxService:
         if batch is None:
             self.waiters.wake_all()  # messages may have been lost: everyone checks
             return
+        students: set[str] = set()
+        queue = False
         for message in batch:
             if message.get("type") == "inbox":
-                woken = self.waiters.wake(message.get("students") or (), bool(message.get("queue")))
-                metrics.INBOX_WAKEUPS.inc(woken)
+                students.update(message.get("students") or ())
+                queue = queue or bool(message.get("queue"))
+        woken = self.waiters.to_wake(students, queue)
+        if len(woken) > 1:
+            # Many at once (the line moved): their inboxes in one read, not one each.
+            try:
+                fresh = await self.parts.gather_many({w.student for w in woken})
+            except Exception as exc:  # each waiter then reads its own
+                log.warning("Reading %d inboxes at once failed: %s", len(woken), exc)
+                fresh = {}
+            for waiter in woken:
+                waiter.fresh = fresh.get(waiter.student)
+        for waiter in woken:
+            waiter.woken.set()
+        metrics.INBOX_WAKEUPS.inc(len(woken))
 
     async def poll(self, student: str, since: str | None, wait: float) -> StudentInbox:
         """The inbox at once if its etag is not `since`, else when it changes or `wait` ends."""
@@ -106,7 +121,8 @@ class InboxService:
         deadline = loop.time() + wait
         while True:
             waiter.woken.clear()
-            inbox = await self.parts.gather(waiter.student)
+            fresh, waiter.fresh = waiter.fresh, None
+            inbox = fresh or await self.parts.gather(waiter.student)
             waiter.in_queue = inbox.help is not None and inbox.help.state in OPEN_STATES
             left = deadline - loop.time()
             if inbox.etag != since or left <= 0 or self._closing.is_set():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,8 @@ async def student_help(
             select(*HelpRequest.__table__.columns)
             .join(Student, Student.id == HelpRequest.student_id)
             .where(Student.student_key == student_key)
-            .order_by(HelpRequest.opened_at.desc(), HelpRequest.id.desc())
+            # The newest request (rows are created as requests open).
+            .order_by(HelpRequest.id.desc())
             .limit(1)
         )
     ).first()
@@ -47,6 +48,10 @@ async def student_help(
             ),
         )
         position = (await conn.execute(ahead)).scalar_one() + 1
+    return _view(row, position)
+
+
+def _view(row: Any, position: int | None) -> HelpRequestView:
     return HelpRequestView(
         id=row.id,
         state=HelpState(row.state),
@@ -57,6 +62,40 @@ async def student_help(
         closed_at=row.closed_at,
         help_request_id=row.ask_id,
     )
+
+
+async def students_help(
+    conn: AsyncConnection, student_keys: Collection[str], now: datetime
+) -> dict[str, HelpRequestView | None]:
+    """student_help of many students in two queries (a queue change wakes everyone in line)."""
+    if not student_keys:
+        return {}
+    latest = (
+        select(HelpRequest.student_id, func.max(HelpRequest.id).label("id"))
+        .join(Student, Student.id == HelpRequest.student_id)
+        .where(Student.student_key.in_(list(student_keys)))
+        .group_by(HelpRequest.student_id)
+        .subquery()
+    )
+    rows = (
+        await conn.execute(
+            select(*HelpRequest.__table__.columns, Student.student_key)
+            .join(latest, latest.c.id == HelpRequest.id)
+            .join(Student, Student.id == HelpRequest.student_id)
+        )
+    ).all()
+    line = (
+        await conn.execute(
+            select(HelpRequest.id).where(_WAITING).order_by(HelpRequest.opened_at, HelpRequest.id)
+        )
+    ).scalars()
+    places = {request_id: place for place, request_id in enumerate(line, start=1)}
+    views: dict[str, HelpRequestView | None] = dict.fromkeys(student_keys)
+    for row in rows:
+        if row.closed_at is not None and now - row.closed_at > CLOSED_SHOWN_FOR:
+            continue
+        views[row.student_key] = _view(row, places.get(row.id))
+    return views
 
 
 async def open_requests(conn: AsyncConnection) -> Sequence[Any]:

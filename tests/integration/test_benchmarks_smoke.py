@@ -220,7 +220,8 @@ def test_help_inbox() -> None:
         pytest.skip("CELL_MONITOR_TEST_REDIS_URL is not set")
     out = run(
         "help_inbox.py", "--students", "6", "--workers", "2", "--connections", "1",
-        "--ingest-seconds", "1", "--pace", "0", "--json",
+        "--ingest-seconds", "1", "--pace", "0", "--claims", "6", "--claim-pace", "0",
+        "--rounds", "1", "--json",
         BENCH_PG_ADMIN_URL=pg_admin_url(), BENCH_REDIS_URL=redis,
     )  # fmt: skip
     result = json.loads(out)
