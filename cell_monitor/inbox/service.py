@@ -28,6 +28,10 @@ from cell_monitor.storage.help_rows import help_changed
 log = logging.getLogger(__name__)
 
 
+# The others in the help line hear that their place moved at most this often.
+QUEUE_COALESCE_SECONDS = 1.0
+
+
 class TooManyPolls(RuntimeError):
     """The student (or this worker) holds as many long-polls as allowed."""
 
@@ -40,6 +44,8 @@ class InboxService:
         self.waiters = Waiters()
         self.limiter = RateLimiter(settings.inbox_rate_per_second, settings.inbox_burst)
         self._closing = asyncio.Event()
+        self._line_moved: asyncio.TimerHandle | None = None
+        self._line_tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.broker.start(self._dispatch)
@@ -47,7 +53,10 @@ class InboxService:
     async def stop(self) -> None:
         # Waiting polls answer now (with what they hold) instead of holding shutdown.
         self._closing.set()
+        if self._line_moved is not None:
+            self._line_moved.cancel()
         self.waiters.wake_all()
+        await asyncio.gather(*self._line_tasks, return_exceptions=True)
         await self.broker.stop()
 
     def announce(self, students: Iterable[str], *, queue: bool = False) -> None:
@@ -81,9 +90,31 @@ class InboxService:
             if message.get("type") == "inbox":
                 students.update(message.get("students") or ())
                 queue = queue or bool(message.get("queue"))
-        woken = self.waiters.to_wake(students, queue)
+        # The students whose own request changed first, at once...
+        await self._wake(self.waiters.to_wake(students))
+        # ...the rest of the line (their places moved) at most once per
+        # QUEUE_COALESCE_SECONDS: a busy desk claiming twice a second would
+        # otherwise answer every waiting student's long-poll twice a second.
+        if queue and self._line_moved is None and not self._closing.is_set():
+            self._line_moved = asyncio.get_running_loop().call_later(
+                QUEUE_COALESCE_SECONDS, self._start_line_wake
+            )
+
+    def _start_line_wake(self) -> None:
+        self._line_moved = None
+        task = asyncio.create_task(self._wake_line(), name="cell-monitor-inbox-line")
+        self._line_tasks.add(task)
+        task.add_done_callback(self._line_tasks.discard)
+
+    async def _wake_line(self) -> None:
+        try:
+            await self._wake(self.waiters.to_wake((), queue=True))
+        except Exception:
+            log.exception("Waking the students in the help line failed")
+
+    async def _wake(self, woken: list[Waiter]) -> None:
         if len(woken) > 1:
-            # Many at once (the line moved): their inboxes in one read, not one each.
+            # Many at once: their inboxes in one read, not one each.
             try:
                 fresh = await self.parts.gather_many({w.student for w in woken})
             except Exception as exc:  # each waiter then reads its own
