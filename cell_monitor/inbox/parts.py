@@ -3,7 +3,9 @@
 The extension point for what else a student receives: `InboxParts.messages`
 is the function that lists the student's delivered-but-unacknowledged
 messages (the messages feature sets it when the server is wired together);
-until it is set, the inbox carries help only.
+until it is set, the inbox carries help only. Whatever changes a part must call
+InboxService.announce(students) after its commit: that wakes the long-polls and
+drops what the workers remember of those inboxes (inbox/known.py).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from cell_monitor.broker.base import Broker, Message
 from cell_monitor.config import Settings
 from cell_monitor.contract.inbox import OPEN_STATES, StudentInbox
 from cell_monitor.domain.live_status import LiveState
+from cell_monitor.inbox.known import KnownInboxes
 from cell_monitor.inbox.parts import InboxParts
 from cell_monitor.inbox.waiters import Waiter, Waiters
 from cell_monitor.storage.help_rows import help_changed
@@ -44,6 +45,7 @@ class InboxService:
         self.waiters = Waiters()
         self.limiter = RateLimiter(settings.inbox_rate_per_second, settings.inbox_burst)
         self._closing = asyncio.Event()
+        self.known = KnownInboxes()
         self._line_moved: asyncio.TimerHandle | None = None
         self._line_tasks: set[asyncio.Task[None]] = set()
 
@@ -82,6 +84,7 @@ class InboxService:
 
     async def _dispatch(self, batch: Sequence[Message] | None) -> None:
         if batch is None:
+            self.known.clear()
             self.waiters.wake_all()  # messages may have been lost: everyone checks
             return
         students: set[str] = set()
@@ -90,6 +93,7 @@ class InboxService:
             if message.get("type") == "inbox":
                 students.update(message.get("students") or ())
                 queue = queue or bool(message.get("queue"))
+        self.known.forget(students, line_moved=queue)
         # The students whose own request changed first, at once...
         await self._wake(self.waiters.to_wake(students))
         # ...the rest of the line (their places moved) at most once per
@@ -115,16 +119,25 @@ class InboxService:
     async def _wake(self, woken: list[Waiter]) -> None:
         if len(woken) > 1:
             # Many at once: their inboxes in one read, not one each.
+            generation = self.known.generation
             try:
                 fresh = await self.parts.gather_many({w.student for w in woken})
             except Exception as exc:  # each waiter then reads its own
                 log.warning("Reading %d inboxes at once failed: %s", len(woken), exc)
                 fresh = {}
+            for student, inbox in fresh.items():
+                self.known.put(student, inbox, generation)
             for waiter in woken:
                 waiter.fresh = fresh.get(waiter.student)
         for waiter in woken:
             waiter.woken.set()
         metrics.INBOX_WAKEUPS.inc(len(woken))
+
+    async def _read(self, student: str) -> StudentInbox:
+        generation = self.known.generation
+        inbox = await self.parts.gather(student)
+        self.known.put(student, inbox, generation)
+        return inbox
 
     async def poll(self, student: str, since: str | None, wait: float) -> StudentInbox:
         """The inbox at once if its etag is not `since`, else when it changes or `wait` ends."""
@@ -153,7 +166,7 @@ class InboxService:
         while True:
             waiter.woken.clear()
             fresh, waiter.fresh = waiter.fresh, None
-            inbox = fresh or await self.parts.gather(waiter.student)
+            inbox = fresh or self.known.get(waiter.student) or await self._read(waiter.student)
             waiter.in_queue = inbox.help is not None and inbox.help.state in OPEN_STATES
             left = deadline - loop.time()
             if inbox.etag != since or left <= 0 or self._closing.is_set():

@@ -211,7 +211,7 @@ export interface HeartbeatResponse {
 export interface HelpEntry {
   at: string;
   /**
-   * help, help_stop (by the student) or dismiss_help/handle_stuck.
+   * help, help_stop (by the student) or dismiss_help, handle_stuck, claim_help, release_help (by an instructor).
    */
   kind: string;
   /**
