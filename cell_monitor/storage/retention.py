@@ -5,7 +5,8 @@ dropped whole (no row-by-row delete, no vacuum debt); what is left before the
 cutoff (the boundary month, the DEFAULT partition) is deleted in batches, as
 everything is on SQLite. Batches keep each transaction short, so ingest goes on
 while a prune runs. The dedup table `event_ids`, sessions last seen before the
-cutoff and instructor actions taken before it go too.
+cutoff, instructor actions taken before it and help requests closed before it
+go too (an open request stays, however old).
 
 Events the InfluxDB sink has not written yet are kept (when the sink is
 configured): its saved position says which ids it has handled, and a row above
@@ -57,6 +58,7 @@ class PruneReport:
     messages: int = 0
     message_receipts: int = 0
     message_replies: int = 0
+    help_requests: int = 0
     held_back: int = 0
     report_rows: dict[str, int] = field(default_factory=dict)
 
@@ -72,6 +74,7 @@ class PruneReport:
             f"  instructor actions: {self.instructor_actions}",
             f"  messages: {self.messages} (receipts: {self.message_receipts}, "
             f"replies: {self.message_replies})",
+            f"  help requests (closed): {self.help_requests}",
             f"  partitions dropped whole: {dropped}",
         ]
         for table, count in self.report_rows.items():
@@ -88,7 +91,8 @@ class PruneReport:
         verb = "would remove" if self.dry_run else "removed"
         return (
             f"db prune: {verb} {self.events:,} events, {self.executions:,} cell executions, "
-            f"{self.sessions:,} sessions, {self.instructor_actions:,} instructor actions "
+            f"{self.sessions:,} sessions, {self.instructor_actions:,} instructor actions, "
+            f"{self.help_requests:,} help requests "
             f"older than {self.cutoff:%Y-%m-%d}"
             + (f" ({len(self.partitions)} partitions dropped whole)" if self.partitions else "")
             + (f"; kept {self.held_back:,} for the InfluxDB sink" if self.held_back else "")
@@ -123,6 +127,8 @@ async def prune(
     report.sessions = await pruner.delete_rows("sessions", "id", "last_seen")
     report.instructor_actions = await pruner.delete_rows("instructor_actions", "id", "at")
     await pruner.delete_messages()
+    # Closed ones only: an open request (closed_at NULL) is what someone waits for now.
+    report.help_requests = await pruner.delete_rows("help_requests", "id", "closed_at")
     log.info("Prune: %s", "; ".join(line.strip() for line in report.lines()))
     return report
 

@@ -263,7 +263,9 @@ describe('AttentionList', () => {
       count,
       {
         act: (_kind, who) => acted.push(who),
-        open: () => undefined
+        open: () => undefined,
+        claim: () => undefined,
+        me: () => null
       },
       () => document.body
     );
