@@ -339,8 +339,39 @@ async def test_sink_cannot_bring_erased_points_back(
         assert "3 events" in output_of(result)
         influxd.start()
         await eventually(lambda: len(points(BOB_ALIAS)) == 4, what="the held batch written")
-        await asyncio.sleep(1.0)  # a few more sink rounds
+        # The sink writes in log order: once a later event is in InfluxDB, no
+        # earlier batch can still bring the erased student's points back.
+        await post(client, bob_events()[:1])
+        await eventually(lambda: len(points(BOB_ALIAS)) == 5, what="a later batch written")
         assert points(ALIAS) == []
+
+
+async def test_events_after_erasing_the_newest_reach_influxdb(
+    database_url: str, tmp_path: Path, influx_server: str, influx_database: str
+) -> None:
+    """The erased student's events were the newest: later events still get new ids.
+
+    On SQLite a deleted newest row used to give its id to the next event, one
+    the sink had already passed: that event never reached InfluxDB.
+    """
+    settings = make_settings(
+        database_url, tmp_path, influxdb_url=influx_server, influxdb_bucket=influx_database,
+        influx_flush_seconds=0.1,
+    )  # fmt: skip
+
+    def points(user: str) -> list[dict[str, Any]]:
+        statement = f"SELECT * FROM cell_execution WHERE user_id = '{user}'"
+        return rows(influx_server, influx_database, statement)
+
+    async with live_server(settings) as base, instructor_client(base) as client:
+        await post(client, bob_events())
+        await post(client, ada_events())  # the log's newest ids
+        await eventually(lambda: len(points(ADA)) == 2, what="ada's points")
+        deleted = await cli(settings, tmp_path, "student", "delete", ADA, "--yes")
+        assert deleted.returncode == 0, output_of(deleted)
+        await post(client, bob_events())
+        await eventually(lambda: len(points(BOB)) == 4, what="bob's later points")
+    assert points(ADA) == []
 
 
 async def test_data_from_before_pseudonymization_is_found_and_erased(
