@@ -8,6 +8,8 @@ every InfluxDB measurement is searched for what was erased.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import stat
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from cell_monitor.storage.models import Base
 from tests.dashboard_client import dashboard
 from tests.influx_support import InfluxProcess, influx_url, query, rows
 from tests.integration.test_cli import output_of, run_cli
+from tests.integration.test_health_metrics import value
 from tests.support import (
     event,
     eventually,
@@ -40,6 +43,7 @@ KEY = "privacy-test-key-0123456789"
 ADA, BOB = "ada@example.org", "bob@example.org"
 # Tables that hold no student data: schema version, sink position, instructor accounts.
 NOT_STUDENT_DATA = {"alembic_version", "sink_positions", "users", "login_sessions", "ingest_tokens"}
+MISMATCH = "ingest_identity_mismatch_total"
 ALIAS = pseudonym(KEY.encode(), ADA)
 BOB_ALIAS = pseudonym(KEY.encode(), BOB)
 
@@ -141,6 +145,50 @@ async def test_pseudonymized_store_holds_no_identity(database_url: str, tmp_path
     result = await cli(settings, tmp_path, "student", "pseudonym", "Ada@Example.org")
     assert result.returncode == 0, output_of(result)
     assert result.stdout.strip() == ALIAS
+
+
+async def test_student_credentials_hold_pseudonyms_only(database_url: str, tmp_path: Path) -> None:
+    """A roster made while pseudonymizing keeps no identity, and binds as ingest stores."""
+    settings = pseudonymizing(database_url, tmp_path, ingest_token_refresh_seconds=0.1)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"student,name,team\n{ADA.upper()},Ada Lovelace,red\n{BOB},Bob Builder,\n")
+    created = await cli(settings, tmp_path, "token", "create", "--roster", str(roster))
+    assert created.returncode == 0, output_of(created)
+    # The instructor hands each credential to its student: the roster's own names.
+    rows = list(csv.DictReader(io.StringIO(created.stdout)))
+    assert [(r["student"], r["name"]) for r in rows] == [
+        (ADA, "Ada Lovelace"),
+        (BOB, "Bob Builder"),
+    ]
+    stored = await sql(
+        database_url, "SELECT student_key, display_name, team FROM student_credentials"
+    )
+    assert sorted(stored) == sorted([(ALIAS, None, "red"), (BOB_ALIAS, None, None)])
+    assert ALIAS in (await cli(settings, tmp_path, "token", "list")).stdout
+
+    credential = {"Authorization": f"Bearer {rows[0]['credential']}"}
+    async with live_server(settings) as base, instructor_client(base) as client:
+        before = value((await client.get("/metrics")).text, MISMATCH, action="overwritten")
+        own = event(emailAddress=ADA, userName="Ada Lovelace", code="mine")
+        forged = event(emailAddress=BOB, userName="Bob Builder", code="forged")
+        answer = await client.post(URL, json=[own, forged], headers=credential)
+        assert answer.status_code == 202, answer.text
+        events = (await client.get("/api/v1/events", params={"student": ALIAS})).json()["items"]
+        metrics = (await client.get("/metrics")).text
+    # Both under ada's pseudonym (not a pseudonym of it); only the forgery is a mismatch.
+    assert sorted(e["code"] for e in events) == ["forged", "mine"]
+    assert {e["userName"] for e in events} == {ALIAS}
+    assert value(metrics, MISMATCH, action="overwritten") - before == 1
+    dump = json.dumps(await table_dump(database_url), default=str)
+    for real in ("ada@", "ADA@", "Lovelace", "bob@", "Builder"):
+        assert real not in dump, real
+
+    revoked = await cli(settings, tmp_path, "token", "revoke", "--student", BOB)
+    assert revoked.returncode == 0 and "Revoked 1" in revoked.stdout, output_of(revoked)
+    deleted = await cli(settings, tmp_path, "student", "delete", ADA, "--yes")
+    assert "1 student_credentials" in deleted.stdout, output_of(deleted)
+    left = await sql(database_url, "SELECT student_key FROM student_credentials")
+    assert left == [(BOB_ALIAS,)]
 
 
 async def test_pseudonym_command_needs_the_key(database_url: str, tmp_path: Path) -> None:
