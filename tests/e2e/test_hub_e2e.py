@@ -20,6 +20,7 @@ import pytest
 from tests.e2e.lab import notebook, wait_kernel_ready, watch_kernels
 from tests.hub_support import INSTRUCTOR, OUTSIDER, PASSWORD, Hub, hub_deployment
 from tests.integration.test_health_metrics import value
+from tests.integration.test_hub import events_of
 from tests.support import ServerProcess, event, eventually_sync, instructor_headers
 
 pytestmark = pytest.mark.e2e
@@ -37,17 +38,6 @@ def hub_login(page: Any, user: str) -> None:
     page.fill("#username_input", user)
     page.fill("#password_input", PASSWORD)
     page.click("#login_submit")
-
-
-def events_of(server: ServerProcess, student: str) -> list[dict[str, Any]]:
-    response = httpx.get(
-        f"{server.url}/api/v1/events",
-        params={"student": student, "limit": 1000},
-        headers=instructor_headers(server.url),
-        timeout=10,
-    )
-    response.raise_for_status()
-    return list(response.json()["items"])
 
 
 def live_student(server: ServerProcess, student: str) -> dict[str, Any] | None:

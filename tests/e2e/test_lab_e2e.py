@@ -51,6 +51,12 @@ def stored_events(server: ServerProcess) -> list[dict[str, Any]]:
             return events
 
 
+def stored_runs(server: ServerProcess, lab: JupyterLabProcess, what: str) -> list[dict[str, Any]]:
+    """The cell_executed events on the class server, once there is one."""
+    runs = lambda: by_type(stored_events(server), "cell_executed")  # noqa: E731
+    return eventually_sync(runs, 30, what, interval=0.25, context=lab.log)
+
+
 def open_notebook(browser: Any, lab: JupyterLabProcess, name: str) -> Any:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
@@ -150,13 +156,7 @@ def test_every_event_arrives_exactly_once_across_a_class_server_outage(
     page = open_notebook(browser, lab, "outage.ipynb")
 
     run_cell(page, 0, 1)
-    eventually_sync(
-        lambda: by_type(stored_events(server), "cell_executed"),
-        30,
-        "first event",
-        interval=0.25,
-        context=lab.log,
-    )
+    stored_runs(server, lab, "first event")
 
     server.stop()  # the class server goes away while the student keeps working
     runs_during_outage = 5

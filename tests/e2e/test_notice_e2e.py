@@ -20,7 +20,7 @@ from tests.e2e.lab import (
     watch_kernels,
     write_json,
 )
-from tests.e2e.test_lab_e2e import by_type, run_cell, stored_events
+from tests.e2e.test_lab_e2e import by_type, run_cell, stored_events, stored_runs
 from tests.support import ServerProcess, eventually_sync
 
 pytestmark = pytest.mark.e2e
@@ -74,13 +74,7 @@ def test_the_notice_says_what_is_collected_and_where_it_goes(
     )
     wait_kernel_ready(page)
     run_cell(page, 0, 1)
-    eventually_sync(
-        lambda: by_type(stored_events(server), "cell_executed"),
-        30,
-        "the run",
-        interval=0.25,
-        context=lab.log,
-    )
+    stored_runs(server, lab, "the run")
 
     page.reload()  # shown once: not again after a reload
     wait_kernel_ready(page)
@@ -122,11 +116,7 @@ def test_with_consent_required_nothing_is_sent_before_acceptance(
     )
     wait_kernel_ready(page)
     run_cell(page, 1, 2)
-
-    def executed() -> list[dict[str, Any]]:
-        return by_type(stored_events(server), "cell_executed")
-
-    runs = eventually_sync(executed, 30, "the run after consent", interval=0.25, context=lab.log)
+    runs = stored_runs(server, lab, "the run after consent")
     page.context.close()
     assert [e["result"] for e in runs] == ["'accepted'"]
     assert all(e["eventTime"] for e in stored_events(server))
