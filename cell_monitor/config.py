@@ -154,8 +154,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1"],
         description="Comma-separated addresses or networks (e.g. 10.0.0.0/8) of reverse proxies "
-        "whose X-Forwarded-For/-Proto are believed (client address for rate limits, HTTPS for "
-        "cookies); empty: none. Headers from anyone else are ignored.",
+        "whose X-Forwarded-For/-Proto/-Host are believed (client address for rate limits, HTTPS "
+        "for cookies, the server's name in the Origin check); empty: none. Headers from anyone "
+        "else are ignored.",
     )
     keep_alive_seconds: int = Field(
         5, ge=1, description="An idle keep-alive connection is closed after this long."

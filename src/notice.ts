@@ -83,7 +83,13 @@ function identityText(
   status: LabStatus | null
 ): string {
   if (status?.hubUser) {
-    return `your JupyterHub user name (${status.hubUser})`;
+    // The class server binds hub events to the hub user, and to the team of
+    // the user's team group on the hub when there is one (docs/privacy.md).
+    return (
+      `your JupyterHub user name (${status.hubUser}), in the team your ` +
+      'JupyterHub groups give you (the team in your settings only if they ' +
+      'give none)'
+    );
   }
   if (settings.emailAddress) {
     return `the email address in your Cell Monitor settings (${settings.emailAddress})`;

@@ -17,7 +17,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import ServerProcess, free_port
+from tests.support import ServerProcess, answers, eventually_sync, free_port, wait_started
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "jupyterhub.md"
@@ -163,17 +162,9 @@ c.JupyterHub.services.append({{"name": "harness", "api_token": {self.harness_tok
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its proxy and servers form one group to stop
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"jupyterhub exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        raise TimeoutError(f"jupyterhub not ready after {timeout}s:\n{self.log()}")
+        ready = lambda: answers(f"{self.url}/hub/api/")  # noqa: E731
+        wait_started(self.process, ready, "jupyterhub", timeout, self.log)
+        return self
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The hub's REST API with the harness service's token."""
@@ -193,13 +184,13 @@ c.JupyterHub.services.append({{"name": "harness", "api_token": {self.harness_tok
         response = self.api("POST", f"users/{user}/server")
         if response.status_code not in (201, 202, 400):  # 400: already running
             raise RuntimeError(f"spawn {user}: {response.status_code} {response.text}")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def started() -> str | None:
             model = self.api("GET", f"users/{user}").json()
-            if model.get("server") and not model.get("pending"):
-                return f"{self.url}{model['server']}"
-            time.sleep(0.5)
-        raise TimeoutError(f"{user}'s server not ready after {timeout}s:\n{self.log()}")
+            ready = model.get("server") and not model.get("pending")
+            return f"{self.url}{model['server']}" if ready else None
+
+        return eventually_sync(started, timeout, f"{user}'s server", interval=0.5, context=self.log)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

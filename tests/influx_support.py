@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.support import free_port, stop_process
+from tests.support import answers, free_port, stop_process, wait_started
 
 INFLUX_ENV = "CELL_MONITOR_TEST_INFLUXDB_URL"
 
@@ -101,17 +100,12 @@ bind-address = "127.0.0.1:{free_port()}"
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"influxd exited; see {self.root / 'influxd.log'}")
-            try:
-                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 204:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"influxd not answering after {timeout}s")
+        ready = lambda: answers(f"{self.url}/ping", status=204, timeout=1)  # noqa: E731
+        wait_started(self.process, ready, "influxd", timeout, self._log)
+        return self
+
+    def _log(self) -> str:
+        return (self.root / "influxd.log").read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process is not None:

@@ -112,6 +112,31 @@ def eventually_sync(
         time.sleep(interval)
 
 
+def answers(url: str, status: int = 200, **kwargs: Any) -> bool:
+    """Whether GET `url` answers `status` right now (False while nothing listens there)."""
+    try:
+        return httpx.get(url, timeout=kwargs.pop("timeout", 2), **kwargs).status_code == status
+    except httpx.HTTPError:
+        return False
+
+
+def wait_started(
+    process: subprocess.Popen[Any],
+    ready: Callable[[], bool],
+    what: str,
+    timeout: float = 30.0,
+    log: Callable[[], str] = lambda: "",
+) -> None:
+    """Wait until a child process is `ready`; fail at once, with its log, if it exits."""
+
+    def check() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early (status {process.returncode}):\n{log()}")
+        return ready()
+
+    eventually_sync(check, timeout, what=f"{what} to answer", context=log)
+
+
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a test: no .env file, nothing from the caller's environment.
 
@@ -267,17 +292,9 @@ class ServerProcess:
         )
 
     def wait_ready(self, timeout: float = 30.0) -> ServerProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"server not ready after {timeout}s:\n{self.output()}")
+        ready = lambda: answers(f"{self.url}/health/ready", timeout=1)  # noqa: E731
+        wait_started(self.process, ready, "the server", timeout, self.output)
+        return self
 
     def output(self) -> str:
         self.log.seek(0)

@@ -45,6 +45,7 @@ def same_origin(connection: HTTPConnection) -> bool:
     netloc = urlsplit(origin).netloc.lower()
     if not netloc:
         return False  # "null" (sandboxed frames, file: pages)
+    # X-Forwarded-Host reaches here only from a trusted proxy (server/middleware.py).
     hosts = {connection.headers.get("host", ""), connection.headers.get("x-forwarded-host", "")}
     return netloc in {h.lower() for h in hosts if h}
 

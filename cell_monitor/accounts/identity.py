@@ -12,6 +12,7 @@ sender's own record; each such event is counted in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,9 +73,17 @@ def _set(item: dict[str, Any], field: str, value: str | None) -> None:
         item[field] = value
 
 
-def bind(item: dict[str, Any], identity: BoundIdentity) -> tuple[dict[str, Any], bool]:
-    """(the event with the bound identity, whether its body claimed someone else)."""
+def bind(
+    item: dict[str, Any], identity: BoundIdentity, stored: Callable[[str], str] | None = None
+) -> tuple[dict[str, Any], bool]:
+    """(the event with the bound identity, whether its body claimed someone else).
+
+    `stored`: how a claimed identity is stored, when the bound one is already
+    in that form (a pseudonym), so that a student's own address is no mismatch.
+    """
     claimed = claimed_student(item)
+    if claimed is not None and stored is not None:
+        claimed = stored(claimed)
     mismatch = claimed is not None and claimed != identity.student
     bound = dict(item)
     by_email = "@" in identity.student
@@ -87,13 +96,15 @@ def bind(item: dict[str, Any], identity: BoundIdentity) -> tuple[dict[str, Any],
     return bound, mismatch
 
 
-def bind_all(items: list[Any], identity: BoundIdentity) -> tuple[list[Any], int]:
+def bind_all(
+    items: list[Any], identity: BoundIdentity, stored: Callable[[str], str] | None = None
+) -> tuple[list[Any], int]:
     """Bind every event object (others are left for validation to reject); mismatches."""
     mismatches = 0
     bound_items: list[Any] = []
     for item in items:
         if isinstance(item, dict):
-            item, mismatch = bind(item, identity)
+            item, mismatch = bind(item, identity, stored)
             mismatches += mismatch
         bound_items.append(item)
     return bound_items, mismatches

@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
@@ -151,20 +151,28 @@ async def list_tokens(engine: AsyncEngine) -> list[TokenInfo]:
 
 
 async def create_student_credentials(
-    engine: AsyncEngine, roster: list[RosterEntry], course: str = ""
+    engine: AsyncEngine,
+    roster: list[RosterEntry],
+    course: str = "",
+    *,
+    pseudonym_of: Callable[[str], str] | None = None,
 ) -> list[tuple[int, str, str]]:
-    """One new credential per student, in one transaction: [(id, student key, credential)]."""
+    """One new credential per student, in one transaction: [(id, student key, credential)].
+
+    `pseudonym_of` (with CELL_MONITOR_PSEUDONYMIZE): the table keeps each student's
+    pseudonym and no name, as the events they send are stored.
+    """
     now = datetime.now(timezone.utc)
     created: list[tuple[int, str, str]] = []
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
         for entry in roster:
-            key = student_key(entry.student)
+            key = pseudonym_of(entry.student) if pseudonym_of else student_key(entry.student)
             credential = STUDENT_PREFIX + secrets.token_urlsafe(32)
             result = await conn.execute(
                 insert(StudentCredential).values(
                     token_hash=digest(credential),
                     student_key=key,
-                    display_name=entry.name,
+                    display_name=None if pseudonym_of else entry.name,
                     team=entry.team,
                     course=course,
                     created_at=now,
@@ -177,13 +185,21 @@ async def create_student_credentials(
 
 
 async def revoke_student_credentials(
-    engine: AsyncEngine, *, credential_id: int | None = None, student: str | None = None
+    engine: AsyncEngine,
+    *,
+    credential_id: int | None = None,
+    student: str | None = None,
+    keys: Sequence[str] = (),
 ) -> int:
-    """Revoke one credential by id, or every credential of a student; how many were revoked."""
+    """Revoke one credential by id, or every credential of a student; how many were revoked.
+
+    `keys`: every student key the student's credentials may be stored under
+    (privacy.pseudonyms.student_keys), instead of `student` alone.
+    """
     condition = (
         StudentCredential.id == credential_id
         if credential_id is not None
-        else StudentCredential.student_key == student_key(student or "")
+        else StudentCredential.student_key.in_(list(keys) or [student_key(student or "")])
     )
     async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
         result = await conn.execute(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cell_monitor.cli.database import run_with_engine
+from cell_monitor.cli.settings import load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -152,12 +153,22 @@ def create(course: str, students: tuple[str, ...], roster: Path | None) -> None:
 
 def _create_credentials(roster: list[RosterEntry], course: str) -> None:
     from cell_monitor.accounts import ingest_tokens
+    from cell_monitor.accounts.identity import student_key
+    from cell_monitor.privacy.pseudonyms import stored_key
 
-    created = run_with_engine(lambda e: ingest_tokens.create_student_credentials(e, roster, course))
+    settings = load_settings()
+    # Pseudonymizing: the table keeps pseudonyms, as the events are stored.
+    pseudonym_of = (lambda s: stored_key(settings, s)) if settings.pseudonymize else None
+    created = run_with_engine(
+        lambda e: ingest_tokens.create_student_credentials(
+            e, roster, course, pseudonym_of=pseudonym_of
+        )
+    )
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(["student", "name", "team", "credential"])
-    for entry, (_id, key, credential) in zip(roster, created, strict=True):
-        out.writerow([key, entry.name or "", entry.team or "", credential])
+    # The instructor hands each credential to its student: the roster's identity.
+    for entry, (_id, _key, credential) in zip(roster, created, strict=True):
+        out.writerow([student_key(entry.student), entry.name or "", entry.team or "", credential])
     click.echo(
         f"{len(created)} per-student credential(s), shown only now. Each one's events are "
         "stored under its student, whatever they say.",
@@ -174,9 +185,10 @@ def revoke(token_id: int | None, student: str | None, yes: bool) -> None:
     from cell_monitor.accounts import ingest_tokens
 
     if student:
-        count = run_with_engine(
-            lambda e: ingest_tokens.revoke_student_credentials(e, student=student)
-        )
+        from cell_monitor.privacy.pseudonyms import student_keys
+
+        keys = student_keys(load_settings(), student)  # stored before or under pseudonyms
+        count = run_with_engine(lambda e: ingest_tokens.revoke_student_credentials(e, keys=keys))
         if not count:
             raise click.ClickException(f"no active credential of {student!r}")
         click.echo(f"Revoked {count} credential(s) of {student!r} ({_REFRESH}).")

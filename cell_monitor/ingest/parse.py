@@ -24,7 +24,7 @@ from cell_monitor.config import Settings
 from cell_monitor.contract.events import EventIn, RejectedEvent
 from cell_monitor.contract.messages import MAX_REPLY_CHARS
 from cell_monitor.domain.records import NewEvent
-from cell_monitor.privacy.pseudonyms import key_of, pseudonym
+from cell_monitor.privacy.pseudonyms import is_pseudonym, key_of, pseudonym
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +347,9 @@ def _pseudonymize(event: NewEvent, key: bytes) -> None:
     Free text (code, output, errors, notebook paths) is kept as sent: see
     docs/privacy.md.
     """
-    alias = pseudonym(key, event.student_key) if event.student_key else ""
+    alias = event.student_key
+    if alias and not is_pseudonym(alias):  # a per-student credential binds to its pseudonym
+        alias = pseudonym(key, alias)
     event.student_key = alias
     event.email_address = None
     event.user_id = alias or None

@@ -7,6 +7,7 @@ committed, and only once: duplicates never reach them.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +24,7 @@ from cell_monitor.ingest.committer import (
     StateListener,
 )
 from cell_monitor.ingest.parse import UnusableBody, parse_body, validate_batch
+from cell_monitor.privacy.pseudonyms import is_pseudonym, stored_key
 
 
 class TooManyEvents(ValueError):
@@ -59,6 +61,13 @@ class Pipeline:
     async def stop(self) -> None:
         await self.committer.stop()
 
+    def _stored_form(self, identity: BoundIdentity) -> Callable[[str], str] | None:
+        """How a claimed identity compares with a credential's pseudonym (else as it is)."""
+        if not (self.settings.pseudonymize and is_pseudonym(identity.student)):
+            return None
+        settings = self.settings
+        return lambda claimed: stored_key(settings, claimed)
+
     async def ingest(self, body: bytes, identity: BoundIdentity | None = None) -> IngestResult:
         """Store the events of one request body; raises UnusableBody or TooManyEvents.
 
@@ -75,7 +84,7 @@ class Pipeline:
         if not items:
             raise UnusableBody("the body holds no events")
         if identity is not None:
-            items, mismatches = bind_all(items, identity)
+            items, mismatches = bind_all(items, identity, self._stored_form(identity))
             if mismatches:
                 metrics.INGEST_IDENTITY_MISMATCH.labels(OVERWRITTEN).inc(mismatches)
         batch = validate_batch(

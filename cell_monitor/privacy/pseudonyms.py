@@ -64,6 +64,18 @@ def key_of(settings: Settings) -> bytes:
     return settings.pseudonym_key.get_secret_value().encode()
 
 
+def stored_key(settings: Settings, identity: str) -> str:
+    """The `student_key` the server stores new data of `identity` under.
+
+    With CELL_MONITOR_PSEUDONYMIZE its pseudonym (a pseudonym given is kept), as
+    ingest stores events; else the identity normalized.
+    """
+    value = normalize_identity(identity)
+    if settings.pseudonymize and not is_pseudonym(value):
+        return pseudonym(key_of(settings), value)
+    return value
+
+
 def student_keys(settings: Settings, identity: str) -> list[str]:
     """Every `students.student_key` under which `identity` may be stored.
 

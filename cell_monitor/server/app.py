@@ -36,7 +36,7 @@ from cell_monitor.messages.service import MessageService
 from cell_monitor.reports import routes as reports_routes
 from cell_monitor.server import health, pages
 from cell_monitor.server.headers import SecurityHeadersMiddleware
-from cell_monitor.server.middleware import MetricsMiddleware
+from cell_monitor.server.middleware import ForwardedHostFilter, MetricsMiddleware
 from cell_monitor.server.state import AppState
 from cell_monitor.sinks.influx.sink import build_influx_sink
 from cell_monitor.storage.engine import create_engine
@@ -79,6 +79,8 @@ def create_app(settings: Settings) -> FastAPI:
         # Outermost: everything inside (rate limits by client address, the
         # cookie's Secure flag) sees the address and scheme the proxy reported.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Outside even that one: it must see the peer's own address.
+    app.add_middleware(ForwardedHostFilter, trusted=settings.trusted_proxies)
     app.add_exception_handler(Exception, _internal_error)
     app.add_exception_handler(LoginRequired, login_required_handler)
     for router in PUBLIC_ROUTERS:

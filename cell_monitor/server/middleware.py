@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import time
 from typing import Any
 
@@ -58,3 +59,42 @@ def _route(scope: Scope) -> str:
     # The template (/api/v1/events), never the raw path: bounded label values.
     route = scope.get("route")
     return getattr(route, "path", None) or "unmatched"
+
+
+class ForwardedHostFilter:
+    """Drops `X-Forwarded-Host` unless the peer is a trusted proxy (CELL_MONITOR_TRUSTED_PROXIES).
+
+    The Origin check (accounts/guard.py) takes that header as a name of this
+    server: from anyone else, a cross-site request could name its own origin
+    there and pass. uvicorn's ProxyHeadersMiddleware only handles -For and
+    -Proto, and replaces the peer's address: this runs before it, on the peer.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: list[str]) -> None:
+        self.app = app
+        self._any = "*" in trusted
+        self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self._literals: set[str] = set()  # not an address (as uvicorn: e.g. a socket path)
+        for entry in trusted:
+            try:
+                self._networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self._literals.add(entry)
+
+    def trusts(self, peer: str | None) -> bool:
+        if self._any or (peer is not None and peer in self._literals):
+            return True
+        try:
+            address = ipaddress.ip_address(peer or "")
+        except ValueError:
+            return False
+        return any(address in network for network in self._networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            client = scope.get("client")
+            if not self.trusts(client[0] if client else None):
+                headers = [(k, v) for k, v in scope["headers"] if k != b"x-forwarded-host"]
+                if len(headers) != len(scope["headers"]):
+                    scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)

@@ -23,8 +23,10 @@ A reading from the id order instead of a received_at time window was chosen
 because it needs no clock agreement between workers and no fixed delay.
 
 SQLite has no such holes to wait for: its writers are serialized (BEGIN
-IMMEDIATE) and a new row takes max(id) + 1, so ids become visible in order and
-`grace` is 0 there.
+IMMEDIATE) and a new row takes the next id of the table's AUTOINCREMENT counter,
+so ids become visible in order and `grace` is 0 there. AUTOINCREMENT (revision
+0009) matters: without it a new row takes max(id) + 1, which reuses the ids of
+the newest events after they are deleted (an erasure), ids the cursor has passed.
 """
 
 from __future__ import annotations

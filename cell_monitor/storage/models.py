@@ -180,6 +180,9 @@ class Event(Base):
     """
 
     __tablename__ = "events"
+    # SQLite: never reuse the id of a deleted event (revision 0009), as
+    # PostgreSQL's sequence: readers follow the log by id (sinks/log_cursor.py).
+    __table_args__ = ({"sqlite_autoincrement": True},)
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))

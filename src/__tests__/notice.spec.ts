@@ -115,11 +115,13 @@ describe('noticeContent', () => {
       status({ hubUser: 'jdoe' })
     );
     expect(hub.identity).toContain('JupyterHub user name (jdoe)');
+    expect(hub.identity).toContain('team your JupyterHub groups give you');
     const email = noticeContent(
       settings({ emailAddress: 'x@y.org' }),
       status()
     );
     expect(email.identity).toContain('x@y.org');
+    expect(email.identity).not.toContain('JupyterHub');
   });
 
   it('falls back to the instructor and the browser setting when the server says nothing', () => {

@@ -7,13 +7,12 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.support import free_port
+from tests.support import answers, free_port, wait_started
 
 REPO = Path(__file__).resolve().parents[2]
 LABEXTENSION = REPO / "cell_monitor" / "labextension"
@@ -44,6 +43,38 @@ def notebook(*sources: str) -> dict[str, Any]:
             for index, source in enumerate(sources)
         ],
     }
+
+
+# Counts the kernel_info replies that reach the page: JupyterLab's kernel connection
+# is ready (and runs what it is sent) only once the first has arrived. The toolbar
+# says "idle" earlier, before the kernel's websocket is even open.
+_KERNEL_WATCH = """(() => {
+  const Native = window.WebSocket;
+  window.__kernelInfoReplies = 0;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      if (!String(args[0]).includes('/api/kernels/')) return;
+      const decoder = new TextDecoder();
+      this.addEventListener('message', event => {
+        const text = typeof event.data === 'string' ? event.data : decoder.decode(event.data);
+        if (text.includes('"kernel_info_reply"')) window.__kernelInfoReplies += 1;
+      });
+    }
+  };
+})()"""
+
+
+def watch_kernels(page: Any) -> None:
+    """Before the page loads JupyterLab: let wait_kernel_ready see the kernel connect."""
+    page.add_init_script(_KERNEL_WATCH)
+
+
+def wait_kernel_ready(page: Any, timeout: float = 60_000) -> None:
+    """Wait until the open notebook's kernel is connected and idle (watch_kernels first)."""
+    page.locator(".jp-NotebookPanel .cm-HelpButton").wait_for(timeout=timeout)
+    page.wait_for_function("() => window.__kernelInfoReplies > 0", timeout=timeout)
+    page.locator(".jp-NotebookPanel [data-status='idle']").first.wait_for(timeout=timeout)
 
 
 class JupyterLabProcess:
@@ -100,17 +131,10 @@ class JupyterLabProcess:
             self.process = subprocess.Popen(
                 command, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited early:\n{self.log()}")
-            try:
-                if self.api("GET", "api/status").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"jupyter lab not ready after {timeout}s:\n{self.log()}")
+        headers = {"Authorization": f"token {self.token}"}
+        ready = lambda: answers(f"{self.url}/api/status", headers=headers)  # noqa: E731
+        wait_started(self.process, ready, "jupyter lab", timeout, self.log)
+        return self
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"token {self.token}"}

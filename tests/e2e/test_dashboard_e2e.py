@@ -310,9 +310,16 @@ def test_no_console_errors_under_the_servers_policy(server: ServerProcess, brows
     response = page.goto(f"{server.url}/dashboard#class")
     assert "default-src 'self'" in response.headers["content-security-policy"]
     wait_live(page)
-    for view in "1234":
-        page.keyboard.press(view)
-        page.wait_for_timeout(300)
+    # Each view in turn, once its data has come and it shows (views 2-4 fetch theirs).
+    fetches = {"2": "/api/v1/progress", "3": "/api/v1/hotspots", "4": "/api/v1/activity"}
+    for key, name in zip("1234", ("class", "progress", "errors", "activity"), strict=True):
+        if key in fetches:
+            with page.expect_response(lambda r, path=fetches[key]: path in r.url) as answer:
+                page.keyboard.press(key)
+            answer.value.finished()
+        else:
+            page.keyboard.press(key)
+        page.locator(f"#view-{name}").wait_for(state="visible")
     page.keyboard.press("1")
     page.locator(".tile").first.click()
     page.locator("#detail-runs li, #detail-runs-empty").first.wait_for()

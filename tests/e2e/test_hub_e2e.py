@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.lab import notebook
+from tests.e2e.lab import notebook, wait_kernel_ready, watch_kernels
 from tests.hub_support import INSTRUCTOR, OUTSIDER, PASSWORD, Hub, hub_deployment
 from tests.integration.test_health_metrics import value
-from tests.support import ServerProcess, event, instructor_headers
+from tests.integration.test_hub import events_of
+from tests.support import ServerProcess, event, eventually_sync, instructor_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -38,27 +38,6 @@ def hub_login(page: Any, user: str) -> None:
     page.fill("#username_input", user)
     page.fill("#password_input", PASSWORD)
     page.click("#login_submit")
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def events_of(server: ServerProcess, student: str) -> list[dict[str, Any]]:
-    response = httpx.get(
-        f"{server.url}/api/v1/events",
-        params={"student": student, "limit": 1000},
-        headers=instructor_headers(server.url),
-        timeout=10,
-    )
-    response.raise_for_status()
-    return list(response.json()["items"])
 
 
 def live_student(server: ServerProcess, student: str) -> dict[str, Any] | None:
@@ -174,18 +153,19 @@ def test_a_students_lab_on_the_hub_reports_as_the_hub_user_only(
         timeout=10,
     )
     assert answer.status_code == 202, answer.text
-    bob_before = wait_for(lambda: live_student(server, "bob"), 10, "bob's live state")
+    bob_before = eventually_sync(
+        lambda: live_student(server, "bob"), 10, "bob's live state", interval=0.25
+    )
 
     home = Path(hub.base) / "home" / "alice"
     (home / "lesson.ipynb").write_text(json.dumps(notebook("21 * 2", FORGERY)))
     server_url = hub.start_server("alice")
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    watch_kernels(page)
     page.goto(f"{server_url}lab/tree/lesson.ipynb")
     hub_login(page, "alice")
-    page.locator(".jp-NotebookPanel .cm-HelpButton").wait_for(timeout=90_000)
-    page.locator(".jp-NotebookPanel [data-status='idle']").first.wait_for(timeout=90_000)
-    page.wait_for_timeout(2_000)  # JupyterLab settles after the kernel turns idle
+    wait_kernel_ready(page, timeout=90_000)
     for index in (0, 1):
         run_cell(page, index)
     output = page.locator(".jp-NotebookPanel .jp-CodeCell").nth(1).locator(".jp-OutputArea")
@@ -193,10 +173,11 @@ def test_a_students_lab_on_the_hub_reports_as_the_hub_user_only(
     assert '"rejected":[]' in output.inner_text()  # accepted (or, run twice, a duplicate)
 
     # The lab's events arrive under the hub user, in the team her hub group names.
-    executed = wait_for(
+    executed = eventually_sync(
         lambda: [e for e in events_of(server, "alice") if e["code"] == "21 * 2"],
         30,
         "alice's cell execution",
+        interval=0.25,
     )
     assert executed[0]["userId"] == "alice"
     assert executed[0]["teamName"] == "red"

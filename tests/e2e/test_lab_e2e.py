@@ -7,7 +7,6 @@ Playwright. The assertions read what the class server stored.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -15,8 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.lab import JupyterLabProcess, notebook, write_json
-from tests.support import ServerProcess, instructor_headers
+from tests.e2e.lab import (
+    JupyterLabProcess,
+    notebook,
+    wait_kernel_ready,
+    watch_kernels,
+    write_json,
+)
+from tests.support import ServerProcess, eventually_sync, instructor_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -46,27 +51,18 @@ def stored_events(server: ServerProcess) -> list[dict[str, Any]]:
             return events
 
 
-def wait_for(
-    condition: Callable[[], Any], timeout: float, what: str, lab: JupyterLabProcess
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}\n--- jupyter lab log ---\n{lab.log()}")
+def stored_runs(server: ServerProcess, lab: JupyterLabProcess, what: str) -> list[dict[str, Any]]:
+    """The cell_executed events on the class server, once there is one."""
+    runs = lambda: by_type(stored_events(server), "cell_executed")  # noqa: E731
+    return eventually_sync(runs, 30, what, interval=0.25, context=lab.log)
 
 
 def open_notebook(browser: Any, lab: JupyterLabProcess, name: str) -> Any:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    watch_kernels(page)
     page.goto(lab.open_url(name))
-    page.locator(".jp-NotebookPanel .cm-HelpButton").wait_for(timeout=60_000)
-    page.locator(".jp-NotebookPanel [data-status='idle']").first.wait_for(timeout=60_000)
-    # JupyterLab keeps settling for a moment after the kernel turns idle: a
-    # cell run right then executes, but its prompt may never show the count.
-    page.wait_for_timeout(2_000)
+    wait_kernel_ready(page)
     return page
 
 
@@ -113,7 +109,9 @@ def test_cells_help_and_notebook_events_reach_the_class_server(
         done = wanted <= types and len(by_type(events, "cell_executed")) >= 2
         return events if done else None
 
-    events = wait_for(complete, 45, "the events on the class server", lab)
+    events = eventually_sync(
+        complete, 45, "the events on the class server", interval=0.25, context=lab.log
+    )
     page.context.close()
 
     executed = sorted(by_type(events, "cell_executed"), key=lambda e: e["cellIndex"])
@@ -158,17 +156,18 @@ def test_every_event_arrives_exactly_once_across_a_class_server_outage(
     page = open_notebook(browser, lab, "outage.ipynb")
 
     run_cell(page, 0, 1)
-    wait_for(lambda: by_type(stored_events(server), "cell_executed"), 30, "first event", lab)
+    stored_runs(server, lab, "first event")
 
     server.stop()  # the class server goes away while the student keeps working
     runs_during_outage = 5
     for count in range(2, 2 + runs_during_outage):
         run_cell(page, 1, count)
-    wait_for(
+    eventually_sync(
         lambda: lab.monitor_status()["queueLength"] >= runs_during_outage,
         30,
         "the server extension to queue the events on disk",
-        lab,
+        interval=0.25,
+        context=lab.log,
     )
     status = lab.monitor_status()
     assert status["unreachableSeconds"] is not None and status["lastError"]
@@ -185,7 +184,9 @@ def test_every_event_arrives_exactly_once_across_a_class_server_outage(
         queue_empty = lab.monitor_status()["queueLength"] == 0
         return executed if len(executed) >= expected_runs and queue_empty else None
 
-    executed = wait_for(delivered, 60, "delivery after the outage", lab)
+    executed = eventually_sync(
+        delivered, 60, "delivery after the outage", interval=0.25, context=lab.log
+    )
     run_cell(page, 1, expected_runs + 1)  # the next run refreshes the indicator
     page.locator(".cm-StatusIndicator-visible").wait_for(state="detached", timeout=30_000)
     page.context.close()
@@ -219,17 +220,20 @@ def test_events_not_yet_sent_survive_a_browser_reload(
     def arrived() -> list[dict[str, Any]] | None:
         return by_type(stored_events(server), "cell_executed") or None
 
-    executed = wait_for(arrived, 30, "the event captured before the reload", lab)
+    executed = eventually_sync(
+        arrived, 30, "the event captured before the reload", interval=0.25, context=lab.log
+    )
     assert len(executed) == 1
     assert executed[0]["result"] == "'before reload'"
     pending_ids = """() => Object.keys(localStorage)
         .filter(k => k.startsWith('cell-monitor:pending:'))
         .flatMap(k => JSON.parse(localStorage.getItem(k)).map(e => e.eventId))"""
-    wait_for(
+    eventually_sync(
         lambda: executed[0]["eventId"] not in page.evaluate(pending_ids),
         30,
         "the browser to forget the acknowledged event",
-        lab,
+        interval=0.25,
+        context=lab.log,
     )
     page.context.close()
     assert len(by_type(stored_events(server), "cell_executed")) == 1

@@ -13,9 +13,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.lab import JupyterLabProcess, notebook, write_json
-from tests.e2e.test_lab_e2e import by_type, run_cell, stored_events, wait_for
-from tests.support import ServerProcess
+from tests.e2e.lab import (
+    JupyterLabProcess,
+    notebook,
+    wait_kernel_ready,
+    watch_kernels,
+    write_json,
+)
+from tests.e2e.test_lab_e2e import by_type, run_cell, stored_events, stored_runs
+from tests.support import ServerProcess, eventually_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -31,15 +37,10 @@ def open_with_notice(browser: Any, lab: JupyterLabProcess, name: str) -> Any:
     """Open a notebook; the notice shows up over it (the kernel may start meanwhile)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    watch_kernels(page)
     page.goto(lab.open_url(name))
     page.locator(NOTICE).wait_for(timeout=60_000)
     return page
-
-
-def wait_idle(page: Any) -> None:
-    page.locator(".jp-NotebookPanel .cm-HelpButton").wait_for(timeout=60_000)
-    page.locator(".jp-NotebookPanel [data-status='idle']").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(2_000)
 
 
 def acknowledged(lab: JupyterLabProcess) -> bool:
@@ -64,13 +65,19 @@ def test_the_notice_says_what_is_collected_and_where_it_goes(
     assert "ada@example.org" in text  # the identity used
     assert "unless you accept" not in text  # informational: no consent asked
     page.get_by_role("button", name="OK, understood").click()
-    wait_for(lambda: acknowledged(lab), 20, "the acknowledgement to be saved", lab)
-    wait_idle(page)
+    eventually_sync(
+        lambda: acknowledged(lab),
+        20,
+        "the acknowledgement to be saved",
+        interval=0.25,
+        context=lab.log,
+    )
+    wait_kernel_ready(page)
     run_cell(page, 0, 1)
-    wait_for(lambda: by_type(stored_events(server), "cell_executed"), 30, "the run", lab)
+    stored_runs(server, lab, "the run")
 
     page.reload()  # shown once: not again after a reload
-    wait_idle(page)
+    wait_kernel_ready(page)
     assert page.locator(NOTICE).count() == 0
     page.context.close()
 
@@ -87,14 +94,15 @@ def test_with_consent_required_nothing_is_sent_before_acceptance(
     page = open_with_notice(browser, lab, "consent.ipynb")
     assert "unless you accept" in page.locator(NOTICE).inner_text()
     page.get_by_role("button", name="Decline").click()
-    wait_idle(page)
+    wait_kernel_ready(page)
     run_cell(page, 0, 1)
     help_button = page.locator(".jp-NotebookPanel .cm-HelpButton")
     help_button.click()
     assert help_button.get_attribute("aria-pressed") == "false"  # no pretending
     page.keyboard.press("Control+s")
     page.locator(".cm-StatusIndicator", has_text="not recording").wait_for(timeout=30_000)
-    page.wait_for_timeout(3_000)  # well past the send interval
+    # Nothing left so far; that nothing leaves later either shows at the end: the
+    # run after consent arrives, and anything held from before would precede it.
     assert stored_events(server) == []
     assert lab.monitor_status()["queueLength"] == 0
     assert page.evaluate(PENDING) == []  # not even kept in the browser
@@ -103,15 +111,15 @@ def test_with_consent_required_nothing_is_sent_before_acceptance(
     page.reload()  # asked again; this time the student accepts
     page.locator(NOTICE).wait_for(timeout=60_000)
     page.get_by_role("button", name="Accept").click()
-    wait_for(lambda: acknowledged(lab), 20, "the consent to be saved", lab)
-    wait_idle(page)
+    eventually_sync(
+        lambda: acknowledged(lab), 20, "the consent to be saved", interval=0.25, context=lab.log
+    )
+    wait_kernel_ready(page)
     run_cell(page, 1, 2)
-
-    def executed() -> list[dict[str, Any]]:
-        return by_type(stored_events(server), "cell_executed")
-
-    runs = wait_for(executed, 30, "the run after consent", lab)
+    runs = stored_runs(server, lab, "the run after consent")
     page.context.close()
     assert [e["result"] for e in runs] == ["'accepted'"]
     assert all(e["eventTime"] for e in stored_events(server))
     assert not any(e.get("result") == "'declined'" for e in stored_events(server))
+    assert by_type(stored_events(server), "help") == []  # pressed while declined
+    assert by_type(stored_events(server), "notebook_saved") == []

@@ -16,13 +16,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import PG_ENV, free_port
+from tests.support import PG_ENV, answers, free_port, wait_started
 
 pytestmark = pytest.mark.benchmarks
 
@@ -96,15 +95,8 @@ def test_bare_app_answers_like_the_server() -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "bare_app.py did not start"
-            time.sleep(0.1)
+        ready = lambda: answers(f"{url}/health/ready", timeout=1)  # noqa: E731
+        wait_started(server, ready, "bare_app.py", timeout=60)
         answer = httpx.post(f"{url}/api/v1/events", json=[{}, {}, {}], timeout=10)
         assert answer.status_code == 202
         assert answer.json() == {"accepted": 3, "duplicates": 0, "truncated": 0, "rejected": []}

@@ -19,7 +19,7 @@ import pytest
 
 from cell_monitor.broker.base import Broker, Message
 from cell_monitor.broker.memory import MemoryBroker
-from tests.integration.test_live_redis import RedisServer
+from tests.redis_support import RedisServer
 from tests.support import eventually
 
 _probes = count()

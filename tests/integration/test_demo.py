@@ -6,10 +6,10 @@ import asyncio
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from cell_monitor.storage import migrations
-from tests.support import ServerProcess, eventually, instructor_client, make_settings, query_sql
+from tests.integration.test_simulate import demo_class
+from tests.support import ServerProcess, make_settings, query_sql
 
 REAL_STUDENT = (
     "INSERT INTO students (student_key, first_seen, last_seen) "
@@ -40,16 +40,7 @@ async def test_demo_ignores_database_url_in_env_file_and_exported_data_dir(
         cwd=project,
     )
     try:
-        await asyncio.to_thread(server.wait_ready)
-        async with instructor_client(server.url) as http:
-
-            async def whole_class() -> list[Any]:
-                students: list[Any] = (await http.get("/api/v1/live")).json()["students"]
-                return students if len(students) >= 30 else []
-
-            students = await eventually(
-                whole_class, timeout=60, what="30 simulated students", context=server.output
-            )
+        students = await demo_class(server)
     finally:
         await asyncio.to_thread(server.stop)
     output = server.output()

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from cell_monitor.doctor.findings import Urgency
 from tests.integration.test_doctor import diagnose, finding
-from tests.support import free_port, make_settings, missing_service, stop_process
+from tests.support import free_port, make_settings, missing_service, stop_process, wait_started
 
 PASSWORD = "right-horse-battery"
 
@@ -71,14 +70,13 @@ def _serve(root: Path, initdb: str, postgres: str) -> Iterator[int]:
                       "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while subprocess.run([_binary("pg_isready") or "pg_isready", "-h", "127.0.0.1",
-                          "-p", str(port)], capture_output=True).returncode != 0:  # fmt: skip
-        if time.monotonic() > deadline or process.poll() is not None:
-            stop_process(process)
-            pytest.fail("the private PostgreSQL did not start")
-        time.sleep(0.1)
+    ready = [_binary("pg_isready") or "pg_isready", "-h", "127.0.0.1", "-p", str(port)]
     try:
+        wait_started(
+            process,
+            lambda: subprocess.run(ready, capture_output=True).returncode == 0,
+            "the private PostgreSQL",
+        )
         yield port
     finally:
         stop_process(process)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,42 +12,15 @@ from cell_monitor.config import Settings
 from cell_monitor.doctor.findings import Report, Urgency
 from tests.influx_support import InfluxProcess
 from tests.integration.test_doctor import diagnose, finding, ids
-from tests.support import eventually, eventually_sync, free_port, missing_service, stop_process
+from tests.redis_support import RedisServer
+from tests.support import eventually, free_port, missing_service
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
-class RedisProcess:
-    """A private redis-server on a free port (optionally with a password)."""
-
-    def __init__(self, directory: Path, password: str | None = None) -> None:
-        if shutil.which("redis-server") is None:
-            missing_service("redis-server is not installed")
-        self.port = free_port()
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
-        if password:
-            command += ["--requirepass", password]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        eventually_sync(self._answers, timeout=10, what="redis-server to start", interval=0.05)
-
-    def _answers(self) -> bool:
-        ping = subprocess.run(
-            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
-        )
-        return ping.stdout.strip() in ("PONG", "NOAUTH Authentication required.")
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path).start()
     yield server
     server.stop()
 
@@ -63,7 +34,7 @@ async def test_redis_nothing_listening_is_error_111(settings: Settings) -> None:
     assert "redis-cli ping" in found.fix and "REDIS_URL" in found.fix
 
 
-async def test_redis_running_then_stopped(settings: Settings, redis_server: RedisProcess) -> None:
+async def test_redis_running_then_stopped(settings: Settings, redis_server: RedisServer) -> None:
     configured = settings.model_copy(update={"redis_url": redis_server.url})
     report = await diagnose(configured, only=("redis",))
     assert report.findings == []
@@ -76,7 +47,7 @@ async def test_redis_running_then_stopped(settings: Settings, redis_server: Redi
 
 
 async def test_redis_password_refused(settings: Settings, tmp_path: Path) -> None:
-    server = RedisProcess(tmp_path, password="s3cret-pass")
+    server = RedisServer(tmp_path, password="s3cret-pass").start()
     try:
         no_password = settings.model_copy(update={"redis_url": server.url})
         report = await diagnose(no_password, only=("redis",))
@@ -211,7 +182,7 @@ async def test_jupyter_events_stuck_in_the_queue(
 
 
 async def test_workers_on_another_redis_channel(
-    settings: Settings, redis_server: RedisProcess
+    settings: Settings, redis_server: RedisServer
 ) -> None:
     from tests.support import live_server
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from tests.hub_support import (
     hub_sign_in,
 )
 from tests.integration.test_health_metrics import value
-from tests.support import ServerProcess, event, free_port, instructor_headers
+from tests.support import ServerProcess, event, eventually_sync, free_port, instructor_headers
 
 pytestmark = pytest.mark.slow
 URL = "/api/v1/events"
@@ -47,16 +46,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, 
         CELL_MONITOR_INGEST_TOKEN_REFRESH_SECONDS="0.2",
     ) as pair:
         yield pair
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def post(server: ServerProcess, events: list[dict[str, Any]], **headers: str) -> httpx.Response:
@@ -144,15 +133,19 @@ def test_leaving_the_staff_groups_ends_the_session(deployment: tuple[Hub, Server
         assert http.get(f"{server.url}/api/v1/me").json()["role"] == "ta"
         # Promoted on the hub: the dashboard follows within the re-check interval.
         hub.api("POST", "groups/instructors/users", json={"users": [TA]}).raise_for_status()
-        wait_for(
+        eventually_sync(
             lambda: http.get(f"{server.url}/api/v1/me").json().get("role") == "instructor",
             10,
             "the new role",
+            interval=0.2,
         )
         for group in ("instructors", "tas"):
             hub.api("DELETE", f"groups/{group}/users", json={"users": [TA]}).raise_for_status()
-        wait_for(
-            lambda: http.get(f"{server.url}/api/v1/me").status_code == 401, 10, "the session's end"
+        eventually_sync(
+            lambda: http.get(f"{server.url}/api/v1/me").status_code == 401,
+            10,
+            "the session's end",
+            interval=0.2,
         )
         hub.api("POST", "groups/tas/users", json={"users": [TA]}).raise_for_status()
         # Ended for good: being added back needs a new sign-in.
@@ -190,7 +183,7 @@ def test_lookups_are_cached_per_token(deployment: tuple[Hub, ServerProcess]) -> 
     for index in range(5):
         ok = post(server, [event(emailAddress=None, code=f"b{index}")], Authorization=hub_auth(bob))
         assert ok.status_code == 202
-    wait_for(lambda: lookups(hub, "bob") > asked, 5, "the hub's log line")
+    eventually_sync(lambda: lookups(hub, "bob") > asked, 5, "the hub's log line", interval=0.2)
     assert lookups(hub, "bob") == asked + 1
 
 
@@ -217,7 +210,9 @@ def test_what_the_hub_does_not_vouch_for_is_refused(deployment: tuple[Hub, Serve
         answer = post(server, [event()], Authorization=f"Bearer {course}")
         return answer.status_code == 401 and "verified identity" in answer.json()["detail"]
 
-    wait_for(refused_with_course_token, 10, "the course token to be known and refused")
+    eventually_sync(
+        refused_with_course_token, 10, "the course token to be known and refused", interval=0.2
+    )
 
 
 def _server_database(server: ServerProcess) -> dict[str, str]:
@@ -263,7 +258,7 @@ def test_the_hub_managed_service_starts_and_serves(tmp_path: Path) -> None:
 
     try:
         hub.start()
-        wait_for(ready, 60, "the class server the hub started")
+        eventually_sync(ready, 60, "the class server the hub started", interval=0.2)
         body = httpx.get(f"{url}/health", timeout=10).json()
         assert body["jupyterhub"] == f"{hub.url}/hub/"
         assert body["services"]["jupyterhub"] == "healthy"
@@ -282,7 +277,7 @@ def test_the_hub_managed_service_starts_and_serves(tmp_path: Path) -> None:
     finally:
         hub.stop()
     # The hub stopped the class server it started.
-    wait_for(lambda: not ready(), 30, "the class server to stop with the hub")
+    eventually_sync(lambda: not ready(), 30, "the class server to stop with the hub", interval=0.2)
 
 
 async def hub_doctor(hub: Hub, server: ServerProcess, **overrides: Any) -> Report:

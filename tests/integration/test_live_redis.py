@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import signal
-import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -12,15 +9,13 @@ import httpx
 import pytest
 
 from tests.dashboard_client import Dashboard, dashboard, is_alert, is_event
+from tests.redis_support import RedisServer
 from tests.support import (
     ServerProcess,
     event,
     eventually,
-    eventually_sync,
-    free_port,
     live_server,
     make_settings,
-    missing_service,
     sign_in,
 )
 
@@ -71,65 +66,9 @@ async def test_event_posted_to_one_worker_reaches_a_dashboard_on_another(
         assert health["services"]["redis"] == "healthy"
 
 
-class RedisServer:
-    """A private redis-server process that a test may stop and start again."""
-
-    def __init__(self, directory: Path) -> None:
-        if shutil.which("redis-server") is None:
-            missing_service("redis-server is not installed")
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        eventually_sync(self._answers, timeout=10, what="redis-server to start", interval=0.05)
-
-    def _answers(self) -> bool:
-        ping = subprocess.run(
-            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
-        )
-        return ping.stdout.strip() == "PONG"
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def pause(self) -> None:
-        """Hang without dying: connections stay open, nothing is answered."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
+    server = RedisServer(tmp_path).start()
     yield server
     server.stop()
 

@@ -136,6 +136,34 @@ async def test_cross_site_posts_are_refused(
     assert foreign.status_code == 403
 
 
+@pytest.mark.parametrize("trusted", [[], ["10.0.0.0/8"], ["127.0.0.1"]])
+async def test_forwarded_host_names_the_server_only_from_a_trusted_proxy(
+    settings: Settings, trusted: list[str]
+) -> None:
+    """A page of evil.example that also sends X-Forwarded-Host: evil.example."""
+    behind = settings.model_copy(update={"trusted_proxies": trusted})
+    forged = {"Origin": "http://evil.example", "X-Forwarded-Host": "evil.example"}
+    async with live_server(behind) as base:
+        headers = await sign_in(base)
+        async with httpx.AsyncClient(base_url=base, headers=headers) as http:
+            await http.post("/api/v1/events", json=[event(eventType="help")])
+            answer = await http.post(
+                "/api/v1/students/ada@example.org/help/dismiss", headers=forged
+            )
+        if "127.0.0.1" in trusted:  # the test is the proxy: its word names the server
+            assert answer.status_code == 200
+            async with dashboard(base, {**headers, **forged}) as board:
+                assert board.of_type("snapshot")
+        else:  # from anyone else the header counts for nothing
+            assert answer.status_code == 403
+            await assert_socket_refused(
+                base + "/ws/dashboard",
+                4403,
+                {**headers, "X-Forwarded-Host": "evil.example"},
+                origin="http://evil.example",
+            )
+
+
 async def test_failed_logins_are_rate_limited_per_account_and_address(
     settings: Settings,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,53 @@ async def test_server_refuses_an_outdated_schema(database_url: str, tmp_path: Pa
     with pytest.raises(RuntimeError, match="did not start"):
         async with live_server(settings):
             pass
+
+
+async def test_sqlite_event_ids_are_never_reused_after_0009(tmp_path: Path) -> None:
+    """Revision 0009 keeps every event and execution, and deleted ids stay used."""
+    database = tmp_path / "cell-monitor.sqlite3"
+    settings = make_settings(f"sqlite:///{database}", tmp_path)
+    await migrations.upgrade_async(settings, revision="0008")
+    with sqlite3.connect(database, isolation_level=None) as conn:
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute(
+            "INSERT INTO students (id, student_key, first_seen, last_seen, event_count,"
+            " execution_count, error_count, consecutive_errors, state_version)"
+            " VALUES (1, 'ada@example.org', '2026-01-01', '2026-01-01', 3, 3, 0, 0, 1)"
+        )
+        for pk in (1, 2, 3, 4):
+            conn.execute(
+                "INSERT INTO events (id, event_id, event_type, event_time, received_at,"
+                " student_id, truncated) VALUES (?, ?, 'cell_executed', '2026-01-01',"
+                " '2026-01-01', 1, 0)",
+                (pk, f"e{pk}"),
+            )
+            conn.execute(
+                "INSERT INTO cell_executions (event_pk, student_id, event_time, has_error)"
+                " VALUES (?, 1, '2026-01-01', 0)",
+                (pk,),
+            )
+        conn.execute("DELETE FROM events WHERE id = 4")  # the newest, already passed by a sink
+        conn.execute("INSERT INTO sink_positions (name, last_event_pk, updated_at)"
+                     " VALUES ('influxdb', 4, '2026-01-01')")  # fmt: skip
+    await migrations.upgrade_async(settings)
+    with sqlite3.connect(database, isolation_level=None) as conn:
+        conn.execute("PRAGMA foreign_keys=ON")
+        assert conn.execute("SELECT id FROM events ORDER BY id").fetchall() == [(1,), (2,), (3,)]
+        assert conn.execute("SELECT event_pk FROM cell_executions ORDER BY 1").fetchall() == [
+            (1,), (2,), (3,)
+        ]  # fmt: skip
+        conn.execute("DELETE FROM events WHERE id = 3")
+        conn.execute(
+            "INSERT INTO events (event_id, event_type, event_time, received_at, student_id)"
+            " VALUES ('e5', 'cell_executed', '2026-01-01', '2026-01-01', 1)"
+        )
+        # Above the deleted 3 and above 4, which a sink passed before the upgrade.
+        assert conn.execute("SELECT id FROM events WHERE event_id = 'e5'").fetchone() == (5,)
+        # The cascade still holds on the rebuilt table.
+        assert conn.execute("SELECT count(*) FROM cell_executions").fetchone() == (2,)
+        index_names = {row[1] for row in conn.execute("PRAGMA index_list(events)")}
+    assert {"ix_events_student_time", "ix_events_session_id"} <= index_names
+    await asyncio.to_thread(migrations.downgrade, settings, None, "0008")
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT id FROM events ORDER BY id").fetchall() == [(1,), (2,), (5,)]

@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import pytest
 from tests.support import (
     ServerProcess,
     event,
+    eventually_sync,
     instructor_headers,
     is_config_variable,
     missing_service,
@@ -293,9 +293,10 @@ def test_acknowledged_events_survive_sigkill(
     for thread in threads:
         thread.start()
     try:
-        deadline = time.monotonic() + DEADLINE
-        while len(acknowledged) < 300 and not problems and time.monotonic() < deadline:
-            time.sleep(0.005)
+        eventually_sync(
+            lambda: len(acknowledged) >= 300 or problems, DEADLINE, "300 acknowledged events",
+            interval=0.005,
+        )  # fmt: skip
         # No graceful shutdown: requests are still in flight when the process dies.
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(DEADLINE)

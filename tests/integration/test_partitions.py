@@ -14,7 +14,7 @@ import pytest
 from cell_monitor.config import Settings
 from cell_monitor.storage import migrations, partitions
 from cell_monitor.storage.engine import create_engine
-from tests.support import event, live_server, make_settings, query_sql
+from tests.support import event, eventually, live_server, make_settings, query_sql
 
 URL = "/api/v1/events"
 
@@ -172,9 +172,13 @@ async def test_resend_across_partitions_is_stored_once(
     moved = {**first, "eventTime": now.isoformat()}
     undated = event(eventTime=None)  # the server stamps these on arrival
     assert (await client.post(URL, json=[first, undated])).json()["accepted"] == 2
-    # Not a wait for a condition: the resent undated event must get a later arrival
-    # stamp than its first copy, so that this is a resend stamped another time.
-    await asyncio.sleep(0.01)
+    # The resent undated event must get a later arrival stamp than its first copy,
+    # so that this is a resend stamped another time: the clock has to move on.
+    stamped = await scalar(database_url, "SELECT max(received_at) FROM events")
+    stamped_at = datetime.fromisoformat(str(stamped))
+    if stamped_at.tzinfo is None:  # SQLite keeps UTC without an offset
+        stamped_at = stamped_at.replace(tzinfo=timezone.utc)
+    await eventually(lambda: datetime.now(timezone.utc) > stamped_at, what="a later instant")
     result = (await client.post(URL, json=[moved, undated])).json()
     assert result["accepted"] == 0 and result["duplicates"] == 2
     rows = await sql(database_url, "SELECT event_id, count(*) FROM events GROUP BY event_id")

@@ -8,6 +8,8 @@ every InfluxDB measurement is searched for what was erased.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import stat
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from cell_monitor.storage.models import Base
 from tests.dashboard_client import dashboard
 from tests.influx_support import InfluxProcess, influx_url, query, rows
 from tests.integration.test_cli import output_of, run_cli
+from tests.integration.test_health_metrics import value
 from tests.support import (
     event,
     eventually,
@@ -40,6 +43,7 @@ KEY = "privacy-test-key-0123456789"
 ADA, BOB = "ada@example.org", "bob@example.org"
 # Tables that hold no student data: schema version, sink position, instructor accounts.
 NOT_STUDENT_DATA = {"alembic_version", "sink_positions", "users", "login_sessions", "ingest_tokens"}
+MISMATCH = "ingest_identity_mismatch_total"
 ALIAS = pseudonym(KEY.encode(), ADA)
 BOB_ALIAS = pseudonym(KEY.encode(), BOB)
 
@@ -141,6 +145,50 @@ async def test_pseudonymized_store_holds_no_identity(database_url: str, tmp_path
     result = await cli(settings, tmp_path, "student", "pseudonym", "Ada@Example.org")
     assert result.returncode == 0, output_of(result)
     assert result.stdout.strip() == ALIAS
+
+
+async def test_student_credentials_hold_pseudonyms_only(database_url: str, tmp_path: Path) -> None:
+    """A roster made while pseudonymizing keeps no identity, and binds as ingest stores."""
+    settings = pseudonymizing(database_url, tmp_path, ingest_token_refresh_seconds=0.1)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"student,name,team\n{ADA.upper()},Ada Lovelace,red\n{BOB},Bob Builder,\n")
+    created = await cli(settings, tmp_path, "token", "create", "--roster", str(roster))
+    assert created.returncode == 0, output_of(created)
+    # The instructor hands each credential to its student: the roster's own names.
+    rows = list(csv.DictReader(io.StringIO(created.stdout)))
+    assert [(r["student"], r["name"]) for r in rows] == [
+        (ADA, "Ada Lovelace"),
+        (BOB, "Bob Builder"),
+    ]
+    stored = await sql(
+        database_url, "SELECT student_key, display_name, team FROM student_credentials"
+    )
+    assert sorted(stored) == sorted([(ALIAS, None, "red"), (BOB_ALIAS, None, None)])
+    assert ALIAS in (await cli(settings, tmp_path, "token", "list")).stdout
+
+    credential = {"Authorization": f"Bearer {rows[0]['credential']}"}
+    async with live_server(settings) as base, instructor_client(base) as client:
+        before = value((await client.get("/metrics")).text, MISMATCH, action="overwritten")
+        own = event(emailAddress=ADA, userName="Ada Lovelace", code="mine")
+        forged = event(emailAddress=BOB, userName="Bob Builder", code="forged")
+        answer = await client.post(URL, json=[own, forged], headers=credential)
+        assert answer.status_code == 202, answer.text
+        events = (await client.get("/api/v1/events", params={"student": ALIAS})).json()["items"]
+        metrics = (await client.get("/metrics")).text
+    # Both under ada's pseudonym (not a pseudonym of it); only the forgery is a mismatch.
+    assert sorted(e["code"] for e in events) == ["forged", "mine"]
+    assert {e["userName"] for e in events} == {ALIAS}
+    assert value(metrics, MISMATCH, action="overwritten") - before == 1
+    dump = json.dumps(await table_dump(database_url), default=str)
+    for real in ("ada@", "ADA@", "Lovelace", "bob@", "Builder"):
+        assert real not in dump, real
+
+    revoked = await cli(settings, tmp_path, "token", "revoke", "--student", BOB)
+    assert revoked.returncode == 0 and "Revoked 1" in revoked.stdout, output_of(revoked)
+    deleted = await cli(settings, tmp_path, "student", "delete", ADA, "--yes")
+    assert "1 student_credentials" in deleted.stdout, output_of(deleted)
+    left = await sql(database_url, "SELECT student_key FROM student_credentials")
+    assert left == [(BOB_ALIAS,)]
 
 
 async def test_pseudonym_command_needs_the_key(database_url: str, tmp_path: Path) -> None:
@@ -342,8 +390,39 @@ async def test_sink_cannot_bring_erased_points_back(
         assert "3 events" in output_of(result)
         influxd.start()
         await eventually(lambda: len(points(BOB_ALIAS)) == 4, what="the held batch written")
-        await asyncio.sleep(1.0)  # a few more sink rounds
+        # The sink writes in log order: once a later event is in InfluxDB, no
+        # earlier batch can still bring the erased student's points back.
+        await post(client, bob_events()[:1])
+        await eventually(lambda: len(points(BOB_ALIAS)) == 5, what="a later batch written")
         assert points(ALIAS) == []
+
+
+async def test_events_after_erasing_the_newest_reach_influxdb(
+    database_url: str, tmp_path: Path, influx_server: str, influx_database: str
+) -> None:
+    """The erased student's events were the newest: later events still get new ids.
+
+    On SQLite a deleted newest row used to give its id to the next event, one
+    the sink had already passed: that event never reached InfluxDB.
+    """
+    settings = make_settings(
+        database_url, tmp_path, influxdb_url=influx_server, influxdb_bucket=influx_database,
+        influx_flush_seconds=0.1,
+    )  # fmt: skip
+
+    def points(user: str) -> list[dict[str, Any]]:
+        statement = f"SELECT * FROM cell_execution WHERE user_id = '{user}'"
+        return rows(influx_server, influx_database, statement)
+
+    async with live_server(settings) as base, instructor_client(base) as client:
+        await post(client, bob_events())
+        await post(client, ada_events())  # the log's newest ids
+        await eventually(lambda: len(points(ADA)) == 2, what="ada's points")
+        deleted = await cli(settings, tmp_path, "student", "delete", ADA, "--yes")
+        assert deleted.returncode == 0, output_of(deleted)
+        await post(client, bob_events())
+        await eventually(lambda: len(points(BOB)) == 4, what="bob's later points")
+    assert points(ADA) == []
 
 
 async def test_data_from_before_pseudonymization_is_found_and_erased(

@@ -180,19 +180,24 @@ async def test_command_line(settings: Settings, database_url: str) -> None:
     assert code == 1 and "no cell-monitor server answers" in err
 
 
+async def demo_class(server: ServerProcess) -> list[Any]:
+    """The live view of `serve --demo` once its 30 simulated students are in."""
+    await asyncio.to_thread(server.wait_ready)
+    async with instructor_client(server.url) as http:
+
+        async def whole_class() -> list[Any]:
+            students: list[Any] = (await http.get("/api/v1/live")).json()["students"]
+            return students if len(students) >= 30 else []
+
+        return await eventually(
+            whole_class, timeout=60, what="30 simulated students", context=server.output
+        )
+
+
 async def test_serve_demo_runs_a_class_on_a_throwaway_database(tmp_path: Path) -> None:
     server = ServerProcess({"XDG_DATA_HOME": str(tmp_path)}, "--demo")
     try:
-        await asyncio.to_thread(server.wait_ready)
-        async with instructor_client(server.url) as http:
-
-            async def whole_class() -> list[Any]:
-                students: list[Any] = (await http.get("/api/v1/live")).json()["students"]
-                return students if len(students) >= 30 else []
-
-            students = await eventually(
-                whole_class, timeout=60, what="30 simulated students", context=server.output
-            )
+        students = await demo_class(server)
     finally:
         await asyncio.to_thread(server.stop)
     assert len(students) == 30, server.output()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support import ServerProcess, free_port, is_config_variable
+from tests.support import ServerProcess, eventually_sync, free_port, is_config_variable
 
 pytestmark = pytest.mark.slow
 
@@ -49,16 +48,6 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _until(condition: object, what: str) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {DEADLINE}s: {what}")
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_workers_exit_when_the_supervisor_is_killed(
     redis_url: str, channel: str, tmp_path: Path
@@ -77,15 +66,15 @@ def test_workers_exit_when_the_supervisor_is_killed(
         def two_workers() -> bool:
             return len([c for c in _children(supervisor) if _alive(c)]) >= 2
 
-        _until(two_workers, "two worker processes")
+        eventually_sync(two_workers, DEADLINE, "two worker processes")
         workers.extend(c for c in _children(supervisor) if _alive(c))
         assert not _port_free(port)
 
         os.kill(supervisor, signal.SIGKILL)
         first.process.wait(DEADLINE)
 
-        _until(lambda: not any(_alive(w) for w in workers), "the workers exit")
-        _until(lambda: _port_free(port), "the port is free again")
+        eventually_sync(lambda: not any(_alive(w) for w in workers), DEADLINE, "the workers exit")
+        eventually_sync(lambda: _port_free(port), DEADLINE, "the port is free again")
         second = ServerProcess(env, "--workers", "2", port=port).wait_ready(DEADLINE)
         try:
             assert "Address already in use" not in second.output()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,15 @@ import pytest
 from cell_monitor.accounts import ingest_tokens
 from cell_monitor.storage.engine import create_engine
 from tests.integration.jupyter_ext.test_forwarding import eventually, post, status
-from tests.support import event, free_port, live_server, make_settings, stop_process
+from tests.support import (
+    answers,
+    event,
+    free_port,
+    live_server,
+    make_settings,
+    stop_process,
+    wait_started,
+)
 
 FORWARDER_LOG = "cell_monitor.jupyter_ext.forwarder"
 
@@ -92,17 +99,7 @@ def plain_web_server(tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-
-        def up() -> bool:
-            try:
-                return httpx.get(base, timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        deadline = time.monotonic() + 15
-        while not up():
-            assert time.monotonic() < deadline and process.poll() is None, "http.server not up"
-            time.sleep(0.05)
+        wait_started(process, lambda: answers(base, timeout=1), "http.server", timeout=15)
         yield base
     finally:
         stop_process(process)

@@ -5,9 +5,7 @@ The disk queue lives on a real size-limited tmpfs that the test fills.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from tornado.httpclient import HTTPClientError
 
 from tests.disk_support import fill, small_filesystem
 from tests.integration.jupyter_ext.fake_class_server import Recorder, fake_class_server
-from tests.support import event
+from tests.support import event, eventually
 
 
 @pytest.fixture
@@ -30,17 +28,6 @@ def queue_disk(tmp_path: Path) -> Iterator[Path]:
 def monitor_config(queue_disk: Path) -> dict[str, Any]:
     # No class server configured yet: events stay queued until a test sets one.
     return {"queue_path": str(queue_disk / "queue.sqlite3"), "server_url": ""}
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 def big_events(count: int) -> list[dict[str, Any]]:

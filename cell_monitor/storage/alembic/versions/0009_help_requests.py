@@ -5,7 +5,7 @@ state, and the help_requests table; each student whose request is open now
 gets its open row (opened at help_since).
 
 Revision ID: 0009_help_requests
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from cell_monitor.storage.models import BigIntId, UtcDateTime
 
 revision = "0009_help_requests"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
