@@ -62,7 +62,7 @@ def downgrade() -> None:
     op.drop_index("ix_help_requests_opened_at", table_name="help_requests")
     op.drop_index("ix_help_requests_student_id", table_name="help_requests")
     op.drop_table("help_requests")
-    with op.batch_alter_table("students") as batch:
-        batch.drop_column("help_claimed_at")
-        batch.drop_column("help_claimed_by")
-        batch.drop_column("help_ask_id")
+    # Plain ALTER TABLE (SQLite >= 3.35 drops a column in place): a batch copy of
+    # students would cascade-delete every event and execution on SQLite.
+    for column in ("help_claimed_at", "help_claimed_by", "help_ask_id"):
+        op.drop_column("students", column)
