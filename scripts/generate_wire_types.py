@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from cell_monitor.contract import events, insight, jupyter, live, reads
+from cell_monitor.contract import events, insight, jupyter, live, reads, signals
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "npm run generate:types"
@@ -82,6 +82,7 @@ TARGETS = (
             **_models(live),
             **_models(reads),
             **_models(insight),
+            **_models(signals),
         },
     ),
     Target(
@@ -91,6 +92,9 @@ TARGETS = (
             "EventType": events.EventType,
             "IngestResponse": events.IngestResponse,
             "RejectedEvent": events.RejectedEvent,
+            "TestOutcome": signals.TestOutcome,
+            "TestKind": signals.TestKind,
+            "CellActivity": signals.CellActivity,
             **_models(jupyter),
         },
     ),

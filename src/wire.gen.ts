@@ -1,6 +1,21 @@
 // Generated from the models in cell_monitor/contract by scripts/generate_wire_types.py:
 // do not edit. After changing a model, regenerate with `npm run generate:types`.
 /**
+ * A cell's activity since the previous report: counts and durations only.
+ */
+export interface CellActivity {
+  cellId?: string | null;
+  cellIndex?: number | null;
+  /**
+   * Content changes (not their text).
+   */
+  edits?: number;
+  /**
+   * Time the cell was active, visible, not idle.
+   */
+  activeMs?: number;
+}
+/**
  * The class server the student entered in the settings, when the operator set none.
  */
 export interface ClientTarget {
@@ -47,6 +62,30 @@ export interface EventIn {
   traceback?: string | string[] | null;
   result?: string | null;
   executionDurationMs?: number | null;
+  /**
+   * On cell_executed of a test cell.
+   */
+  tests?: TestOutcome[] | null;
+  /**
+   * On engagement: the notebook is visible.
+   */
+  visible?: boolean | null;
+  /**
+   * On engagement: no input for a while.
+   */
+  idle?: boolean | null;
+  /**
+   * On engagement: activity per cell.
+   */
+  cells?: CellActivity[] | null;
+  /**
+   * On cell_executed: its edits.
+   */
+  edits?: number | null;
+  /**
+   * On cell_executed: its active time.
+   */
+  activeMs?: number | null;
   [k: string]: unknown;
 }
 /**
@@ -58,7 +97,8 @@ export type EventType =
   | 'notebook_saved'
   | 'notebook_closed'
   | 'help'
-  | 'help_stop';
+  | 'help_stop'
+  | 'engagement';
 /**
  * What POST /api/v1/events answers (202).
  */
@@ -187,4 +227,27 @@ export interface RejectedEvent {
   index: number;
   eventId: string | null;
   errors: string[];
+}
+/**
+ * How the extension recognised the test.
+ */
+export type TestKind = 'nbgrader' | 'otter' | 'tag';
+/**
+ * One question's outcome in a test cell's run.
+ */
+export interface TestOutcome {
+  /**
+   * grade_id, otter name…
+   */
+  question: string;
+  passed: boolean;
+  kind?: TestKind;
+  /**
+   * Points earned, when known.
+   */
+  points?: number | null;
+  /**
+   * Points possible.
+   */
+  maxPoints?: number | null;
 }

@@ -16,11 +16,16 @@ from cell_monitor.contract.base import ReadModel, Timestamp
 
 
 class Status(str, Enum):
-    """Ordered by priority: the first that applies is the student's status."""
+    """Ordered by priority: the first that applies is the student's status
+    (the rules: domain/live_status.py; docs/dashboard.md, "Statuses")."""
 
     help = "help"
     stuck = "stuck"
+    # Visible and editing, no (passing) run for a while: silent struggle.
+    quiet = "quiet"
     error = "error"
+    # The notebook hidden (another tab or window) for a while.
+    away = "away"
     active = "active"
     idle = "idle"
 
@@ -49,6 +54,10 @@ class StudentView(ReadModel):
     consecutive_errors: int
     last_error: LastError | None
     help_since: Timestamp | None
+    visible: bool | None = Field(description="The notebook is visible (null: not reported).")
+    hidden_since: Timestamp | None
+    editing_since: Timestamp | None = Field(description="Editing without a passing run since.")
+    editing_cell_index: int | None
     version: int
 
 
@@ -72,13 +81,15 @@ class LiveEvent(ReadModel):
 
 
 class Alert(ReadModel):
-    kind: Literal["help", "stuck"]
+    kind: Literal["help", "stuck", "quiet"]
     action: Literal["raised", "cleared"]
     student: str
     user_name: str | None
     team_name: str | None
     notebook: str | None
-    since: Timestamp | None = Field(description="Help asked, or the latest error of the streak.")
+    since: Timestamp | None = Field(
+        description="Help asked, the latest error of the streak, or editing since (quiet)."
+    )
     error_name: str | None
     error_message: str | None
     consecutive_errors: int
@@ -89,6 +100,8 @@ class Alert(ReadModel):
 class LiveThresholds(ReadModel):
     stuck_after_errors: int
     active_window_seconds: float
+    quiet_after_seconds: float
+    away_after_seconds: float
 
 
 class Snapshot(ReadModel):

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from cell_monitor.config import Settings
 from cell_monitor.contract.events import EventIn, RejectedEvent
 from cell_monitor.domain.records import NewEvent
+from cell_monitor.ingest.signals import EngagementOff, signal_fields
 from cell_monitor.privacy.pseudonyms import key_of, pseudonym
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,8 @@ def validate_batch(
                 event = normalize(EventIn.model_validate(item), settings, now)
             except ValidationError as exc:
                 errors = [_describe(error) for error in exc.errors(include_url=False)]
+            except EngagementOff as exc:
+                errors = [str(exc)]
             except Exception as exc:
                 # Whatever else this event's data makes fail costs this event only.
                 log.warning("Event %d of a batch could not be read: %r", index, exc)
@@ -287,6 +290,7 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
         traceback=clip(traceback, settings.max_error_chars),
         result=clip(model.result, settings.max_result_chars),
         duration_ms=model.execution_duration_ms,
+        **signal_fields(model, settings),
     )
     event.extra = _extra(model, clip)
     if settings.pseudonymize:

@@ -29,6 +29,7 @@ from cell_monitor.sinks.influx.points import CELL_EXECUTION, STUDENT_EVENT
 from cell_monitor.storage import report_tables
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import (
+    CellActivityRow,
     CellExecution,
     Event,
     InstructorAction,
@@ -36,6 +37,7 @@ from cell_monitor.storage.models import (
     Notebook,
     Student,
     StudentCredential,
+    TestResultRow,
 )
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,8 @@ async def erase_from_database(
         # Children first: SQLite does not enforce the ON DELETE CASCADE of the schema
         # unless foreign keys are switched on, and explicit counts are the report.
         for name, stmt in (
+            ("test_results", delete(TestResultRow).where(TestResultRow.student_id.in_(ids))),
+            ("cell_activity", delete(CellActivityRow).where(CellActivityRow.student_id.in_(ids))),
             ("cell_executions", delete(CellExecution).where(CellExecution.student_id.in_(ids))),
             ("events", delete(Event).where(Event.student_id.in_(ids))),
             (
@@ -200,8 +204,8 @@ def _influx_keys(settings: Settings, keys: list[str], stored: list[str]) -> list
     return list(dict.fromkeys([*keys, *stored]))
 
 
-# Steps of erase_from_database: event_ids, five tables, notebooks.
-DATABASE_STEPS = 7
+# Steps of erase_from_database: event_ids, seven tables, notebooks.
+DATABASE_STEPS = 9
 
 
 async def erase_student(

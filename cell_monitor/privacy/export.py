@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from cell_monitor.progress import NO_PROGRESS, Progress
 from cell_monitor.storage.models import (
     Base,
+    CellActivityRow,
     CellExecution,
     ErrorStudent,
     Event,
@@ -28,6 +29,7 @@ from cell_monitor.storage.models import (
     Notebook,
     Student,
     StudentCredential,
+    TestResultRow,
 )
 
 
@@ -102,4 +104,7 @@ _EXPORTED: tuple[tuple[str, type[Base], Callable[[list[int]], Any]], ...] = (
     # Derived from their executions by the writer (storage/report_tables.py).
     ("latestRuns", LatestRun, lambda ids: LatestRun.student_id.in_(ids)),
     ("errorGroupEntries", ErrorStudent, lambda ids: ErrorStudent.student_id.in_(ids)),
+    # Test outcomes per question and time on task per cell (storage/signal_tables.py).
+    ("testResults", TestResultRow, lambda ids: TestResultRow.student_id.in_(ids)),
+    ("cellActivity", CellActivityRow, lambda ids: CellActivityRow.student_id.in_(ids)),
 )

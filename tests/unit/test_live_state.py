@@ -204,6 +204,10 @@ def test_messages_keep_their_wire_form() -> None:
                 "cellIndex": 2,
             },
             "helpSince": None,
+            "visible": None,
+            "hiddenSince": None,
+            "editingSince": None,
+            "editingCellIndex": None,
             "version": 1,
         },
     }
