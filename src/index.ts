@@ -13,6 +13,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { NotebookCapture } from './capture';
+import { EngagementCapture } from './engagementCapture';
 import { HelpButtonExtension } from './helpButton';
 import { Monitor } from './monitor';
 import { noticeContent, shouldShowNotice } from './notice';
@@ -62,7 +63,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const storage = localStorageOrNull();
     monitor = new Monitor(() => settings, storage);
 
-    new NotebookCapture(tracker, (type, fields) => monitor.emit(type, fields));
+    const engagement = new EngagementCapture(app, tracker, fields =>
+      monitor.emit('engagement', { ...fields })
+    );
+    new NotebookCapture(tracker, (type, fields) => monitor.emit(type, fields), {
+      testTag: () => settings.testTag,
+      takeCell: (path, cellId) => engagement.engagement.takeCell(path, cellId)
+    });
     const onHelp = (panel: NotebookPanel, requested: boolean) =>
       monitor.emit(requested ? 'help' : 'help_stop', {
         notebookPath: panel.context.path

@@ -187,6 +187,10 @@ export interface NoticeConfig {
    * The identity events carry without hub user or email.
    */
   userId: string | null;
+  /**
+   * Engagement signals (visibility, idle, edit counts) are captured.
+   */
+  engagement: boolean;
 }
 /**
  * What POST cell-monitor/events answers (202).
