@@ -13,6 +13,7 @@
  * - visibility and idle changes are reported when they happen.
  */
 
+import type { IMonitorEvent } from './events';
 import type { CellActivity } from './wire.gen';
 
 export interface IEngagementOptions {
@@ -219,4 +220,21 @@ export class EngagementTracker {
   private _lastReport: number;
   private _firstEdit: number | null = null;
   private readonly _cells = new Map<string, Map<string, IPending>>();
+}
+
+/** The fields without engagement signals (a run's edit count and active time). */
+export function withoutEngagement(
+  eventType: string,
+  fields: Partial<IMonitorEvent>
+): Partial<IMonitorEvent> {
+  if (
+    eventType !== 'cell_executed' ||
+    !('edits' in fields || 'activeMs' in fields)
+  ) {
+    return fields;
+  }
+  const kept = { ...fields };
+  delete kept.edits;
+  delete kept.activeMs;
+  return kept;
 }

@@ -6,6 +6,7 @@
  */
 
 import { EventBatcher, IBatchSender, SendOutcome } from './batcher';
+import { withoutEngagement } from './engagement';
 import { IMonitorEvent, makeEvent, newEventId } from './events';
 import {
   ConsentState,
@@ -229,21 +230,4 @@ export class Monitor {
   private _noticeConfig: NoticeConfig | null = null;
   private readonly _preConsent = new PreConsentBuffer<IMonitorEvent>();
   private _statusPending = false;
-}
-
-/** The fields without engagement signals (a run's edit count and active time). */
-export function withoutEngagement(
-  eventType: string,
-  fields: Partial<IMonitorEvent>
-): Partial<IMonitorEvent> {
-  if (
-    eventType !== 'cell_executed' ||
-    !('edits' in fields || 'activeMs' in fields)
-  ) {
-    return fields;
-  }
-  const kept = { ...fields };
-  delete kept.edits;
-  delete kept.activeMs;
-  return kept;
 }

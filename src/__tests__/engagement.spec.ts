@@ -1,5 +1,8 @@
-import { EngagementTracker, IEngagementReport } from '../engagement';
-import { withoutEngagement } from '../monitor';
+import {
+  EngagementTracker,
+  IEngagementReport,
+  withoutEngagement
+} from '../engagement';
 
 const OPTIONS = { throttleMs: 30000, idleMs: 300000, timeFlushMs: 300000 };
 
