@@ -78,6 +78,8 @@ class LiveEvent(ReadModel):
     error_name: str | None
     error_message: str | None = Field(description="Its start only.")
     execution_duration_ms: float | None
+    tests_passed: int | None = Field(None, description="Questions a test cell's run passed.")
+    tests_failed: int | None = Field(None, description="Null for runs of ordinary cells.")
 
 
 class Alert(ReadModel):

@@ -80,6 +80,8 @@ def event_view(event: NewEvent) -> LiveEvent:
         error_name=event.error_name,
         error_message=message[:ERROR_MESSAGE_CHARS] if message else None,
         execution_duration_ms=event.duration_ms,
+        tests_passed=sum(t.passed for t in event.tests) if event.tests else None,
+        tests_failed=sum(not t.passed for t in event.tests) if event.tests else None,
     )
 
 

@@ -362,6 +362,14 @@ export interface LiveEvent {
    */
   errorMessage: string | null;
   executionDurationMs: number | null;
+  /**
+   * Questions a test cell's run passed.
+   */
+  testsPassed: number | null;
+  /**
+   * Null for runs of ordinary cells.
+   */
+  testsFailed: number | null;
 }
 export type LiveFrame =
   | Snapshot
