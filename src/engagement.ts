@@ -7,8 +7,10 @@
  * Pure logic with an injected clock (engagementCapture.ts feeds it from
  * JupyterLab and the page). Few events, by design:
  * - a run takes its own cell's counts along (`takeCell`, on cell_executed);
- * - edits not taken by a run are reported once the oldest is `throttleMs` old,
- *   in one event for all cells (so at most one event per cell per throttleMs);
+ * - edits not taken by a run are reported once the oldest is `throttleMs` old
+ *   (2 minutes: most edits are run before), in one event for all cells, so at
+ *   most one event per cell per throttleMs; `editingMs` says how long before
+ *   the report the oldest edit was (the server's "editing since");
  * - active time alone (reading) waits up to `timeFlushMs`, or the next event;
  * - visibility and idle changes are reported when they happen.
  */
@@ -23,7 +25,7 @@ export interface IEngagementOptions {
 }
 
 export const DEFAULT_ENGAGEMENT: IEngagementOptions = {
-  throttleMs: 30000,
+  throttleMs: 120000,
   idleMs: 5 * 60000,
   timeFlushMs: 5 * 60000
 };
@@ -36,6 +38,8 @@ export interface IEngagementReport {
   visible: boolean;
   idle: boolean;
   cells: CellActivity[];
+  /** How long before this report the oldest reported edit happened. */
+  editingMs?: number;
 }
 
 interface IPending {
@@ -183,7 +187,13 @@ export class EngagementTracker {
   /** One event per notebook with pending counts (one, without cells, when none). */
   private _send(): void {
     const active = this._active;
-    const base = { visible: this._visible, idle: this._idle };
+    const base: Pick<IEngagementReport, 'visible' | 'idle' | 'editingMs'> = {
+      visible: this._visible,
+      idle: this._idle
+    };
+    if (this._firstEdit !== null) {
+      base.editingMs = Math.max(0, this.now() - this._firstEdit);
+    }
     const paths = new Set(this._cells.keys());
     if (active) {
       paths.add(active.notebookPath);

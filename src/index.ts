@@ -13,6 +13,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { NotebookCapture } from './capture';
+import { DEFAULT_ENGAGEMENT } from './engagement';
 import { EngagementCapture } from './engagementCapture';
 import { HelpButtonExtension } from './helpButton';
 import { Monitor } from './monitor';
@@ -63,8 +64,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const storage = localStorageOrNull();
     monitor = new Monitor(() => settings, storage);
 
-    const engagement = new EngagementCapture(app, tracker, fields =>
-      monitor.emit('engagement', { ...fields })
+    const engagement = new EngagementCapture(
+      app,
+      tracker,
+      fields => monitor.emit('engagement', { ...fields }),
+      { ...DEFAULT_ENGAGEMENT, throttleMs: settings.engagementReportMs }
     );
     new NotebookCapture(tracker, (type, fields) => monitor.emit(type, fields), {
       testTag: () => settings.testTag,

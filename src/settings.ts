@@ -19,6 +19,8 @@ export interface IMonitorSettings {
   noticeAcknowledged: boolean;
   /** The cell tag that marks plain test cells (testCells.ts); '' for none. */
   testTag: string;
+  /** Edits not taken along by a run are reported after this long (engagement.ts). */
+  engagementReportMs: number;
 }
 
 export const DEFAULT_SETTINGS: IMonitorSettings = {
@@ -32,7 +34,8 @@ export const DEFAULT_SETTINGS: IMonitorSettings = {
   maxBatchEvents: 50,
   maxPendingEvents: 5000,
   noticeAcknowledged: false,
-  testTag: 'test'
+  testTag: 'test',
+  engagementReportMs: 120000
 };
 
 /** Typed settings; a value of the wrong type falls back to its default. */

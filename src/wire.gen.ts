@@ -79,6 +79,10 @@ export interface EventIn {
    */
   cells?: CellActivity[] | null;
   /**
+   * On engagement: the oldest reported edit was this long before the event.
+   */
+  editingMs?: number | null;
+  /**
    * On cell_executed: its edits.
    */
   edits?: number | null;

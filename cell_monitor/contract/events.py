@@ -113,6 +113,12 @@ class EventIn(BaseModel):
     cells: list[CellActivity] | None = Field(
         None, max_length=MAX_ACTIVITY_CELLS, description="On engagement: activity per cell."
     )
+    editing_ms: float | None = Field(
+        None,
+        ge=0,
+        le=24 * 3_600_000,
+        description="On engagement: the oldest reported edit was this long before the event.",
+    )
     edits: int | None = Field(None, ge=0, le=100_000, description="On cell_executed: its edits.")
     active_ms: float | None = Field(
         None, ge=0, le=3_600_000, description="On cell_executed: its active time."

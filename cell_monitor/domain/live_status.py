@@ -36,6 +36,8 @@ HELP_RESEND_GAP = timedelta(seconds=60)
 # Stored times can only be this much later than a receipt by a wrong clock
 # (workers' clocks differ by far less).
 FUTURE_MARGIN = timedelta(hours=1)
+# An engagement report says when its oldest edit was; no more than this before it.
+MAX_EDITING_LOOKBACK = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -198,10 +200,19 @@ def _engagement(state: Any, event: NewEvent) -> dict[str, Any]:
     if edited and not passed_after:
         changes["input_idle"] = False if event.idle is None else event.idle
         if state.editing_since is None:
-            changes["editing_since"] = t
+            changes["editing_since"] = _edits_began(event, state.last_execution_at)
         most = max(edited, key=lambda a: a.edits)
         changes["editing_cell_index"] = most.cell_index
     return changes
+
+
+def _edits_began(event: NewEvent, last_run: datetime | None) -> datetime:
+    """When the reported edits began: the report's time less its editingMs (a
+    duration, so the client's clock does not matter), not before the last run."""
+    t = event.live_time
+    back = timedelta(milliseconds=event.editing_ms or 0)
+    began = t - min(back, MAX_EDITING_LOOKBACK)
+    return max(began, last_run) if last_run is not None and last_run <= t else began
 
 
 def _execution(state: Any, event: NewEvent) -> dict[str, object]:

@@ -46,6 +46,8 @@ class NewEvent:
     visible: bool | None = None
     idle: bool | None = None
     activity: tuple[CellActivity, ...] = ()
+    # On engagement: how long before the event the oldest reported edit was.
+    editing_ms: float | None = None
     # Set by the store once the event is committed.
     pk: int | None = field(default=None, compare=False)
 

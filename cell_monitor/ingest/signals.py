@@ -29,6 +29,7 @@ def signal_fields(model: EventIn, settings: Settings) -> dict[str, Any]:
             raise EngagementOff("engagement capture is off on this server (not stored)")
         fields["visible"] = model.visible
         fields["idle"] = model.idle
+        fields["editing_ms"] = model.editing_ms
         fields["activity"] = tuple(
             CellActivity(c.cell_id, c.cell_index, c.edits, c.active_ms) for c in model.cells or ()
         )

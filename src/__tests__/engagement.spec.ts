@@ -59,6 +59,7 @@ describe('EngagementTracker', () => {
     expect(first.cells).toEqual([
       { cellId: 'c1', cellIndex: 2, edits: 30, activeMs: 30000 }
     ]);
+    expect(first.editingMs).toBe(30000); // the oldest edit, before the report
     expect(second.cells.map(c => [c.cellId, c.edits])).toEqual([
       ['c1', 20],
       ['c2', 1]

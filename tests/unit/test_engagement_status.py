@@ -47,6 +47,16 @@ def test_a_passing_run_ends_quiet_a_failing_one_does_not() -> None:
     assert state.status(at(12.5), RULES) == Status.active
 
 
+def test_a_report_says_when_its_edits_began_bounded_by_the_last_run() -> None:
+    began = run(ev(0), edit(5, editing_ms=4 * 60_000))
+    assert began.editing_since == at(1)
+    assert began.status(at(11), RULES) == Status.quiet
+    after_run = run(ev(3), edit(5, editing_ms=4 * 60_000))
+    assert after_run.editing_since == at(3)
+    absurd = run(edit(120, editing_ms=10**9))
+    assert absurd.editing_since == at(90)  # at most MAX_EDITING_LOOKBACK before
+
+
 def test_a_late_report_of_edits_before_a_passing_run_starts_nothing() -> None:
     state = run(ev(0), ev(5))
     state = run(edit(4), state=state)
