@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import datetime, timedelta, timezone
@@ -9,7 +10,13 @@ from typing import Any
 
 import httpx
 
-from tests.support import event
+from cell_monitor.config import Settings
+from cell_monitor.privacy.erasure import erase_from_database
+from cell_monitor.privacy.export import export_student
+from cell_monitor.storage import migrations
+from cell_monitor.storage.engine import create_engine
+from cell_monitor.storage.retention import prune
+from tests.support import event, query_sql
 
 URL = "/api/v1/events"
 NOTEBOOK = "lesson1.ipynb"
@@ -179,3 +186,65 @@ async def test_bad_signal_fields_reject_that_event_only(client: httpx.AsyncClien
     await post(client, [event(emailAddress="old@x.org")])
     students = (await client.get("/api/v1/questions")).json()["students"]
     assert [s["student"] for s in students] == ["bob@x.org"]
+
+
+async def signal_rows(database_url: str, student: str) -> tuple[int, int]:
+    counts = []
+    for table in ("test_results", "cell_activity"):
+        sql = (
+            f"SELECT count(*) FROM {table} t JOIN students s ON s.id = t.student_id "
+            f"WHERE s.student_key = '{student}'"
+        )
+        counts.append((await asyncio.to_thread(query_sql, database_url, sql))[0][0])
+    return counts[0], counts[1]
+
+
+async def test_export_erasure_and_retention_cover_outcomes_and_time(
+    client: httpx.AsyncClient, settings: Settings, database_url: str
+) -> None:
+    old = datetime.now(timezone.utc) - timedelta(days=200)
+    await post(
+        client,
+        [
+            graded_run("ada@x.org", 1, "q1", True, edits=3, activeMs=4000),
+            graded_run("bob@x.org", 1, "q1", True, edits=1, activeMs=1000),
+            event(
+                emailAddress="cid@x.org",
+                eventTime=old.isoformat(),
+                tests=[{"question": "q9", "passed": False}],
+                edits=2,
+                activeMs=500,
+            ),
+        ],
+    )
+    engine = create_engine(settings)
+    try:
+        data = await export_student(engine, ["ada@x.org"])
+        (result,) = data["testResults"]
+        assert (result["question"], result["passed"], result["attempts"]) == ("q1", True, 1)
+        assert data["cellActivity"][0]["edits"] == 3
+        found, counts = await erase_from_database(engine, ["ada@x.org"])
+        assert found == ["ada@x.org"]
+        assert counts["test_results"] == 1 and counts["cell_activity"] == 1
+        assert await signal_rows(database_url, "bob@x.org") == (1, 1)
+        report = await prune(engine, settings, timedelta(days=90))
+        assert report.report_rows["test_results"] == 1
+        assert report.report_rows["cell_activity"] == 1
+    finally:
+        await engine.dispose()
+    assert await signal_rows(database_url, "cid@x.org") == (0, 0)
+    assert await signal_rows(database_url, "bob@x.org") == (1, 1)
+
+
+async def test_the_migration_downgrades_and_upgrades_without_losing_events(
+    client: httpx.AsyncClient, settings: Settings, database_url: str
+) -> None:
+    await post(client, [graded_run("ada@x.org", 1, "q1", True, edits=1, activeMs=10)])
+    count = "SELECT count(*) FROM events"
+    before = await asyncio.to_thread(query_sql, database_url, count)
+    await asyncio.to_thread(migrations.downgrade, settings, None, "0008")
+    assert await asyncio.to_thread(query_sql, database_url, count) == before
+    await asyncio.to_thread(migrations.upgrade, settings)
+    assert await asyncio.to_thread(query_sql, database_url, count) == before
+    students = "SELECT student_key, input_idle FROM students"
+    assert await asyncio.to_thread(query_sql, database_url, students) == [("ada@x.org", False)]

@@ -59,9 +59,10 @@ def _keys(table: str) -> list[sa.ForeignKeyConstraint]:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("students") as batch:
-        for column in _student_columns():
-            batch.add_column(column)
+    # Plain ALTER TABLE on both databases: a batch (copy and rename) of students
+    # on SQLite would cascade-delete every event when its old table is dropped.
+    for column in _student_columns():
+        op.add_column("students", column)
     op.create_table(
         "test_results",
         sa.Column("student_id", BigIntId, nullable=False),
@@ -103,6 +104,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("cell_activity")
     op.drop_table("test_results")
-    with op.batch_alter_table("students") as batch:
-        for column in reversed(_student_columns()):
-            batch.drop_column(column.name)
+    for column in reversed(_student_columns()):
+        op.drop_column("students", column.name)
