@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from cell_monitor.config import Settings
 from cell_monitor.contract.events import EventIn, RejectedEvent
 from cell_monitor.domain.records import NewEvent
-from cell_monitor.ingest.signals import EngagementOff, signal_fields
+from cell_monitor.ingest.signals import EngagementOff, signal_fields, signal_metadata
 from cell_monitor.privacy.pseudonyms import key_of, pseudonym
 
 log = logging.getLogger(__name__)
@@ -298,6 +298,7 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
     # What the server itself keeps as metadata (no identity in it, so also when
     # pseudonymizing): cell fields of events that are no execution, the client's time.
     server_metadata = {} if event.is_execution else _cell_metadata(event, model)
+    server_metadata.update(signal_metadata(event))
     if client_time is not None:
         event.clock_adjusted = True
         server_metadata["clientEventTime"] = client_time.isoformat()

@@ -12,6 +12,7 @@ from typing import Any
 
 from cell_monitor.config import Settings
 from cell_monitor.contract.events import EventIn
+from cell_monitor.domain.records import NewEvent
 from cell_monitor.domain.signals import CellActivity, TestResult
 
 
@@ -39,6 +40,27 @@ def signal_fields(model: EventIn, settings: Settings) -> dict[str, Any]:
             CellActivity(model.cell_id, model.cell_index, model.edits or 0, model.active_ms or 0),
         )
     return fields
+
+
+def signal_metadata(event: NewEvent) -> dict[str, Any]:
+    """The signals as the event log keeps them (events.extra): the log stays the
+    whole record, from which test_results and cell_activity could be rebuilt."""
+    meta: dict[str, Any] = {}
+    if event.tests:
+        meta["tests"] = [
+            {"question": t.question, "passed": t.passed, "kind": t.kind, "points": t.points,
+             "maxPoints": t.max_points}
+            for t in event.tests
+        ]  # fmt: skip
+    if event.event_type == "engagement":
+        meta.update(visible=event.visible, idle=event.idle, editingMs=event.editing_ms)
+    if event.activity:
+        meta["cells"] = [
+            {"cellId": a.cell_id, "cellIndex": a.cell_index, "edits": a.edits,
+             "activeMs": a.active_ms}
+            for a in event.activity
+        ]  # fmt: skip
+    return {k: v for k, v in meta.items() if v is not None}
 
 
 def _unique_tests(model: EventIn) -> list[TestResult]:

@@ -101,6 +101,11 @@ async def test_latest_outcome_and_first_pass_per_question(client: httpx.AsyncCli
     assert datetime.fromisoformat(q1["firstPassedAt"]) == datetime.fromisoformat(at(5))
     assert ada["passed"] == 1
 
+    # The event log keeps the outcomes too (as metadata), the whole record.
+    stored = (await client.get("/api/v1/events", params={"student": "ada@x.org"})).json()
+    tests = [e["metadata"]["tests"] for e in stored["items"] if e.get("metadata")]
+    assert {t[0]["passed"] for t in tests} == {True, False}
+
     failing = (await client.get("/api/v1/questions/failing")).json()["items"]
     assert [(f["question"], f["failing"]) for f in failing] == [("q1", 1)]
     assert failing[0]["students"][0]["student"] == "bob@x.org"
