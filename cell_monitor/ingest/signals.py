@@ -54,7 +54,10 @@ def signal_metadata(event: NewEvent) -> dict[str, Any]:
         ]  # fmt: skip
     if event.event_type == "engagement":
         meta.update(visible=event.visible, idle=event.idle, editingMs=event.editing_ms)
-    if event.activity:
+    if event.activity and event.event_type != "engagement":
+        # A run's own cell: the two numbers as sent.
+        meta.update(edits=event.activity[0].edits, activeMs=event.activity[0].active_ms)
+    elif event.activity:
         meta["cells"] = [
             {"cellId": a.cell_id, "cellIndex": a.cell_index, "edits": a.edits,
              "activeMs": a.active_ms}

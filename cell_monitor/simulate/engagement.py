@@ -85,7 +85,8 @@ class Engagement:
             self._report(cell, visible=True)
 
     def _edits(self, seconds: float) -> int:
-        return max(1, round(seconds * EDITS_PER_SECOND * self.rng.uniform(0.5, 1.5)))
+        # No draw from `rng`: looking away stays the same with engagement on or off.
+        return max(1, round(seconds * EDITS_PER_SECOND))
 
     def _report(
         self,
