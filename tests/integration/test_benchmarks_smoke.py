@@ -155,7 +155,9 @@ def test_pseudonyms() -> None:
 
 
 def test_engagement() -> None:
-    out = run("engagement.py", "--students", "3", "--speed", "400", "--seed", "3")
+    out = run(
+        "engagement.py", "--students", "3", "--speed", "400", "--seed", "3", "--idle-seconds", "1"
+    )
     floor, signals = (line for line in out.splitlines() if "events/student-hour" in line)
     assert floor.startswith("floor (no engagement): 3 students") and "(0 engagement)" in floor
     assert signals.startswith("with engagement: 3 students")
