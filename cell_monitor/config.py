@@ -228,6 +228,22 @@ class Settings(BaseSettings):
     active_window_seconds: float = Field(
         120.0, gt=0, description="A student is `active` this long after their last event."
     )
+    quiet_after_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="A student whose notebook is visible and who edits without a (passing) "
+        "run this long is `quiet` (silent struggle).",
+    )
+    away_after_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="A student whose notebook is hidden this long is `away`.",
+    )
+    engagement_capture: bool = Field(
+        True,
+        description="Store engagement signals (visibility, idle, per-cell edit counts and "
+        "active time). Off: `engagement` events are refused and those fields dropped.",
+    )
     ws_heartbeat_seconds: float = Field(
         30.0, gt=0, description="Interval of {'type': 'heartbeat'} on /ws/dashboard."
     )

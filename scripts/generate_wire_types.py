@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from cell_monitor.contract import events, inbox, insight, jupyter, live, messages, reads
+from cell_monitor.contract import events, inbox, insight, jupyter, live, messages, reads, signals
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "npm run generate:types"
@@ -86,6 +86,7 @@ TARGETS = (
             **_models(insight),
             **_models(inbox),
             **_models(messages),
+            **_models(signals),
         },
     ),
     Target(
@@ -95,6 +96,9 @@ TARGETS = (
             "EventType": events.EventType,
             "IngestResponse": events.IngestResponse,
             "RejectedEvent": events.RejectedEvent,
+            "TestOutcome": signals.TestOutcome,
+            "TestKind": signals.TestKind,
+            "CellActivity": signals.CellActivity,
             **_models(jupyter),
             **_models(inbox),
             "InboxMessage": messages.InboxMessage,

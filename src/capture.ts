@@ -23,6 +23,7 @@ import {
   summarizeError,
   summarizeOutputs
 } from './outputs';
+import { testOutcomes } from './testCells';
 import { durationFromCellMetadata, IReplyInfo, ReplyLog } from './timing';
 
 /** Builds and queues an event (identity and ids are added by the caller). */
@@ -38,10 +39,26 @@ interface IExecutedArgs {
   error?: KernelError | null;
 }
 
+/** Test results and engagement a run carries (testCells.ts, engagement.ts). */
+export interface IRunSignals {
+  /** The cell tag of plain test cells ('' for none). */
+  testTag(): string;
+  /** The cell's edits and active time since the last report, taken along by its run. */
+  takeCell(
+    notebookPath: string,
+    cellId: string
+  ): { edits: number; activeMs: number } | null;
+}
+
 export class NotebookCapture implements IDisposable {
-  constructor(tracker: INotebookTracker, emit: EmitEvent) {
+  constructor(
+    tracker: INotebookTracker,
+    emit: EmitEvent,
+    signals: IRunSignals | null = null
+  ) {
     this._tracker = tracker;
     this._emit = emit;
+    this._signals = signals;
     tracker.widgetAdded.connect(this._onPanelAdded, this);
     tracker.forEach(panel => this._watch(panel));
     NotebookActions.executed.connect(this._onExecuted, this);
@@ -115,10 +132,12 @@ export class NotebookCapture implements IDisposable {
     const model = cell.model as ICodeCellModel;
     const reply = this._replies.get(notebook)?.take(model.id);
     const outputs = model.outputs.toJSON() as unknown as IOutputLike[];
+    const cellIndex = notebook.widgets.indexOf(cell);
+    const failure = errorFields(success, reply, error, outputs);
     this._emit('cell_executed', {
       notebookPath: panel.context.path,
       cellId: model.id,
-      cellIndex: notebook.widgets.indexOf(cell),
+      cellIndex,
       cellType: 'code',
       code: truncateHead(
         reply?.code ?? model.sharedModel.getSource(),
@@ -130,12 +149,44 @@ export class NotebookCapture implements IDisposable {
         durationFromCellMetadata(model.getMetadata('execution')),
       result: summarizeOutputs(outputs),
       kernelName: panel.sessionContext.session?.kernel?.name,
-      ...errorFields(success, reply, error, outputs)
+      ...failure,
+      ...this._runSignals(panel, model, outputs, !failure.hasError, cellIndex)
     });
+  }
+
+  private _runSignals(
+    panel: NotebookPanel,
+    model: ICodeCellModel,
+    outputs: IOutputLike[],
+    succeeded: boolean,
+    cellIndex: number
+  ): Partial<IMonitorEvent> {
+    if (!this._signals) {
+      return {};
+    }
+    const fields: Partial<IMonitorEvent> = {};
+    const metadata = model.sharedModel.getMetadata();
+    const tests = testOutcomes(
+      metadata,
+      outputs,
+      succeeded,
+      cellIndex,
+      this._signals.testTag()
+    );
+    if (tests.length > 0) {
+      fields.tests = tests;
+    }
+    const taken = this._signals.takeCell(panel.context.path, model.id);
+    if (taken && (taken.edits > 0 || taken.activeMs > 0)) {
+      fields.edits = taken.edits;
+      fields.activeMs = taken.activeMs;
+    }
+    return fields;
   }
 
   private readonly _tracker: INotebookTracker;
   private readonly _emit: EmitEvent;
+  private readonly _signals: IRunSignals | null;
   private readonly _replies = new WeakMap<Notebook, ReplyLog>();
   private readonly _unwatch = new Map<NotebookPanel, () => void>();
   private _isDisposed = false;

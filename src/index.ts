@@ -13,6 +13,8 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { NotebookCapture } from './capture';
+import { DEFAULT_ENGAGEMENT } from './engagement';
+import { EngagementCapture } from './engagementCapture';
 import { HelpButtonExtension } from './helpButton';
 import { HelpRequestState } from './helpState';
 import { InboxClient } from './inbox';
@@ -66,7 +68,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const storage = localStorageOrNull();
     monitor = new Monitor(() => settings, storage);
 
-    new NotebookCapture(tracker, (type, fields) => monitor.emit(type, fields));
+    const engagement = new EngagementCapture(
+      app,
+      tracker,
+      fields => monitor.emit('engagement', { ...fields }),
+      { ...DEFAULT_ENGAGEMENT, throttleMs: settings.engagementReportMs }
+    );
+    new NotebookCapture(tracker, (type, fields) => monitor.emit(type, fields), {
+      testTag: () => settings.testTag,
+      takeCell: (path, cellId) => engagement.engagement.takeCell(path, cellId)
+    });
     // One long-poll of the student's inbox for this page: the help button (and
     // anything else addressed to the student) reads it.
     const inbox = new InboxClient(serverExtensionInbox());

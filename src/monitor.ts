@@ -6,6 +6,7 @@
  */
 
 import { EventBatcher, IBatchSender, SendOutcome } from './batcher';
+import { withoutEngagement } from './engagement';
 import { IMonitorEvent, makeEvent, newEventId } from './events';
 import {
   ConsentState,
@@ -81,6 +82,15 @@ export class Monitor {
   }
 
   /**
+   * Engagement signals may be captured: the course has not turned them off
+   * (CELL_MONITOR_ENGAGEMENT on the Jupyter server). Until it has answered,
+   * they wait in memory with the other events and are dropped if it says no.
+   */
+  engagementAllowed(): boolean {
+    return this._noticeConfig?.engagement !== false;
+  }
+
+  /**
    * Capture an event (when enabled and consented): stamped with ids and
    * identity, then queued. Where consent is required and not given, the event
    * is not kept at all; while that is not known yet, it waits in memory.
@@ -88,6 +98,12 @@ export class Monitor {
   emit(eventType: string, fields: Partial<IMonitorEvent>): void {
     if (!this.isEnabled()) {
       return;
+    }
+    if (!this.engagementAllowed()) {
+      fields = withoutEngagement(eventType, fields);
+      if (eventType === 'engagement') {
+        return;
+      }
     }
     const consent = this.consent();
     if (consent === 'awaiting-consent') {
@@ -184,9 +200,15 @@ export class Monitor {
     const config = noticeConfigOf(this._serverStatus);
     if (config !== null) {
       this._noticeConfig = config;
-      this._preConsent.settle(this.consent() === 'allowed', event =>
-        this._batcher.add(event)
-      );
+      this._preConsent.settle(this.consent() === 'allowed', event => {
+        if (this.engagementAllowed()) {
+          this._batcher.add(event);
+        } else if (event.eventType !== 'engagement') {
+          this._batcher.add(
+            withoutEngagement(event.eventType, event) as IMonitorEvent
+          );
+        }
+      });
       if (!known) {
         this.onNoticeConfig?.(config);
       }

@@ -15,7 +15,17 @@ export const COLLECTED_ITEMS: readonly string[] = [
   'the names (paths) of the notebooks you open, save and close',
   'your "Ask for help" requests',
   'kernel restarts and crashes',
-  "what you do with your instructor's messages (seen, snippet inserted, got it) and your replies"
+  "what you do with your instructor's messages (seen, snippet inserted, got it) and your replies",
+  'the outcome of test cells (nbgrader tests, otter-grader checks, tagged test cells): passed or failed per question'
+];
+
+/**
+ * Engagement signals, listed unless the course turned them off. Counts and
+ * durations only: never what you type.
+ */
+export const ENGAGEMENT_ITEMS: readonly string[] = [
+  'whether the notebook is visible (this browser tab and the notebook tab in front) or hidden, and when you are idle (no input for 5 minutes)',
+  'which cell you are on, how many edits each cell had and how long it was active, as counts and durations: never the keys you press or text you have not run'
 ];
 
 export interface INoticeContent {
@@ -73,7 +83,8 @@ export function noticeConfigOf(status: LabStatus | null): NoticeConfig | null {
     status.notice ?? {
       requireConsent: false,
       privacyContact: null,
-      userId: null
+      userId: null,
+      engagement: true
     }
   );
 }
@@ -135,7 +146,10 @@ export function noticeContent(
       : 'Cell Monitor: what is collected',
     destination: destinationText(settings, status),
     identity: `Your activity is recorded under ${identityText(settings, status)}.`,
-    collected: COLLECTED_ITEMS,
+    collected:
+      status?.notice?.engagement === false
+        ? COLLECTED_ITEMS
+        : [...COLLECTED_ITEMS, ...ENGAGEMENT_ITEMS],
     rights: rightsText(status?.notice),
     requireConsent
   };

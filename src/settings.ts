@@ -17,6 +17,10 @@ export interface IMonitorSettings {
    * the operator requires consent, nothing is captured or sent before.
    */
   noticeAcknowledged: boolean;
+  /** The cell tag that marks plain test cells (testCells.ts); '' for none. */
+  testTag: string;
+  /** Edits not taken along by a run are reported after this long (engagement.ts). */
+  engagementReportMs: number;
 }
 
 export const DEFAULT_SETTINGS: IMonitorSettings = {
@@ -29,7 +33,9 @@ export const DEFAULT_SETTINGS: IMonitorSettings = {
   flushIntervalMs: 1500,
   maxBatchEvents: 50,
   maxPendingEvents: 5000,
-  noticeAcknowledged: false
+  noticeAcknowledged: false,
+  testTag: 'test',
+  engagementReportMs: 120000
 };
 
 /** Typed settings; a value of the wrong type falls back to its default. */

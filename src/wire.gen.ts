@@ -1,6 +1,21 @@
 // Generated from the models in cell_monitor/contract by scripts/generate_wire_types.py:
 // do not edit. After changing a model, regenerate with `npm run generate:types`.
 /**
+ * A cell's activity since the previous report: counts and durations only.
+ */
+export interface CellActivity {
+  cellId?: string | null;
+  cellIndex?: number | null;
+  /**
+   * Content changes (not their text).
+   */
+  edits?: number;
+  /**
+   * Time the cell was active, visible, not idle.
+   */
+  activeMs?: number;
+}
+/**
  * The class server the student entered in the settings, when the operator set none.
  */
 export interface ClientTarget {
@@ -59,6 +74,34 @@ export interface EventIn {
    * On message_reply: the student's short reply (cut to 500 characters).
    */
   replyText?: string | null;
+  /**
+   * On cell_executed of a test cell.
+   */
+  tests?: TestOutcome[] | null;
+  /**
+   * On engagement: the notebook is visible.
+   */
+  visible?: boolean | null;
+  /**
+   * On engagement: no input for a while.
+   */
+  idle?: boolean | null;
+  /**
+   * On engagement: activity per cell.
+   */
+  cells?: CellActivity[] | null;
+  /**
+   * On engagement: the oldest reported edit was this long before the event.
+   */
+  editingMs?: number | null;
+  /**
+   * On cell_executed: its edits.
+   */
+  edits?: number | null;
+  /**
+   * On cell_executed: its active time.
+   */
+  activeMs?: number | null;
   [k: string]: unknown;
 }
 /**
@@ -74,7 +117,8 @@ export type EventType =
   | 'message_seen'
   | 'message_inserted'
   | 'message_acknowledged'
-  | 'message_reply';
+  | 'message_reply'
+  | 'engagement';
 /**
  * GET /api/v1/help/queue: open requests, oldest first.
  */
@@ -295,6 +339,10 @@ export interface NoticeConfig {
    * The identity events carry without hub user or email.
    */
   userId: string | null;
+  /**
+   * Engagement signals (visibility, idle, edit counts) are captured.
+   */
+  engagement: boolean;
 }
 /**
  * What POST cell-monitor/events answers (202).
@@ -355,6 +403,29 @@ export interface StudentInbox {
    * Delivered but not acknowledged, first to last.
    */
   messages: InboxMessage[];
+}
+/**
+ * How the extension recognised the test.
+ */
+export type TestKind = 'nbgrader' | 'otter' | 'tag';
+/**
+ * One question's outcome in a test cell's run.
+ */
+export interface TestOutcome {
+  /**
+   * grade_id, otter name…
+   */
+  question: string;
+  passed: boolean;
+  kind?: TestKind;
+  /**
+   * Points earned, when known.
+   */
+  points?: number | null;
+  /**
+   * Points possible.
+   */
+  maxPoints?: number | null;
 }
 /**
  * How long students waited for an answer (a claim or a dismissal).

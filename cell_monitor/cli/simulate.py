@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 @click.option(
     "--wait", default=0.0, show_default=True, help="Seconds to wait for the server to answer."
 )
+@click.option(
+    "--engagement/--no-engagement",
+    default=True,
+    show_default=True,
+    help="Send engagement events (visibility, edit counts, active time) as JupyterLab does.",
+)
 def simulate(
     students: int,
     server: str,
@@ -45,6 +51,7 @@ def simulate(
     token: str | None,
     struggling: float,
     wait: float,
+    engagement: bool,
 ) -> None:
     """Drive a simulated class (progress, typical errors, help requests) against a server."""
     from cell_monitor.cli.progress import progress
@@ -55,7 +62,12 @@ def simulate(
     if students < 1 or speed <= 0:
         raise click.BadParameter("--students must be ≥ 1 and --speed > 0")
     profile = ClassProfile(
-        students=students, speed=speed, seed=seed, duration=duration, struggler_share=struggling
+        students=students,
+        speed=speed,
+        seed=seed,
+        duration=duration,
+        struggler_share=struggling,
+        engagement=engagement,
     )
 
     async def _run() -> None:

@@ -6,6 +6,7 @@
 - `live`: every message of the live feed (WS /ws/dashboard, both ways) and GET /api/v1/live,
   which answers the feed's first message.
 - `jupyter`: the Jupyter server extension's API for the JupyterLab extension.
+- `signals`: test results and engagement (ingest fields and their reads).
 - `base`: what the answer models share (camelCase aliases, timestamps).
 
 The TypeScript types of both front-ends are generated from these models

@@ -21,6 +21,13 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from cell_monitor.contract.signals import CellActivity, TestOutcome
+
+# Questions one test cell may report (otter's check_all covers a notebook).
+MAX_TESTS = 200
+# Cells one engagement event may report.
+MAX_ACTIVITY_CELLS = 200
+
 
 class EventType(str, Enum):
     """The event types the system knows; others are stored as they come."""
@@ -36,6 +43,8 @@ class EventType(str, Enum):
     message_inserted = "message_inserted"
     message_acknowledged = "message_acknowledged"
     message_reply = "message_reply"
+    # Visibility, idle and per-cell edit counts (contract/signals.py).
+    engagement = "engagement"
 
 
 KNOWN_EVENT_TYPES = frozenset(t.value for t in EventType)
@@ -114,6 +123,25 @@ class EventIn(BaseModel):
     )
     reply_text: str | None = Field(
         None, description="On message_reply: the student's short reply (cut to 500 characters)."
+    )
+    # Test results and engagement (contract/signals.py); unknown to older clients.
+    tests: list[TestOutcome] | None = Field(
+        None, max_length=MAX_TESTS, description="On cell_executed of a test cell."
+    )
+    visible: bool | None = Field(None, description="On engagement: the notebook is visible.")
+    idle: bool | None = Field(None, description="On engagement: no input for a while.")
+    cells: list[CellActivity] | None = Field(
+        None, max_length=MAX_ACTIVITY_CELLS, description="On engagement: activity per cell."
+    )
+    editing_ms: float | None = Field(
+        None,
+        ge=0,
+        le=24 * 3_600_000,
+        description="On engagement: the oldest reported edit was this long before the event.",
+    )
+    edits: int | None = Field(None, ge=0, le=100_000, description="On cell_executed: its edits.")
+    active_ms: float | None = Field(
+        None, ge=0, le=3_600_000, description="On cell_executed: its active time."
     )
 
     @field_validator(

@@ -73,6 +73,9 @@ class NoticeConfig(ReadModel):
     require_consent: bool = Field(description="Nothing is captured until the student accepts.")
     privacy_contact: str | None = Field(description="Who to ask for a copy or deletion.")
     user_id: str | None = Field(description="The identity events carry without hub user or email.")
+    engagement: bool = Field(
+        True, description="Engagement signals (visibility, idle, edit counts) are captured."
+    )
 
 
 class LabStatus(ReadModel):

@@ -16,11 +16,16 @@ from cell_monitor.contract.base import ReadModel, Timestamp
 
 
 class Status(str, Enum):
-    """Ordered by priority: the first that applies is the student's status."""
+    """Ordered by priority: the first that applies is the student's status
+    (the rules: domain/live_status.py; docs/dashboard.md, "Statuses")."""
 
     help = "help"
     stuck = "stuck"
+    # Visible and editing, no (passing) run for a while: silent struggle.
+    quiet = "quiet"
     error = "error"
+    # The notebook hidden (another tab or window) for a while.
+    away = "away"
     active = "active"
     idle = "idle"
 
@@ -51,6 +56,10 @@ class StudentView(ReadModel):
     help_since: Timestamp | None
     help_claimed_by: str | None = Field(description='Who is on the way, e.g. "Ada (TA)".')
     help_claimed_at: Timestamp | None
+    visible: bool | None = Field(description="The notebook is visible (null: not reported).")
+    hidden_since: Timestamp | None
+    editing_since: Timestamp | None = Field(description="Editing without a passing run since.")
+    editing_cell_index: int | None
     version: int
 
 
@@ -71,16 +80,20 @@ class LiveEvent(ReadModel):
     error_name: str | None
     error_message: str | None = Field(description="Its start only.")
     execution_duration_ms: float | None
+    tests_passed: int | None = Field(None, description="Questions a test cell's run passed.")
+    tests_failed: int | None = Field(None, description="Null for runs of ordinary cells.")
 
 
 class Alert(ReadModel):
-    kind: Literal["help", "stuck"]
+    kind: Literal["help", "stuck", "quiet"]
     action: Literal["raised", "cleared"]
     student: str
     user_name: str | None
     team_name: str | None
     notebook: str | None
-    since: Timestamp | None = Field(description="Help asked, or the latest error of the streak.")
+    since: Timestamp | None = Field(
+        description="Help asked, the latest error of the streak, or editing since (quiet)."
+    )
     error_name: str | None
     error_message: str | None
     consecutive_errors: int
@@ -91,6 +104,8 @@ class Alert(ReadModel):
 class LiveThresholds(ReadModel):
     stuck_after_errors: int
     active_window_seconds: float
+    quiet_after_seconds: float
+    away_after_seconds: float
 
 
 class Snapshot(ReadModel):

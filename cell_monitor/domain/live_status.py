@@ -36,18 +36,30 @@ HELP_RESEND_GAP = timedelta(seconds=60)
 # Stored times can only be this much later than a receipt by a wrong clock
 # (workers' clocks differ by far less).
 FUTURE_MARGIN = timedelta(hours=1)
+# An engagement report says when its oldest edit was; no more than this before it.
+MAX_EDITING_LOOKBACK = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
 class Thresholds:
     stuck_after_errors: int = 3
     active_window: timedelta = timedelta(minutes=2)
+    quiet_after: timedelta = timedelta(minutes=10)
+    away_after: timedelta = timedelta(minutes=2)
+
+    @property
+    def reporting_window(self) -> timedelta:
+        """A visible, non-idle JupyterLab reports at least this often (edits every 30 s,
+        idle after its idle timeout): a student silent for longer closed it."""
+        return max(self.quiet_after, self.active_window)
 
 
 def thresholds_of(settings: Settings) -> Thresholds:
     return Thresholds(
         stuck_after_errors=settings.stuck_after_errors,
         active_window=timedelta(seconds=settings.active_window_seconds),
+        quiet_after=timedelta(seconds=settings.quiet_after_seconds),
+        away_after=timedelta(seconds=settings.away_after_seconds),
     )
 
 
@@ -81,21 +93,53 @@ class LiveState:
     # Who said "on my way" for the open request (an account's display label).
     help_claimed_by: str | None = None
     help_claimed_at: datetime | None = None
+    # Engagement (engagement events): visibility, the client's idle flag, and
+    # editing without a passing run since when; engagement_at orders their reports.
+    visible: bool | None = None
+    hidden_since: datetime | None = None
+    input_idle: bool = False
+    engagement_at: datetime | None = None
+    editing_since: datetime | None = None
+    editing_cell_index: int | None = None
     version: int = 0
 
     def status(self, now: datetime, thresholds: Thresholds) -> Status:
+        """The first status that applies, in the order of Status (docs/dashboard.md)."""
         if self.help_since is not None:
             return Status.help
         if self.consecutive_errors >= thresholds.stuck_after_errors:
             return Status.stuck
+        if self.is_quiet(now, thresholds):
+            return Status.quiet
         if self.last_execution_failed:
             return Status.error
-        if self.last_seen is not None and now - self.last_seen <= thresholds.active_window:
+        if self.is_away(now, thresholds):
+            return Status.away
+        recent = self.last_seen is not None and now - self.last_seen <= thresholds.active_window
+        if recent and not self.input_idle:
             return Status.active
         return Status.idle
 
     def is_stuck(self, thresholds: Thresholds) -> bool:
         return self.consecutive_errors >= thresholds.stuck_after_errors
+
+    def is_quiet(self, now: datetime, thresholds: Thresholds) -> bool:
+        """Visible, not idle, still reporting, editing without a passing run for long."""
+        return (
+            self.editing_since is not None
+            and self.visible is True
+            and not self.input_idle
+            and now - self.editing_since >= thresholds.quiet_after
+            and self.last_seen is not None
+            and now - self.last_seen < thresholds.reporting_window
+        )
+
+    def is_away(self, now: datetime, thresholds: Thresholds) -> bool:
+        return (
+            self.visible is False
+            and self.hidden_since is not None
+            and now - self.hidden_since >= thresholds.away_after
+        )
 
 
 def _not_older(when: datetime, than: datetime | None) -> bool:
@@ -127,6 +171,8 @@ def _changes(state: Any, event: NewEvent) -> dict[str, Any]:
             changes["last_cell_id"] = event.cell_id
     if event.is_execution:
         changes.update(_execution(state, event))
+    elif event.event_type == "engagement" and _not_older(t, state.engagement_at):
+        changes.update(_engagement(state, event))
     elif event.event_type in ("help", "help_stop") and _not_older(t, state.help_changed_at):
         changes.update(_help(state, event.event_type, t, event.help_ask_id))
     return changes
@@ -163,6 +209,39 @@ def _resend_of_dismissed(state: Any, t: datetime, ask_id: str | None) -> bool:
     return last is not None and t - last <= HELP_RESEND_GAP
 
 
+def _engagement(state: Any, event: NewEvent) -> dict[str, Any]:
+    t = event.live_time
+    changes: dict[str, Any] = {"engagement_at": t}
+    if event.visible is not None:
+        changes["visible"] = event.visible
+        if not event.visible:
+            still_hidden = state.visible is False and state.hidden_since is not None
+            changes["hidden_since"] = state.hidden_since if still_hidden else t
+        else:
+            changes["hidden_since"] = None
+    if event.idle is not None:
+        changes["input_idle"] = event.idle
+    edited = [a for a in event.activity if a.edits > 0]
+    # Edits after the latest passing run (a late report of older edits starts nothing).
+    passed_after = not state.last_execution_failed and not _not_older(t, state.last_execution_at)
+    if edited and not passed_after:
+        changes["input_idle"] = False if event.idle is None else event.idle
+        if state.editing_since is None:
+            changes["editing_since"] = _edits_began(event, state.last_execution_at)
+        most = max(edited, key=lambda a: a.edits)
+        changes["editing_cell_index"] = most.cell_index
+    return changes
+
+
+def _edits_began(event: NewEvent, last_run: datetime | None) -> datetime:
+    """When the reported edits began: the report's time less its editingMs (a
+    duration, so the client's clock does not matter), not before the last run."""
+    t = event.live_time
+    back = timedelta(milliseconds=event.editing_ms or 0)
+    began = t - min(back, MAX_EDITING_LOOKBACK)
+    return max(began, last_run) if last_run is not None and last_run <= t else began
+
+
 def _execution(state: Any, event: NewEvent) -> dict[str, object]:
     t = event.live_time
     changes: dict[str, object] = {
@@ -184,6 +263,9 @@ def _execution(state: Any, event: NewEvent) -> dict[str, object]:
         )
     else:
         changes["consecutive_errors"] = 0
+        # A passing run ends editing without running (the `quiet` rule).
+        changes["editing_since"] = None
+        changes["editing_cell_index"] = None
     return changes
 
 

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from cell_monitor.domain.signals import CellActivity, TestResult
+
 # Cell types whose "execution" only renders them.
 RENDERED_CELL_TYPES = frozenset({"markdown", "raw"})
 
@@ -44,6 +46,13 @@ class NewEvent:
     # A student's answer to an instructor's message: which message, and a reply's text.
     message_id: str | None = None
     reply_text: str | None = None
+    # Test outcomes of a test cell's run; engagement (domain/signals.py).
+    tests: tuple[TestResult, ...] = ()
+    visible: bool | None = None
+    idle: bool | None = None
+    activity: tuple[CellActivity, ...] = ()
+    # On engagement: how long before the event the oldest reported edit was.
+    editing_ms: float | None = None
     # Set by the store once the event is committed.
     pk: int | None = field(default=None, compare=False)
 
@@ -54,6 +63,10 @@ class NewEvent:
         return self.event_type == "cell_executed" and (
             self.cell_type is None or self.cell_type.lower() not in RENDERED_CELL_TYPES
         )
+
+    @property
+    def edit_count(self) -> int:
+        return sum(a.edits for a in self.activity)
 
     @property
     def live_time(self) -> datetime:

@@ -24,6 +24,7 @@ from cell_monitor.config import Settings
 from cell_monitor.contract.events import EventIn, RejectedEvent
 from cell_monitor.contract.messages import MAX_REPLY_CHARS
 from cell_monitor.domain.records import NewEvent
+from cell_monitor.ingest.signals import EngagementOff, signal_fields, signal_metadata
 from cell_monitor.privacy.pseudonyms import is_pseudonym, key_of, pseudonym
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,8 @@ def validate_batch(
                 event = normalize(EventIn.model_validate(item), settings, now)
             except ValidationError as exc:
                 errors = [_describe(error) for error in exc.errors(include_url=False)]
+            except EngagementOff as exc:
+                errors = [str(exc)]
             except Exception as exc:
                 # Whatever else this event's data makes fail costs this event only.
                 log.warning("Event %d of a batch could not be read: %r", index, exc)
@@ -288,6 +291,7 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
         traceback=clip(traceback, settings.max_error_chars),
         result=clip(model.result, settings.max_result_chars),
         duration_ms=model.execution_duration_ms,
+        **signal_fields(model, settings),
     )
     event.extra = _extra(model, clip)
     if event.event_type in ("help", "help_stop"):
@@ -307,6 +311,7 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
         server_metadata["messageId"] = event.message_id
     if event.reply_text is not None:
         server_metadata["replyText"] = event.reply_text
+    server_metadata.update(signal_metadata(event))
     if client_time is not None:
         event.clock_adjusted = True
         server_metadata["clientEventTime"] = client_time.isoformat()

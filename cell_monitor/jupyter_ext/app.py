@@ -124,6 +124,12 @@ class CellMonitorExtension(ExtensionApp):
         help="Capture and send nothing until the student accepts the data notice "
         "(env CELL_MONITOR_REQUIRE_CONSENT=1); otherwise the notice is informational.",
     ).tag(config=True)
+    engagement = Bool(
+        True,
+        help="Capture engagement signals: notebook visible or hidden, idle, per-cell edit "
+        "counts and active time, never keystrokes (env CELL_MONITOR_ENGAGEMENT=0 turns "
+        "them off for the course).",
+    ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         # Set before any configuration is loaded (here or when Jupyter links the
@@ -271,5 +277,6 @@ class CellMonitorExtension(ExtensionApp):
                 require_consent=self.require_consent,
                 privacy_contact=self.privacy_contact or None,
                 user_id=self.user_id or None,
+                engagement=self.engagement,
             ),
         )

@@ -27,6 +27,7 @@ ENVIRONMENT: dict[str, str] = {
     "warn_after_seconds": "CELL_MONITOR_WARN_AFTER_SECONDS",
     "privacy_contact": "CELL_MONITOR_PRIVACY_CONTACT",
     "require_consent": "CELL_MONITOR_REQUIRE_CONSENT",
+    "engagement": "CELL_MONITOR_ENGAGEMENT",
     "hub_identity": "CELL_MONITOR_HUB_IDENTITY",
     # The hub gives every single-user server its user's token (it names that user only).
     "hub_api_token": "JUPYTERHUB_API_TOKEN",

@@ -56,6 +56,10 @@ def student_view(state: LiveState, now: datetime, thresholds: Thresholds) -> Stu
         help_since=state.help_since,
         help_claimed_by=state.help_claimed_by,
         help_claimed_at=state.help_claimed_at,
+        visible=state.visible,
+        hidden_since=state.hidden_since,
+        editing_since=state.editing_since,
+        editing_cell_index=state.editing_cell_index,
         version=state.version,
     )
 
@@ -78,6 +82,8 @@ def event_view(event: NewEvent) -> LiveEvent:
         error_name=event.error_name,
         error_message=message[:ERROR_MESSAGE_CHARS] if message else None,
         execution_duration_ms=event.duration_ms,
+        tests_passed=sum(t.passed for t in event.tests) if event.tests else None,
+        tests_failed=sum(not t.passed for t in event.tests) if event.tests else None,
     )
 
 
@@ -87,6 +93,8 @@ def snapshot(states: Iterable[LiveState], now: datetime, thresholds: Thresholds)
         thresholds=LiveThresholds(
             stuck_after_errors=thresholds.stuck_after_errors,
             active_window_seconds=thresholds.active_window.total_seconds(),
+            quiet_after_seconds=thresholds.quiet_after.total_seconds(),
+            away_after_seconds=thresholds.away_after.total_seconds(),
         ),
         students=[student_view(s, now, thresholds) for s in states],
     )
@@ -117,6 +125,10 @@ def change_messages(
     is_stuck = after.is_stuck(thresholds)
     if was_stuck != is_stuck:
         messages.append(_alert("stuck", is_stuck, after, now, by))
+    was_quiet = before is not None and before.is_quiet(now, thresholds)
+    is_quiet = after.is_quiet(now, thresholds)
+    if was_quiet != is_quiet:
+        messages.append(_alert("quiet", is_quiet, after, now, by))
     return messages
 
 
@@ -124,14 +136,27 @@ def idle_message(state: LiveState, now: datetime, thresholds: Thresholds) -> Stu
     return StudentChanged(student=student_view(state, now, thresholds))
 
 
+def aged_messages(
+    state: LiveState, was_quiet: bool, now: datetime, thresholds: Thresholds
+) -> list[LiveMessage]:
+    """A student whose status changed with time alone (idle, quiet, away), and the
+    quiet alert if that changed (`was_quiet`: quiet at the previous sweep)."""
+    out: list[LiveMessage] = [idle_message(state, now, thresholds)]
+    is_quiet = state.is_quiet(now, thresholds)
+    if is_quiet != was_quiet:
+        out.append(_alert("quiet", is_quiet, state, now, "student"))
+    return out
+
+
 def _alert(
-    kind: Literal["help", "stuck"],
+    kind: Literal["help", "stuck", "quiet"],
     raised: bool,
     state: LiveState,
     now: datetime,
     by: Literal["student", "instructor"],
 ) -> AlertChanged:
     stuck = kind == "stuck"
+    since = {"stuck": state.last_error_at, "help": state.help_since, "quiet": state.editing_since}
     return AlertChanged(
         alert=Alert(
             kind=kind,
@@ -140,7 +165,7 @@ def _alert(
             user_name=state.user_name,
             team_name=state.team_name,
             notebook=state.last_notebook,
-            since=state.last_error_at if stuck else state.help_since,
+            since=since[kind],
             error_name=state.last_error_name if stuck else None,
             error_message=state.last_error_message if stuck else None,
             consecutive_errors=state.consecutive_errors,

@@ -3,7 +3,8 @@
 After each group commit the committer hands over the new events and the
 students' state changes; they become messages published on the broker. Every
 worker (this one included) receives them and fans them out to its dashboards.
-Students turning idle are found by a periodic sweep, as no event marks it.
+Students turning idle, quiet or away are found by a periodic sweep, as no
+event marks it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from cell_monitor.config import Settings
 from cell_monitor.contract.live import Snapshot, WireMessage, to_wire
 from cell_monitor.domain.live_status import (
     LiveState,
-    Status,
     dismiss_help,
     handle_stuck,
     thresholds_of,
@@ -124,19 +124,21 @@ class LiveService:
         return after
 
     async def _sweep_idle(self) -> None:
-        window = self.thresholds.active_window
-        boundary = _now() - window
+        # Statuses that change with time alone: active → idle, → quiet, → away
+        # (and quiet ending when the student stops reporting).
+        last = _now()
         while True:
             await asyncio.sleep(self.settings.live_sweep_seconds)
             now = _now()
-            new_boundary = now - window
             try:
-                states = await live_store.turned_idle(self.engine, boundary, new_boundary)
+                states = await live_store.aged(self.engine, last, now, self.thresholds)
             except Exception as exc:
                 log.warning("Idle sweep failed: %s", exc)
                 continue
-            boundary = new_boundary
-            idle = [s for s in states if s.status(now, self.thresholds) == Status.idle]
-            if idle:
-                changed = [messages.idle_message(s, now, self.thresholds) for s in idle]
-                self.hub.local(to_wire(changed))
+            out: list[messages.LiveMessage] = []
+            for state in states:
+                was_quiet = state.is_quiet(last, self.thresholds)
+                out.extend(messages.aged_messages(state, was_quiet, now, self.thresholds))
+            last = now
+            if out:
+                self.hub.local(to_wire(out))

@@ -34,6 +34,7 @@ from cell_monitor.sinks.influx.points import CELL_EXECUTION, STUDENT_EVENT
 from cell_monitor.storage import report_tables
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import (
+    CellActivityRow,
     CellExecution,
     Event,
     HelpRequest,
@@ -45,6 +46,7 @@ from cell_monitor.storage.models import (
     Notebook,
     Student,
     StudentCredential,
+    TestResultRow,
 )
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,8 @@ async def erase_from_database(
                 "message_recipients",
                 delete(MessageRecipient).where(MessageRecipient.student_id.in_(ids)),
             ),
+            ("test_results", delete(TestResultRow).where(TestResultRow.student_id.in_(ids))),
+            ("cell_activity", delete(CellActivityRow).where(CellActivityRow.student_id.in_(ids))),
             ("cell_executions", delete(CellExecution).where(CellExecution.student_id.in_(ids))),
             ("events", delete(Event).where(Event.student_id.in_(ids))),
             (
@@ -228,8 +232,8 @@ def _influx_keys(settings: Settings, keys: list[str], stored: list[str]) -> list
     return list(dict.fromkeys([*keys, *stored]))
 
 
-# Steps of erase_from_database: event_ids, eight tables, notebooks, messages.
-DATABASE_STEPS = 11
+# Steps of erase_from_database: event_ids, ten tables, notebooks, messages.
+DATABASE_STEPS = 13
 
 
 async def erase_student(

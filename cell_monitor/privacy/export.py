@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from cell_monitor.progress import NO_PROGRESS, Progress
 from cell_monitor.storage.models import (
     Base,
+    CellActivityRow,
     CellExecution,
     ErrorStudent,
     Event,
@@ -34,6 +35,7 @@ from cell_monitor.storage.models import (
     Notebook,
     Student,
     StudentCredential,
+    TestResultRow,
 )
 
 
@@ -118,4 +120,7 @@ _EXPORTED: tuple[tuple[str, type[Base], Callable[[list[int]], Any]], ...] = (
     ("messages", Message, lambda ids: Message.id.in_(messages_of(ids))),
     ("messageReceipts", MessageRecipient, lambda ids: MessageRecipient.student_id.in_(ids)),
     ("messageReplies", MessageReply, lambda ids: MessageReply.student_id.in_(ids)),
+    # Test outcomes per question and time on task per cell (storage/signal_tables.py).
+    ("testResults", TestResultRow, lambda ids: TestResultRow.student_id.in_(ids)),
+    ("cellActivity", CellActivityRow, lambda ids: CellActivityRow.student_id.in_(ids)),
 )

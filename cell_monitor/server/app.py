@@ -38,6 +38,7 @@ from cell_monitor.server import health, pages
 from cell_monitor.server.headers import SecurityHeadersMiddleware
 from cell_monitor.server.middleware import ForwardedHostFilter, MetricsMiddleware
 from cell_monitor.server.state import AppState
+from cell_monitor.signals import routes as signals_routes
 from cell_monitor.sinks.influx.sink import build_influx_sink
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.maintenance import Maintenance
@@ -105,6 +106,7 @@ PUBLIC_ROUTERS = (
 # What only instructors may see: reads of class data, live state and actions.
 INSTRUCTOR_ROUTERS = (
     reports_routes.router,
+    signals_routes.router,
     live_routes.router,
     help_routes.router,
     help_routes.export_router,

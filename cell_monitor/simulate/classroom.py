@@ -29,6 +29,8 @@ class ClassProfile:
     struggler_share: float = 0.1
     # How long to keep retrying undelivered events once the class is over.
     drain_seconds: float = 60.0
+    # Engagement events (visibility, edit counts, active time), as students' JupyterLabs send.
+    engagement: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Simulation:
                 random.Random(seeds.getrandbits(64)),
                 self._emit,
                 speed=profile.speed,
+                engagement_on=profile.engagement,
             )
             for n in range(profile.students)
         ]

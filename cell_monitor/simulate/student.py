@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from cell_monitor.simulate.engagement import Engagement
 from cell_monitor.simulate.notebook import CELLS, NOTEBOOK_PATH, Cell, Mistake, Progress
 
 FIRST_NAMES = (
@@ -65,6 +66,8 @@ class Student:
     emit: Emit
     # Simulated seconds per real second.
     speed: float
+    # Engagement signals and test results, as the JupyterLab extension sends them.
+    engagement_on: bool = True
     session: str = field(default_factory=lambda: str(uuid.uuid4()))
     progress: Progress = field(default_factory=Progress)
     execution_count: int = 0
@@ -72,6 +75,14 @@ class Student:
     asking_help: bool = False
     finished: bool = False
     position: int = 0
+    # Simulated seconds spent so far (student-hours for benchmarks/engagement.py).
+    simulated: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Its own stream, seeded without drawing from the student's: the same
+        # seed gives the same runs with engagement on or off.
+        own = random.Random(hash(self.rng.getstate()))
+        self.engagement = Engagement(own, self._send, enabled=self.engagement_on)
 
     async def run(self) -> None:
         """Open the notebook, work through every cell, save and close it."""
@@ -80,7 +91,7 @@ class Student:
         runs = 0
         while self.position < len(CELLS):
             cell = CELLS[self.position]
-            await self._pause(self._think(cell))
+            await self.engagement.work(cell, self._think(cell), self._pause)
             if cell.cell_type == "code" and self.rng.random() < self.profile.skip_chance:
                 self.position += 1  # skipped: a later cell will fail with NameError
                 continue
@@ -145,6 +156,7 @@ class Student:
         return self.rng.lognormvariate(0, 0.5) * base
 
     async def _pause(self, simulated_seconds: float) -> None:
+        self.simulated += simulated_seconds
         await asyncio.sleep(simulated_seconds / self.speed)
 
     def _execute(
@@ -161,6 +173,7 @@ class Student:
             "hasError": error is not None,
             "executionDurationMs": round(cell.duration_ms * self.rng.lognormvariate(0, 0.3), 2),
         }
+        fields.update(self.engagement.run_fields(cell, failed=error is not None))
         if error is not None:
             fields["errorName"], fields["errorMessage"] = error
         elif cell.result is not None:

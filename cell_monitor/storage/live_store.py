@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cell_monitor.domain.live_status import LiveState
+from cell_monitor.domain.live_status import LiveState, Thresholds
 from cell_monitor.storage import help_rows
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.live_rows import STATE_COLUMNS, state_from_row, state_values
@@ -28,9 +29,28 @@ async def live_states(
         return [state_from_row(row) for row in (await conn.execute(stmt)).all()]
 
 
-async def turned_idle(engine: AsyncEngine, after: datetime, until: datetime) -> list[LiveState]:
-    """Students whose last activity falls in (after, until]: they just left `active`."""
-    stmt = select(*STATE_COLUMNS).where(and_(Student.last_seen > after, Student.last_seen <= until))
+async def aged(
+    engine: AsyncEngine, after: datetime, until: datetime, thresholds: Thresholds
+) -> list[LiveState]:
+    """Students whose status may have changed with time alone in (after, until]:
+    the end of the active window, the start and the end of quiet, the start of away."""
+
+    def crossed(column: Any, delay: timedelta) -> Any:
+        return and_(column > after - delay, column <= until - delay)
+
+    stmt = select(*STATE_COLUMNS).where(
+        or_(
+            crossed(Student.last_seen, thresholds.active_window),
+            and_(
+                Student.editing_since.is_not(None),
+                or_(
+                    crossed(Student.editing_since, thresholds.quiet_after),
+                    crossed(Student.last_seen, thresholds.reporting_window),
+                ),
+            ),
+            crossed(Student.hidden_since, thresholds.away_after),
+        )
+    )
     async with engine.connect() as conn:
         return [state_from_row(row) for row in (await conn.execute(stmt)).all()]
 

@@ -104,6 +104,13 @@ class Student(Base):
     help_ask_id: Mapped[str | None] = mapped_column(String(128))
     help_claimed_by: Mapped[str | None] = mapped_column(String(256))
     help_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Engagement (revision 0011_signals): visibility, idle, editing without a passing run.
+    visible: Mapped[bool | None] = mapped_column(Boolean)
+    hidden_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    input_idle: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    engagement_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    editing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    editing_cell_index: Mapped[int | None] = mapped_column(Integer)
     # 0 until the first event is applied; dashboards drop messages older than they hold.
     state_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
@@ -243,6 +250,53 @@ class LatestRun(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     runs: Mapped[int] = mapped_column(BigInteger)
     first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TestResultRow(Base):
+    """A student's latest outcome of one question of a notebook, kept by the writer.
+
+    Newest by (last_at, last_event_pk), like latest_runs; `attempts` counts every
+    stored run and `first_passed_at` is the earliest passing one (revision 0011_signals).
+    """
+
+    __tablename__ = "test_results"
+    __test__ = False  # not a pytest class
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), primary_key=True
+    )
+    notebook_id: Mapped[int] = mapped_column(
+        ForeignKey("notebooks.id", ondelete="CASCADE"), primary_key=True
+    )
+    question: Mapped[str] = mapped_column(String(256), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    cell_index: Mapped[int | None] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    points: Mapped[float | None] = mapped_column(Float)
+    max_points: Mapped[float | None] = mapped_column(Float)
+    error_name: Mapped[str | None] = mapped_column(String(512))
+    attempts: Mapped[int] = mapped_column(BigInteger)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    first_passed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_event_pk: Mapped[int] = mapped_column(BigInteger)
+
+
+class CellActivityRow(Base):
+    """A student's edits and active time on one cell, summed from engagement reports."""
+
+    __tablename__ = "cell_activity"
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), primary_key=True
+    )
+    notebook_id: Mapped[int] = mapped_column(
+        ForeignKey("notebooks.id", ondelete="CASCADE"), primary_key=True
+    )
+    cell_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    active_ms: Mapped[float] = mapped_column(Float)
+    edits: Mapped[int] = mapped_column(BigInteger)
+    reports: Mapped[int] = mapped_column(BigInteger)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class EventTypeCount(Base):
@@ -458,6 +512,10 @@ Index("ix_error_students_student", ErrorStudent.student_id)
 # A student's inbox and history: their receipts, newest first; the sender's rate limit.
 Index("ix_message_recipients_student_sent", MessageRecipient.student_id, MessageRecipient.sent_at)
 Index("ix_messages_sender_sent", Message.sender, Message.sent_at)
+Index("ix_test_results_notebook", TestResultRow.notebook_id, TestResultRow.student_id)
+Index("ix_test_results_last_at", TestResultRow.last_at)
+Index("ix_cell_activity_notebook", CellActivityRow.notebook_id, CellActivityRow.student_id)
+Index("ix_cell_activity_last_at", CellActivityRow.last_at)
 # Hotspots over a window read only the window's errors (12 % of executions).
 Index(
     "ix_cell_executions_errors_time",

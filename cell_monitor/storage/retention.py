@@ -21,6 +21,8 @@ stored and are not decreased by a prune. The other report tables
 per-minute counts of the minutes before the cutoff's minute, and a student's
 hotspot entry (error_students, and with it their part of the group's counts)
 when their latest such error is older; a group no student is left in goes.
+A student's test outcome of a question (test_results) and their time on a cell
+(cell_activity) go when last updated before the cutoff (storage/signal_tables.py).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import Settings
 from cell_monitor.progress import NO_PROGRESS, Progress
-from cell_monitor.storage import partitions, report_tables
+from cell_monitor.storage import partitions, report_tables, signal_tables
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import UtcDateTime
 
@@ -124,6 +126,7 @@ async def prune(
     if not dry_run:
         async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
             report.report_rows = await report_tables.prune_before(conn, cutoff)
+            report.report_rows.update(await signal_tables.prune_before(conn, cutoff))
     report.sessions = await pruner.delete_rows("sessions", "id", "last_seen")
     report.instructor_actions = await pruner.delete_rows("instructor_actions", "id", "at")
     await pruner.delete_messages()

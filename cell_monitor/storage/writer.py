@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.domain.live_status import LiveState, apply_events
 from cell_monitor.domain.records import NewEvent, WriteOutcome
-from cell_monitor.storage import help_rows, message_receipts, report_tables
+from cell_monitor.storage import help_rows, message_receipts, report_tables, signal_tables
 from cell_monitor.storage.bulk import Bulk, bulk_for
 from cell_monitor.storage.live_rows import state_from_row, state_values
 
@@ -57,6 +57,7 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
     await report_tables.record(conn, stored, student_ids, notebook_ids)
     # Students' answers to messages: durable with their events.
     await message_receipts.record(conn, stored, student_ids)
+    await signal_tables.record(conn, stored, student_ids, notebook_ids)
 
     outcomes = []
     for event in events:

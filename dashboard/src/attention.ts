@@ -11,10 +11,11 @@ import {
   IAttention,
   IStudent,
   notebookLabel,
-  publicName
+  publicName,
+  quietText
 } from './state.js';
 
-export type AttentionKind = 'help' | 'stuck';
+export type AttentionKind = 'help' | 'stuck' | 'quiet';
 
 interface IItem {
   node: HTMLElement;
@@ -42,7 +43,9 @@ export interface IAttentionActions {
 
 const ACTION_LABEL: Record<AttentionKind, string> = {
   help: 'Dismiss',
-  stuck: 'Handled'
+  stuck: 'Handled',
+  // Quiet has no state to change: the instructor goes and looks.
+  quiet: 'Details'
 };
 
 export class AttentionList {
@@ -108,6 +111,10 @@ export class AttentionList {
 
   tick(now: number): void {
     for (const item of this.items.values()) {
+      if (this.kind === 'quiet') {
+        setText(item.wait, quietText(item.student, now));
+        continue;
+      }
       const since =
         this.kind === 'help'
           ? item.student.helpSince
@@ -192,7 +199,11 @@ export class AttentionList {
       'data-action': this.kind,
       text: ACTION_LABEL[this.kind]
     });
-    action.addEventListener('click', () => this.actions.act(this.kind, key));
+    action.addEventListener('click', () =>
+      this.kind === 'quiet'
+        ? this.actions.open(key)
+        : this.actions.act(this.kind, key)
+    );
     const hint = this.hintButton(key);
     const claimed = el('span', { class: 'attention-claimed' });
     let claim: HTMLButtonElement | null = null;
@@ -259,6 +270,7 @@ export class AttentionList {
 export class AttentionPanel {
   private readonly help: AttentionList;
   private readonly stuck: AttentionList;
+  private readonly quiet: AttentionList;
 
   constructor(root: HTMLElement, actions: IAttentionActions) {
     const part = (kind: AttentionKind) =>
@@ -272,11 +284,13 @@ export class AttentionPanel {
       );
     this.help = part('help');
     this.stuck = part('stuck');
+    this.quiet = part('quiet');
   }
 
   setProjector(on: boolean): void {
     this.help.setProjector(on);
     this.stuck.setProjector(on);
+    this.quiet.setProjector(on);
   }
 
   /** `shownHelp`: the help requests to list (all, or "mine only"). */
@@ -284,15 +298,17 @@ export class AttentionPanel {
     this.help.places = positions(attention.help);
     this.help.render(shownHelp, now);
     this.stuck.render(attention.stuck, now);
+    this.quiet.render(attention.quiet, now);
   }
 
   tick(now: number): void {
     this.help.tick(now);
     this.stuck.tick(now);
+    this.quiet.tick(now);
   }
 
-  /** The first help request (else stuck student), for the `h` shortcut. */
+  /** The first help request (else stuck, else quiet student), for the `h` shortcut. */
   first(): HTMLElement | null {
-    return this.help.first() ?? this.stuck.first();
+    return this.help.first() ?? this.stuck.first() ?? this.quiet.first();
   }
 }

@@ -4,6 +4,7 @@
 import { download, getJson } from './api.js';
 import type { AttentionKind } from './attention.js';
 import type { Compose } from './compose.js';
+import { loadStudentSignals } from './detailSignals.js';
 import { byId, el, setText, STATUS_ICON, STATUS_LABEL, timeOf } from './dom.js';
 import { ICellRef, RunHistoryPanel } from './history.js';
 import {
@@ -189,6 +190,11 @@ export class DetailDialog {
     if (!this.dialog.open) {
       this.dialog.showModal();
     }
+    void loadStudentSignals(
+      byId('detail-signals'),
+      student,
+      () => this.student === student
+    ).catch(error => console.warn('student signals', error));
     await this.loadMore();
   }
 

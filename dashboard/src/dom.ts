@@ -142,7 +142,9 @@ export function reorder(parent: Element, wanted: readonly Element[]): void {
 export const STATUS_LABEL: Record<string, string> = {
   help: 'Help',
   stuck: 'Stuck',
+  quiet: 'Quiet',
   error: 'Error',
+  away: 'Away',
   active: 'Active',
   idle: 'Idle'
 };
@@ -151,7 +153,9 @@ export const STATUS_LABEL: Record<string, string> = {
 export const STATUS_ICON: Record<string, string> = {
   help: '⚑',
   stuck: '⊘',
+  quiet: '✎',
   error: '⚠',
+  away: '◌',
   active: '●',
   idle: '○'
 };

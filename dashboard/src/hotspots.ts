@@ -3,11 +3,18 @@
 
 import { download, getJson } from './api.js';
 import { byId, el } from './dom.js';
+import { failingTests } from './failingTests.js';
 import { fillOptions } from './overview.js';
 import { NotebookChoices } from './progress.js';
 import type { Compose } from './compose.js';
 import { Refresher } from './refresher.js';
-import type { Hotspot, HotspotsOut, LiveEvent } from './wire.gen.js';
+import { touchesTests } from './signals.js';
+import type {
+  FailingOut,
+  Hotspot,
+  HotspotsOut,
+  LiveEvent
+} from './wire.gen.js';
 
 export class HotspotsView {
   private readonly select = byId<HTMLSelectElement>('errors-notebook');
@@ -41,7 +48,7 @@ export class HotspotsView {
       e =>
         e.hasError && (this.chosen === null || e.notebookPath === this.chosen)
     );
-    if (reset || touched || unknown) {
+    if (reset || touched || unknown || touchesTests(events)) {
       this.refresher.request();
     }
   }
@@ -49,11 +56,31 @@ export class HotspotsView {
   private async load(): Promise<void> {
     const paths = await this.notebooks.load();
     fillOptions(this.select, 'All notebooks', paths, this.chosen);
-    const hotspots = await getJson<HotspotsOut>('/api/v1/hotspots', {
-      notebook: this.chosen,
-      hours: this.window.value,
-      limit: 30
-    });
+    const [hotspots, failing] = await Promise.all([
+      getJson<HotspotsOut>('/api/v1/hotspots', {
+        notebook: this.chosen,
+        hours: this.window.value,
+        limit: 30
+      }),
+      getJson<FailingOut>('/api/v1/questions/failing', {
+        notebook: this.chosen,
+        limit: 30
+      })
+    ]);
+    const tests = byId('failing-tests');
+    const openTests = new Set(
+      [...tests.querySelectorAll<HTMLDetailsElement>('details[open]')].map(
+        d => d.dataset.key
+      )
+    );
+    tests.replaceChildren(
+      ...failingTests(
+        failing,
+        this.openStudent,
+        openTests,
+        this.chosen === null
+      )
+    );
     const root = byId('hotspots');
     const open = new Set(
       [...root.querySelectorAll<HTMLDetailsElement>('details[open]')].map(

@@ -21,6 +21,7 @@ import {
   setTheme
 } from './prefs.js';
 import { ProgressView } from './progress.js';
+import { QuestionRates } from './questions.js';
 import { ReplayView } from './replay.js';
 import { ConnectionState, LiveSocket, socketUrl } from './socket.js';
 import {
@@ -53,6 +54,8 @@ class Dashboard {
   private readonly detail: DetailDialog;
   private readonly progress: ProgressView;
   private readonly hotspots: HotspotsView;
+  private readonly questions: QuestionRates;
+  private questionsNotebook: string | null | undefined = undefined;
   private readonly activity: ActivityView;
   private readonly code: CodeView;
   private readonly replay: ReplayView;
@@ -113,6 +116,11 @@ class Dashboard {
       distinct(this.state.students.values(), 'teamName')
     );
     this.hotspots = new HotspotsView(open, compose);
+    this.questions = new QuestionRates(
+      byId('question-rates'),
+      () => this.overview.view.notebook,
+      tests => this.overview.setTests(student => tests.tileText(student))
+    );
     this.activity = new ActivityView();
     this.code = new CodeView(open, compose);
     this.replay = new ReplayView(open);
@@ -202,6 +210,7 @@ class Dashboard {
     }
     this.progress.setVisible(view === 'progress');
     this.hotspots.setVisible(view === 'errors');
+    this.questions.setVisible(view === 'class');
     this.activity.setVisible(view === 'activity');
     this.code.setVisible(view === 'code');
     this.replay.setVisible(view === 'replay');
@@ -232,6 +241,10 @@ class Dashboard {
     student: string,
     item?: HTMLElement
   ): Promise<void> {
+    if (kind === 'quiet') {
+      this.detail.open(student); // nothing to change: the instructor looks
+      return;
+    }
     const action = kind === 'help' ? 'help/dismiss' : 'stuck/handled';
     try {
       const updated = await postJson<StudentView>(studentPath(student, action));
@@ -313,6 +326,7 @@ class Dashboard {
     if (changes.events.length || refetch) {
       this.progress.onEvents(changes.events, refetch);
       this.hotspots.onEvents(changes.events, refetch);
+      this.questions.onEvents(changes.events, refetch);
       this.activity.onEvents(changes.events);
     }
     this.detail.onChanges(changes);
@@ -335,6 +349,10 @@ class Dashboard {
     performance.mark('render-start');
     const now = this.state.serverNow();
     this.overview.render(now);
+    if (this.overview.view.notebook !== this.questionsNotebook) {
+      this.questionsNotebook = this.overview.view.notebook;
+      this.questions.redraw();
+    }
     const attention = needsAttention(this.state);
     this.attention.render(attention, now, this.helpDesk.shown(attention.help));
     const help = attention.help.length;

@@ -39,6 +39,12 @@ export class Overview {
     this.bindToolbar();
   }
 
+  /** Test results changed: tiles show "n/m passed" again and the rates strip. */
+  setTests(testsOf: (student: IStudent) => string): void {
+    this.tiles.setTests(testsOf);
+    this.refilter();
+  }
+
   /** Note what a frame changed; render() applies it. */
   note(changes: IChanges): void {
     if (changes.reset) {

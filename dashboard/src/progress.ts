@@ -1,11 +1,20 @@
 // Notebook progress: cells × students (or cells × class) for one notebook:
-// not run / latest run OK / latest run failed, and how many reached each cell.
+// not run / latest run OK / latest run failed, and how many reached each cell;
+// test cells show passed / failed / not run, and each cell the class's median
+// time (signals.ts).
 
 import { download, getJson } from './api.js';
 import { byId, el, setText } from './dom.js';
 import { fillOptions } from './overview.js';
 import { Refresher } from './refresher.js';
-import type { LiveEvent, NotebookList, ProgressOut } from './wire.gen.js';
+import { formatDuration, NotebookSignals } from './signals.js';
+import type {
+  LiveEvent,
+  NotebookList,
+  ProgressOut,
+  QuestionsOut,
+  TimeOnTaskOut
+} from './wire.gen.js';
 
 export type IProgress = ProgressOut;
 
@@ -78,6 +87,20 @@ export class ProgressView {
         team: this.team.value
       });
     });
+    byId('export-results').addEventListener('click', () => {
+      void download('/api/v1/export/questions.csv', {
+        notebook: this.chosen,
+        team: this.team.value
+      });
+    });
+    byId('export-time').addEventListener('click', () => {
+      if (this.chosen) {
+        void download('/api/v1/export/time-on-task.csv', {
+          notebook: this.chosen,
+          team: this.team.value
+        });
+      }
+    });
   }
 
   setVisible(visible: boolean): void {
@@ -107,7 +130,9 @@ export class ProgressView {
   onEvents(events: LiveEvent[], reset: boolean): void {
     const unknown = this.notebooks.note(events, reset);
     const touched = events.some(
-      e => e.eventType === 'cell_executed' && e.notebookPath === this.chosen
+      e =>
+        (e.eventType === 'cell_executed' || e.eventType === 'engagement') &&
+        e.notebookPath === this.chosen
     );
     if (reset || touched || unknown || this.chosen === null) {
       this.refresher.request();
@@ -134,10 +159,13 @@ export class ProgressView {
       );
       return;
     }
-    const progress = await getJson<ProgressOut>('/api/v1/progress', {
-      notebook: this.chosen,
-      team: this.team.value
-    });
+    const params = { notebook: this.chosen, team: this.team.value };
+    const [progress, questions, time] = await Promise.all([
+      getJson<ProgressOut>('/api/v1/progress', params),
+      getJson<QuestionsOut>('/api/v1/questions', params),
+      getJson<TimeOnTaskOut>('/api/v1/time-on-task', params)
+    ]);
+    const signals = new NotebookSignals(questions, time);
     if (progress.students.length === 0) {
       root.replaceChildren(
         el('p', {
@@ -149,8 +177,14 @@ export class ProgressView {
     }
     root.replaceChildren(
       this.mode.value === 'aggregate'
-        ? aggregate(progress)
-        : matrix(progress, root.clientWidth, this.openStudent, this.zoom)
+        ? aggregate(progress, signals)
+        : matrix(
+            progress,
+            root.clientWidth,
+            this.openStudent,
+            this.zoom,
+            signals
+          )
     );
   }
 }
@@ -168,7 +202,8 @@ export function matrix(
   progress: IProgress,
   width: number,
   openStudent: (student: string) => void,
-  zoom = 1
+  zoom = 1,
+  signals: NotebookSignals = new NotebookSignals(null, null)
 ): HTMLElement {
   const column = Math.max(
     (width - NAME_COLUMN_PX) / Math.max(1, progress.cellCount),
@@ -195,16 +230,36 @@ export function matrix(
       text: `Students reached (of ${total})`
     })
   ];
+  const passedRow: HTMLElement[] = [
+    el('div', {
+      class: 'hm-label hm-reached-label',
+      role: 'rowheader',
+      text: 'Tests passed (of attempted)'
+    })
+  ];
+  const timeRow: HTMLElement[] = [
+    el('div', {
+      class: 'hm-label hm-reached-label',
+      role: 'rowheader',
+      text: 'Median time on the cell'
+    })
+  ];
   for (let i = 0; i < progress.cellCount; i++) {
     const cell = byCell.get(i);
+    const names = signals.questionsOf(i);
     header.push(
       el('div', {
-        class: 'hm-head',
+        class: names.length ? 'hm-head hm-test' : 'hm-head',
         role: 'columnheader',
-        'aria-label': `cell ${i}`,
+        'aria-label': names.length
+          ? `cell ${i}, test ${names.join(', ')}`
+          : `cell ${i}`,
+        title: names.length ? `test: ${names.join(', ')}` : undefined,
         text: String(i)
       })
     );
+    passedRow.push(passedCell(signals, i));
+    timeRow.push(timeCell(signals, i));
     const count = el('div', {
       class: 'hm-count',
       role: 'cell',
@@ -223,6 +278,16 @@ export function matrix(
     el('div', { class: 'hm-row', role: 'row' }, ...header),
     el('div', { class: 'hm-row', role: 'row' }, ...reached)
   );
+  if (signals.hasTests) {
+    grid.append(
+      el('div', { class: 'hm-row hm-tests', role: 'row' }, ...passedRow)
+    );
+  }
+  if (signals.hasTimes) {
+    grid.append(
+      el('div', { class: 'hm-row hm-times', role: 'row' }, ...timeRow)
+    );
+  }
   for (const student of progress.students) {
     const name = student.userName || student.student;
     const label = el(
@@ -242,14 +307,8 @@ export function matrix(
     label.addEventListener('click', () => openStudent(student.student));
     const cells: HTMLElement[] = [label];
     for (let i = 0; i < progress.cellCount; i++) {
-      const state = student.cells[String(i)];
       cells.push(
-        el('div', {
-          class: `hm-cell ${state ?? 'none'}`,
-          role: 'cell',
-          title: `${name}, cell ${i}: ${state === 'ok' ? 'ran OK' : state === 'failed' ? 'last run failed' : 'not run'}`,
-          text: state ? MARK[state] : ''
-        })
+        heatCell(student.student, name, i, student.cells[String(i)], signals)
       );
     }
     grid.append(
@@ -263,8 +322,71 @@ export function matrix(
   return grid;
 }
 
+function heatCell(
+  student: string,
+  name: string,
+  i: number,
+  state: 'ok' | 'failed' | undefined,
+  signals: NotebookSignals
+): HTMLElement {
+  const test = signals.state(student, i);
+  const questions = signals.questionsOf(i).join(', ');
+  if (test || signals.isTestCell(i)) {
+    const words =
+      test === 'passed'
+        ? `passed ${questions}`
+        : test === 'test-failed'
+          ? `failed ${questions}`
+          : `${questions} not run`;
+    return el('div', {
+      class: `hm-cell ${test ?? 'none'} hm-testcell`,
+      role: 'cell',
+      title: `${name}, cell ${i}: ${words}`,
+      text: test === 'passed' ? '✔' : test === 'test-failed' ? '✘' : ''
+    });
+  }
+  return el('div', {
+    class: `hm-cell ${state ?? 'none'}`,
+    role: 'cell',
+    title: `${name}, cell ${i}: ${state === 'ok' ? 'ran OK' : state === 'failed' ? 'last run failed' : 'not run'}`,
+    text: state ? MARK[state] : ''
+  });
+}
+
+function passedCell(signals: NotebookSignals, i: number): HTMLElement {
+  const summary = signals.passSummary(i);
+  return el('div', {
+    class: 'hm-count hm-pass',
+    role: 'cell',
+    title: summary
+      ? `cell ${i} (${signals.questionsOf(i).join(', ')}): ${summary.passed} of ${summary.attempted} passing`
+      : `cell ${i}: no test`,
+    text: summary ? `${summary.passed}/${summary.attempted}` : ''
+  });
+}
+
+function timeCell(signals: NotebookSignals, i: number): HTMLElement {
+  const time = signals.time(i);
+  return el('div', {
+    class: time?.slow ? 'hm-count hm-time hm-slow' : 'hm-count hm-time',
+    role: 'cell',
+    title: time
+      ? `cell ${i}: median ${formatDuration(time.medianSeconds)}, 90 % within ${formatDuration(time.p90Seconds)} (${time.students} students)${time.slow ? ': the class slows down here' : ''}`
+      : `cell ${i}: no time recorded`,
+    text: time ? shortMinutes(time.medianSeconds) : ''
+  });
+}
+
+/** Minutes for the narrow time row: "<1", "4", "12". */
+function shortMinutes(seconds: number): string {
+  return seconds < 60 ? '<1' : String(Math.round(seconds / 60));
+}
+
 /** Cells × class: one bar per cell, split into ok / failed / not run. */
-function aggregate(progress: ProgressOut): HTMLElement {
+function aggregate(
+  progress: ProgressOut,
+  signals: NotebookSignals
+): HTMLElement {
   const total = progress.students.length;
   const list = el('ol', {
     class: 'aggregate',
@@ -296,10 +418,31 @@ function aggregate(progress: ProgressOut): HTMLElement {
         bar,
         el('span', {
           class: 'agg-text',
-          text: `${cell.reached}/${total} reached · ${cell.ok} ok · ${cell.failed} failed`
+          text: aggregateText(cell, total, signals)
         })
       )
     );
   }
   return list;
+}
+
+function aggregateText(
+  cell: { cellIndex: number; reached: number; ok: number; failed: number },
+  total: number,
+  signals: NotebookSignals
+): string {
+  const parts = [
+    `${cell.reached}/${total} reached · ${cell.ok} ok · ${cell.failed} failed`
+  ];
+  const summary = signals.passSummary(cell.cellIndex);
+  if (summary) {
+    const names = signals.questionsOf(cell.cellIndex).join(', ');
+    parts.push(`${names}: ${summary.passed}/${summary.attempted} passed`);
+  }
+  const time = signals.time(cell.cellIndex);
+  if (time) {
+    const slow = time.slow ? ' (slow)' : '';
+    parts.push(`median ${formatDuration(time.medianSeconds)}${slow}`);
+  }
+  return parts.join(' · ');
 }

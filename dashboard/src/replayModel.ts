@@ -42,9 +42,11 @@ export function lastAtOrBefore<T extends ITimed>(
 const PRIORITY: Record<Status, number> = {
   help: 0,
   stuck: 1,
-  error: 2,
-  active: 3,
-  idle: 4
+  quiet: 2,
+  error: 3,
+  away: 4,
+  active: 5,
+  idle: 6
 };
 
 export class ReplayModel {

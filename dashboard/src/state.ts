@@ -15,7 +15,9 @@ import type {
 export const STATUS_ORDER: readonly Status[] = [
   'help',
   'stuck',
+  'quiet',
   'error',
+  'away',
   'active',
   'idle'
 ];
@@ -53,7 +55,9 @@ export class ClassState {
   readonly students = new Map<string, StudentView>();
   thresholds: LiveThresholds = {
     stuckAfterErrors: 3,
-    activeWindowSeconds: 120
+    activeWindowSeconds: 120,
+    quietAfterSeconds: 600,
+    awayAfterSeconds: 120
   };
   /** Server clock minus this clock, so "time since" agrees with the server. */
   clockOffsetMs = 0;
@@ -327,13 +331,19 @@ export function arrange(
 export interface IAttention {
   help: StudentView[];
   stuck: StudentView[];
+  /** Editing without a (passing) run for a while: longest first. */
+  quiet: StudentView[];
 }
 
 /** Open help requests (oldest first) and stuck students (longest streak first). */
 export function needsAttention(state: ClassState): IAttention {
   const help: StudentView[] = [];
   const stuck: StudentView[] = [];
+  const quiet: StudentView[] = [];
   for (const student of state.students.values()) {
+    if (student.status === 'quiet') {
+      quiet.push(student);
+    }
     if (student.helpSince) {
       help.push(student);
     }
@@ -348,7 +358,10 @@ export function needsAttention(state: ClassState): IAttention {
       time(a.lastError?.at ?? null) - time(b.lastError?.at ?? null) ||
       byName(a, b)
   );
-  return { help, stuck };
+  quiet.sort(
+    (a, b) => time(a.editingSince) - time(b.editingSince) || byName(a, b)
+  );
+  return { help, stuck, quiet };
 }
 
 /** How many students each status describes (see ClassState.flags). */
@@ -359,7 +372,9 @@ export function countByStatus(
   const counts: Record<Status, number> = {
     help: 0,
     stuck: 0,
+    quiet: 0,
     error: 0,
+    away: 0,
     active: 0,
     idle: 0
   };
@@ -405,6 +420,20 @@ export function formatAgo(since: string | null, now: number): string {
     return `${Math.floor(seconds / 3600)}h`;
   }
   return `${Math.floor(seconds / 86400)}d`;
+}
+
+/** "editing cell 5 for 12 min without a passing run" (the quiet status, in words). */
+export function quietText(student: StudentView, now: number): string {
+  const cell =
+    student.editingCellIndex !== null
+      ? `cell ${student.editingCellIndex}`
+      : 'a cell';
+  const minutes = Math.max(
+    0,
+    Math.floor((now - time(student.editingSince)) / 60000)
+  );
+  const ran = student.lastError ? 'a passing run' : 'running';
+  return `editing ${cell} for ${minutes} min without ${ran}`;
 }
 
 /** "4 min 05 s": for waiting times, which matter to the second early on. */

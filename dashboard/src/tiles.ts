@@ -21,6 +21,7 @@ interface ITile {
   team: HTMLElement;
   notebook: HTMLElement;
   cell: HTMLElement;
+  tests: HTMLElement;
   ago: HTMLElement;
   student: StudentView | null;
 }
@@ -42,6 +43,13 @@ export function describe(student: IStudent, name: string): string {
       student.lastCellIndex !== null ? `, cell ${student.lastCellIndex}` : '';
     parts.push(`${student.lastNotebook}${cell}`);
   }
+  if (student.status === 'quiet') {
+    parts.push(
+      student.editingCellIndex !== null
+        ? `editing cell ${student.editingCellIndex} without a passing run`
+        : 'editing without a passing run'
+    );
+  }
   if (
     student.lastError &&
     (student.status === 'error' || student.status === 'stuck')
@@ -57,11 +65,21 @@ export class TileView {
   private readonly tiles = new Map<string, ITile>();
   private readonly groups = new Map<string, IGroupView>();
   private projector = false;
+  /** "4/7 passed" of the student's notebook ('' without tests): signals.ts. */
+  private testsOf: (student: StudentView) => string = () => '';
 
   constructor(
     private readonly root: HTMLElement,
     private readonly onOpen: (student: string) => void
   ) {}
+
+  /** New test results: every tile's "n/m passed" is filled again. */
+  setTests(testsOf: (student: StudentView) => string): void {
+    this.testsOf = testsOf;
+    for (const tile of this.tiles.values()) {
+      tile.student = null;
+    }
+  }
 
   /** Projector mode shows names only (no e-mail address as a fallback). */
   setProjector(on: boolean): void {
@@ -164,11 +182,13 @@ export class TileView {
       const team = el('span', { class: 'tile-team' });
       const notebook = el('span', { class: 'tile-notebook' });
       const cell = el('span', { class: 'tile-cell' });
+      const tests = el('span', { class: 'tile-tests' });
       const node = el(
         'button',
         { type: 'button', class: 'tile', 'data-student': key },
         el('span', { class: 'tile-line' }, icon, status, name),
-        el('span', { class: 'tile-line tile-sub' }, team, notebook, cell, ago)
+        el('span', { class: 'tile-line tile-sub' }, team, notebook, cell, ago),
+        tests
       );
       node.addEventListener('click', () => this.onOpen(key));
       tile = {
@@ -179,6 +199,7 @@ export class TileView {
         team,
         notebook,
         cell,
+        tests,
         ago,
         student: null
       };
@@ -205,7 +226,10 @@ export class TileView {
       student.lastCellIndex !== null ? `cell ${student.lastCellIndex}` : ''
     );
     setText(tile.ago, formatAgo(student.lastActivity, now));
-    const title = describe(student, name);
+    const tests = this.testsOf(student);
+    setText(tile.tests, tests);
+    tile.tests.hidden = tests === '';
+    const title = describe(student, name) + (tests ? ` · ${tests}` : '');
     if (tile.node.title !== title) {
       tile.node.title = title;
     }

@@ -32,14 +32,14 @@ export interface ActivityOut {
   fallbackReason: string | null;
 }
 export interface Alert {
-  kind: 'help' | 'stuck';
+  kind: 'help' | 'stuck' | 'quiet';
   action: 'raised' | 'cleared';
   student: string;
   userName: string | null;
   teamName: string | null;
   notebook: string | null;
   /**
-   * Help asked, or the latest error of the streak.
+   * Help asked, the latest error of the streak, or editing since (quiet).
    */
   since: string | null;
   errorName: string | null;
@@ -138,6 +138,21 @@ export interface Batch {
   type: 'batch';
   messages: LiveMessage[];
 }
+/**
+ * A cell's activity since the previous report: counts and durations only.
+ */
+export interface CellActivity {
+  cellId?: string | null;
+  cellIndex?: number | null;
+  /**
+   * Content changes (not their text).
+   */
+  edits?: number;
+  /**
+   * Time the cell was active, visible, not idle.
+   */
+  activeMs?: number;
+}
 export interface CellProgress {
   cellIndex: number;
   /**
@@ -157,6 +172,47 @@ export interface CellProgress {
  * A student's cell by its latest run; a cell never run has no entry.
  */
 export type CellState = 'ok' | 'failed';
+/**
+ * A student's time on one cell.
+ */
+export interface CellTime {
+  cellIndex: number;
+  /**
+   * Active (visible and not idle) on the cell.
+   */
+  activeSeconds: number;
+  edits: number;
+  runs: number;
+  /**
+   * First activity or run on the cell.
+   */
+  firstAt: string | null;
+  /**
+   * First passing test run, if a test.
+   */
+  firstPassedAt: string | null;
+  /**
+   * first_passed_at minus first_at.
+   */
+  secondsToPass: number | null;
+}
+/**
+ * One cell across the class: where it slows down.
+ */
+export interface ClassCellTime {
+  cellIndex: number;
+  /**
+   * Students with time on the cell.
+   */
+  students: number;
+  medianSeconds: number;
+  p90Seconds: number;
+  medianSecondsToPass: number | null;
+  /**
+   * Its median is well above the notebook's typical cell.
+   */
+  slow: boolean;
+}
 export interface ClusterMember {
   student: string;
   userName: string | null;
@@ -219,6 +275,30 @@ export interface EventPage {
    * Pass as `cursor` for the next page.
    */
   nextCursor: string | null;
+}
+export interface FailingOut {
+  notebook: string | null;
+  /**
+   * Most failing students first.
+   */
+  items: FailingQuestion[];
+}
+/**
+ * A question whose test some students currently fail, with who.
+ */
+export interface FailingQuestion {
+  notebook: string;
+  question: string;
+  cellIndex: number | null;
+  failing: number;
+  students: FailingStudent[];
+}
+export interface FailingStudent {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  errorName: string | null;
+  lastAt: string;
 }
 /**
  * GET /health, as in the user's guide (503 when a service is unhealthy).
@@ -448,6 +528,14 @@ export interface LiveEvent {
    */
   errorMessage: string | null;
   executionDurationMs: number | null;
+  /**
+   * Questions a test cell's run passed.
+   */
+  testsPassed: number | null;
+  /**
+   * Null for runs of ordinary cells.
+   */
+  testsFailed: number | null;
 }
 export type LiveFrame =
   | Snapshot
@@ -469,6 +557,8 @@ export type LiveMessage =
 export interface LiveThresholds {
   stuckAfterErrors: number;
   activeWindowSeconds: number;
+  quietAfterSeconds: number;
+  awayAfterSeconds: number;
 }
 export interface MessageDetail {
   message: MessageOut;
@@ -560,6 +650,12 @@ export interface NotebookOut {
    */
   lastActivity: string | null;
 }
+export interface NotebookSignals {
+  notebook: string;
+  activeSeconds: number;
+  questions: StudentQuestion[];
+  cells: CellTime[];
+}
 /**
  * Cells x students of one notebook: not run / ran OK / last run failed.
  */
@@ -571,6 +667,53 @@ export interface ProgressOut {
   cellCount: number;
   cells: CellProgress[];
   students: StudentProgress[];
+}
+/**
+ * One question of a notebook across the class.
+ */
+export interface QuestionStat {
+  notebook: string;
+  question: string;
+  kind: TestKind;
+  /**
+   * Where the test cell was last run.
+   */
+  cellIndex: number | null;
+  maxPoints: number | null;
+  /**
+   * Students who ran the test at least once.
+   */
+  attempted: number;
+  /**
+   * Students whose latest outcome is a pass.
+   */
+  passed: number;
+  /**
+   * Students whose latest outcome is a failure.
+   */
+  failed: number;
+  /**
+   * Students who passed it at least once.
+   */
+  everPassed: number;
+  /**
+   * passed / attempted (0 when nobody attempted).
+   */
+  passRate: number;
+}
+/**
+ * GET /api/v1/questions: per question pass rates, per student outcomes.
+ */
+export interface QuestionsOut {
+  /**
+   * The notebook asked for; null: every notebook.
+   */
+  notebook: string | null;
+  /**
+   * By notebook, in cell order.
+   */
+  questions: QuestionStat[];
+  students: StudentQuestions[];
 }
 /**
  * GET /health/ready (503 when not ready).
@@ -757,9 +900,11 @@ export interface StatsOut {
   lastEvent: string | null;
 }
 /**
- * Ordered by priority: the first that applies is the student's status.
+ * Ordered by priority: the first that applies is the student's status
+ * (the rules: domain/live_status.py; docs/dashboard.md, "Statuses").
  */
-export type Status = 'help' | 'stuck' | 'error' | 'active' | 'idle';
+export type Status =
+  'help' | 'stuck' | 'quiet' | 'error' | 'away' | 'active' | 'idle';
 export interface StudentChanged {
   type: 'student';
   student: StudentView;
@@ -826,11 +971,49 @@ export interface StudentProgress {
   };
 }
 /**
+ * A student's latest outcome of one question.
+ */
+export interface StudentQuestion {
+  notebook: string;
+  question: string;
+  passed: boolean;
+  attempts: number;
+  cellIndex: number | null;
+  points: number | null;
+  lastAt: string;
+  firstPassedAt: string | null;
+  /**
+   * The error of the latest failing run.
+   */
+  errorName: string | null;
+}
+export interface StudentQuestions {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  passed: number;
+  questions: StudentQuestion[];
+}
+/**
  * The student was erased: dashboards drop their tile and alerts.
  */
 export interface StudentRemoved {
   type: 'student_removed';
   studentId: string;
+}
+/**
+ * GET /api/v1/student-signals: one student's outcomes and time, per notebook.
+ */
+export interface StudentSignals {
+  student: string;
+  notebooks: NotebookSignals[];
+}
+export interface StudentTime {
+  student: string;
+  userName: string | null;
+  teamName: string | null;
+  activeSeconds: number;
+  cells: CellTime[];
 }
 /**
  * A student as dashboards show them; `version` orders updates of one student.
@@ -855,7 +1038,48 @@ export interface StudentView {
    */
   helpClaimedBy: string | null;
   helpClaimedAt: string | null;
+  /**
+   * The notebook is visible (null: not reported).
+   */
+  visible: boolean | null;
+  hiddenSince: string | null;
+  /**
+   * Editing without a passing run since.
+   */
+  editingSince: string | null;
+  editingCellIndex: number | null;
   version: number;
+}
+/**
+ * How the extension recognised the test.
+ */
+export type TestKind = 'nbgrader' | 'otter' | 'tag';
+/**
+ * One question's outcome in a test cell's run.
+ */
+export interface TestOutcome {
+  /**
+   * grade_id, otter name…
+   */
+  question: string;
+  passed: boolean;
+  kind?: TestKind;
+  /**
+   * Points earned, when known.
+   */
+  points?: number | null;
+  /**
+   * Points possible.
+   */
+  maxPoints?: number | null;
+}
+/**
+ * GET /api/v1/time-on-task: per cell for the class, per student and cell.
+ */
+export interface TimeOnTaskOut {
+  notebook: string;
+  cells: ClassCellTime[];
+  students: StudentTime[];
 }
 export interface TimelineExecution {
   eventId: string;

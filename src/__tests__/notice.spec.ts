@@ -1,5 +1,6 @@
 import {
   COLLECTED_ITEMS,
+  ENGAGEMENT_ITEMS,
   PreConsentBuffer,
   consentState,
   noticeConfigOf,
@@ -31,7 +32,12 @@ function status(overrides: Partial<LabStatus> = {}): LabStatus {
     lastDeliveryAt: null,
     delivered: 0,
     serverUrl: 'https://class.example.org',
-    notice: { requireConsent: false, privacyContact: null, userId: 'ada' },
+    notice: {
+      requireConsent: false,
+      privacyContact: null,
+      userId: 'ada',
+      engagement: true
+    },
     ...overrides
   };
 }
@@ -39,7 +45,8 @@ function status(overrides: Partial<LabStatus> = {}): LabStatus {
 const REQUIRED: NoticeConfig = {
   requireConsent: true,
   privacyContact: 'privacy@school.example',
-  userId: 'ada'
+  userId: 'ada',
+  engagement: true
 };
 
 describe('consentState', () => {
@@ -86,7 +93,8 @@ describe('noticeConfigOf', () => {
     expect(noticeConfigOf(status({ notice: undefined }))).toEqual({
       requireConsent: false,
       privacyContact: null,
-      userId: null
+      userId: null,
+      engagement: true
     });
     expect(noticeConfigOf(status({ notice: REQUIRED }))).toBe(REQUIRED);
   });
@@ -107,6 +115,25 @@ describe('noticeContent', () => {
     expect(text).toContain('Nothing is recorded or sent unless you accept.');
     expect(content.requireConsent).toBe(true);
     expect(content.title).toContain('consent');
+  });
+
+  it('lists test results and the engagement signals, unless the course turned them off', () => {
+    const text = noticeText(noticeContent(settings(), status()));
+    for (const item of ENGAGEMENT_ITEMS) {
+      expect(text).toContain(item);
+    }
+    expect(text).toContain('test cells');
+    expect(text).toContain('never the keys you press');
+    const off = noticeText(
+      noticeContent(
+        settings(),
+        status({ notice: { ...REQUIRED, engagement: false } })
+      )
+    );
+    expect(off).toContain('test cells');
+    for (const item of ENGAGEMENT_ITEMS) {
+      expect(off).not.toContain(item);
+    }
   });
 
   it('names the hub user on JupyterHub and the email otherwise', () => {

@@ -93,7 +93,12 @@ describe('indicatorMessage', () => {
     queueFull: false,
     lastDeliveryAt: null,
     delivered: 0,
-    notice: { requireConsent: false, privacyContact: null, userId: null }
+    notice: {
+      requireConsent: false,
+      privacyContact: null,
+      userId: null,
+      engagement: true
+    }
   };
 
   it('says nothing while events get through', () => {

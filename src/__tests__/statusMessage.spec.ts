@@ -18,7 +18,12 @@ describe('indicatorMessage names why events do not get through', () => {
     queueError: null,
     lastDeliveryAt: null,
     delivered: 0,
-    notice: { requireConsent: false, privacyContact: null, userId: null }
+    notice: {
+      requireConsent: false,
+      privacyContact: null,
+      userId: null,
+      engagement: true
+    }
   };
   const say = (changes: Partial<LabStatus>): string =>
     indicatorMessage({

@@ -33,6 +33,7 @@ SMOKE_TESTS = {
     "dashboard_alert_latency.py": "test_dashboard_alert_latency",
     "dashboard_queries.py": "test_dashboard_queries",
     "help_inbox.py": "test_help_inbox",
+    "engagement.py": "test_engagement",
     "hub_identity.py": "test_hub_identity",
     "ingest.py": "test_ingest",
     "ingest_influx.py": "test_ingest_influx",
@@ -145,6 +146,19 @@ def test_hub_identity() -> None:
 def test_pseudonyms() -> None:
     out = run("pseudonyms.py", "--events", "50", "--rounds", "2")
     assert out.count("validated 50 of 50, 50 pseudonymized") == 2, out
+
+
+def test_engagement() -> None:
+    out = run(
+        "engagement.py", "--students", "3", "--speed", "400", "--seed", "3", "--idle-seconds", "1"
+    )
+    floor, signals = (line for line in out.splitlines() if "events/student-hour" in line)
+    assert floor.startswith("floor (no engagement): 3 students") and "(0 engagement)" in floor
+    assert signals.startswith("with engagement: 3 students")
+    assert re.search(r"\(\d+ engagement\)", signals)
+    assert re.search(r"^events per student-hour: \d\.\d{3}x the floor", out, re.M), out
+    assert re.search(r"^server CPU per student-hour: \d\.\d{3}x the floor", out, re.M), out
+    assert "every event sent was accepted" in out
 
 
 @pytest.mark.postgres

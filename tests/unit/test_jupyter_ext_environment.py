@@ -21,6 +21,7 @@ SET = {
     "CELL_MONITOR_WARN_AFTER_SECONDS": "30",
     "CELL_MONITOR_PRIVACY_CONTACT": "privacy@school.example",
     "CELL_MONITOR_REQUIRE_CONSENT": "YES",
+    "CELL_MONITOR_ENGAGEMENT": "0",
     "CELL_MONITOR_HUB_IDENTITY": "on",
     "JUPYTERHUB_API_TOKEN": "hub-token-of-ada",
 }
@@ -37,6 +38,7 @@ EXPECTED = {
     "warn_after_seconds": 30,
     "privacy_contact": "privacy@school.example",
     "require_consent": True,
+    "engagement": False,
     "hub_identity": True,
     "hub_api_token": "hub-token-of-ada",
 }

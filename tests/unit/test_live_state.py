@@ -206,6 +206,10 @@ def test_messages_keep_their_wire_form() -> None:
             "helpSince": None,
             "helpClaimedBy": None,
             "helpClaimedAt": None,
+            "visible": None,
+            "hiddenSince": None,
+            "editingSince": None,
+            "editingCellIndex": None,
             "version": 1,
         },
     }

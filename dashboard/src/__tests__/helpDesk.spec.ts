@@ -19,6 +19,10 @@ function student(key: string, claimedBy: string | null = null): StudentView {
     helpSince: new Date(0).toISOString(),
     helpClaimedBy: claimedBy,
     helpClaimedAt: null,
+    visible: null,
+    hiddenSince: null,
+    editingSince: null,
+    editingCellIndex: null,
     version: 1
   };
 }

@@ -28,6 +28,10 @@ function student(key: string, fields: Partial<StudentView> = {}): StudentView {
     helpSince: null,
     helpClaimedBy: null,
     helpClaimedAt: null,
+    visible: null,
+    hiddenSince: null,
+    editingSince: null,
+    editingCellIndex: null,
     version: 1,
     ...fields
   };
@@ -37,7 +41,12 @@ function snapshot(...students: StudentView[]): LiveFrame {
   return {
     type: 'snapshot',
     serverTime: '2026-01-01T10:00:00+00:00',
-    thresholds: { stuckAfterErrors: 3, activeWindowSeconds: 120 },
+    thresholds: {
+      stuckAfterErrors: 3,
+      activeWindowSeconds: 120,
+      quietAfterSeconds: 600,
+      awayAfterSeconds: 120
+    },
     students
   };
 }
@@ -273,7 +282,9 @@ describe('helpers', () => {
     expect(countByStatus(all)).toEqual({
       help: 1,
       stuck: 0,
+      quiet: 0,
       error: 0,
+      away: 0,
       active: 1,
       idle: 0
     });

@@ -39,6 +39,10 @@ function student(key: string, fields: Partial<IStudent> = {}): IStudent {
     helpSince: null,
     helpClaimedBy: null,
     helpClaimedAt: null,
+    visible: null,
+    hiddenSince: null,
+    editingSince: null,
+    editingCellIndex: null,
     version: 1,
     ...fields
   };
@@ -49,7 +53,12 @@ function classOf(...students: IStudent[]): ClassState {
   state.apply({
     type: 'snapshot',
     serverTime: '2026-01-01T10:00:00+00:00',
-    thresholds: { stuckAfterErrors: 3, activeWindowSeconds: 120 },
+    thresholds: {
+      stuckAfterErrors: 3,
+      activeWindowSeconds: 120,
+      quietAfterSeconds: 600,
+      awayAfterSeconds: 120
+    },
     students
   });
   return state;

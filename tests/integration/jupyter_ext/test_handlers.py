@@ -155,6 +155,7 @@ async def test_status_tells_the_browser_what_it_needs(jp_fetch: Any, extension: 
         "requireConsent": False,
         "privacyContact": None,
         "userId": extension.user_id or None,
+        "engagement": True,
     }
     assert status == {
         "enabled": True,
@@ -210,6 +211,7 @@ async def test_with_consent_required_nothing_is_queued_without_it(
         "requireConsent": True,
         "privacyContact": "privacy@school.example",
         "userId": "ada",
+        "engagement": True,
     }
     for body in ([event()], {"events": [event()]}, {"events": [event()], "consent": False}):
         with pytest.raises(HTTPClientError) as info:

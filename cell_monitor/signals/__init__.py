@@ -1,0 +1,1 @@
+"""Test results per question and time on task: the reads and their routes."""
