@@ -9,7 +9,9 @@ so the views cost what they show instead of what the log holds:
 - execution_minutes: executions and errors per minute and notebook (activity
   chart, notebook list);
 - error_groups / error_group_counts / error_students: errors per (notebook,
-  cell, name, message) and who hit them (hotspots over the whole term).
+  cell, name, message) and who hit them (hotspots over the whole term);
+- error_minutes: errors per minute and group (hotspots over a window, with
+  error_students.last_at for who hit a group in it).
 
 Counters that every commit adds to (types, minutes, group counts) are sharded:
 a commit adds to the row of its connection's shard, so concurrent commits do
@@ -41,6 +43,7 @@ from cell_monitor.domain.records import NewEvent
 from cell_monitor.storage.models import (
     ErrorGroup,
     ErrorGroupCount,
+    ErrorMinute,
     ErrorStudent,
     Event,
     EventTypeCount,
@@ -100,13 +103,15 @@ async def record(
         for e in events
         if e.is_execution
     ]
+    error_minutes: dict[tuple[int, int], list[int]] = {}
     if executions:
         await _record_latest_runs(conn, executions)
-        await _record_errors(conn, [x for x in executions if x[0].has_error])
+        error_minutes = await _record_errors(conn, [x for x in executions if x[0].has_error])
     # The shared counters last: their rows are held until COMMIT from here on.
     shard = shard_of(conn)
     if executions:
         await _record_minutes(conn, executions, shard)
+        await add_error_minutes(conn, error_minutes, shard)
     await _record_types(conn, events, shard)
 
 
@@ -160,11 +165,15 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
     await conn.execute(stmt, values)
 
 
-async def _record_errors(conn: AsyncConnection, errors: Sequence[Execution]) -> None:
+async def _record_errors(
+    conn: AsyncConnection, errors: Sequence[Execution]
+) -> dict[tuple[int, int], list[int]]:
+    """Add the errors to their groups; returns {(minute, group id): [errors]}."""
     if not errors:
-        return
+        return {}
     groups: dict[str, tuple[int | None, int | None, str | None, str | None]] = {}
     per_student: dict[tuple[str, int], list[Any]] = {}
+    per_minute: dict[tuple[int, str], int] = defaultdict(int)
     for event, student_id, notebook_id in errors:
         parts = (notebook_id, event.cell_index, event.error_name, event.error_message)
         key = group_key(*parts)
@@ -172,6 +181,7 @@ async def _record_errors(conn: AsyncConnection, errors: Sequence[Execution]) -> 
         entry = per_student.setdefault((key, student_id), [0, event.event_time])
         entry[0] += 1
         entry[1] = max(entry[1], event.event_time)
+        per_minute[(epoch_minute(event.event_time), key)] += 1
     ids = await _group_ids(conn, groups)
     students = sorted({s for _, s in per_student})
     known = await conn.execute(
@@ -206,6 +216,7 @@ async def _record_errors(conn: AsyncConnection, errors: Sequence[Execution]) -> 
         deltas[group][0] += (group, student) not in existing
         deltas[group][1] += count
     await _add_group_counts(conn, deltas, shard_of(conn))
+    return {(minute, ids[key]): [n] for (minute, key), n in per_minute.items()}
 
 
 async def _group_ids(
@@ -289,6 +300,24 @@ async def add_minutes(
     await conn.execute(stmt, rows)
 
 
+async def add_error_minutes(
+    conn: AsyncConnection, counts: dict[tuple[int, int], list[int]], shard: int
+) -> None:
+    """Add {(minute, group id): [errors]} (negative to subtract)."""
+    if not counts:
+        return
+    stmt = _insert(conn, ErrorMinute)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ErrorMinute.minute, ErrorMinute.group_id, ErrorMinute.shard],
+        set_={"occurrences": ErrorMinute.__table__.c.occurrences + stmt.excluded.occurrences},
+    )
+    rows = [
+        {"minute": m, "group_id": g, "shard": shard, "occurrences": c[0]}
+        for (m, g), c in sorted(counts.items())
+    ]
+    await conn.execute(stmt, rows)
+
+
 async def _record_types(conn: AsyncConnection, events: Sequence[NewEvent], shard: int) -> None:
     counts: dict[str, int] = defaultdict(int)
     for event in events:
@@ -338,6 +367,7 @@ async def remove_students(conn: AsyncConnection, ids: Sequence[int]) -> dict[str
     await subtract(
         conn, ExecutionMinute, {(m, nb): [n, int(e)] for m, nb, n, e in per_minute.all()}
     )
+    await subtract(conn, ErrorMinute, await _error_minutes_of(conn, ids))
     counts = {"latest_runs": await _delete(conn, delete(LatestRun), LatestRun.student_id, ids)}
     counts.update(await _remove_error_students(conn, ErrorStudent.student_id.in_(ids)))
     return counts
@@ -360,6 +390,9 @@ async def prune_before(conn: AsyncConnection, cutoff: datetime) -> dict[str, int
         "execution_minutes": await _delete(
             conn, delete(ExecutionMinute), ExecutionMinute.minute, epoch_minute(cutoff), "<"
         ),
+        "error_minutes": await _delete(
+            conn, delete(ErrorMinute), ErrorMinute.minute, epoch_minute(cutoff), "<"
+        ),
     }
     counts.update(await _remove_error_students(conn, ErrorStudent.last_at < cutoff))
     return counts
@@ -369,6 +402,7 @@ _COUNTERS: dict[Any, tuple[tuple[str, ...], tuple[str, ...]]] = {
     EventTypeCount: (("event_type",), ("events",)),
     ExecutionMinute: (("minute", "notebook_id"), ("executions", "errors")),
     ErrorGroupCount: (("group_id",), ("students", "occurrences")),
+    ErrorMinute: (("minute", "group_id"), ("occurrences",)),
 }
 
 
@@ -431,8 +465,33 @@ async def _remove_error_students(conn: AsyncConnection, where: Any) -> dict[str,
     groups = 0
     if empty:
         await conn.execute(delete(ErrorGroupCount).where(ErrorGroupCount.group_id.in_(empty)))
+        await conn.execute(delete(ErrorMinute).where(ErrorMinute.group_id.in_(empty)))
         groups = await _delete(conn, delete(ErrorGroup), ErrorGroup.id, empty)
     return {"error_students": rows, "error_groups": groups}
+
+
+async def _error_minutes_of(
+    conn: AsyncConnection, ids: Sequence[int]
+) -> dict[tuple[Any, ...], list[int]]:
+    """The students' errors per (minute, group id), from the log."""
+    rows = await conn.execute(
+        text(
+            f"SELECT {_minute_sql(conn)}, notebook_id, cell_index, error_name, error_message, "
+            "count(*) FROM cell_executions WHERE has_error AND student_id IN :ids "
+            "GROUP BY 1, 2, 3, 4, 5"
+        ).bindparams(bindparam("ids", expanding=True)),
+        {"ids": list(ids)},
+    )
+    keyed = [(m, group_key(nb, cell, name, msg), n) for m, nb, cell, name, msg, n in rows.all()]
+    lookup = select(ErrorGroup.group_key, ErrorGroup.id).where(
+        ErrorGroup.group_key.in_(bindparam("keys", expanding=True))
+    )
+    groups = dict((await conn.execute(lookup, {"keys": sorted({k for _, k, _ in keyed})})).all())
+    amounts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0])
+    for minute, key, n in keyed:
+        if key in groups:
+            amounts[(int(minute), groups[key])][0] += int(n)
+    return dict(amounts)
 
 
 def _minute_sql(conn: AsyncConnection, column: str = "event_time") -> str:
