@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, case, distinct, func, select, union_all
+from sqlalchemy import String, bindparam, case, distinct, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.contract.reads import (
@@ -39,6 +39,7 @@ from cell_monitor.storage.models import (
     LatestRun,
     Notebook,
     Student,
+    UtcDateTime,
 )
 from cell_monitor.storage.report_tables import epoch_minute
 
@@ -128,7 +129,7 @@ def _cells_per_student(conn: AsyncConnection, notebook: str, team: str | None) -
 async def notebook_progress(engine: AsyncEngine, notebook: str, team: str | None) -> ProgressOut:
     """Cells x students of `notebook` (optionally one team's students)."""
     async with engine.connect() as conn:
-        rows = (await conn.execute(_cells_per_student(conn, notebook, team))).all()
+        rows = list((await conn.execute(_cells_per_student(conn, notebook, team))).all())
     rows.sort(key=lambda r: r.student_key)
     reached: dict[int, int] = defaultdict(int)
     failed: dict[int, int] = defaultdict(int)
@@ -181,17 +182,6 @@ async def error_hotspots(
         else:
             group_rows, who_rows = await _window_hotspots(conn, notebook, since, limit, per_group)
         paths = await _notebook_paths(conn, {r.notebook_id for r in group_rows})
-    by_group: dict[tuple[Any, ...], list[HotspotStudent]] = {}
-    for r in who_rows:
-        key = (r.notebook_id, r.cell_index, r.error_name, r.error_message)
-        by_group.setdefault(key, []).append(
-            HotspotStudent(
-                student=r.student_key,
-                user_name=r.user_name,
-                team_name=r.team_name,
-                last_at=_as_utc(r.last_at) or datetime.min,
-            )
-        )
     items = [
         Hotspot(
             notebook=paths.get(r.notebook_id),
@@ -201,7 +191,7 @@ async def error_hotspots(
             students=r.students,
             occurrences=r.occurrences,
             last_at=_as_utc(r.last_at) or datetime.min,
-            who=by_group.get((r.notebook_id, r.cell_index, r.error_name, r.error_message), []),
+            who=who_rows.get(r.id, []),
         )
         for r in group_rows
     ]
@@ -210,7 +200,7 @@ async def error_hotspots(
 
 async def _term_hotspots(
     conn: AsyncConnection, notebook: str | None, limit: int, per_group: int
-) -> tuple[list[Any], list[Any]]:
+) -> tuple[list[Any], dict[int, list[HotspotStudent]]]:
     """The whole term's hotspots, from the error tables the writer keeps."""
     students = func.sum(ErrorGroupCount.students)
     occurrences = func.sum(ErrorGroupCount.occurrences)
@@ -236,7 +226,7 @@ async def _term_hotspots(
     )
     tops = (await conn.execute(top)).all()
     if not tops:
-        return [], []
+        return [], {}
     ids = [r.id for r in tops]
     es = ErrorStudent
     last = dict(
@@ -251,10 +241,7 @@ async def _term_hotspots(
     group_rows = [
         SimpleNamespace(**r._mapping, last_at=last.get(r.id)) for r in tops if r.id in last
     ]
-    return group_rows, await _who(conn, {r.id: r for r in tops if r.id in last}, per_group, None)
-
-
-_IDENTITY = (Student.student_key, Student.user_name, Student.team_name)
+    return group_rows, await _who(conn, [r.id for r in group_rows], per_group, None)
 
 
 def _group_of(row: Any) -> dict[str, Any]:
@@ -266,7 +253,7 @@ GROUP_FIELDS = ("notebook_id", "cell_index", "error_name", "error_message")
 
 async def _window_hotspots(
     conn: AsyncConnection, notebook: str | None, since: datetime, limit: int, per_group: int
-) -> tuple[list[Any], list[Any]]:
+) -> tuple[list[Any], dict[int, list[HotspotStudent]]]:
     """Hotspots of the errors from the minute of `since` on, from the report tables.
 
     Occurrences per group are the window's minutes of error_minutes; a student
@@ -294,7 +281,7 @@ async def _window_hotspots(
     hits = {r.group_id: r for r in await conn.execute(students)}
     counts = {g: int(n) for g, n in await conn.execute(occurrences) if g in hits and n > 0}
     if not counts:
-        return [], []
+        return [], {}
     eg = ErrorGroup
     fields = select(eg.id, *(getattr(eg, f) for f in GROUP_FIELDS)).where(eg.id.in_(counts))
     groups = {r.id: r for r in await conn.execute(fields)}
@@ -314,42 +301,59 @@ async def _window_hotspots(
         )
         for g in top
     ]
-    return group_rows, await _who(conn, {g: groups[g] for g in top}, per_group, start)
+    return group_rows, await _who(conn, top, per_group, start)
 
 
 async def _who(
-    conn: AsyncConnection, groups: dict[int, Any], per_group: int, since: datetime | None
-) -> list[Any]:
+    conn: AsyncConnection, groups: list[int], per_group: int, since: datetime | None
+) -> dict[int, list[HotspotStudent]]:
     """The latest `per_group` students of each group (since `since`), newest first.
 
-    One short index range per group ((group_id, last_at DESC)), in one statement.
+    One statement: on PostgreSQL a LATERAL index range per group on
+    (group_id, last_at DESC) that stops at `per_group`; on SQLite (in process)
+    the groups' rows ranked by a window function. Names are joined to the kept
+    rows only.
     """
     if not groups:
-        return []
-    es = ErrorStudent
-    parts = []
-    for group in sorted(groups):
-        part = select(es.group_id, es.student_id, es.last_at).where(es.group_id == group)
-        if since is not None:
-            part = part.where(es.last_at >= since)
-        parts.append(part.order_by(es.last_at.desc()).limit(per_group).subquery().select())
-    picked = (await conn.execute(union_all(*parts))).all()
-    ids = {r.student_id for r in picked}
-    people = {
-        r.id: r
-        for r in await conn.execute(select(Student.id, *_IDENTITY).where(Student.id.in_(ids)))
-    }
-    picked.sort(key=lambda r: _as_utc(r.last_at) or datetime.min, reverse=True)
-    return [
-        SimpleNamespace(
-            **_group_of(groups[r.group_id]), last_at=r.last_at, **_identity(people[r.student_id])
+        return {}
+    window = "" if since is None else "AND es.last_at >= :since"
+    if conn.dialect.name == "postgresql":
+        sql = (
+            "SELECT w.group_id, w.last_at, s.student_key, s.user_name, s.team_name "
+            "FROM unnest(CAST(:ids AS BIGINT[])) AS g(id) CROSS JOIN LATERAL "
+            "(SELECT es.group_id, es.student_id, es.last_at FROM error_students es "
+            f"WHERE es.group_id = g.id {window} ORDER BY es.last_at DESC LIMIT :n) w "
+            "JOIN students s ON s.id = w.student_id"
         )
-        for r in picked
-    ]
-
-
-def _identity(row: Any) -> dict[str, Any]:
-    return {"student_key": row.student_key, "user_name": row.user_name, "team_name": row.team_name}
+    else:
+        sql = (
+            "SELECT w.group_id, w.last_at, s.student_key, s.user_name, s.team_name FROM "
+            "(SELECT es.group_id, es.student_id, es.last_at, row_number() OVER "
+            "(PARTITION BY es.group_id ORDER BY es.last_at DESC) AS rank FROM error_students es "
+            f"WHERE es.group_id IN :ids {window}) w "
+            "JOIN students s ON s.id = w.student_id WHERE w.rank <= :n"
+        )
+    stmt = text(sql)
+    params: dict[str, Any] = {"ids": sorted(groups), "n": per_group}
+    if conn.dialect.name != "postgresql":
+        stmt = stmt.bindparams(bindparam("ids", expanding=True))
+    if since is not None:
+        stmt = stmt.bindparams(bindparam("since", type_=UtcDateTime()))
+        params["since"] = since
+    who: dict[int, list[HotspotStudent]] = {}
+    for group, last_at, key, name, team in await conn.execute(stmt, params):
+        # Built without validation: the values come from typed columns.
+        who.setdefault(group, []).append(
+            HotspotStudent.model_construct(
+                student=key,
+                user_name=name,
+                team_name=team,
+                last_at=_as_utc(last_at) or datetime.min,
+            )
+        )
+    for students in who.values():
+        students.sort(key=lambda w: w.last_at, reverse=True)
+    return who
 
 
 async def _notebook_paths(conn: AsyncConnection, ids: set[Any]) -> dict[Any, str]:
