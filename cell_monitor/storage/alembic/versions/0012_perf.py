@@ -68,7 +68,7 @@ def _minutes_in_python(conn: Connection) -> None:
             "GROUP BY 1, 2, 3, 4, 5"
         )
     ).all()
-    ids = dict(conn.execute(text("SELECT group_key, id FROM error_groups")).all())
+    ids: dict[str, int] = dict(conn.execute(text("SELECT group_key, id FROM error_groups")).all())
     counts: dict[tuple[int, int], int] = defaultdict(int)
     for minute, notebook_id, cell_index, name, message, n in rows:
         group = ids.get(_group_key(notebook_id, cell_index, name, message))
