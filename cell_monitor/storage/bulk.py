@@ -167,6 +167,30 @@ def _arrays(rows: Rows, columns: Sequence[str]) -> list[list[Any]]:
     return [[row[c] for row in rows] for c in columns]
 
 
+async def pg_fetch(
+    conn: AsyncConnection, operation: str, sql: str, args: Sequence[Any]
+) -> list[Any]:
+    """Run `sql` ($1, $2… parameters) on the asyncpg connection of `conn`'s transaction."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is None or not driver.is_in_transaction():
+        # Outside a transaction each statement would commit on its own.
+        raise RuntimeError("bulk statements must run inside the group's transaction")
+    started = time.perf_counter()
+    records = await driver.fetch(sql, *args)
+    observe_query(conn.info, operation, sql, time.perf_counter() - started)
+    return list(records)
+
+
+def unnest_sql(table: FromClause, columns: Sequence[str]) -> str:
+    """unnest() of one $n array parameter per column of `table`, aliased u(columns)."""
+    return _unnest(table, columns)
+
+
+def arrays(rows: Rows, columns: Sequence[str]) -> list[list[Any]]:
+    """One list per column (the unnest parameters) from row dicts."""
+    return _arrays(rows, columns)
+
+
 class PostgresBulk:
     """Runs on the asyncpg connection under SQLAlchemy's transaction: at a few
     hundred commits per second, SQLAlchemy's per-statement layers cost more CPU
@@ -226,14 +250,7 @@ class PostgresBulk:
     async def _fetch(
         self, conn: AsyncConnection, operation: str, sql: str, args: list[list[Any]]
     ) -> list[Any]:
-        driver = (await conn.get_raw_connection()).driver_connection
-        if driver is None or not driver.is_in_transaction():
-            # Outside a transaction each statement would commit on its own.
-            raise RuntimeError("bulk statements must run inside the group's transaction")
-        started = time.perf_counter()
-        records = await driver.fetch(sql, *args)
-        observe_query(conn.info, operation, sql, time.perf_counter() - started)
-        return list(records)
+        return await pg_fetch(conn, operation, sql, args)
 
     async def upsert_students(
         self, conn: AsyncConnection, rows: Rows

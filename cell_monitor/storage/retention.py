@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import Settings
 from cell_monitor.progress import NO_PROGRESS, Progress
-from cell_monitor.storage import partitions, report_tables
+from cell_monitor.storage import partitions, report_removal
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import UtcDateTime
 
@@ -114,7 +114,7 @@ async def prune(
         await pruner.trim_event_ids()
     if not dry_run:
         async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
-            report.report_rows = await report_tables.prune_before(conn, cutoff)
+            report.report_rows = await report_removal.prune_before(conn, cutoff)
     report.sessions = await pruner.delete_rows("sessions", "id", "last_seen")
     report.instructor_actions = await pruner.delete_rows("instructor_actions", "id", "at")
     log.info("Prune: %s", "; ".join(line.strip() for line in report.lines()))
