@@ -111,7 +111,8 @@ async def run(url: str, args: argparse.Namespace) -> int:
         groups.append(validate_batch(items, settings).events)
     totals: dict[str, float] = defaultdict(float)
     for module, name, label in STEPS:
-        setattr(module, name, timed(totals, label, getattr(module, name)))
+        if hasattr(module, name):  # older code (a comparison run) may lack a step
+            setattr(module, name, timed(totals, label, getattr(module, name)))
     try:
         # Group 0 warms up (new students, prepared statements); the rest is timed.
         for n, events in enumerate(groups):

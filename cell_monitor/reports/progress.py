@@ -279,6 +279,8 @@ async def _window_hotspots(
         occurrences = occurrences.where(em.group_id.in_(in_notebook))
         students = students.where(es.group_id.in_(in_notebook))
     hits = {r.group_id: r for r in await conn.execute(students)}
+    if not hits:
+        return [], {}  # no one erred in the window (a notebook of an earlier week)
     counts = {g: int(n) for g, n in await conn.execute(occurrences) if g in hits and n > 0}
     if not counts:
         return [], {}

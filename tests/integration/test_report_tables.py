@@ -254,6 +254,11 @@ async def test_report_tables_equal_a_recomputation_from_the_log(
     # Hotspots over a window, from error_minutes and error_students.last_at.
     for hours in (1, 2):
         await assert_window_hotspots(settings, database_url, NOW - timedelta(hours=hours))
+    engine = create_engine(settings)
+    try:  # a window in which no one erred
+        assert (await error_hotspots(engine, None, NOW + timedelta(minutes=2), 50)).items == []
+    finally:
+        await engine.dispose()
 
     engine = create_engine(settings)
     try:

@@ -127,6 +127,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        # Dropped first: a database upgraded by an earlier draft of this revision kept it.
+        op.execute(
+            "ALTER TABLE cell_executions "
+            "DROP CONSTRAINT IF EXISTS fk_cell_executions_event_pk_events"
+        )
         op.execute(
             "ALTER TABLE cell_executions ADD CONSTRAINT fk_cell_executions_event_pk_events "
             "FOREIGN KEY (event_pk, event_time) REFERENCES events (id, event_time) "
