@@ -8,6 +8,7 @@ a student's events stay in one lane, so their live state advances in order.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -89,3 +90,31 @@ async def test_a_failed_lane_fails_the_request(tmp_path: object, backend: str) -
     finally:
         await committer.stop()
         await engine.dispose()
+
+
+async def test_lanes_creating_the_same_notebook_at_once_both_find_it(
+    engine: AsyncEngine, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cell_monitor.ingest.committer")
+    committer = await started(engine, 3)
+    try:
+        for round_ in range(3):
+            path = f"new-{round_}.ipynb"  # new to every lane's transaction at once
+            batches = [[record(s, 100 + round_, notebook_path=path)] for s in STUDENTS]
+            answers = await asyncio.gather(*(committer.submit(b) for b in batches))
+            assert all(answer == ["inserted"] for answer in answers)
+    finally:
+        await committer.stop()
+    # Each group found the notebook at once: none was refused and retried alone.
+    assert not [r for r in caplog.records if "isolating" in r.getMessage()]
+    url = settings.database_url
+    orphans = await asyncio.to_thread(
+        query_sql, url, "SELECT count(*) FROM events WHERE notebook_id IS NULL"
+    )
+    assert orphans[0][0] == 0
+    paths = await asyncio.to_thread(query_sql, url, "SELECT path FROM notebooks ORDER BY path")
+    assert [p for (p,) in paths] == ["new-0.ipynb", "new-1.ipynb", "new-2.ipynb"]
+    executions = await asyncio.to_thread(
+        query_sql, url, "SELECT count(*) FROM cell_executions WHERE notebook_id IS NULL"
+    )
+    assert executions[0][0] == 0
