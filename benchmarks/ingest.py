@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import dedup_floor
 from signin import instructor_headers, server_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -675,9 +676,51 @@ def serve(target: str, args: argparse.Namespace) -> Iterator[Server]:
         yield Server(url=target.rstrip("/"))
 
 
+def measure_dedup_floor(args: argparse.Namespace) -> Result:
+    """PostgreSQL's own dedup-insert rate (benchmarks/dedup_floor.py), batches of 500."""
+    with fresh_database("postgresql", args.pg_admin_url) as url:
+        assert url is not None
+        meter = CpuMeter(Server(url=url), "postgresql")
+        start = meter.sample()
+        floor = dedup_floor.run(url, args.duration, 500)
+        cores = CpuMeter.cores(start, meter.sample())
+        # The connection's PostgreSQL process is gone by now: its own account.
+        cores["db"] = round(floor.db_cpu_s / floor.seconds, 2)
+        cores["other"] = round(max(0.0, cores["other"] - cores["db"]), 2)
+    result = Result(
+        target="dedup floor",
+        mode="batch",
+        offered_rate=0,
+        connections=1,
+        batch_size=500,
+        duration_s=round(floor.seconds, 2),
+        requests=0,
+        events=floor.rows,
+        events_per_s=round(floor.rows_per_s, 1),
+        requests_per_s=0,
+        p50_ms=0,
+        p95_ms=0,
+        p99_ms=0,
+        max_ms=0,
+        errors=0,
+        db_cores=cores.get("db"),
+        wrk_cores=None,
+        other_cores=cores.get("other"),
+        stored=floor.rows,
+    )
+    if not floor.verified:
+        result.failures.append(floor.failure)
+    return result
+
+
 def run_all(args: argparse.Namespace) -> list[Result]:
     modes = ["single", "batch"] if args.mode == "both" else [args.mode]
     results = []
+    dedup = not args.no_floor and not args.server and args.backend != "sqlite"
+    if dedup and "batch" in modes:
+        log(f"dedup-insert floor (PostgreSQL, one connection, batches of 500): {args.duration} s")
+        results.append(measure_dedup_floor(args))
+        report(results[-1])
     for mode in modes:
         for target in targets(args):
             log(f"{target} / {mode}: {args.duration} s")
@@ -716,10 +759,20 @@ def code_under_test() -> str:
 
 
 def floor_ratio(result: Result, results: list[Result]) -> str:
-    floor = next((r for r in results if r.target == "bare" and r.mode == result.mode), None)
-    if floor is None or result is floor or not floor.events_per_s:
+    """Of the bare FastAPI floor; PostgreSQL batches also of the dedup-insert floor."""
+    if result.target in FLOORS:
         return "-"
-    return f"{result.events_per_s / floor.events_per_s:.0%}"
+    ratios = []
+    for name in FLOORS:
+        floor = next((r for r in results if r.target == name and r.mode == result.mode), None)
+        if name == "dedup floor" and result.target != "postgresql":
+            continue
+        if floor is not None and floor.events_per_s:
+            ratios.append(f"{result.events_per_s / floor.events_per_s:.2f} of {name}")
+    return ", ".join(ratios) or "-"
+
+
+FLOORS = ("bare", "dedup floor")
 
 
 def table(results: list[Result], args: argparse.Namespace) -> str:
@@ -733,6 +786,8 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
         used = (r.server_cores, r.db_cores, r.wrk_cores, r.other_cores)
         cores = "/".join("-" if c is None else f"{c:.2f}" for c in used)
         verified = "n/a" if r.target == "bare" else ("ok" if r.ok else "FAILED")
+        if r.target == "dedup floor":
+            stored = f"{r.stored} rows"
         lines.append(
             f"| {r.target} | {mode_label(r)} | {r.connections} | {r.events_per_s:,.0f} "
             f"| {r.requests_per_s:,.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} "

@@ -149,11 +149,17 @@ def main() -> None:
             f"{len(replay['frames'])} frames, {len(replay['cells'])} cell changes"
         )
         if not args.no_browser:
-            steps = replay_steps(server.url, start, now, args.hours, args.requests)
-            print(f"one replay step in Chromium ({args.students} students): {percentiles(steps)}")
+            expected = {"students": len(replay["students"])}
+            steps = replay_steps(server.url, start, now, args.hours, args.requests, expected)
+            print(
+                f"one replay step in Chromium ({args.students} students, "
+                f"{expected['students']} shown): {percentiles(steps)}"
+            )
 
 
-def replay_steps(url: str, start: str, now: datetime, hours: float, count: int) -> list[float]:
+def replay_steps(
+    url: str, start: str, now: datetime, hours: float, count: int, expected: dict[str, int]
+) -> list[float]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -169,6 +175,10 @@ def replay_steps(url: str, start: str, now: datetime, hours: float, count: int) 
         page.select_option("#replay-notebook", NOTEBOOK)
         page.click("#replay-form button[type=submit]")
         page.locator("#replay-summary").filter(has_text="students").wait_for(timeout=120_000)
+        # The page shows the replay the API gave (same window: the form's minutes).
+        summary = page.locator("#replay-summary").inner_text()
+        shown = int(summary.split(" students")[0])
+        assert shown == expected["students"], (summary, expected)
         span = hours * 3600 * 1000
         base = datetime.fromisoformat(start).timestamp() * 1000
         steps = page.evaluate(

@@ -196,9 +196,10 @@ class Settings(BaseSettings):
         1,
         ge=1,
         le=32,
-        description="Group commits in flight per worker. More than 1 only helps when "
-        "groups touch different students: concurrent groups wait on each other's "
-        "student rows (see docs/benchmarks.md).",
+        description="Group commits in flight per worker on PostgreSQL, one per lane of "
+        "students (a student's events stay in one lane, in order). More than 1 helps only "
+        "with idle cores: each lane commits smaller groups, at more CPU per event. SQLite "
+        "has one writer at a time and always uses 1 (see docs/benchmarks.md).",
     )
     commit_queue_events: int = Field(
         100_000, ge=1, description="Events waiting for commit before ingest answers 503."

@@ -6,6 +6,14 @@ waiter once the commit returned. Under load, groups grow by themselves while
 the previous commit is in flight, so throughput rises without a timer adding
 latency when the server is idle.
 
+With `concurrency` > 1 there is one such task per *lane*, and each student
+belongs to one lane (a hash of the student key): a request's events are split
+by lane and it is answered when every part committed. Groups of different lanes
+touch different student rows (students, sessions, latest runs, error students),
+so their transactions overlap (one builds rows and encodes while the other's
+statements run in the database) instead of queueing on each other's row locks,
+and a student's events are still written one group at a time, in order.
+
 A group that fails for a reason in the data (not the database being away) is
 split: each request is retried on its own, then each event, so one bad event
 can only fail itself.
@@ -16,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -103,6 +112,19 @@ class _Submission:
     future: asyncio.Future[list[Outcome]]
 
 
+@dataclass
+class _Lane:
+    """One queue and its commit task: the students whose key hashes to it."""
+
+    queue: deque[_Submission] = field(default_factory=deque)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def lane_of(student_key: str, lanes: int) -> int:
+    """The lane of a student (stable across processes and restarts)."""
+    return zlib.crc32(student_key.encode()) % lanes if lanes > 1 else 0
+
+
 class GroupCommitter:
     def __init__(
         self,
@@ -117,10 +139,8 @@ class GroupCommitter:
         self._max_queued = max_queued_events
         self._listeners: list[CommitListener] = []
         self._state_listeners: list[StateListener] = []
-        self._queue: deque[_Submission] = deque()
+        self._lanes = [_Lane() for _ in range(concurrency)]
         self._queued_events = 0
-        self._wakeup = asyncio.Event()
-        self._concurrency = concurrency
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self.health = CommitHealth()
@@ -143,18 +163,18 @@ class GroupCommitter:
         return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     def start(self) -> None:
-        # Several commits in flight (CELL_MONITOR_COMMIT_CONCURRENCY) overlap their
-        # round trips; rows are locked in one global order (writer.py), so they
-        # cannot deadlock, but groups touching the same students wait for each other.
+        # One commit in flight per lane (CELL_MONITOR_COMMIT_CONCURRENCY); rows are
+        # locked in one global order (writer.py), so lanes cannot deadlock.
         self._tasks = [
-            asyncio.create_task(self._run(), name=f"cell-monitor-group-commit-{n}")
-            for n in range(self._concurrency)
+            asyncio.create_task(self._run(lane), name=f"cell-monitor-group-commit-{n}")
+            for n, lane in enumerate(self._lanes)
         ]
 
     async def stop(self) -> None:
         """Refuse new work, commit everything already queued, then end."""
         self._closing = True
-        self._wakeup.set()
+        for lane in self._lanes:
+            lane.wakeup.set()
         await asyncio.gather(*self._tasks)
 
     async def submit(self, events: Sequence[NewEvent]) -> list[Outcome]:
@@ -163,28 +183,51 @@ class GroupCommitter:
             raise StorageUnavailable("the server is shutting down")
         if self._queued_events + len(events) > self._max_queued:
             raise Overloaded(f"{self._queued_events} events are already waiting for commit")
-        future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Submission(events, future))
+        loop = asyncio.get_running_loop()
+        count = len(self._lanes)
+        if count == 1:
+            parts = {0: list(range(len(events)))}
+        else:
+            parts = {}
+            for position, event in enumerate(events):
+                parts.setdefault(lane_of(event.student_key, count), []).append(position)
+        futures = []
+        for lane, positions in parts.items():
+            future: asyncio.Future[list[Outcome]] = loop.create_future()
+            self._lanes[lane].queue.append(_Submission([events[i] for i in positions], future))
+            self._lanes[lane].wakeup.set()
+            futures.append((positions, future))
         self._queued_events += len(events)
         metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
-        self._wakeup.set()
-        return await future
+        if len(futures) == 1:
+            return await futures[0][1]
+        # Every part is waited for, so a failed one leaves no other unobserved.
+        answers = await asyncio.gather(*(f for _, f in futures), return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        outcomes: list[Outcome] = [WriteOutcome.duplicate] * len(events)
+        for (positions, _), answer in zip(futures, answers, strict=True):
+            assert not isinstance(answer, BaseException)
+            for position, outcome in zip(positions, answer, strict=True):
+                outcomes[position] = outcome
+        return outcomes
 
-    async def _run(self) -> None:
+    async def _run(self, lane: _Lane) -> None:
         while True:
-            if not self._queue:
+            if not lane.queue:
                 if self._closing:
                     return
-                self._wakeup.clear()
-                await self._wakeup.wait()
+                lane.wakeup.clear()
+                await lane.wakeup.wait()
                 continue
-            await self._commit(self._take_group())
+            await self._commit(self._take_group(lane.queue))
 
-    def _take_group(self) -> list[_Submission]:
-        group = [self._queue.popleft()]
+    def _take_group(self, queue: deque[_Submission]) -> list[_Submission]:
+        group = [queue.popleft()]
         size = len(group[0].events)
-        while self._queue and size + len(self._queue[0].events) <= self._max_group:
-            submission = self._queue.popleft()
+        while queue and size + len(queue[0].events) <= self._max_group:
+            submission = queue.popleft()
             group.append(submission)
             size += len(submission.events)
         self._queued_events -= size

@@ -44,7 +44,8 @@ class Pipeline:
             engine,
             max_group_events=settings.commit_max_events,
             max_queued_events=settings.commit_queue_events,
-            concurrency=settings.commit_concurrency,
+            # SQLite takes one writer at a time: a second lane would only wait on it.
+            concurrency=settings.commit_concurrency if engine.dialect.name == "postgresql" else 1,
         )
 
     def add_listener(self, listener: CommitListener) -> None:

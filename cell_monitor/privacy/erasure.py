@@ -31,7 +31,7 @@ from cell_monitor.privacy.pseudonyms import is_pseudonym
 from cell_monitor.progress import NO_PROGRESS, Progress
 from cell_monitor.sinks.influx.api import InfluxApi, InfluxError
 from cell_monitor.sinks.influx.points import CELL_EXECUTION, STUDENT_EVENT
-from cell_monitor.storage import report_tables
+from cell_monitor.storage import report_removal
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import (
     CellActivityRow,
@@ -92,7 +92,7 @@ async def erase_from_database(
             counts["event_ids"] = await _delete_dedup_keys(conn, ids)
         progress.advance(1, "event_ids")
         # While their events are still there to say what to subtract.
-        counts.update(await report_tables.remove_students(conn, ids))
+        counts.update(await report_removal.remove_students(conn, ids))
         # Children first: SQLite does not enforce the ON DELETE CASCADE of the schema
         # unless foreign keys are switched on, and explicit counts are the report.
         for name, stmt in (

@@ -9,11 +9,12 @@ or per (cell, error), never one per execution.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import String, bindparam, case, distinct, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.contract.reads import (
@@ -32,11 +33,13 @@ from cell_monitor.storage.models import (
     CellExecution,
     ErrorGroup,
     ErrorGroupCount,
+    ErrorMinute,
     ErrorStudent,
     ExecutionMinute,
     LatestRun,
     Notebook,
     Student,
+    UtcDateTime,
 )
 from cell_monitor.storage.report_tables import epoch_minute
 
@@ -95,49 +98,58 @@ def _notebook_id(path: str) -> Any:
     return select(Notebook.id).where(Notebook.path == path).scalar_subquery()
 
 
-def _latest_runs(notebook: str, team: str | None) -> Any:
-    """Each (student, cell) of the notebook, and whether its latest run failed.
+def _cells_per_student(conn: AsyncConnection, notebook: str, team: str | None) -> Any:
+    """One row per student of the notebook: identity and their cells, packed in a string.
 
-    One row each in latest_runs (kept by the writer), whatever the history.
+    Each (student, cell) is one latest_runs row, read from ix_latest_runs_cells
+    alone; the database packs a student's cells as "2c+f,..." (cell index times
+    two, plus one when its latest run failed), so the heatmap fetches as many
+    rows as it has students, not one per cell.
     """
-    stmt = select(LatestRun.student_id, LatestRun.cell_index, LatestRun.failed).where(
-        LatestRun.notebook_id == _notebook_id(notebook)
+    lr = LatestRun
+    code = (lr.cell_index * 2 + case((lr.failed, 1), else_=0)).cast(String)
+    if conn.dialect.name == "postgresql":
+        packed = func.string_agg(code, ",")
+    else:
+        packed = func.group_concat(code, ",")
+    per_student = (
+        select(lr.student_id, packed.label("cells"))
+        .where(lr.notebook_id == _notebook_id(notebook))
+        .group_by(lr.student_id)
     )
     if team is not None:
         team_ids = select(Student.id).where(Student.team_name == team)
-        stmt = stmt.where(LatestRun.student_id.in_(team_ids))
-    return stmt.subquery()
+        per_student = per_student.where(lr.student_id.in_(team_ids))
+    cells = per_student.subquery()
+    return select(Student.student_key, Student.user_name, Student.team_name, cells.c.cells).join(
+        cells, cells.c.student_id == Student.id
+    )
 
 
 async def notebook_progress(engine: AsyncEngine, notebook: str, team: str | None) -> ProgressOut:
     """Cells x students of `notebook` (optionally one team's students)."""
-    latest = _latest_runs(notebook, team)
-    # Small rows, ordered here: sorting tens of thousands of joined rows by the
-    # student's key spilled to disk in PostgreSQL at a term's size.
-    cells_of = select(latest.c.student_id, latest.c.cell_index, latest.c.failed)
-    who = select(Student.id, Student.student_key, Student.user_name, Student.team_name).where(
-        Student.id.in_(select(latest.c.student_id).distinct())
-    )
     async with engine.connect() as conn:
-        runs = sorted((await conn.execute(cells_of)).all(), key=lambda r: r.cell_index)
-        people = {r.id: r for r in await conn.execute(who)}
-    order = sorted(people, key=lambda pk: people[pk].student_key)
-    entries = {
-        pk: StudentProgress(
-            student=people[pk].student_key,
-            user_name=people[pk].user_name,
-            team_name=people[pk].team_name,
-            cells={},
+        rows = list((await conn.execute(_cells_per_student(conn, notebook, team))).all())
+    rows.sort(key=lambda r: r.student_key)
+    reached: dict[int, int] = defaultdict(int)
+    failed: dict[int, int] = defaultdict(int)
+    students = []
+    for r in rows:
+        states: dict[int, CellState] = {}
+        for code in map(int, r.cells.split(",")):
+            cell = code >> 1
+            states[cell] = _FAILED if code & 1 else _OK
+            reached[cell] += 1
+            failed[cell] += code & 1
+        # Built without validation: the values come from typed columns.
+        students.append(
+            StudentProgress.model_construct(
+                student=r.student_key,
+                user_name=r.user_name,
+                team_name=r.team_name,
+                cells=dict(sorted(states.items())),
+            )
         )
-        for pk in order
-    }
-    # Per-cell totals from the (student, cell) rows.
-    reached: dict[int, int] = {}
-    failed: dict[int, int] = {}
-    for r in runs:
-        entries[r.student_id].cells[r.cell_index] = CellState.failed if r.failed else CellState.ok
-        reached[r.cell_index] = reached.get(r.cell_index, 0) + 1
-        failed[r.cell_index] = failed.get(r.cell_index, 0) + bool(r.failed)
     cells = [
         CellProgress(
             cell_index=cell,
@@ -148,9 +160,12 @@ async def notebook_progress(engine: AsyncEngine, notebook: str, team: str | None
         for cell in sorted(reached)
     ]
     cell_count = cells[-1].cell_index + 1 if cells else 0
-    return ProgressOut(
-        notebook=notebook, cell_count=cell_count, cells=cells, students=list(entries.values())
+    return ProgressOut.model_construct(
+        notebook=notebook, cell_count=cell_count, cells=cells, students=students
     )
+
+
+_OK, _FAILED = CellState.ok, CellState.failed
 
 
 async def error_hotspots(
@@ -167,17 +182,6 @@ async def error_hotspots(
         else:
             group_rows, who_rows = await _window_hotspots(conn, notebook, since, limit, per_group)
         paths = await _notebook_paths(conn, {r.notebook_id for r in group_rows})
-    by_group: dict[tuple[Any, ...], list[HotspotStudent]] = {}
-    for r in who_rows:
-        key = (r.notebook_id, r.cell_index, r.error_name, r.error_message)
-        by_group.setdefault(key, []).append(
-            HotspotStudent(
-                student=r.student_key,
-                user_name=r.user_name,
-                team_name=r.team_name,
-                last_at=_as_utc(r.last_at) or datetime.min,
-            )
-        )
     items = [
         Hotspot(
             notebook=paths.get(r.notebook_id),
@@ -187,7 +191,7 @@ async def error_hotspots(
             students=r.students,
             occurrences=r.occurrences,
             last_at=_as_utc(r.last_at) or datetime.min,
-            who=by_group.get((r.notebook_id, r.cell_index, r.error_name, r.error_message), []),
+            who=who_rows.get(r.id, []),
         )
         for r in group_rows
     ]
@@ -196,7 +200,7 @@ async def error_hotspots(
 
 async def _term_hotspots(
     conn: AsyncConnection, notebook: str | None, limit: int, per_group: int
-) -> tuple[list[Any], list[Any]]:
+) -> tuple[list[Any], dict[int, list[HotspotStudent]]]:
     """The whole term's hotspots, from the error tables the writer keeps."""
     students = func.sum(ErrorGroupCount.students)
     occurrences = func.sum(ErrorGroupCount.occurrences)
@@ -222,7 +226,7 @@ async def _term_hotspots(
     )
     tops = (await conn.execute(top)).all()
     if not tops:
-        return [], []
+        return [], {}
     ids = [r.id for r in tops]
     es = ErrorStudent
     last = dict(
@@ -237,29 +241,7 @@ async def _term_hotspots(
     group_rows = [
         SimpleNamespace(**r._mapping, last_at=last.get(r.id)) for r in tops if r.id in last
     ]
-    # Ranked on error_students alone (its (group_id, last_at) index), the
-    # students' names joined to the kept rows only.
-    rank = func.row_number().over(partition_by=es.group_id, order_by=es.last_at.desc())
-    ranked = (
-        select(es.group_id, es.student_id, es.last_at, rank.label("rank"))
-        .where(es.group_id.in_(ids))
-        .subquery()
-    )
-    who = (
-        select(ranked.c.group_id, ranked.c.last_at, *_IDENTITY)
-        .join(Student, Student.id == ranked.c.student_id)
-        .where(ranked.c.rank <= per_group)
-        .order_by(ranked.c.rank)
-    )
-    key_of = {r.id: r for r in tops}
-    who_rows = [
-        SimpleNamespace(**_group_of(key_of[r.group_id]), **r._mapping)
-        for r in await conn.execute(who)
-    ]
-    return group_rows, who_rows
-
-
-_IDENTITY = (Student.student_key, Student.user_name, Student.team_name)
+    return group_rows, await _who(conn, [r.id for r in group_rows], per_group, None)
 
 
 def _group_of(row: Any) -> dict[str, Any]:
@@ -271,58 +253,109 @@ GROUP_FIELDS = ("notebook_id", "cell_index", "error_name", "error_message")
 
 async def _window_hotspots(
     conn: AsyncConnection, notebook: str | None, since: datetime, limit: int, per_group: int
-) -> tuple[list[Any], list[Any]]:
-    """Hotspots of the errors since `since`: one read of the window's errors
-    (ix_cell_executions_errors_time), per (group, student), grouped here."""
-    per_student = (
-        select(
-            *HOTSPOT_KEY,
-            CE.student_id,
-            func.count().label("occurrences"),
-            func.max(CE.event_time).label("last_at"),
-        )
-        .where(CE.has_error, CE.event_time >= since)
-        .group_by(*HOTSPOT_KEY, CE.student_id)
+) -> tuple[list[Any], dict[int, list[HotspotStudent]]]:
+    """Hotspots of the errors from the minute of `since` on, from the report tables.
+
+    Occurrences per group are the window's minutes of error_minutes; a student
+    hit a group in the window exactly when their latest error of it
+    (error_students.last_at) is in the window. Both read a few rows per group
+    and minute, never the log's errors.
+    """
+    minute = epoch_minute(since)
+    start = datetime.fromtimestamp(minute * 60, timezone.utc)
+    em, es = ErrorMinute, ErrorStudent
+    occurrences = (
+        select(em.group_id, func.sum(em.occurrences).label("occurrences"))
+        .where(em.minute >= minute)
+        .group_by(em.group_id)
+    )
+    students = (
+        select(es.group_id, func.count().label("students"), func.max(es.last_at).label("last_at"))
+        .where(es.last_at >= start)
+        .group_by(es.group_id)
     )
     if notebook is not None:
-        per_student = per_student.where(CE.notebook_id == _notebook_id(notebook))
-    groups: dict[tuple[Any, ...], list[Any]] = {}
-    for r in await conn.execute(per_student):
-        key = (r.notebook_id, r.cell_index, r.error_name, r.error_message)
-        groups.setdefault(key, []).append((_as_utc(r.last_at), r.student_id, r.occurrences))
+        in_notebook = select(ErrorGroup.id).where(ErrorGroup.notebook_id == _notebook_id(notebook))
+        occurrences = occurrences.where(em.group_id.in_(in_notebook))
+        students = students.where(es.group_id.in_(in_notebook))
+    hits = {r.group_id: r for r in await conn.execute(students)}
+    if not hits:
+        return [], {}  # no one erred in the window (a notebook of an earlier week)
+    counts = {g: int(n) for g, n in await conn.execute(occurrences) if g in hits and n > 0}
+    if not counts:
+        return [], {}
+    eg = ErrorGroup
+    fields = select(eg.id, *(getattr(eg, f) for f in GROUP_FIELDS)).where(eg.id.in_(counts))
+    groups = {r.id: r for r in await conn.execute(fields)}
 
-    def rank(item: tuple[tuple[Any, ...], list[Any]]) -> tuple[Any, ...]:
-        (_, cell, _, _), hits = item
-        return (-len(hits), -sum(h[2] for h in hits), cell is None, cell or 0)
+    def rank(group: int) -> tuple[Any, ...]:
+        cell = groups[group].cell_index
+        return (-hits[group].students, -counts[group], cell is None, cell or 0)
 
-    top = sorted(groups.items(), key=rank)[:limit]
-    group_rows, picked = [], []
-    for key, hits in top:
-        hits.sort(key=lambda h: h[0], reverse=True)
-        fields = dict(zip(GROUP_FIELDS, key, strict=True))
-        group_rows.append(
-            SimpleNamespace(
-                **fields,
-                students=len(hits),
-                occurrences=sum(h[2] for h in hits),
-                last_at=hits[0][0],
+    top = sorted((g for g in counts if g in groups), key=rank)[:limit]
+    group_rows = [
+        SimpleNamespace(
+            id=g,
+            **_group_of(groups[g]),
+            students=int(hits[g].students),
+            occurrences=counts[g],
+            last_at=hits[g].last_at,
+        )
+        for g in top
+    ]
+    return group_rows, await _who(conn, top, per_group, start)
+
+
+async def _who(
+    conn: AsyncConnection, groups: list[int], per_group: int, since: datetime | None
+) -> dict[int, list[HotspotStudent]]:
+    """The latest `per_group` students of each group (since `since`), newest first.
+
+    One statement: on PostgreSQL a LATERAL index range per group on
+    (group_id, last_at DESC) that stops at `per_group`; on SQLite (in process)
+    the groups' rows ranked by a window function. Names are joined to the kept
+    rows only.
+    """
+    if not groups:
+        return {}
+    window = "" if since is None else "AND es.last_at >= :since"
+    if conn.dialect.name == "postgresql":
+        sql = (
+            "SELECT w.group_id, w.last_at, s.student_key, s.user_name, s.team_name "
+            "FROM unnest(CAST(:ids AS BIGINT[])) AS g(id) CROSS JOIN LATERAL "
+            "(SELECT es.group_id, es.student_id, es.last_at FROM error_students es "
+            f"WHERE es.group_id = g.id {window} ORDER BY es.last_at DESC LIMIT :n) w "
+            "JOIN students s ON s.id = w.student_id"
+        )
+    else:
+        sql = (
+            "SELECT w.group_id, w.last_at, s.student_key, s.user_name, s.team_name FROM "
+            "(SELECT es.group_id, es.student_id, es.last_at, row_number() OVER "
+            "(PARTITION BY es.group_id ORDER BY es.last_at DESC) AS rank FROM error_students es "
+            f"WHERE es.group_id IN :ids {window}) w "
+            "JOIN students s ON s.id = w.student_id WHERE w.rank <= :n"
+        )
+    stmt = text(sql)
+    params: dict[str, Any] = {"ids": sorted(groups), "n": per_group}
+    if conn.dialect.name != "postgresql":
+        stmt = stmt.bindparams(bindparam("ids", expanding=True))
+    if since is not None:
+        stmt = stmt.bindparams(bindparam("since", type_=UtcDateTime()))
+        params["since"] = since
+    who: dict[int, list[HotspotStudent]] = {}
+    for group, last_at, key, name, team in await conn.execute(stmt, params):
+        # Built without validation: the values come from typed columns.
+        who.setdefault(group, []).append(
+            HotspotStudent.model_construct(
+                student=key,
+                user_name=name,
+                team_name=team,
+                last_at=_as_utc(last_at) or datetime.min,
             )
         )
-        picked += [(fields, last_at, student) for last_at, student, _ in hits[:per_group]]
-    ids = {student for _, _, student in picked}
-    people = {
-        r.id: r
-        for r in await conn.execute(select(Student.id, *_IDENTITY).where(Student.id.in_(ids)))
-    }
-    who_rows = [
-        SimpleNamespace(**fields, last_at=last_at, **_identity(people[student]))
-        for fields, last_at, student in picked
-    ]
-    return group_rows, who_rows
-
-
-def _identity(row: Any) -> dict[str, Any]:
-    return {"student_key": row.student_key, "user_name": row.user_name, "team_name": row.team_name}
+    for students in who.values():
+        students.sort(key=lambda w: w.last_at, reverse=True)
+    return who
 
 
 async def _notebook_paths(conn: AsyncConnection, ids: set[Any]) -> dict[Any, str]:

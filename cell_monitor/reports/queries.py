@@ -200,13 +200,17 @@ async def stats(engine: AsyncEngine) -> StatsOut:
     total = func.sum(EventTypeCount.events)
     by_type = select(EventTypeCount.event_type, total).group_by(EventTypeCount.event_type)
     by_type = by_type.having(total > 0)
-    span = select(func.min(Event.event_time), func.max(Event.event_time))
+    # Two statements: SQLite answers a lone min() or max() from the index on
+    # event_time, but scans the whole log for both in one SELECT.
+    first_time = select(func.min(Event.event_time))
+    last_time = select(func.max(Event.event_time))
     async with engine.connect() as conn:
         students, events, executions, errors = (await conn.execute(totals)).one()
         notebooks = (await conn.execute(select(func.count(Notebook.id)))).scalar_one()
         sessions = (await conn.execute(select(func.count(LearningSession.id)))).scalar_one()
         types = {name: int(count) for name, count in (await conn.execute(by_type)).all()}
-        first, last = (await conn.execute(span)).one()
+        first = (await conn.execute(first_time)).scalar()
+        last = (await conn.execute(last_time)).scalar()
     return StatsOut(
         events=int(events),
         students=students,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -241,4 +242,22 @@ def create_app_from_env() -> FastAPI:
     settings = Settings()
     configure_logging(settings)
     watch_supervisor()
-    return create_app(settings)
+    app = create_app(settings)
+    tune_gc()
+    return app
+
+
+# Every request allocates a few hundred objects: with the default threshold of
+# 700 the collector ran every few requests, and each older-generation pass
+# walked all the server holds (modules, the app, caches). Under ingest load that
+# was about a sixth of the server's CPU (docs/benchmarks.md). What exists at
+# start lives as long as the process, so it is frozen out of every pass; only
+# the server process does this (tests build many apps in one process).
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Freeze what exists at start out of the collector, and collect less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -50,7 +50,11 @@ class Bulk(Protocol):
     ) -> Sequence[tuple[int, Mapping[str, Any]]]:
         """Insert missing students; (id, STATE_COLUMNS as they were before) for each."""
 
-    async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]: ...
+    async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+        """Insert missing notebooks; path → id. Existing rows are not locked."""
+
+    async def touch_notebooks(self, conn: AsyncConnection, rows: Rows) -> None:
+        """Advance `last_seen` (rows of `id`, `last_seen`): last, it locks shared rows."""
 
     async def upsert_sessions(
         self, conn: AsyncConnection, rows: Rows
@@ -96,12 +100,17 @@ class GenericBulk:
         return [(row.id, dict(row._mapping)) for row in result.all()]
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+        # One writer at a time here (SQLite's BEGIN IMMEDIATE): the upsert also
+        # advances last_seen, so touch_notebooks has nothing left to do.
         stmt = self._insert(conn, Notebook)
         last_seen = self._greatest(conn, Notebook.last_seen, stmt.excluded.last_seen)
         stmt = stmt.on_conflict_do_update(
             index_elements=[Notebook.path], set_={"last_seen": last_seen}
         ).returning(Notebook.id, Notebook.path)
         return {path: pk for pk, path in (await conn.execute(stmt, rows)).all()}
+
+    async def touch_notebooks(self, conn: AsyncConnection, rows: Rows) -> None:
+        return None
 
     async def upsert_sessions(
         self, conn: AsyncConnection, rows: Rows
@@ -167,6 +176,30 @@ def _arrays(rows: Rows, columns: Sequence[str]) -> list[list[Any]]:
     return [[row[c] for row in rows] for c in columns]
 
 
+async def pg_fetch(
+    conn: AsyncConnection, operation: str, sql: str, args: Sequence[Any]
+) -> list[Any]:
+    """Run `sql` ($1, $2… parameters) on the asyncpg connection of `conn`'s transaction."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is None or not driver.is_in_transaction():
+        # Outside a transaction each statement would commit on its own.
+        raise RuntimeError("bulk statements must run inside the group's transaction")
+    started = time.perf_counter()
+    records = await driver.fetch(sql, *args)
+    observe_query(conn.info, operation, sql, time.perf_counter() - started)
+    return list(records)
+
+
+def unnest_sql(table: FromClause, columns: Sequence[str]) -> str:
+    """unnest() of one $n array parameter per column of `table`, aliased u(columns)."""
+    return _unnest(table, columns)
+
+
+def arrays(rows: Rows, columns: Sequence[str]) -> list[list[Any]]:
+    """One list per column (the unnest parameters) from row dicts."""
+    return _arrays(rows, columns)
+
+
 class PostgresBulk:
     """Runs on the asyncpg connection under SQLAlchemy's transaction: at a few
     hundred commits per second, SQLAlchemy's per-statement layers cost more CPU
@@ -185,11 +218,24 @@ class PostgresBulk:
             f"ON CONFLICT (student_key) DO UPDATE SET {identity} RETURNING {returning}"
         )
         self._notebook_columns = ["path", "first_seen", "last_seen"]
+        # Every group of every lane and worker writes the same few notebook rows:
+        # here they are only read (a missing one inserted), and their last_seen
+        # is advanced at the end of the group (touch_notebooks), so the row lock
+        # is held from there to COMMIT only.
         self._notebooks_sql = (
-            f"INSERT INTO notebooks (path, first_seen, last_seen) "
-            f"SELECT * FROM {_unnest(Notebook.__table__, self._notebook_columns)} "
-            "ON CONFLICT (path) DO UPDATE SET "
-            "last_seen = greatest(notebooks.last_seen, excluded.last_seen) RETURNING id, path"
+            f"WITH u AS (SELECT * FROM {_unnest(Notebook.__table__, self._notebook_columns)}), "
+            "ins AS (INSERT INTO notebooks (path, first_seen, last_seen) SELECT * FROM u "
+            "ON CONFLICT (path) DO NOTHING RETURNING id, path) "
+            "SELECT id, path FROM ins UNION ALL "
+            "SELECT n.id, n.path FROM notebooks n JOIN u USING (path)"
+        )
+        # A row another transaction inserted meanwhile is not in the statement's
+        # snapshot: read once more, after it committed.
+        self._notebook_ids_sql = "SELECT id, path FROM notebooks WHERE path = ANY($1::text[])"
+        self._touch_notebooks_sql = (
+            "UPDATE notebooks AS n SET last_seen = u.last_seen "
+            "FROM unnest($1::bigint[], $2::timestamptz[]) AS u(id, last_seen) "
+            "WHERE n.id = u.id AND n.last_seen < u.last_seen"
         )
         self._session_columns = ["student_id", "session_key", "first_seen", "last_seen"]
         self._sessions_sql = (
@@ -226,14 +272,7 @@ class PostgresBulk:
     async def _fetch(
         self, conn: AsyncConnection, operation: str, sql: str, args: list[list[Any]]
     ) -> list[Any]:
-        driver = (await conn.get_raw_connection()).driver_connection
-        if driver is None or not driver.is_in_transaction():
-            # Outside a transaction each statement would commit on its own.
-            raise RuntimeError("bulk statements must run inside the group's transaction")
-        started = time.perf_counter()
-        records = await driver.fetch(sql, *args)
-        observe_query(conn.info, operation, sql, time.perf_counter() - started)
-        return list(records)
+        return await pg_fetch(conn, operation, sql, args)
 
     async def upsert_students(
         self, conn: AsyncConnection, rows: Rows
@@ -244,9 +283,17 @@ class PostgresBulk:
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
         args = _arrays(rows, self._notebook_columns)
-        return {
-            r["path"]: r["id"] for r in await self._fetch(conn, "insert", self._notebooks_sql, args)
-        }
+        records = await self._fetch(conn, "insert", self._notebooks_sql, args)
+        ids = {r["path"]: r["id"] for r in records}
+        missing = [row["path"] for row in rows if row["path"] not in ids]
+        if missing:
+            records = await self._fetch(conn, "select", self._notebook_ids_sql, [missing])
+            ids.update((r["path"], r["id"]) for r in records)
+        return ids
+
+    async def touch_notebooks(self, conn: AsyncConnection, rows: Rows) -> None:
+        args = _arrays(rows, ["id", "last_seen"])
+        await self._fetch(conn, "update", self._touch_notebooks_sql, args)
 
     async def upsert_sessions(
         self, conn: AsyncConnection, rows: Rows

@@ -374,6 +374,22 @@ class ErrorStudent(Base):
     last_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class ErrorMinute(Base):
+    """Errors per minute and hotspot group (sharded like EventTypeCount), no student.
+
+    Hotspots over a window (1 h, 24 h) sum these for their occurrences; who hit a
+    group in the window comes from error_students.last_at (revision 0012).
+    """
+
+    __tablename__ = "error_minutes"
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("error_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurrences: Mapped[int] = mapped_column(BigInteger)
+
+
 class SinkPosition(Base):
     """How far a sink (e.g. InfluxDB) has read the event log, so it resumes there."""
 
@@ -503,11 +519,19 @@ Index(
     "ix_cell_executions_notebook_time", CellExecution.notebook_id, CellExecution.event_time.desc()
 )
 Index("ix_cell_executions_notebook_cell", CellExecution.notebook_id, CellExecution.cell_index)
-# The report tables' lookups (revision 0008): a notebook's heatmap, the notebook
-# list's students of a window, a hotspot's students, a student's rows on erasure.
-Index("ix_latest_runs_notebook", LatestRun.notebook_id, LatestRun.student_id)
+# The report tables' lookups (revisions 0008, 0012): a notebook's heatmap (covering:
+# read from the index alone), the notebook list's students of a window, a
+# hotspot's students (of the term, of a window), a student's rows on erasure.
+Index(
+    "ix_latest_runs_cells",
+    LatestRun.notebook_id,
+    LatestRun.student_id,
+    LatestRun.cell_index,
+    LatestRun.failed,
+)
 Index("ix_latest_runs_last_at", LatestRun.last_at)
 Index("ix_error_students_group_last", ErrorStudent.group_id, ErrorStudent.last_at.desc())
+Index("ix_error_students_last_at", ErrorStudent.last_at, ErrorStudent.group_id)
 Index("ix_error_students_student", ErrorStudent.student_id)
 # A student's inbox and history: their receipts, newest first; the sender's rate limit.
 Index("ix_message_recipients_student_sent", MessageRecipient.student_id, MessageRecipient.sent_at)
@@ -516,13 +540,6 @@ Index("ix_test_results_notebook", TestResultRow.notebook_id, TestResultRow.stude
 Index("ix_test_results_last_at", TestResultRow.last_at)
 Index("ix_cell_activity_notebook", CellActivityRow.notebook_id, CellActivityRow.student_id)
 Index("ix_cell_activity_last_at", CellActivityRow.last_at)
-# Hotspots over a window read only the window's errors (12 % of executions).
-Index(
-    "ix_cell_executions_errors_time",
-    CellExecution.event_time.desc(),
-    sqlite_where=CellExecution.has_error,
-    postgresql_where=CellExecution.has_error,
-)
 
 # How an event finds its execution. event_time is part of it (the same value on
 # both rows) so that PostgreSQL, where both tables are partitioned by it, looks

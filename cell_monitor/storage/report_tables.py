@@ -9,13 +9,15 @@ so the views cost what they show instead of what the log holds:
 - execution_minutes: executions and errors per minute and notebook (activity
   chart, notebook list);
 - error_groups / error_group_counts / error_students: errors per (notebook,
-  cell, name, message) and who hit them (hotspots over the whole term).
+  cell, name, message) and who hit them (hotspots over the whole term);
+- error_minutes: errors per minute and group (hotspots over a window, with
+  error_students.last_at for who hit a group in it).
 
 Counters that every commit adds to (types, minutes, group counts) are sharded:
 a commit adds to the row of its connection's shard, so concurrent commits do
 not queue on one row; readers sum the shards. Everything here is additive, so
 erasure (privacy/erasure.py) and prune (retention.py) subtract what they remove
-through `remove_students` / `prune_before`, out of the existing shard rows.
+(report_removal.py), out of the existing shard rows.
 
 Rows are written in key order within a group, like the writer's other tables,
 so concurrent transactions cannot deadlock on them. Revision 0008 creates and
@@ -33,20 +35,20 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, text
+from sqlalchemy import and_, bindparam, case, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.domain.records import NewEvent
+from cell_monitor.storage.bulk import arrays, pg_fetch, unnest_sql
 from cell_monitor.storage.models import (
     ErrorGroup,
     ErrorGroupCount,
+    ErrorMinute,
     ErrorStudent,
-    Event,
     EventTypeCount,
     ExecutionMinute,
     LatestRun,
-    UtcDateTime,
 )
 
 SHARDS = 8
@@ -100,13 +102,15 @@ async def record(
         for e in events
         if e.is_execution
     ]
+    error_minutes: dict[tuple[int, int], list[int]] = {}
     if executions:
         await _record_latest_runs(conn, executions)
-        await _record_errors(conn, [x for x in executions if x[0].has_error])
+        error_minutes = await _record_errors(conn, [x for x in executions if x[0].has_error])
     # The shared counters last: their rows are held until COMMIT from here on.
     shard = shard_of(conn)
     if executions:
         await _record_minutes(conn, executions, shard)
+        await add_error_minutes(conn, error_minutes, shard)
     await _record_types(conn, events, shard)
 
 
@@ -141,6 +145,10 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
         {"student_id": k[0], "notebook_id": k[1], "cell_index": k[2], **row}
         for k, row in sorted(rows.items())
     ]
+    if conn.dialect.name == "postgresql":
+        # One statement text whatever the row count, arrays bound (bulk.py).
+        await pg_fetch(conn, "insert", _PG_LATEST_RUNS, arrays(values, _LATEST_COLUMNS))
+        return
     stmt = _insert(conn, LatestRun)
     new, old = stmt.excluded, LatestRun.__table__.c
     # Newest by (event_time, pk): a late event adds to the count but does not
@@ -149,8 +157,7 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
         new.last_at > old.last_at,
         and_(new.last_at == old.last_at, new.last_event_pk > old.last_event_pk),
     )
-    latest = ("last_at", "last_event_pk", "failed", "error_name", "error_message")
-    set_ = {name: case((newer, new[name]), else_=old[name]) for name in latest}
+    set_ = {name: case((newer, new[name]), else_=old[name]) for name in _LATEST}
     set_["runs"] = old.runs + new.runs
     set_["first_at"] = case((new.first_at < old.first_at, new.first_at), else_=old.first_at)
     stmt = stmt.on_conflict_do_update(
@@ -160,11 +167,32 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
     await conn.execute(stmt, values)
 
 
-async def _record_errors(conn: AsyncConnection, errors: Sequence[Execution]) -> None:
+_LATEST = ("last_at", "last_event_pk", "failed", "error_name", "error_message")
+_LATEST_COLUMNS = ["student_id", "notebook_id", "cell_index", *_LATEST, "runs", "first_at"]
+_NEWER = (
+    "(excluded.last_at, excluded.last_event_pk) > (latest_runs.last_at, latest_runs.last_event_pk)"
+)
+_PG_LATEST_RUNS = (
+    f"INSERT INTO latest_runs ({', '.join(_LATEST_COLUMNS)}) "
+    f"SELECT * FROM {unnest_sql(LatestRun.__table__, _LATEST_COLUMNS)} "
+    "ON CONFLICT (student_id, notebook_id, cell_index) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE latest_runs.{c} END" for c in _LATEST
+    )
+    + ", runs = latest_runs.runs + excluded.runs, "
+    "first_at = least(latest_runs.first_at, excluded.first_at)"
+)
+
+
+async def _record_errors(
+    conn: AsyncConnection, errors: Sequence[Execution]
+) -> dict[tuple[int, int], list[int]]:
+    """Add the errors to their groups; returns {(minute, group id): [errors]}."""
     if not errors:
-        return
+        return {}
     groups: dict[str, tuple[int | None, int | None, str | None, str | None]] = {}
     per_student: dict[tuple[str, int], list[Any]] = {}
+    per_minute: dict[tuple[int, str], int] = defaultdict(int)
     for event, student_id, notebook_id in errors:
         parts = (notebook_id, event.cell_index, event.error_name, event.error_message)
         key = group_key(*parts)
@@ -172,19 +200,48 @@ async def _record_errors(conn: AsyncConnection, errors: Sequence[Execution]) -> 
         entry = per_student.setdefault((key, student_id), [0, event.event_time])
         entry[0] += 1
         entry[1] = max(entry[1], event.event_time)
+        per_minute[(epoch_minute(event.event_time), key)] += 1
     ids = await _group_ids(conn, groups)
-    students = sorted({s for _, s in per_student})
-    known = await conn.execute(
-        select(ErrorStudent.group_id, ErrorStudent.student_id).where(
-            ErrorStudent.student_id.in_(students), ErrorStudent.group_id.in_(ids.values())
-        )
-    )
-    # Race-free: this transaction holds the students' rows (writer.py), so no
-    # other one adds a pair of theirs meanwhile.
-    existing = {(g, s) for g, s in known.all()}
     pairs = sorted(
         (ids[key], student, count, last) for (key, student), (count, last) in per_student.items()
     )
+    new_pairs = await _upsert_error_students(conn, pairs)
+    deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for group, student, count, _ in pairs:
+        deltas[group][0] += (group, student) in new_pairs
+        deltas[group][1] += count
+    await _add_group_counts(conn, deltas, shard_of(conn))
+    return {(minute, ids[key]): [n] for (minute, key), n in per_minute.items()}
+
+
+_PAIR_COLUMNS = ["group_id", "student_id", "occurrences", "last_at"]
+_PG_ERROR_STUDENTS = (
+    f"INSERT INTO error_students ({', '.join(_PAIR_COLUMNS)}) "
+    f"SELECT * FROM {unnest_sql(ErrorStudent.__table__, _PAIR_COLUMNS)} "
+    "ON CONFLICT (group_id, student_id) DO UPDATE SET "
+    "occurrences = error_students.occurrences + excluded.occurrences, "
+    "last_at = greatest(error_students.last_at, excluded.last_at) "
+    # xmax is 0 on a row this statement inserted, not on one it updated.
+    "RETURNING group_id, student_id, (xmax = 0) AS inserted"
+)
+
+
+async def _upsert_error_students(
+    conn: AsyncConnection, pairs: Sequence[tuple[int, int, int, datetime]]
+) -> set[tuple[int, int]]:
+    """Add (group, student, errors, latest) rows; returns the pairs that are new."""
+    if conn.dialect.name == "postgresql":
+        columns = [list(c) for c in zip(*pairs, strict=True)]
+        records = await pg_fetch(conn, "insert", _PG_ERROR_STUDENTS, columns)
+        return {(r["group_id"], r["student_id"]) for r in records if r["inserted"]}
+    # SQLite: one writer at a time (BEGIN IMMEDIATE), so what exists now stays true.
+    known = await conn.execute(
+        select(ErrorStudent.group_id, ErrorStudent.student_id).where(
+            ErrorStudent.student_id.in_(sorted({s for _, s, _, _ in pairs})),
+            ErrorStudent.group_id.in_(sorted({g for g, _, _, _ in pairs})),
+        )
+    )
+    existing = {(g, s) for g, s in known.all()}
     stmt = _insert(conn, ErrorStudent)
     new, old = stmt.excluded, ErrorStudent.__table__.c
     stmt = stmt.on_conflict_do_update(
@@ -201,11 +258,7 @@ async def _record_errors(conn: AsyncConnection, errors: Sequence[Execution]) -> 
             for g, s, n, last in pairs
         ],
     )
-    deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for group, student, count, _ in pairs:
-        deltas[group][0] += (group, student) not in existing
-        deltas[group][1] += count
-    await _add_group_counts(conn, deltas, shard_of(conn))
+    return {(g, s) for g, s, _, _ in pairs if (g, s) not in existing}
 
 
 async def _group_ids(
@@ -289,6 +342,24 @@ async def add_minutes(
     await conn.execute(stmt, rows)
 
 
+async def add_error_minutes(
+    conn: AsyncConnection, counts: dict[tuple[int, int], list[int]], shard: int
+) -> None:
+    """Add {(minute, group id): [errors]} (negative to subtract)."""
+    if not counts:
+        return
+    stmt = _insert(conn, ErrorMinute)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ErrorMinute.minute, ErrorMinute.group_id, ErrorMinute.shard],
+        set_={"occurrences": ErrorMinute.__table__.c.occurrences + stmt.excluded.occurrences},
+    )
+    rows = [
+        {"minute": m, "group_id": g, "shard": shard, "occurrences": c[0]}
+        for (m, g), c in sorted(counts.items())
+    ]
+    await conn.execute(stmt, rows)
+
+
 async def _record_types(conn: AsyncConnection, events: Sequence[NewEvent], shard: int) -> None:
     counts: dict[str, int] = defaultdict(int)
     for event in events:
@@ -307,135 +378,3 @@ async def add_types(conn: AsyncConnection, counts: dict[str, int], shard: int) -
     )
     rows = [{"event_type": t, "shard": shard, "events": n} for t, n in sorted(counts.items())]
     await conn.execute(stmt, rows)
-
-
-# --- Removing what erasure and prune remove -------------------------------------------
-
-
-async def remove_students(conn: AsyncConnection, ids: Sequence[int]) -> dict[str, int]:
-    """Take the students' part out of every report table; call before their events go.
-
-    Counters get the students' contribution subtracted (read from the log and the
-    students' own rows); their rows, and groups no student is left in, are deleted.
-    """
-    if not ids:
-        return {}
-    by_type = await conn.execute(
-        select(Event.event_type, func.count())
-        .where(Event.student_id.in_(ids))
-        .group_by(Event.event_type)
-    )
-    await subtract(conn, EventTypeCount, {(t,): [n] for t, n in by_type.all()})
-    minute = _minute_sql(conn)
-    per_minute = await conn.execute(
-        text(
-            f"SELECT {minute} AS minute, coalesce(notebook_id, {NO_NOTEBOOK}) AS notebook_id, "
-            "count(*) AS n, sum(CASE WHEN has_error THEN 1 ELSE 0 END) AS e "
-            "FROM cell_executions WHERE student_id IN :ids GROUP BY 1, 2"
-        ).bindparams(bindparam("ids", expanding=True)),
-        {"ids": list(ids)},
-    )
-    await subtract(
-        conn, ExecutionMinute, {(m, nb): [n, int(e)] for m, nb, n, e in per_minute.all()}
-    )
-    counts = {"latest_runs": await _delete(conn, delete(LatestRun), LatestRun.student_id, ids)}
-    counts.update(await _remove_error_students(conn, ErrorStudent.student_id.in_(ids)))
-    return counts
-
-
-async def prune_before(conn: AsyncConnection, cutoff: datetime) -> dict[str, int]:
-    """Remove the report rows whose latest data is older than `cutoff` (retention)."""
-    if conn.dialect.name == "postgresql":
-        # Writers hold a student's row for their whole group (writer.py); holding
-        # the same rows keeps them from re-adding a pair while it is removed here.
-        await conn.execute(
-            text(
-                "SELECT id FROM students WHERE id IN (SELECT student_id FROM error_students "
-                "WHERE last_at < :cutoff) ORDER BY id FOR UPDATE"
-            ).bindparams(bindparam("cutoff", type_=UtcDateTime())),
-            {"cutoff": cutoff},
-        )
-    counts = {
-        "latest_runs": await _delete(conn, delete(LatestRun), LatestRun.last_at, cutoff, "<"),
-        "execution_minutes": await _delete(
-            conn, delete(ExecutionMinute), ExecutionMinute.minute, epoch_minute(cutoff), "<"
-        ),
-    }
-    counts.update(await _remove_error_students(conn, ErrorStudent.last_at < cutoff))
-    return counts
-
-
-_COUNTERS: dict[Any, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    EventTypeCount: (("event_type",), ("events",)),
-    ExecutionMinute: (("minute", "notebook_id"), ("executions", "errors")),
-    ErrorGroupCount: (("group_id",), ("students", "occurrences")),
-}
-
-
-async def subtract(
-    conn: AsyncConnection, model: Any, amounts: dict[tuple[Any, ...], list[int]]
-) -> None:
-    """Take `amounts` off a sharded counter, key by key, out of its existing shard rows.
-
-    The rows of a key are locked and emptied one after the other (a row at zero
-    goes), so what is removed leaves no trace, and a concurrent commit adding to
-    the same key waits rather than being overwritten.
-    """
-    keys, values = _COUNTERS[model]
-    table = model.__table__
-    for key in sorted(amounts):
-        left = list(amounts[key])
-        where = and_(*(table.c[k] == v for k, v in zip(keys, key, strict=True)))
-        query = select(table.c.shard, *(table.c[v] for v in values)).where(where)
-        query = query.order_by(table.c.shard)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        rows = (await conn.execute(query)).all()
-        for n, row in enumerate(rows):
-            last = n == len(rows) - 1
-            new = []
-            for i, have in enumerate(row[1:]):
-                take = left[i] if last else min(left[i], have)
-                left[i] -= take
-                new.append(have - take)
-            shard = and_(where, table.c.shard == row.shard)
-            if any(new):
-                await conn.execute(
-                    table.update().where(shard).values(dict(zip(values, new, strict=True)))
-                )
-            else:
-                await conn.execute(table.delete().where(shard))
-
-
-async def _delete(conn: AsyncConnection, stmt: Any, column: Any, value: Any, op: str = "in") -> int:
-    where = column.in_(value) if op == "in" else column < value
-    return int((await conn.execute(stmt.where(where))).rowcount or 0)
-
-
-async def _remove_error_students(conn: AsyncConnection, where: Any) -> dict[str, int]:
-    removed = (
-        await conn.execute(
-            select(ErrorStudent.group_id, func.count(), func.sum(ErrorStudent.occurrences))
-            .where(where)
-            .group_by(ErrorStudent.group_id)
-        )
-    ).all()
-    if not removed:
-        return {"error_students": 0, "error_groups": 0}
-    rows = int((await conn.execute(delete(ErrorStudent).where(where))).rowcount or 0)
-    await subtract(conn, ErrorGroupCount, {(g,): [int(n), int(o)] for g, n, o in removed})
-    # A group no student is left in goes (its message came from them).
-    touched = [g for g, _, _ in removed]
-    left = select(ErrorStudent.group_id).where(ErrorStudent.group_id.in_(touched))
-    empty = [g for g in touched if g not in set((await conn.execute(left)).scalars())]
-    groups = 0
-    if empty:
-        await conn.execute(delete(ErrorGroupCount).where(ErrorGroupCount.group_id.in_(empty)))
-        groups = await _delete(conn, delete(ErrorGroup), ErrorGroup.id, empty)
-    return {"error_students": rows, "error_groups": groups}
-
-
-def _minute_sql(conn: AsyncConnection, column: str = "event_time") -> str:
-    if conn.dialect.name == "postgresql":
-        return f"CAST(floor(extract(epoch FROM {column}) / 60) AS BIGINT)"
-    return f"(CAST(strftime('%s', {column}) AS INTEGER) / 60)"

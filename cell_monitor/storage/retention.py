@@ -18,7 +18,7 @@ events per type of `/api/v1/stats` (event_type_counts) count everything ever
 stored and are not decreased by a prune. The other report tables
 (storage/report_tables.py) lose what lies before the cutoff: a cell's latest run
 (latest_runs) when that run is older (its `runs` keeps counting older ones), the
-per-minute counts of the minutes before the cutoff's minute, and a student's
+per-minute counts (execution_minutes, error_minutes) before the cutoff's minute, and a student's
 hotspot entry (error_students, and with it their part of the group's counts)
 when their latest such error is older; a group no student is left in goes.
 A student's test outcome of a question (test_results) and their time on a cell
@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import Settings
 from cell_monitor.progress import NO_PROGRESS, Progress
-from cell_monitor.storage import partitions, report_tables, signal_tables
+from cell_monitor.storage import partitions, report_removal, signal_tables
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import UtcDateTime
 
@@ -125,7 +125,7 @@ async def prune(
         await pruner.trim_event_ids()
     if not dry_run:
         async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
-            report.report_rows = await report_tables.prune_before(conn, cutoff)
+            report.report_rows = await report_removal.prune_before(conn, cutoff)
             report.report_rows.update(await signal_tables.prune_before(conn, cutoff))
     report.sessions = await pruner.delete_rows("sessions", "id", "last_seen")
     report.instructor_actions = await pruner.delete_rows("instructor_actions", "id", "at")

@@ -5,8 +5,8 @@ resent duplicates, errors, a message longer than an index key may be, runs
 without a cell index, other event types), then one student is erased. The
 maintained tables (storage/report_tables.py) are read back with plain SQL and
 compared with the same figures computed here, in Python, from the rows of
-events / cell_executions. Then the tables are rebuilt by revision 0008's
-backfill (one revision down, then up) and compared again.
+events / cell_executions. Then the tables are rebuilt by the backfills of
+revisions 0008 and 0012 (two revisions down, then up) and compared again.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 
 from cell_monitor.config import Settings
 from cell_monitor.privacy.erasure import erase_from_database
+from cell_monitor.reports.progress import error_hotspots
 from cell_monitor.storage import migrations
 from cell_monitor.storage.engine import create_engine
 from cell_monitor.storage.report_tables import group_key
@@ -106,6 +107,9 @@ def maintained(url: str) -> dict[str, Any]:
     ):
         group_counts[groups[gid]][0] += students
         group_counts[groups[gid]][1] += occurrences
+    error_minutes: dict[tuple[Any, ...], int] = defaultdict(int)
+    for m, gid, n in query_sql(url, "SELECT minute, group_id, occurrences FROM error_minutes"):
+        error_minutes[(m, *groups[gid])] += n
     who = {
         (*groups[gid], s): (n, ts(at))
         for gid, s, n, at in query_sql(
@@ -118,6 +122,7 @@ def maintained(url: str) -> dict[str, Any]:
         "minutes": {k: tuple(v) for k, v in minutes.items() if v != [0, 0]},
         "error_groups": {k: tuple(v) for k, v in group_counts.items() if v != [0, 0]},
         "error_students": who,
+        "error_minutes": {k: v for k, v in error_minutes.items() if v},
         "groups_without_students": len(set(groups.values()) - {k[:4] for k in who}),
     }
 
@@ -132,6 +137,7 @@ def recomputed(url: str) -> dict[str, Any]:
     runs: dict[tuple[int, int, int], list[Any]] = {}
     minutes: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
     errors: dict[tuple[Any, ...], list[Any]] = {}
+    error_minutes: dict[tuple[Any, ...], int] = defaultdict(int)
     for student, nb, cell, at, pk, failed, name, message in rows:
         failed = bool(failed)
         minutes[(minute(at), nb or 0)][0] += 1
@@ -140,6 +146,7 @@ def recomputed(url: str) -> dict[str, Any]:
             entry = errors.setdefault((nb, cell, name, message, student), [0, ts(at)])
             entry[0] += 1
             entry[1] = max(entry[1], ts(at))
+            error_minutes[(minute(at), nb, cell, name, message)] += 1
         if nb is None or cell is None:
             continue
         key = (student, nb, cell)
@@ -164,8 +171,47 @@ def recomputed(url: str) -> dict[str, Any]:
         "minutes": {k: tuple(v) for k, v in minutes.items()},
         "error_groups": {k: tuple(v) for k, v in groups.items()},
         "error_students": {k: tuple(v) for k, v in errors.items()},
+        "error_minutes": dict(error_minutes),
         "groups_without_students": 0,
     }
+
+
+def window_hotspots(url: str, since: datetime) -> dict[tuple[Any, ...], Any]:
+    """Hotspots from the minute of `since` on, recomputed from cell_executions."""
+    start = datetime.fromtimestamp(minute(since) * 60, timezone.utc)
+    paths = dict(query_sql(url, "SELECT id, path FROM notebooks"))
+    keys = dict(query_sql(url, "SELECT id, student_key FROM students"))
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for student, nb, cell, at, name, message in query_sql(
+        url,
+        "SELECT student_id, notebook_id, cell_index, event_time, error_name, error_message "
+        "FROM cell_executions WHERE has_error",
+    ):
+        if ts(at) < start:
+            continue
+        group = groups.setdefault((paths.get(nb), cell, name, message), {"n": 0, "who": {}})
+        group["n"] += 1
+        group["who"][keys[student]] = max(group["who"].get(keys[student], ts(at)), ts(at))
+    return {k: (len(g["who"]), g["n"], g["who"]) for k, g in groups.items()}
+
+
+async def assert_window_hotspots(settings: Settings, url: str, since: datetime) -> None:
+    engine = create_engine(settings)
+    try:
+        got = await error_hotspots(engine, None, since, limit=1000, per_group=1000)
+    finally:
+        await engine.dispose()
+    expected = await asyncio.to_thread(window_hotspots, url, since)
+    assert {
+        (h.notebook, h.cell_index, h.error_name, h.error_message): (
+            h.students,
+            h.occurrences,
+            {w.student: w.last_at for w in h.who},
+        )
+        for h in got.items
+    } == expected
+    ranks = [(-h.students, -h.occurrences) for h in got.items]
+    assert ranks == sorted(ranks) and len(expected) >= 4
 
 
 def assert_consistent(url: str) -> dict[str, Any]:
@@ -205,6 +251,14 @@ async def test_report_tables_equal_a_recomputation_from_the_log(
     before = await asyncio.to_thread(assert_consistent, database_url)
     assert any(v[2] for v in before["latest_runs"].values())  # some cells end failed
     assert len(before["error_groups"]) >= 8
+    # Hotspots over a window, from error_minutes and error_students.last_at.
+    for hours in (1, 2):
+        await assert_window_hotspots(settings, database_url, NOW - timedelta(hours=hours))
+    engine = create_engine(settings)
+    try:  # a window in which no one erred
+        assert (await error_hotspots(engine, None, NOW + timedelta(minutes=2), 50)).items == []
+    finally:
+        await engine.dispose()
 
     engine = create_engine(settings)
     try:
@@ -220,7 +274,7 @@ async def test_report_tables_equal_a_recomputation_from_the_log(
     assert len(after["latest_runs"]) < len(before["latest_runs"])
     assert sum(after["event_types"].values()) < sum(before["event_types"].values())
 
-    # The migration's backfill builds the same tables from the log.
+    # The migrations' backfills (0008, 0012_perf) build the same tables from the log.
     await asyncio.to_thread(migrations.downgrade, settings, None, "0007")
     await asyncio.to_thread(migrations.upgrade, settings)
     assert await asyncio.to_thread(assert_consistent, database_url) == after
@@ -275,6 +329,7 @@ async def test_prune_removes_report_rows_of_pruned_history(
     assert sum(n for n, _ in kept["minutes"].values()) == 2
     groups = {k[1:3]: v for k, v in kept["error_groups"].items()}
     assert groups == {(2, "NameError"): (1, 1)}  # cell 0's group went with its only student
+    assert sum(kept["error_minutes"].values()) == 1  # the old errors' minutes went
     assert kept["groups_without_students"] == 0
     # Like the students' counters, the counts per type keep what was pruned.
     assert kept["event_types"] == {"cell_executed": 5}

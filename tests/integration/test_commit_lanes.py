@@ -1,0 +1,120 @@
+"""Group commit in lanes of students (SQLite, PostgreSQL): split, answered in order, once.
+
+A request whose events belong to students of several lanes is split by lane
+and answered when every part committed, each outcome at its event's position;
+a student's events stay in one lane, so their live state advances in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cell_monitor.config import Settings
+from cell_monitor.ingest.committer import GroupCommitter, StorageUnavailable, lane_of
+from cell_monitor.storage.engine import create_engine
+from tests.integration.test_committer_isolation import record
+from tests.support import make_settings, query_sql
+
+STUDENTS = [f"s{n}@example.org" for n in range(12)]
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+async def started(engine: AsyncEngine, lanes: int) -> GroupCommitter:
+    committer = GroupCommitter(
+        engine, max_group_events=50, max_queued_events=10_000, concurrency=lanes
+    )
+    committer.start()
+    return committer
+
+
+def test_a_student_always_has_the_same_lane() -> None:
+    lanes = {lane_of(student, 3) for student in STUDENTS}
+    assert lanes == {0, 1, 2}  # these twelve students spread over every lane
+    assert [lane_of(s, 3) for s in STUDENTS] == [lane_of(s, 3) for s in STUDENTS]
+    assert {lane_of(s, 1) for s in STUDENTS} == {0}
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+async def test_a_request_across_lanes_is_answered_in_order_and_stored_once(
+    engine: AsyncEngine, settings: Settings, lanes: int
+) -> None:
+    committer = await started(engine, lanes)
+    try:
+        first = [record(s, n) for n in range(4) for s in STUDENTS]  # students interleaved
+        resent = [replace(first[5]), replace(first[17])]  # as parsed again from a body
+        outcomes = await committer.submit([*first, *resent])
+        assert outcomes == ["inserted"] * len(first) + ["duplicate", "duplicate"]
+        # Concurrent requests, each across lanes, half of it resent.
+        again = [
+            [*map(replace, first[k : k + 6]), *(record(s, 10 + k) for s in STUDENTS[:6])]
+            for k in range(0, 24, 6)
+        ]
+        answers = await asyncio.gather(*(committer.submit(batch) for batch in again))
+        for answer in answers:
+            assert answer == ["duplicate"] * 6 + ["inserted"] * 6
+    finally:
+        await committer.stop()
+    url = settings.database_url
+    stored = await asyncio.to_thread(query_sql, url, "SELECT count(*) FROM events")
+    assert stored[0][0] == len(first) + 4 * 6
+    # Each student's counters (kept with their live state) count each event once.
+    rows = await asyncio.to_thread(
+        query_sql, url, "SELECT student_key, event_count, execution_count FROM students"
+    )
+    expected = {s: 4 + 4 * (s in STUDENTS[:6]) for s in STUDENTS}
+    assert {key: count for key, count, _ in rows} == expected
+    assert {key: count for key, _, count in rows} == expected
+
+
+async def test_a_failed_lane_fails_the_request(tmp_path: object, backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("one lane on SQLite")
+    settings = make_settings("postgresql://postgres@127.0.0.1:1/none", tmp_path)  # type: ignore[arg-type]
+    engine = create_engine(settings)
+    committer = await started(engine, 3)
+    try:
+        with pytest.raises(StorageUnavailable):
+            await committer.submit([record(s, 0) for s in STUDENTS])
+    finally:
+        await committer.stop()
+        await engine.dispose()
+
+
+async def test_lanes_creating_the_same_notebook_at_once_both_find_it(
+    engine: AsyncEngine, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cell_monitor.ingest.committer")
+    committer = await started(engine, 3)
+    try:
+        for round_ in range(3):
+            path = f"new-{round_}.ipynb"  # new to every lane's transaction at once
+            batches = [[record(s, 100 + round_, notebook_path=path)] for s in STUDENTS]
+            answers = await asyncio.gather(*(committer.submit(b) for b in batches))
+            assert all(answer == ["inserted"] for answer in answers)
+    finally:
+        await committer.stop()
+    # Each group found the notebook at once: none was refused and retried alone.
+    assert not [r for r in caplog.records if "isolating" in r.getMessage()]
+    url = settings.database_url
+    orphans = await asyncio.to_thread(
+        query_sql, url, "SELECT count(*) FROM events WHERE notebook_id IS NULL"
+    )
+    assert orphans[0][0] == 0
+    paths = await asyncio.to_thread(query_sql, url, "SELECT path FROM notebooks ORDER BY path")
+    assert [p for (p,) in paths] == ["new-0.ipynb", "new-1.ipynb", "new-2.ipynb"]
+    executions = await asyncio.to_thread(
+        query_sql, url, "SELECT count(*) FROM cell_executions WHERE notebook_id IS NULL"
+    )
+    assert executions[0][0] == 0
