@@ -26,6 +26,8 @@ function student(key: string, fields: Partial<StudentView> = {}): StudentView {
     consecutiveErrors: 0,
     lastError: null,
     helpSince: null,
+    helpClaimedBy: null,
+    helpClaimedAt: null,
     version: 1,
     ...fields
   };
