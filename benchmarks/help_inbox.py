@@ -98,6 +98,8 @@ class Student:
         self.seen: list[tuple[float, dict[str, Any] | None]] = []  # (when, help view)
         self.changed = asyncio.Event()
         self.answers = 0
+        self.refused = 0  # answers other than 200 (e.g. 429)
+        self.errors = 0  # connections that broke
 
     async def hold(self, url: str, stop: asyncio.Event) -> None:
         """Long-poll as the Jupyter server does, on one kept-alive connection.
@@ -106,26 +108,40 @@ class Student:
         the server under test.
         """
         host, port = url.removeprefix("http://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            while not stop.is_set():
-                query = f"wait={WAIT:g}" + (f"&since={self.etag}" if self.etag else "")
-                writer.write(
-                    f"GET /api/v1/student/inbox?{query} HTTP/1.1\r\nHost: bench\r\n"
-                    f"{self.authorization}\r\n\r\n".encode()
-                )
-                status, body = await _answer(reader)
-                if status != 200:
-                    await asyncio.sleep(0.5)
-                    continue
-                self.answers += 1
-                answer = orjson.loads(body)
-                if answer["etag"] != self.etag:
-                    self.etag = answer["etag"]
-                    self.seen.append((time.perf_counter(), answer["help"]))
-                    self.changed.set()
-        finally:
-            writer.close()
+        while not stop.is_set():
+            try:
+                reader, writer = await asyncio.open_connection(host, int(port))
+            except OSError:
+                self.errors += 1
+                await asyncio.sleep(0.2)
+                continue
+            try:
+                await self._poll(reader, writer, stop)
+            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+                self.errors += 1  # the connection broke: a new one, as the relay would
+            finally:
+                writer.close()
+
+    async def _poll(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            query = f"wait={WAIT:g}" + (f"&since={self.etag}" if self.etag else "")
+            writer.write(
+                f"GET /api/v1/student/inbox?{query} HTTP/1.1\r\nHost: bench\r\n"
+                f"{self.authorization}\r\n\r\n".encode()
+            )
+            status, body = await _answer(reader)
+            if status != 200:
+                self.refused += 1
+                await asyncio.sleep(0.5)
+                continue
+            self.answers += 1
+            answer = orjson.loads(body)
+            if answer["etag"] != self.etag:
+                self.etag = answer["etag"]
+                self.seen.append((time.perf_counter(), answer["help"]))
+                self.changed.set()
 
     async def until(self, state: str, since: float, timeout: float = 30) -> float | None:
         """Seconds from `since` until this student's view showed `state`."""
@@ -284,6 +300,8 @@ async def measure(
             await asyncio.sleep(claim_pace)
         claim_latency = await asyncio.gather(*claimed)
         answers = sum(s.answers for s in students)
+        refused = sum(s.refused for s in students)
+        errors = sum(s.errors for s in students)
         stop.set()
         for task in holders:
             task.cancel()
@@ -293,6 +311,8 @@ async def measure(
         "claim": figures(claim_latency),
         "claim_post": figures(claim_posts),
         "poll_answers": answers,
+        "poll_refused": refused,
+        "poll_connection_errors": errors,
     }
 
 
@@ -387,7 +407,10 @@ def main() -> None:
             f"  {phase:5} -> student sees it: p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms, "
             f"p99 {f['p99_ms']} ms, max {f['max_ms']} ms ({f['missed']} of {f['count']} missed)"
         )
-    print(f"  long-poll answers in all: {result['poll_answers']}")
+    print(
+        f"  long-poll answers in all: {result['poll_answers']} "
+        f"({result['poll_refused']} refused, {result['poll_connection_errors']} broken connections)"
+    )
     print(
         f"  ingest: {result['ingest_events_per_s_without_polls']} events/s without the "
         f"long-polls, {result['ingest_events_per_s_with_polls']} with them "
