@@ -81,6 +81,10 @@ export type EventType =
 export interface HelpQueue {
   serverTime: string;
   /**
+   * How the caller's claims are shown, e.g. "ada (TA)".
+   */
+  me: string;
+  /**
    * Teams of the caller (hub groups), if any.
    */
   myTeams: string[];
@@ -120,10 +124,6 @@ export interface HelpRequestView {
    * 1 for the first in line; open (unclaimed) requests only, else null.
    */
   position: number | null;
-  /**
-   * Open requests in line in all (with this one).
-   */
-  waiting: number | null;
   /**
    * Who is on the way, e.g. "Ada (TA)".
    */

@@ -13,12 +13,11 @@ from enum import Enum
 from pydantic import AliasGenerator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from cell_monitor.contract.base import ReadModel as _ReadModel
-from cell_monitor.contract.base import Timestamp
+from cell_monitor.contract.base import ReadModel, Timestamp
 from cell_monitor.contract.messages import InboxMessage
 
 
-class ReadModel(_ReadModel):
+class _Model(ReadModel):
     """Read back from the wire too (the Jupyter server relays the class server's answer)."""
 
     model_config = ConfigDict(
@@ -39,7 +38,7 @@ class HelpState(str, Enum):
 OPEN_STATES = frozenset({HelpState.open, HelpState.claimed})
 
 
-class HelpRequestView(ReadModel):
+class HelpRequestView(_Model):
     """The student's latest help request, as their JupyterLab shows it."""
 
     id: int
@@ -48,14 +47,13 @@ class HelpRequestView(ReadModel):
     position: int | None = Field(
         description="1 for the first in line; open (unclaimed) requests only, else null."
     )
-    waiting: int | None = Field(description="Open requests in line in all (with this one).")
     claimed_by: str | None = Field(description='Who is on the way, e.g. "Ada (TA)".')
     claimed_at: Timestamp | None
     closed_at: Timestamp | None
     help_request_id: str | None = Field(description="The client's id of the ask, if it sent one.")
 
 
-class StudentInbox(ReadModel):
+class StudentInbox(_Model):
     """Everything addressed to one student now; `etag` names this exact content."""
 
     etag: str
@@ -65,7 +63,7 @@ class StudentInbox(ReadModel):
     )
 
 
-class HelpQueueEntry(ReadModel):
+class HelpQueueEntry(_Model):
     """One open request in the instructors' queue."""
 
     id: int
@@ -82,15 +80,16 @@ class HelpQueueEntry(ReadModel):
     mine: bool = Field(description="Claimed by the caller, or in one of the caller's teams.")
 
 
-class HelpQueue(ReadModel):
+class HelpQueue(_Model):
     """GET /api/v1/help/queue: open requests, oldest first."""
 
     server_time: Timestamp
+    me: str = Field(description='How the caller\'s claims are shown, e.g. "ada (TA)".')
     my_teams: list[str] = Field(description="Teams of the caller (hub groups), if any.")
     requests: list[HelpQueueEntry]
 
 
-class WaitFigures(ReadModel):
+class WaitFigures(_Model):
     """How long students waited for an answer (a claim or a dismissal)."""
 
     requests: int
@@ -109,7 +108,7 @@ class HelpSessionFigures(WaitFigures):
     ended_at: Timestamp
 
 
-class HelpStats(ReadModel):
+class HelpStats(_Model):
     """GET /api/v1/help/stats: wait times today (UTC) and per class session."""
 
     server_time: Timestamp
@@ -127,7 +126,7 @@ class RelayState(str, Enum):
     unreachable = "unreachable"  # no answer, or an error: retried with backoff
 
 
-class LabInbox(ReadModel):
+class LabInbox(_Model):
     """GET cell-monitor/inbox on the student's Jupyter server: its latest copy of the inbox."""
 
     etag: str = Field(description="Changes when the state or the inbox changes.")

@@ -174,7 +174,10 @@ class TimelineExecution(ReadModel):
 
 class HelpEntry(ReadModel):
     at: datetime
-    kind: str = Field(description="help, help_stop (by the student) or dismiss_help/handle_stuck.")
+    kind: str = Field(
+        description="help, help_stop (by the student) or dismiss_help, handle_stuck, "
+        "claim_help, release_help (by an instructor)."
+    )
     by: str = Field(description="student or instructor")
 
 

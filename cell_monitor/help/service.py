@@ -128,7 +128,7 @@ class HelpService:
                     mine=row.claimed_by == label or (row.team_name in my_teams),
                 )
             )
-        return HelpQueue(server_time=now, my_teams=my_teams, requests=entries)
+        return HelpQueue(server_time=now, me=label, my_teams=my_teams, requests=entries)
 
     async def stats(self, now: datetime | None = None) -> HelpStats:
         """Wait figures today (UTC) and per class session over the last STATS_DAYS days."""

@@ -3,20 +3,22 @@
 The extension point for what else a student receives: `InboxParts.messages`
 is the function that lists the student's delivered-but-unacknowledged
 messages (the messages feature sets it when the server is wired together);
-until it is set, the inbox carries help only.
+until it is set, the inbox carries help only. Whatever changes a part must call
+InboxService.announce(students) after its commit: that wakes the long-polls and
+drops what the workers remember of those inboxes (inbox/known.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timezone
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.contract.inbox import HelpRequestView, InboxMessage, StudentInbox
-from cell_monitor.storage.help_reads import student_help
+from cell_monitor.storage.help_reads import student_help, students_help
 
 # (connection, student key) -> the student's pending messages, first to last.
 MessagesPart = Callable[[AsyncConnection, str], Awaitable[list[InboxMessage]]]
@@ -43,3 +45,17 @@ class InboxParts:
             help_view = await student_help(conn, student, now)
             messages = await self.messages(conn, student) if self.messages else []
         return StudentInbox(etag=etag_of(help_view, messages), help=help_view, messages=messages)
+
+    async def gather_many(self, students: Collection[str]) -> dict[str, StudentInbox]:
+        """The inboxes of many students at once, their help parts in two queries."""
+        now = datetime.now(timezone.utc)
+        inboxes: dict[str, StudentInbox] = {}
+        async with self.engine.connect() as conn:
+            views = await students_help(conn, students, now)
+            for student in students:
+                messages = await self.messages(conn, student) if self.messages else []
+                help_view = views.get(student)
+                inboxes[student] = StudentInbox(
+                    etag=etag_of(help_view, messages), help=help_view, messages=messages
+                )
+        return inboxes

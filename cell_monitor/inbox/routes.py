@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from collections.abc import Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -46,15 +48,43 @@ async def student_inbox(
         metrics.RATE_LIMITED.labels("inbox").inc()
         return _refusal(429, "too many inbox requests (CELL_MONITOR_INBOX_RATE_PER_SECOND)", delay)
     try:
-        answer = await inbox.poll(student, since, wait)
+        answer = await _unless_disconnected(request, inbox.poll(student, since, wait))
     except TooManyPolls as exc:
         metrics.RATE_LIMITED.labels("inbox").inc()
         return _refusal(429, str(exc), 1.0)
+    if answer is None:  # the client went away: nobody to answer
+        return Response(status_code=499)
     metrics.INBOX_ANSWERS.labels("unchanged" if answer.etag == since else "changed").inc()
     return JSONResponse(
         answer.model_dump(mode="json", by_alias=True),
         headers={"ETag": f'"{answer.etag}"', "Cache-Control": "no-store"},
     )
+
+
+async def _unless_disconnected(
+    request: Request, poll: Coroutine[Any, Any, StudentInbox]
+) -> StudentInbox | None:
+    """The poll's answer, or None as soon as the client disconnects.
+
+    A relay that restarts (or a benchmark that stops) would otherwise leave its
+    long-poll counted against the student's limit until `wait` ends.
+    """
+    waiting = asyncio.ensure_future(poll)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiting, gone):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(waiting, gone, return_exceptions=True)
+    return waiting.result() if not waiting.cancelled() else None
+
+
+async def _disconnected(request: Request) -> None:
+    # A GET has no body: the next ASGI message is the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _refusal(status: int, detail: str, retry_after: float) -> JSONResponse:

@@ -21,11 +21,16 @@ from cell_monitor.broker.base import Broker, Message
 from cell_monitor.config import Settings
 from cell_monitor.contract.inbox import OPEN_STATES, StudentInbox
 from cell_monitor.domain.live_status import LiveState
+from cell_monitor.inbox.known import KnownInboxes
 from cell_monitor.inbox.parts import InboxParts
 from cell_monitor.inbox.waiters import Waiter, Waiters
 from cell_monitor.storage.help_rows import help_changed
 
 log = logging.getLogger(__name__)
+
+
+# The others in the help line hear that their place moved at most this often.
+QUEUE_COALESCE_SECONDS = 1.0
 
 
 class TooManyPolls(RuntimeError):
@@ -40,6 +45,9 @@ class InboxService:
         self.waiters = Waiters()
         self.limiter = RateLimiter(settings.inbox_rate_per_second, settings.inbox_burst)
         self._closing = asyncio.Event()
+        self.known = KnownInboxes()
+        self._line_moved: asyncio.TimerHandle | None = None
+        self._line_tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.broker.start(self._dispatch)
@@ -47,7 +55,10 @@ class InboxService:
     async def stop(self) -> None:
         # Waiting polls answer now (with what they hold) instead of holding shutdown.
         self._closing.set()
+        if self._line_moved is not None:
+            self._line_moved.cancel()
         self.waiters.wake_all()
+        await asyncio.gather(*self._line_tasks, return_exceptions=True)
         await self.broker.stop()
 
     def announce(self, students: Iterable[str], *, queue: bool = False) -> None:
@@ -57,19 +68,76 @@ class InboxService:
             self.broker.publish([{"type": "inbox", "students": keys, "queue": queue}])
 
     def on_changes(self, changes: Sequence[tuple[LiveState | None, LiveState]]) -> None:
-        """Commit listener: help states changed by students' events wake those students."""
-        keys = [after.student for before, after in changes if help_changed(before, after)]
+        """Commit (or action) listener: help states that changed wake their students.
+
+        The others in line are woken only when a request left the line or its
+        claim changed (their places move); a new request joins at the back.
+        """
+        keys: list[str] = []
+        queue = False
+        for before, after in changes:
+            if help_changed(before, after):
+                keys.append(after.student)
+                queue = queue or (before is not None and before.help_since is not None)
         if keys:
-            self.announce(keys, queue=True)
+            self.announce(keys, queue=queue)
 
     async def _dispatch(self, batch: Sequence[Message] | None) -> None:
         if batch is None:
+            self.known.clear()
             self.waiters.wake_all()  # messages may have been lost: everyone checks
             return
+        students: set[str] = set()
+        queue = False
         for message in batch:
             if message.get("type") == "inbox":
-                woken = self.waiters.wake(message.get("students") or (), bool(message.get("queue")))
-                metrics.INBOX_WAKEUPS.inc(woken)
+                students.update(message.get("students") or ())
+                queue = queue or bool(message.get("queue"))
+        self.known.forget(students, line_moved=queue)
+        # The students whose own request changed first, at once...
+        await self._wake(self.waiters.to_wake(students))
+        # ...the rest of the line (their places moved) at most once per
+        # QUEUE_COALESCE_SECONDS: a busy desk claiming twice a second would
+        # otherwise answer every waiting student's long-poll twice a second.
+        if queue and self._line_moved is None and not self._closing.is_set():
+            self._line_moved = asyncio.get_running_loop().call_later(
+                QUEUE_COALESCE_SECONDS, self._start_line_wake
+            )
+
+    def _start_line_wake(self) -> None:
+        self._line_moved = None
+        task = asyncio.create_task(self._wake_line(), name="cell-monitor-inbox-line")
+        self._line_tasks.add(task)
+        task.add_done_callback(self._line_tasks.discard)
+
+    async def _wake_line(self) -> None:
+        try:
+            await self._wake(self.waiters.to_wake((), queue=True))
+        except Exception:
+            log.exception("Waking the students in the help line failed")
+
+    async def _wake(self, woken: list[Waiter]) -> None:
+        if len(woken) > 1:
+            # Many at once: their inboxes in one read, not one each.
+            generation = self.known.generation
+            try:
+                fresh = await self.parts.gather_many({w.student for w in woken})
+            except Exception as exc:  # each waiter then reads its own
+                log.warning("Reading %d inboxes at once failed: %s", len(woken), exc)
+                fresh = {}
+            for student, inbox in fresh.items():
+                self.known.put(student, inbox, generation)
+            for waiter in woken:
+                waiter.fresh = fresh.get(waiter.student)
+        for waiter in woken:
+            waiter.woken.set()
+        metrics.INBOX_WAKEUPS.inc(len(woken))
+
+    async def _read(self, student: str) -> StudentInbox:
+        generation = self.known.generation
+        inbox = await self.parts.gather(student)
+        self.known.put(student, inbox, generation)
+        return inbox
 
     async def poll(self, student: str, since: str | None, wait: float) -> StudentInbox:
         """The inbox at once if its etag is not `since`, else when it changes or `wait` ends."""
@@ -97,7 +165,8 @@ class InboxService:
         deadline = loop.time() + wait
         while True:
             waiter.woken.clear()
-            inbox = await self.parts.gather(waiter.student)
+            fresh, waiter.fresh = waiter.fresh, None
+            inbox = fresh or self.known.get(waiter.student) or await self._read(waiter.student)
             waiter.in_queue = inbox.help is not None and inbox.help.state in OPEN_STATES
             left = deadline - loop.time()
             if inbox.etag != since or left <= 0 or self._closing.is_set():

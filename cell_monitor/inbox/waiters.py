@@ -12,12 +12,16 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from cell_monitor.contract.inbox import StudentInbox
+
 
 @dataclass(eq=False)
 class Waiter:
     student: str
     in_queue: bool  # the student's help request is open: their place in line may move
     woken: asyncio.Event = field(default_factory=asyncio.Event)
+    # Read for it by whoever woke it (several at once in one go), else None.
+    fresh: StudentInbox | None = None
 
 
 class Waiters:
@@ -43,20 +47,25 @@ class Waiters:
         if not waiters:
             del self._by_student[waiter.student]
 
-    def wake(self, students: Iterable[str], queue: bool = False) -> int:
-        """Wake the waiters of `students` (and with `queue`, every one in the help queue)."""
-        woken = 0
+    def to_wake(self, students: Iterable[str], queue: bool = False) -> list[Waiter]:
+        """The waiters of `students` (and with `queue`, every one in the help queue)."""
+        chosen: dict[int, Waiter] = {}
         for student in set(students):
             for waiter in self._by_student.get(student, ()):
-                waiter.woken.set()
-                woken += 1
+                chosen[id(waiter)] = waiter
         if queue:
             for waiters in self._by_student.values():
                 for waiter in waiters:
-                    if waiter.in_queue and not waiter.woken.is_set():
-                        waiter.woken.set()
-                        woken += 1
-        return woken
+                    if waiter.in_queue:
+                        chosen[id(waiter)] = waiter
+        return list(chosen.values())
+
+    def wake(self, students: Iterable[str], queue: bool = False) -> int:
+        """Wake the waiters of `students` (see to_wake); how many."""
+        woken = self.to_wake(students, queue)
+        for waiter in woken:
+            waiter.woken.set()
+        return len(woken)
 
     def wake_all(self) -> None:
         """After a gap in the broker's delivery: everyone checks their etag again."""

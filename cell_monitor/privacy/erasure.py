@@ -36,6 +36,7 @@ from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import (
     CellExecution,
     Event,
+    HelpRequest,
     InstructorAction,
     LearningSession,
     Message,
@@ -104,6 +105,7 @@ async def erase_from_database(
                 "instructor_actions",
                 delete(InstructorAction).where(InstructorAction.student_id.in_(ids)),
             ),
+            ("help_requests", delete(HelpRequest).where(HelpRequest.student_id.in_(ids))),
             ("sessions", delete(LearningSession).where(LearningSession.student_id.in_(ids))),
             ("students", delete(Student).where(Student.id.in_(ids))),
         ):
@@ -226,8 +228,8 @@ def _influx_keys(settings: Settings, keys: list[str], stored: list[str]) -> list
     return list(dict.fromkeys([*keys, *stored]))
 
 
-# Steps of erase_from_database: event_ids, seven tables, notebooks, messages.
-DATABASE_STEPS = 10
+# Steps of erase_from_database: event_ids, eight tables, notebooks, messages.
+DATABASE_STEPS = 11
 
 
 async def erase_student(

@@ -2,10 +2,11 @@
 
 The right of access (GDPR art. 15, FERPA's right to inspect): the student row
 with its live state, sessions, the notebooks they used, every event with its
-cell execution (code, output summary, errors), instructor actions about
-them, and the messages they received with their receipts and replies.
-InfluxDB holds only points derived from these same events (see
-docs/privacy.md), so it adds nothing to an export.
+cell execution (code, output summary, errors), their help requests (who
+claimed them, how they ended), instructor actions about them, and the
+messages they received with their receipts and replies. InfluxDB holds only
+points derived from these same events (see docs/privacy.md), so it adds
+nothing to an export.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cell_monitor.storage.models import (
     CellExecution,
     ErrorStudent,
     Event,
+    HelpRequest,
     InstructorAction,
     LatestRun,
     LearningSession,
@@ -108,6 +110,7 @@ _EXPORTED: tuple[tuple[str, type[Base], Callable[[list[int]], Any]], ...] = (
     ("events", Event, lambda ids: Event.student_id.in_(ids)),
     ("cellExecutions", CellExecution, lambda ids: CellExecution.student_id.in_(ids)),
     ("instructorActions", InstructorAction, lambda ids: InstructorAction.student_id.in_(ids)),
+    ("helpRequests", HelpRequest, lambda ids: HelpRequest.student_id.in_(ids)),
     # Derived from their executions by the writer (storage/report_tables.py).
     ("latestRuns", LatestRun, lambda ids: LatestRun.student_id.in_(ids)),
     ("errorGroupEntries", ErrorStudent, lambda ids: ErrorStudent.student_id.in_(ids)),

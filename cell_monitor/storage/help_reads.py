@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,8 @@ async def student_help(
             select(*HelpRequest.__table__.columns)
             .join(Student, Student.id == HelpRequest.student_id)
             .where(Student.student_key == student_key)
-            .order_by(HelpRequest.opened_at.desc(), HelpRequest.id.desc())
+            # The newest request (rows are created as requests open).
+            .order_by(HelpRequest.id.desc())
             .limit(1)
         )
     ).first()
@@ -36,29 +37,65 @@ async def student_help(
         return None
     if row.closed_at is not None and now - row.closed_at > CLOSED_SHOWN_FOR:
         return None
-    position = waiting = None
-    if row.closed_at is None:
-        waiting = (await conn.execute(select(func.count()).where(_WAITING))).scalar_one()
-        if row.claimed_at is None:
-            ahead = select(func.count()).where(
-                _WAITING,
-                or_(
-                    HelpRequest.opened_at < row.opened_at,
-                    and_(HelpRequest.opened_at == row.opened_at, HelpRequest.id < row.id),
-                ),
-            )
-            position = (await conn.execute(ahead)).scalar_one() + 1
+    position = None
+    # Only those ahead count: a new request at the back changes nobody's place.
+    if row.closed_at is None and row.claimed_at is None:
+        ahead = select(func.count()).where(
+            _WAITING,
+            or_(
+                HelpRequest.opened_at < row.opened_at,
+                and_(HelpRequest.opened_at == row.opened_at, HelpRequest.id < row.id),
+            ),
+        )
+        position = (await conn.execute(ahead)).scalar_one() + 1
+    return _view(row, position)
+
+
+def _view(row: Any, position: int | None) -> HelpRequestView:
     return HelpRequestView(
         id=row.id,
         state=HelpState(row.state),
         opened_at=row.opened_at,
         position=position,
-        waiting=waiting,
         claimed_by=row.claimed_by,
         claimed_at=row.claimed_at,
         closed_at=row.closed_at,
         help_request_id=row.ask_id,
     )
+
+
+async def students_help(
+    conn: AsyncConnection, student_keys: Collection[str], now: datetime
+) -> dict[str, HelpRequestView | None]:
+    """student_help of many students in two queries (a queue change wakes everyone in line)."""
+    if not student_keys:
+        return {}
+    latest = (
+        select(HelpRequest.student_id, func.max(HelpRequest.id).label("id"))
+        .join(Student, Student.id == HelpRequest.student_id)
+        .where(Student.student_key.in_(list(student_keys)))
+        .group_by(HelpRequest.student_id)
+        .subquery()
+    )
+    rows = (
+        await conn.execute(
+            select(*HelpRequest.__table__.columns, Student.student_key)
+            .join(latest, latest.c.id == HelpRequest.id)
+            .join(Student, Student.id == HelpRequest.student_id)
+        )
+    ).all()
+    line = (
+        await conn.execute(
+            select(HelpRequest.id).where(_WAITING).order_by(HelpRequest.opened_at, HelpRequest.id)
+        )
+    ).scalars()
+    places = {request_id: place for place, request_id in enumerate(line, start=1)}
+    views: dict[str, HelpRequestView | None] = dict.fromkeys(student_keys)
+    for row in rows:
+        if row.closed_at is not None and now - row.closed_at > CLOSED_SHOWN_FOR:
+            continue
+        views[row.student_key] = _view(row, places.get(row.id))
+    return views
 
 
 async def open_requests(conn: AsyncConnection) -> Sequence[Any]:

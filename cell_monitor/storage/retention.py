@@ -5,7 +5,8 @@ dropped whole (no row-by-row delete, no vacuum debt); what is left before the
 cutoff (the boundary month, the DEFAULT partition) is deleted in batches, as
 everything is on SQLite. Batches keep each transaction short, so ingest goes on
 while a prune runs. The dedup table `event_ids`, sessions last seen before the
-cutoff and instructor actions taken before it go too.
+cutoff, instructor actions taken before it and help requests closed before it
+go too (an open request stays, however old).
 
 Events the InfluxDB sink has not written yet are kept (when the sink is
 configured): its saved position says which ids it has handled, and a row above
@@ -54,6 +55,7 @@ class PruneReport:
     event_ids: int = 0
     sessions: int = 0
     instructor_actions: int = 0
+    help_requests: int = 0
     messages: int = 0
     message_receipts: int = 0
     message_replies: int = 0
@@ -70,6 +72,7 @@ class PruneReport:
             f"  event ids (dedup keys): {self.event_ids}",
             f"  sessions: {self.sessions}",
             f"  instructor actions: {self.instructor_actions}",
+            f"  help requests (closed): {self.help_requests}",
             f"  messages: {self.messages} (receipts: {self.message_receipts}, "
             f"replies: {self.message_replies})",
             f"  partitions dropped whole: {dropped}",
@@ -88,7 +91,8 @@ class PruneReport:
         verb = "would remove" if self.dry_run else "removed"
         return (
             f"db prune: {verb} {self.events:,} events, {self.executions:,} cell executions, "
-            f"{self.sessions:,} sessions, {self.instructor_actions:,} instructor actions "
+            f"{self.sessions:,} sessions, {self.instructor_actions:,} instructor actions, "
+            f"{self.help_requests:,} help requests "
             f"older than {self.cutoff:%Y-%m-%d}"
             + (f" ({len(self.partitions)} partitions dropped whole)" if self.partitions else "")
             + (f"; kept {self.held_back:,} for the InfluxDB sink" if self.held_back else "")
@@ -122,6 +126,8 @@ async def prune(
             report.report_rows = await report_tables.prune_before(conn, cutoff)
     report.sessions = await pruner.delete_rows("sessions", "id", "last_seen")
     report.instructor_actions = await pruner.delete_rows("instructor_actions", "id", "at")
+    # Closed ones only: an open request (closed_at NULL) is what someone waits for now.
+    report.help_requests = await pruner.delete_rows("help_requests", "id", "closed_at")
     await pruner.delete_messages()
     log.info("Prune: %s", "; ".join(line.strip() for line in report.lines()))
     return report

@@ -4,6 +4,7 @@
 // instructor is on keeps the focus while that student's updates arrive.
 
 import { el, reorder, setText } from './dom.js';
+import { positions } from './helpDesk.js';
 import {
   displayName,
   formatWaiting,
@@ -22,6 +23,8 @@ interface IItem {
   detail: HTMLElement;
   error: HTMLElement;
   streak: HTMLElement;
+  claimed: HTMLElement;
+  claim: HTMLButtonElement | null;
   action: HTMLButtonElement;
   student: IStudent;
 }
@@ -29,6 +32,10 @@ interface IItem {
 export interface IAttentionActions {
   act(kind: AttentionKind, student: string): void;
   open(student: string): void;
+  /** Say "on my way" for a help request (`takeOver`: someone else had it). */
+  claim(student: string, takeOver: boolean): void;
+  /** How the signed-in account's claims show ("ada (TA)"), once known. */
+  me(): string | null;
   /** A hint to every student stuck on the cell this student is stuck on. */
   hintStuck?(student: IStudent): void;
 }
@@ -41,6 +48,8 @@ const ACTION_LABEL: Record<AttentionKind, string> = {
 export class AttentionList {
   private readonly items = new Map<string, IItem>();
   private projector = false;
+  /** Help: each unclaimed request's place in line (of the whole class). */
+  places = new Map<string, number>();
 
   constructor(
     private readonly kind: AttentionKind,
@@ -140,7 +149,29 @@ export class AttentionList {
       setText(item.detail, where);
     }
     item.error.hidden = item.error.textContent === '';
+    if (this.kind === 'help') {
+      this.showClaim(item, name);
+    }
     return item;
+  }
+
+  private showClaim(item: IItem, name: string): void {
+    const by = item.student.helpClaimedBy;
+    const place = this.places.get(item.student.student);
+    setText(
+      item.claimed,
+      by ? `${by} on the way` : place !== undefined ? `#${place} in line` : ''
+    );
+    item.claimed.classList.toggle('attention-claimed-by', Boolean(by));
+    const claim = item.claim!;
+    const mine = by !== null && by === this.actions.me();
+    claim.hidden = mine;
+    const text = by ? 'Take over' : 'On my way';
+    setText(claim, text);
+    const label = `${text}: ${name}`;
+    if (claim.getAttribute('aria-label') !== label) {
+      claim.setAttribute('aria-label', label);
+    }
   }
 
   private create(student: IStudent): IItem {
@@ -163,6 +194,20 @@ export class AttentionList {
     });
     action.addEventListener('click', () => this.actions.act(this.kind, key));
     const hint = this.hintButton(key);
+    const claimed = el('span', { class: 'attention-claimed' });
+    let claim: HTMLButtonElement | null = null;
+    if (this.kind === 'help') {
+      claim = el('button', {
+        type: 'button',
+        class: 'attention-claim',
+        'data-action': 'claim',
+        text: 'On my way'
+      });
+      claim.addEventListener('click', () => {
+        const item = this.items.get(key);
+        this.actions.claim(key, Boolean(item?.student.helpClaimedBy));
+      });
+    }
     const node = el(
       'li',
       {
@@ -170,7 +215,8 @@ export class AttentionList {
         'data-student': key
       },
       el('div', { class: 'attention-head' }, name, wait),
-      el('div', { class: 'attention-detail' }, error, streak, detail),
+      el('div', { class: 'attention-detail' }, error, streak, detail, claimed),
+      ...(claim ? [claim] : []),
       action,
       hint
     );
@@ -181,6 +227,8 @@ export class AttentionList {
       detail,
       error,
       streak,
+      claimed,
+      claim,
       action,
       student
     };
@@ -231,8 +279,10 @@ export class AttentionPanel {
     this.stuck.setProjector(on);
   }
 
-  render(attention: IAttention, now: number): void {
-    this.help.render(attention.help, now);
+  /** `shownHelp`: the help requests to list (all, or "mine only"). */
+  render(attention: IAttention, now: number, shownHelp = attention.help): void {
+    this.help.places = positions(attention.help);
+    this.help.render(shownHelp, now);
     this.stuck.render(attention.stuck, now);
   }
 

@@ -23,6 +23,8 @@ const HELP_LABEL: Record<string, string> = {
   help: 'asked for help',
   help_stop: 'withdrew the request',
   dismiss_help: 'request dismissed by an instructor',
+  claim_help: 'an instructor is on the way',
+  release_help: 'the claim was withdrawn',
   handle_stuck: 'marked as handled by an instructor'
 };
 

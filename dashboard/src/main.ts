@@ -2,11 +2,12 @@
 
 import { ActivityView } from './activity.js';
 import { Alerts } from './alerts.js';
-import { getJson, postJson, studentPath } from './api.js';
+import { getJson, postJson, studentPath, withQuery } from './api.js';
 import { AttentionKind, AttentionPanel } from './attention.js';
 import { DetailDialog } from './detail.js';
 import { ComposeDialog } from './compose.js';
 import { byId, setText } from './dom.js';
+import { HelpDesk } from './helpDesk.js';
 import { HotspotsView } from './hotspots.js';
 import { MessagesView } from './messages.js';
 import { CodeView } from './clusters.js';
@@ -47,6 +48,7 @@ class Dashboard {
   private readonly state = new ClassState();
   private readonly overview: Overview;
   private readonly attention: AttentionPanel;
+  private readonly helpDesk: HelpDesk;
   private readonly alerts: Alerts;
   private readonly detail: DetailDialog;
   private readonly progress: ProgressView;
@@ -74,9 +76,16 @@ class Dashboard {
     this.overview = new Overview(this.state, DEFAULT_VIEW, open, () =>
       this.schedule()
     );
+    this.helpDesk = new HelpDesk(
+      byId('help-figures'),
+      byId<HTMLInputElement>('help-mine'),
+      () => this.schedule()
+    );
     this.attention = new AttentionPanel(byId('attention'), {
       act: (kind, student) => void this.act(kind, student),
       open,
+      claim: (student, takeOver) => void this.claim(student, takeOver),
+      me: () => this.helpDesk.me,
       hintStuck: student => {
         const cell = student.lastError?.cellIndex ?? null;
         const notebook = student.lastNotebook;
@@ -168,6 +177,7 @@ class Dashboard {
     this.show(viewFromHash());
     this.socket.connect();
     void this.showAccount();
+    void this.helpDesk.start();
   }
 
   /** The signed-in instructor's name, next to the sign-out button. */
@@ -241,6 +251,32 @@ class Dashboard {
     }
   }
 
+  /** "On my way": the student sees who is coming; every dashboard shows it. */
+  async claim(student: string, takeOver: boolean): Promise<void> {
+    try {
+      const path = withQuery('/api/v1/help/claim', {
+        student,
+        ...(takeOver ? { takeOver: 'true' } : {})
+      });
+      this.applyUpdate(student, await postJson<StudentView>(path));
+    } catch (error) {
+      setText(
+        byId('live-region'),
+        `Could not claim ${student}: ${String(error)}`
+      );
+    }
+  }
+
+  private applyUpdate(student: string, updated: StudentView): void {
+    if (this.state.upsert(updated)) {
+      const changes = noChanges();
+      changes.students.add(student);
+      this.overview.note(changes);
+      this.detail.onChanges(changes);
+      this.schedule();
+    }
+  }
+
   get overviewView(): Overview {
     return this.overview;
   }
@@ -265,6 +301,9 @@ class Dashboard {
       if (alert.kind === 'help' && alert.action === 'raised') {
         this.alerts.helpRaised(alert);
       }
+    }
+    if (changes.alerts.some(alert => alert.kind === 'help')) {
+      void this.helpDesk.refreshStats();
     }
     if (changes.removed.size) {
       this.alerts.forget(changes.removed);
@@ -297,7 +336,7 @@ class Dashboard {
     const now = this.state.serverNow();
     this.overview.render(now);
     const attention = needsAttention(this.state);
-    this.attention.render(attention, now);
+    this.attention.render(attention, now, this.helpDesk.shown(attention.help));
     const help = attention.help.length;
     document.title = `${help ? `(${help}) ` : ''}cell-monitor · Instructor dashboard`;
     performance.measure('dashboard-render', 'render-start');

@@ -251,7 +251,7 @@ export interface HeartbeatResponse {
 export interface HelpEntry {
   at: string;
   /**
-   * help, help_stop (by the student) or dismiss_help/handle_stuck.
+   * help, help_stop (by the student) or dismiss_help, handle_stuck, claim_help, release_help (by an instructor).
    */
   kind: string;
   /**
@@ -264,6 +264,10 @@ export interface HelpEntry {
  */
 export interface HelpQueue {
   serverTime: string;
+  /**
+   * How the caller's claims are shown, e.g. "ada (TA)".
+   */
+  me: string;
   /**
    * Teams of the caller (hub groups), if any.
    */
@@ -304,10 +308,6 @@ export interface HelpRequestView {
    * 1 for the first in line; open (unclaimed) requests only, else null.
    */
   position: number | null;
-  /**
-   * Open requests in line in all (with this one).
-   */
-  waiting: number | null;
   /**
    * Who is on the way, e.g. "Ada (TA)".
    */

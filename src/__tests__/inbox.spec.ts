@@ -9,7 +9,6 @@ function view(fields: Partial<HelpRequestView>): HelpRequestView {
     state: 'open',
     openedAt: new Date(0).toISOString(),
     position: 1,
-    waiting: 1,
     claimedBy: null,
     claimedAt: null,
     closedAt: null,

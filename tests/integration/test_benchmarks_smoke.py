@@ -33,6 +33,7 @@ SMOKE_TESTS = {
     "bare_app.py": "test_bare_app_answers_like_the_server",
     "dashboard_alert_latency.py": "test_dashboard_alert_latency",
     "dashboard_queries.py": "test_dashboard_queries",
+    "help_inbox.py": "test_help_inbox",
     "hub_identity.py": "test_hub_identity",
     "ingest.py": "test_ingest",
     "ingest_influx.py": "test_ingest_influx",
@@ -227,3 +228,21 @@ def test_insight() -> None:
     out = run("insight.py", *args, "--no-browser")
     assert "clusters of one cell, 20 attempts" in out
     assert "replay of 3 students" in out
+
+
+def test_help_inbox() -> None:
+    redis = os.environ.get("CELL_MONITOR_TEST_REDIS_URL")
+    if not redis:
+        pytest.skip("CELL_MONITOR_TEST_REDIS_URL is not set")
+    out = run(
+        "help_inbox.py", "--students", "6", "--workers", "2", "--connections", "1",
+        "--ingest-seconds", "1", "--pace", "0", "--claims", "6", "--claim-pace", "0",
+        "--rounds", "1", "--json",
+        BENCH_PG_ADMIN_URL=pg_admin_url(), BENCH_REDIS_URL=redis,
+    )  # fmt: skip
+    result = json.loads(out)
+    # Every student saw their request open and then claimed (none missed).
+    assert result["ask"] == {**result["ask"], "count": 6, "missed": 0}
+    assert result["claim"] == {**result["claim"], "count": 6, "missed": 0}
+    assert result["ingest_events_per_s_without_polls"] > 0
+    assert result["ingest_events_per_s_with_polls"] > 0

@@ -11,10 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from cell_monitor.accounts import ingest_tokens
 from cell_monitor.accounts.ingest_tokens import RosterEntry
 from cell_monitor.config import Settings
+from cell_monitor.inbox.parts import InboxParts
+from cell_monitor.privacy.pseudonyms import key_of, pseudonym
 from cell_monitor.storage.engine import create_engine
 from tests.integration.test_health_metrics import value
 from tests.support import event, eventually, instructor_client, live_server
@@ -71,6 +74,15 @@ async def inbox(http: httpx.AsyncClient, token: str, since: str | None = None, w
     return body
 
 
+async def held(http: httpx.AsyncClient, count: int = 1) -> None:
+    """Until `count` long-polls are held (the gauge is this process's: all its servers)."""
+
+    async def holding() -> bool:
+        return value((await http.get("/metrics")).text, "inbox_waiting_polls") >= count
+
+    await eventually(holding, what=f"{count} long-poll(s) to be held")
+
+
 async def send(http: httpx.AsyncClient, token: str, *events: dict[str, Any]) -> None:
     response = await http.post("/api/v1/events", json=list(events), headers=bearer(token))
     assert response.status_code == 202 and response.json()["accepted"] == len(events)
@@ -86,11 +98,11 @@ async def test_the_student_sees_every_change_of_their_request(settings: Settings
         first = await inbox(http, keys["ada"])
         assert first["help"] is None and first["messages"] == []
         # A long-poll held with the current etag answers when the request opens.
-        held = asyncio.create_task(inbox(http, keys["ada"], first["etag"], wait=20))
-        await asyncio.sleep(0)
+        polling = asyncio.create_task(inbox(http, keys["ada"], first["etag"], wait=20))
+        await held(http)
         ask = str(uuid.uuid4())
         await send(http, keys["ada"], help_event(ask=ask))
-        opened = await asyncio.wait_for(held, 20)
+        opened = await asyncio.wait_for(polling, 20)
         assert opened["help"]["state"] == "open"
         assert opened["help"]["position"] == 1 and opened["help"]["helpRequestId"] == ask
         assert opened["etag"] != first["etag"]
@@ -100,15 +112,15 @@ async def test_the_student_sees_every_change_of_their_request(settings: Settings
 
         await send(http, keys["grace"], help_event(ask=str(uuid.uuid4())))
         grace = await inbox(http, keys["grace"])
-        assert grace["help"]["position"] == 2 and grace["help"]["waiting"] == 2
+        assert grace["help"]["position"] == 2
 
-        # Grace in line changed what ada sees too (2 waiting).
-        ada = await inbox(http, keys["ada"], opened["etag"], wait=20)
-        assert ada["help"]["waiting"] == 2 and ada["help"]["position"] == 1
+        # Grace behind her changes nothing for ada.
+        ada = await inbox(http, keys["ada"], opened["etag"], wait=0.2)
+        assert ada == opened
         # Claiming ada moves grace up: both long-polls answer.
         ada_poll = asyncio.create_task(inbox(http, keys["ada"], ada["etag"], wait=20))
         grace_poll = asyncio.create_task(inbox(http, keys["grace"], grace["etag"], wait=20))
-        await asyncio.sleep(0.05)
+        await held(http, 2)
         claim = await staff.post("/api/v1/help/claim", params={"student": "ada"})
         assert claim.status_code == 200, claim.text
         assert claim.json()["helpClaimedBy"] == "admin (instructor)"
@@ -143,11 +155,11 @@ async def test_a_dismissed_request_stays_closed_until_the_student_asks_again(
         ask = str(uuid.uuid4())
         await send(http, keys["grace"], help_event(ask=ask))
         before = await inbox(http, keys["grace"])
-        held = asyncio.create_task(inbox(http, keys["grace"], before["etag"], wait=20))
-        await asyncio.sleep(0.05)
+        polling = asyncio.create_task(inbox(http, keys["grace"], before["etag"], wait=20))
+        await held(http)
         dismissed = await staff.post("/api/v1/help/dismiss", params={"student": "grace"})
         assert dismissed.status_code == 200 and dismissed.json()["helpSince"] is None
-        closed = (await asyncio.wait_for(held, 20))["help"]
+        closed = (await asyncio.wait_for(polling, 20))["help"]
         assert closed["state"] == "dismissed"
 
         # A resend of the same ask (another tab, a retry) does not reopen it...
@@ -212,13 +224,8 @@ async def test_inbox_limits(settings: Settings) -> None:
     async with classroom(tight) as room:
         http, keys = room.http, room.keys
         now = await inbox(http, keys["ada"])
-        held = asyncio.create_task(inbox(http, keys["ada"], now["etag"], wait=5))
-
-        async def held_open() -> bool:
-            metrics = (await http.get("/metrics")).text
-            return value(metrics, "inbox_waiting_polls") >= 1
-
-        await eventually(held_open, what="the first long-poll to be held")
+        holding = asyncio.create_task(inbox(http, keys["ada"], now["etag"], wait=5))
+        await held(http)
 
         async def second_refused() -> bool:
             # wait=0: a probe that gets through holds nothing.
@@ -230,7 +237,7 @@ async def test_inbox_limits(settings: Settings) -> None:
         await eventually(second_refused, what="a second long-poll of ada to be refused")
         # Grace is not limited by ada's polls.
         assert (await inbox(http, keys["grace"]))["help"] is None
-        assert (await held)["etag"] == now["etag"]
+        assert (await holding)["etag"] == now["etag"]
         bad = await http.get(INBOX, params={"wait": 99}, headers=bearer(keys["grace"]))
         assert bad.status_code == 422
 
@@ -245,3 +252,92 @@ async def test_inbox_requests_are_rate_limited_per_student(settings: Settings) -
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         assert "CELL_MONITOR_INBOX_RATE_PER_SECOND" in limited.text
         assert (await inbox(http, keys["grace"]))["etag"]
+
+
+async def test_a_pseudonymized_class_finds_the_students_request_under_the_alias(
+    settings: Settings,
+) -> None:
+    hidden = settings.model_copy(
+        update={"pseudonymize": True, "pseudonym_key": SecretStr("k" * 32)}
+    )
+    async with classroom(hidden) as room:
+        await send(room.http, room.keys["ada"], help_event(ask=str(uuid.uuid4())))
+        view = (await inbox(room.http, room.keys["ada"]))["help"]
+        assert view["state"] == "open" and view["position"] == 1
+        queue = (await room.staff.get("/api/v1/help/queue")).json()["requests"]
+        [entry] = queue
+        assert entry["student"] == pseudonym(key_of(hidden), "ada") != "ada"
+        assert entry["userName"] != "Ada"
+
+
+async def test_a_change_on_one_worker_wakes_the_long_poll_on_another(
+    settings: Settings, redis_url: str, channel: str
+) -> None:
+    """Two workers share the database and Redis: the claim and the poll meet on neither."""
+    shared = settings.model_copy(
+        update={
+            "redis_url": redis_url,
+            "redis_channel": channel,
+            "inbox_channel": f"{channel}-inbox",
+        }
+    )
+    async with (
+        classroom(shared) as first,
+        live_server(shared) as second_url,
+        httpx.AsyncClient(base_url=second_url) as second,
+    ):
+        await send(first.http, first.keys["ada"], help_event(ask=str(uuid.uuid4())))
+        opened = await inbox(second, first.keys["ada"])
+        assert opened["help"]["state"] == "open"
+        # Held on the second worker; claimed on the first.
+        polling = asyncio.create_task(inbox(second, first.keys["ada"], opened["etag"], wait=20))
+        await held(second)
+        claim = await first.staff.post("/api/v1/help/claim", params={"student": "ada"})
+        assert claim.status_code == 200
+        claimed = await asyncio.wait_for(polling, 20)
+        assert claimed["help"]["state"] == "claimed"
+        # And the other way round: the student's help_stop committed on the second.
+        polling = asyncio.create_task(inbox(first.http, first.keys["ada"], claimed["etag"], 20))
+        await held(second)
+        await send(second, first.keys["ada"], help_event("help_stop"))
+        assert (await asyncio.wait_for(polling, 20))["help"]["state"] == "resolved"
+
+
+async def test_a_client_that_goes_away_frees_its_long_poll(settings: Settings) -> None:
+    """A Jupyter server that restarts must not find its old long-poll still counted."""
+    tight = settings.model_copy(update={"inbox_polls_per_student": 1, "inbox_burst": 1000})
+    async with classroom(tight) as room:
+        now = await inbox(room.http, room.keys["ada"])
+        async with httpx.AsyncClient(base_url=str(room.http.base_url)) as doomed:
+            task = asyncio.create_task(inbox(doomed, room.keys["ada"], now["etag"], wait=30))
+            await held(room.http)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        async def freed() -> bool:
+            metrics = (await room.http.get("/metrics")).text
+            return value(metrics, "inbox_waiting_polls") == 0
+
+        await eventually(freed, timeout=10, what="the server to drop the abandoned long-poll")
+        again = await inbox(room.http, room.keys["ada"], now["etag"], wait=0.1)
+        assert again["etag"] == now["etag"]
+
+
+async def test_many_inboxes_read_at_once_equal_each_read_alone(settings: Settings) -> None:
+    async with classroom(settings) as room:
+        for who in ("ada", "grace"):
+            await send(room.http, room.keys[who], help_event(ask=str(uuid.uuid4())))
+        await room.staff.post("/api/v1/help/claim", params={"student": "ada"})
+        await send(room.http, room.keys["grace"], help_event("help_stop"))
+        await send(room.http, room.keys["grace"], help_event(ask=str(uuid.uuid4())))
+        engine = create_engine(settings)
+        try:
+            parts = InboxParts(engine)
+            keys = ["ada", "grace", "nobody"]
+            together = await parts.gather_many(keys)
+            alone = {key: await parts.gather(key) for key in keys}
+        finally:
+            await engine.dispose()
+        assert together == alone
+        assert together["grace"].help is not None and together["grace"].help.position == 1
+        assert together["nobody"].help is None

@@ -185,6 +185,8 @@ async def test_export_has_everything_about_the_student(database_url: str, tmp_pa
     assert len(data["sessions"]) == 1
     assert {n["path"] for n in data["notebooks"]} == {"ada-notes.ipynb", "lesson1.ipynb"}
     assert [a["action"] for a in data["instructorActions"]] == ["dismiss_help"]
+    [request] = data["helpRequests"]
+    assert request["state"] == "dismissed" and request["closed_by"] == "admin"
     assert BOB_ALIAS not in output.read_text()
 
     # A pseudonym works as well as the real identity; stdout without --output.
@@ -256,6 +258,7 @@ async def test_delete_leaves_nothing_behind(
     report = output_of(result)
     assert "students" in report and "3 events" in report and "2 cell_executions" in report
     assert "1 notebooks" in report  # ada-notes.ipynb was hers alone
+    assert "1 help_requests" in report
     assert "to 1 server worker(s)" in report
     assert "2 cell_execution points, 1 student_event points" in report
 

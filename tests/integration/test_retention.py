@@ -218,3 +218,24 @@ async def test_prune_command(database_url: str, tmp_path: Path, client: httpx.As
     assert await scalar(database_url, "SELECT count(*) FROM events") == 2
     bad = await asyncio.to_thread(run_prune_cli, database_url, tmp_path, "--older-than", "soon")
     assert bad.returncode != 0 and "180d" in bad.stderr
+
+
+async def test_prune_removes_help_requests_closed_before_the_cutoff(
+    settings: Settings, database_url: str, client: httpx.AsyncClient
+) -> None:
+    await store(client, KEPT, "session")
+    sid = await scalar(database_url, "SELECT min(id) FROM students")
+    await sql(
+        database_url,
+        "INSERT INTO help_requests (student_id, state, opened_at, closed_at, closed_by) VALUES "
+        f"({sid}, 'dismissed', '2026-01-01 10:00:00', '2026-01-01 10:05:00', 'ta'), "
+        f"({sid}, 'open', '2026-01-02 10:00:00', NULL, NULL), "
+        f"({sid}, 'resolved', '2026-05-19 11:00:00', '2026-11-01 10:00:00', 'student')",
+    )
+    dry = await run_prune(settings, dry_run=True)
+    assert dry.help_requests == 1
+    report = await run_prune(settings)
+    assert report.help_requests == 1 and "1 help requests" in report.summary()
+    # The open request is what someone waits for now, however old; the late close stays.
+    left = await sql(database_url, "SELECT state FROM help_requests ORDER BY id")
+    assert left == [("open",), ("resolved",)]

@@ -20,8 +20,9 @@ from cell_monitor.config import Settings
 from cell_monitor.server.app import create_app
 from tests.support import live_server, sign_in
 
-# (method, path) pairs anyone may call: ingest (ingest tokens), probes, metrics,
-# the login pages (local and JupyterHub), and the API documentation.
+# (method, path) pairs anyone may call: ingest (ingest tokens), the student's
+# inbox (their hub token or credential, tests/integration/test_help_inbox.py),
+# probes, metrics, the login pages (local and JupyterHub), and the API documentation.
 PUBLIC = {
     ("POST", "/api/v1/events"),
     # A student's own inbox and messages: checked by their hub token or credential.

@@ -256,6 +256,7 @@ describe('AttentionList', () => {
     const count = document.createElement('span');
     document.body.replaceChildren(list, empty, count);
     const acted: string[] = [];
+    const claimed: string[] = [];
     const view = new AttentionList(
       'help',
       list,
@@ -263,12 +264,46 @@ describe('AttentionList', () => {
       count,
       {
         act: (_kind, who) => acted.push(who),
-        open: () => undefined
+        open: () => undefined,
+        claim: (who, takeOver) =>
+          claimed.push(`${who}${takeOver ? ' (take over)' : ''}`),
+        me: () => 'lin (TA)'
       },
       () => document.body
     );
-    return { list, empty, count, view, acted };
+    return { list, empty, count, view, acted, claimed };
   }
+
+  it('shows the place in line and who is on the way, with the claim button', () => {
+    const { list, view, claimed } = setUp();
+    const since = '2026-01-01T09:55:00+00:00';
+    const mine = student('ada', {
+      helpSince: since,
+      helpClaimedBy: 'lin (TA)'
+    });
+    const other = student('bob', {
+      helpSince: since,
+      helpClaimedBy: 'kim (TA)'
+    });
+    const waiting = student('cy', { helpSince: since });
+    view.places = new Map([['cy', 1]]);
+    view.render([mine, other, waiting], NOW);
+    const items = [...list.querySelectorAll<HTMLElement>('.attention-item')];
+    const text = (i: number, selector: string) =>
+      items[i].querySelector<HTMLElement>(selector)!;
+    expect(text(0, '.attention-claimed').textContent).toBe(
+      'lin (TA) on the way'
+    );
+    expect(text(0, '.attention-claim').hidden).toBe(true);
+    expect(text(1, '.attention-claim').textContent).toBe('Take over');
+    expect(text(2, '.attention-claimed').textContent).toBe('#1 in line');
+    expect(text(2, '.attention-claim').getAttribute('aria-label')).toBe(
+      'On my way: CY'
+    );
+    text(2, '.attention-claim').click();
+    text(1, '.attention-claim').click();
+    expect(claimed).toEqual(['cy', 'bob (take over)']);
+  });
 
   it('updates an item in place: its focused button keeps the focus', () => {
     const { list, count, view, acted } = setUp();
