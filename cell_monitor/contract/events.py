@@ -172,7 +172,7 @@ class EventIn(BaseModel):
             raise ValueError("must contain only letters, digits, '_', '.' or '-'")
         return value
 
-    @field_validator("event_id", mode="after")
+    @field_validator("event_id", "message_id", mode="after")
     @classmethod
     def _event_id(cls, value: str | None) -> str | None:
         if value is not None and "\x00" in value:

@@ -25,6 +25,7 @@ from tests.support import live_server, sign_in
 # probes, metrics, the login pages (local and JupyterHub), and the API documentation.
 PUBLIC = {
     ("POST", "/api/v1/events"),
+    # A student's own inbox and messages: checked by their hub token or credential.
     ("GET", "/api/v1/student/inbox"),
     ("GET", "/api/v1/student/messages"),
     ("GET", "/health"),

@@ -119,3 +119,24 @@ def test_a_message_id_longer_than_any_is_refused() -> None:
     assert EventIn.model_validate({**base, "messageId": "m-1"}).message_id == "m-1"
     with pytest.raises(ValidationError):
         EventIn.model_validate({**base, "messageId": "x" * 65})
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"body": "a\x00b"},
+        {"requestId": "r" * 8 + "\x00"},
+        {"snippet": "x\x00"},
+        {"audience": {"kind": "students", "students": ["a\x00"]}},
+        {"audience": {"kind": "team", "team": "\x00"}},
+    ],
+)
+def test_text_with_nul_is_refused(fields: dict[str, object]) -> None:
+    good = {"requestId": "r" * 16, "body": "hi", "audience": {"kind": "class"}}
+    with pytest.raises(ValidationError, match="NUL"):
+        MessageIn.model_validate({**good, **fields})
+
+
+def test_an_answer_naming_a_message_with_nul_is_refused() -> None:
+    with pytest.raises(ValidationError, match="NUL"):
+        EventIn.model_validate({"eventType": "message_seen", "userId": "a", "messageId": "m\x00"})
