@@ -104,7 +104,7 @@ class Student(Base):
     help_ask_id: Mapped[str | None] = mapped_column(String(128))
     help_claimed_by: Mapped[str | None] = mapped_column(String(256))
     help_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # Engagement (revision 0011_signals): visibility, idle, editing without a passing run.
+    # Engagement (revision 0012): visibility, idle, editing without a passing run.
     visible: Mapped[bool | None] = mapped_column(Boolean)
     hidden_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     input_idle: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -256,7 +256,7 @@ class TestResultRow(Base):
     """A student's latest outcome of one question of a notebook, kept by the writer.
 
     Newest by (last_at, last_event_pk), like latest_runs; `attempts` counts every
-    stored run and `first_passed_at` is the earliest passing one (revision 0011_signals).
+    stored run and `first_passed_at` is the earliest passing one (revision 0012).
     """
 
     __tablename__ = "test_results"
@@ -378,7 +378,7 @@ class ErrorMinute(Base):
     """Errors per minute and hotspot group (sharded like EventTypeCount), no student.
 
     Hotspots over a window (1 h, 24 h) sum these for their occurrences; who hit a
-    group in the window comes from error_students.last_at (revision 0012).
+    group in the window comes from error_students.last_at (revision 0013).
     """
 
     __tablename__ = "error_minutes"
@@ -519,7 +519,7 @@ Index(
     "ix_cell_executions_notebook_time", CellExecution.notebook_id, CellExecution.event_time.desc()
 )
 Index("ix_cell_executions_notebook_cell", CellExecution.notebook_id, CellExecution.cell_index)
-# The report tables' lookups (revisions 0008, 0012): a notebook's heatmap (covering:
+# The report tables' lookups (revisions 0008, 0013): a notebook's heatmap (covering:
 # read from the index alone), the notebook list's students of a window, a
 # hotspot's students (of the term, of a window), a student's rows on erasure.
 Index(

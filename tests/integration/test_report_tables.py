@@ -6,7 +6,7 @@ without a cell index, other event types), then one student is erased. The
 maintained tables (storage/report_tables.py) are read back with plain SQL and
 compared with the same figures computed here, in Python, from the rows of
 events / cell_executions. Then the tables are rebuilt by the backfills of
-revisions 0008 and 0012 (two revisions down, then up) and compared again.
+revisions 0008 and 0013 (down to 0007, then up) and compared again.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ async def test_report_tables_equal_a_recomputation_from_the_log(
     assert len(after["latest_runs"]) < len(before["latest_runs"])
     assert sum(after["event_types"].values()) < sum(before["event_types"].values())
 
-    # The migrations' backfills (0008, 0012_perf) build the same tables from the log.
+    # The migrations' backfills (0008, 0013) build the same tables from the log.
     await asyncio.to_thread(migrations.downgrade, settings, None, "0007")
     await asyncio.to_thread(migrations.upgrade, settings)
     assert await asyncio.to_thread(assert_consistent, database_url) == after

@@ -10,8 +10,8 @@ New tables start empty (nothing in the log carried these signals before); the
 new student columns are nullable or have server defaults, so the upgrade does
 not rewrite the students table on PostgreSQL.
 
-Revision ID: 0011_signals
-Revises: 0010_messages
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 
 from cell_monitor.storage.models import UtcDateTime
 
-revision = "0011_signals"
-down_revision = "0010_messages"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

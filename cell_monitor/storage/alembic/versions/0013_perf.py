@@ -21,8 +21,8 @@ Written by hand, self-contained (the group hash is repeated from 0008):
 On PostgreSQL the backfill hashes every stored error once (about a minute per
 million errors on a small machine).
 
-Revision ID: 0012_perf
-Revises: 0011_signals
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01
 """
 
@@ -36,8 +36,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Connection, text
 
-revision = "0012_perf"
-down_revision = "0011_signals"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

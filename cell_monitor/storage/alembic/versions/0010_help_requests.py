@@ -4,7 +4,7 @@ Written by hand. Adds the claim and the client's ask id to the students' live
 state, and the help_requests table; each student whose request is open now
 gets its open row (opened at help_since).
 
-Revision ID: 0009_help_requests
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-01
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 from cell_monitor.storage.models import BigIntId, UtcDateTime
 
-revision = "0009_help_requests"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

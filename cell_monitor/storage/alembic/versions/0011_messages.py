@@ -2,8 +2,8 @@
 
 Written by hand. Three new tables; nothing else changes.
 
-Revision ID: 0010_messages
-Revises: 0009_help_requests
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from cell_monitor.storage.models import BigIntId, UtcDateTime
 
-revision = "0010_messages"
-down_revision = "0009_help_requests"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
