@@ -215,6 +215,41 @@ def test_what_the_hub_does_not_vouch_for_is_refused(deployment: tuple[Hub, Serve
     )
 
 
+def inbox(server: ServerProcess, token: str | None, **params: Any) -> httpx.Response:
+    headers = {"Authorization": hub_auth(token)} if token else {}
+    url = f"{server.url}/api/v1/student/inbox"
+    return httpx.get(url, params=params, headers=headers, timeout=30)
+
+
+def test_a_users_token_opens_only_their_own_inbox(deployment: tuple[Hub, ServerProcess]) -> None:
+    """The return path on a hub: the hub token, never the body, says whose inbox it is."""
+    hub, server = deployment
+    alice, bob = hub.user_token("alice"), hub.user_token("bob")
+    # Alice's Jupyter server asks for help, with a body that claims bob.
+    ask = event(
+        eventType="help", emailAddress=None, userId="bob", helpRequestId="hub-ask-1", code=None
+    )
+    assert post(server, [ask], Authorization=hub_auth(alice)).status_code == 202
+    mine = inbox(server, alice, wait=0)
+    assert mine.status_code == 200
+    assert mine.json()["help"]["state"] == "open"
+    assert mine.json()["help"]["helpRequestId"] == "hub-ask-1"
+    assert inbox(server, bob, wait=0).json()["help"] is None
+    assert inbox(server, None, wait=0).status_code in (401, 403)
+    assert inbox(server, "0" * 32, wait=0).status_code == 403
+    # A TA signed in through the hub says "on my way": alice's held long-poll wakes with it.
+    with httpx.Client(timeout=30) as http:
+        assert hub_sign_in(http, server.url, TA).status_code == 303
+        queue = http.get(f"{server.url}/api/v1/help/queue").json()
+        assert any(entry["student"] == "alice" for entry in queue["requests"]), queue
+        claim = http.post(f"{server.url}/api/v1/help/claim", params={"student": "alice"})
+        assert claim.status_code == 200, claim.text
+    woken = inbox(server, alice, since=mine.json()["etag"], wait=20).json()
+    assert woken["help"]["state"] == "claimed"
+    assert TA in woken["help"]["claimedBy"]
+    assert inbox(server, bob, wait=0).json()["help"] is None
+
+
 def _server_database(server: ServerProcess) -> dict[str, str]:
     return {k: v for k, v in server.env.items() if k in {"DATABASE_URL", "CELL_MONITOR_DATA_DIR"}}
 
