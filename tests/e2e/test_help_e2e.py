@@ -23,8 +23,8 @@ from cell_monitor.accounts.users import Role, create_user
 from cell_monitor.storage.engine import create_engine
 from tests.dashboard_support import open_dashboard
 from tests.e2e.lab import JupyterLabProcess, notebook, write_json
-from tests.e2e.test_lab_e2e import SETTINGS, open_notebook, wait_for
-from tests.support import ServerProcess, instructor_headers, make_settings
+from tests.e2e.test_lab_e2e import SETTINGS, open_notebook
+from tests.support import ServerProcess, eventually_sync, instructor_headers, make_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +70,13 @@ def test_a_student_sees_the_ta_who_claimed_their_request(
         SETTINGS,
     )
     write_json(lab.root / "lesson.ipynb", notebook("x = 1"))
-    wait_for(lambda: relay_ok(lab), 30, "the inbox relay to reach the class server", lab)
+    eventually_sync(
+        lambda: relay_ok(lab),
+        30,
+        "the inbox relay to reach the class server",
+        interval=0.25,
+        context=lab.log,
+    )
 
     student = open_notebook(browser, lab, "lesson.ipynb")
     button = student.locator(BUTTON)
