@@ -419,8 +419,9 @@ class Settings(BaseSettings):
     retention_days: int | None = Field(
         None,
         ge=1,
-        description="When set, the server deletes events, executions, sessions and instructor "
-        "actions older than this many days once a day (off by default).",
+        description="When set, the server deletes what is older than this many days once a day "
+        "(events, executions, sessions, instructor actions, closed help requests, messages; "
+        "docs/retention.md) (off by default).",
     )
     maintenance_interval_seconds: float = Field(
         86400.0,

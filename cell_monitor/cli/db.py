@@ -109,7 +109,7 @@ def parse_age(value: str) -> timedelta:
 )
 @click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
 def prune(older_than: str, dry_run: bool) -> None:
-    """Delete events, executions, sessions and instructor actions older than an age."""
+    """Delete student data older than an age (what goes: docs/retention.md)."""
     from cell_monitor.cli.progress import Reporter, progress
     from cell_monitor.config import describe
     from cell_monitor.storage.engine import create_engine

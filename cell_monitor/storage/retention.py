@@ -94,7 +94,7 @@ class PruneReport:
         return (
             f"db prune: {verb} {self.events:,} events, {self.executions:,} cell executions, "
             f"{self.sessions:,} sessions, {self.instructor_actions:,} instructor actions, "
-            f"{self.help_requests:,} help requests "
+            f"{self.help_requests:,} help requests, {self.messages:,} messages "
             f"older than {self.cutoff:%Y-%m-%d}"
             + (f" ({len(self.partitions)} partitions dropped whole)" if self.partitions else "")
             + (f"; kept {self.held_back:,} for the InfluxDB sink" if self.held_back else "")
