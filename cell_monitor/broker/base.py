@@ -13,6 +13,8 @@ MessageHandler = Callable[[Sequence[Message] | None], Awaitable[None]]
 
 class Broker(Protocol):
     name: str  # the service name in /health, or "" when there is nothing to check
+    # True when what is published reaches this worker only (no other process listens).
+    local_only: bool
 
     async def start(self, handler: MessageHandler) -> None:
         """Connect and start delivering to `handler`."""

@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 class MemoryBroker:
     name = ""
+    local_only = True
 
     def __init__(self, max_pending: int = 10_000) -> None:
         self._queue: asyncio.Queue[Sequence[Message]] = asyncio.Queue(max_pending)

@@ -53,6 +53,7 @@ class SubscriptionStalled(RedisError):
 
 class RedisBroker:
     name = "redis"
+    local_only = False
 
     def __init__(
         self, url: str, channel: str, max_pending: int = 10_000, timeout: float = 5.0

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from cell_monitor.config import Settings
 from cell_monitor.contract.events import EventIn, RejectedEvent
@@ -163,14 +163,18 @@ def validate_batch(
     """Validate and normalize each item; invalid ones go to `rejected`."""
     batch = ParsedBatch()
     now = datetime.now(timezone.utc)
+    verdicts: list[list[str] | None] = []
     for index, item in enumerate(items):
         if index in too_deep:
-            errors: list[str] | None = [f"the event nests over {MAX_BODY_DEPTH} levels deep"]
+            verdicts.append([f"the event nests over {MAX_BODY_DEPTH} levels deep"])
         else:
-            errors = _judge(item, lenient)
-        if errors is None:
+            verdicts.append(_judge(item, lenient))
+    models = _validate_all(items, verdicts)
+    for index, item in enumerate(items):
+        errors, model = verdicts[index], models[index]
+        if model is not None:
             try:
-                event = normalize(EventIn.model_validate(item), settings, now)
+                event = normalize(model, settings, now)
             except ValidationError as exc:
                 errors = [_describe(error) for error in exc.errors(include_url=False)]
             except EngagementOff as exc:
@@ -188,10 +192,43 @@ def validate_batch(
             RejectedEvent(
                 index=index,
                 event_id=event_id if isinstance(event_id, str) and len(event_id) <= 128 else None,
-                errors=errors,
+                errors=errors or ["the event could not be read"],
             )
         )
     return batch
+
+
+_EVENTS = TypeAdapter(list[EventIn])
+
+
+def _validate_all(items: list[Any], verdicts: list[list[str] | None]) -> list[EventIn | None]:
+    """The model of each item without errors so far (None for the others).
+
+    One call of the validator for the whole body when every candidate is valid
+    (the common case); otherwise each candidate alone, so that a bad event
+    costs only itself. `verdicts` gets the errors of the items found invalid.
+    """
+    positions = [index for index, verdict in enumerate(verdicts) if verdict is None]
+    models: list[EventIn | None] = [None] * len(items)
+    try:
+        for index, model in zip(
+            positions, _EVENTS.validate_python([items[i] for i in positions]), strict=True
+        ):
+            models[index] = model
+        return models
+    except ValidationError:
+        pass
+    except Exception as exc:  # judged below, one event at a time
+        log.debug("Validating a body at once failed: %r", exc)
+    for index in positions:
+        try:
+            models[index] = EventIn.model_validate(items[index])
+        except ValidationError as exc:
+            verdicts[index] = [_describe(error) for error in exc.errors(include_url=False)]
+        except Exception as exc:
+            log.warning("Event %d of a batch could not be read: %r", index, exc)
+            verdicts[index] = [f"the event could not be read: {type(exc).__name__}: {exc}"[:300]]
+    return models
 
 
 def _judge(item: Any, lenient: bool) -> list[str] | None:

@@ -83,11 +83,23 @@ class LiveService:
                     listener(str(message.get("studentId")))
         await self.hub.dispatch(batch)
 
+    def listened(self) -> bool:
+        """Whether live messages can reach anyone: with the in-process broker only this
+        worker's dashboards receive them; through Redis, other workers' may.
+
+        Nobody connected means nothing to build: a dashboard that connects later starts
+        from a snapshot read from the database, which holds every committed event.
+        """
+        return not self.broker.local_only or bool(self.hub.connections)
+
     # Commit listeners: called in the commit task, so they only build and queue.
     def on_events(self, events: Sequence[NewEvent]) -> None:
-        self.broker.publish(to_wire(messages.event_messages(events)))
+        if self.listened():
+            self.broker.publish(to_wire(messages.event_messages(events)))
 
     def on_changes(self, changes: Sequence[tuple[LiveState | None, LiveState]]) -> None:
+        if not self.listened():
+            return
         now = _now()
         out: list[messages.LiveMessage] = []
         for before, after in changes:

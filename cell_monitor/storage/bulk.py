@@ -133,17 +133,63 @@ class GenericBulk:
         return {event_id: pk for pk, event_id in (await conn.execute(stmt, rows)).all()}
 
     async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None:
-        await conn.execute(insert(CellExecution), rows)
+        if conn.dialect.name != "sqlite":
+            await conn.execute(insert(CellExecution), rows)
+            return
+        columns = list(rows[0])
+        sql = (
+            f"INSERT INTO cell_executions ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})"
+        )
+        await driver_executemany(conn, "insert", sql, CellExecution.__table__, columns, rows)
 
     async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
-        # Bind names must differ from column names in an executemany UPDATE.
         columns = [name for name in rows[0] if name != "id"]
+        if conn.dialect.name == "sqlite":
+            assignments = ", ".join(f"{c} = ?" for c in columns)
+            sql = f"UPDATE students SET {assignments} WHERE id = ?"
+            await driver_executemany(conn, "update", sql, Student.__table__, [*columns, "id"], rows)
+            return
+        # Bind names must differ from column names in an executemany UPDATE.
         stmt = (
             update(Student)
             .where(Student.id == bindparam("b_id"))
             .values({name: bindparam(f"b_{name}") for name in columns})
         )
         await conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+
+
+async def driver_executemany(
+    conn: AsyncConnection,
+    operation: str,
+    sql: str,
+    table: FromClause,
+    columns: Sequence[str],
+    rows: Rows,
+) -> None:
+    """`sql` (one `?` per column, in order) for every row, through the SQLite driver's
+    executemany, inside the transaction of `conn`.
+
+    SQLAlchemy's executemany builds each row's parameters in Python, a processor
+    call per value; here each column's processor is looked up once and applied to
+    the column's values in one pass (the same processors, so the stored values are
+    the same), and columns whose type needs none are passed as they are.
+    """
+    dialect = conn.dialect
+    values = []
+    for column in columns:
+        kind = table.c[column].type
+        process = kind.dialect_impl(dialect).bind_processor(dialect)
+        cells = [row[column] for row in rows]
+        values.append([process(v) for v in cells] if process is not None else cells)
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is None or not driver.in_transaction:
+        # Outside a transaction each row would commit on its own.
+        raise RuntimeError("bulk statements must run inside the group's transaction")
+    started = time.perf_counter()
+    cursor = await driver.executemany(sql, list(zip(*values, strict=True)))
+    await cursor.close()
+    observe_query(conn.info, operation, sql, time.perf_counter() - started)
 
 
 def _pg_type(table: FromClause, column: str) -> str:

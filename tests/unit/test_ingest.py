@@ -137,3 +137,42 @@ def test_reference_extension_dialect(settings) -> None:  # type: ignore[no-untyp
     assert render.extra["cellType"] == "markdown" and render.extra["code"] == "# T"
     assert saved.extra is not None and saved.extra["cellId"] == "c1"
     assert saved.extra["cellIndex"] == 2
+
+
+def test_one_bad_event_costs_only_itself_when_a_body_is_validated_at_once(settings) -> None:  # type: ignore[no-untyped-def]
+    from cell_monitor.contract.events import EventIn
+
+    good = [event(), event(userName="  "), event()]
+    bad = event(cellIndex=-1, eventId="a\x00b")
+    items = [good[0], bad, good[1], "not an object", good[2]]
+    batch = validate_batch(items, settings)
+    assert batch.indexes == [0, 2, 4]
+    assert [e.event_id for e in batch.events] == [g["eventId"] for g in good]
+    assert batch.events[1].user_name is None  # blank text means unset
+    assert [r.index for r in batch.rejected] == [1, 3]
+    # The errors are those of the event judged alone (cellIndex first, its own field).
+    alone = [e["loc"][0] for e in _errors(EventIn, bad)]
+    assert alone == ["cellIndex"]
+    assert batch.rejected[0].errors[0].startswith("cellIndex:")
+    assert batch.rejected[1].errors == ["an event must be a JSON object"]
+    # Every event valid: one verdict per event, in order, nothing rejected.
+    every = validate_batch(good, settings)
+    assert every.indexes == [0, 1, 2] and not every.rejected
+
+
+def test_nul_in_an_event_id_is_refused_once_the_fields_are_valid(settings) -> None:  # type: ignore[no-untyped-def]
+    batch = validate_batch([event(eventId="a\x00b"), event(messageId="m\x00")], settings)
+    assert [r.errors for r in batch.rejected] == [
+        ["eventId: must not contain NUL characters"],
+        ["messageId: must not contain NUL characters"],
+    ]
+
+
+def _errors(model, item):  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(item)
+    except ValidationError as exc:
+        return exc.errors()
+    return []
