@@ -64,6 +64,20 @@ class NewEvent:
             self.cell_type is None or self.cell_type.lower() not in RENDERED_CELL_TYPES
         )
 
+    def carries(self, activity: CellActivity) -> bool:
+        """Whether `activity` is this run's own cell's: kept with the run (latest_runs)."""
+        return (
+            self.is_execution
+            and self.cell_index is not None
+            and activity.cell_index == self.cell_index
+        )
+
+    @property
+    def run_activity(self) -> tuple[int, float]:
+        """The edits and active ms this run carries for its own cell."""
+        own = [a for a in self.activity if self.carries(a)]
+        return sum(a.edits for a in own), sum(a.active_ms for a in own)
+
     @property
     def edit_count(self) -> int:
         return sum(a.edits for a in self.activity)

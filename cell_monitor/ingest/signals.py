@@ -44,7 +44,8 @@ def signal_fields(model: EventIn, settings: Settings) -> dict[str, Any]:
 
 def signal_metadata(event: NewEvent) -> dict[str, Any]:
     """The signals as the event log keeps them (events.extra): the log stays the
-    whole record, from which test_results and cell_activity could be rebuilt."""
+    whole record, from which test_results, cell_activity and the edits/active time
+    of latest_runs could be rebuilt."""
     meta: dict[str, Any] = {}
     if event.tests:
         meta["tests"] = [

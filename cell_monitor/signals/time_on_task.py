@@ -1,7 +1,8 @@
 """Time on task per student and cell, and per cell for the class.
 
 Active time and edits come from cell_activity (what students' JupyterLabs
-reported), runs from latest_runs, first passes from test_results: all kept by
+reported in engagement events) plus latest_runs (what their runs carried), runs
+from latest_runs, first passes from test_results: all kept by
 the writer, one row per (student, cell). A cell "slows the class down" when its
 median time is at least SLOW_FACTOR times the median of the notebook's other
 cells (and at least SLOW_MIN_SECONDS).
@@ -89,10 +90,15 @@ async def _cells(
         cell.active_ms, cell.edits = float(r.active_ms), int(r.edits)
         cell.seen(r.first_at)
     lr = LatestRun
-    runs = select(lr.student_id, lr.notebook_id, lr.cell_index, lr.runs, lr.first_at)
+    runs = select(
+        lr.student_id, lr.notebook_id, lr.cell_index, lr.runs, lr.first_at, lr.edits, lr.active_ms
+    )
     for r in await conn.execute(_where(runs, lr, notebook_ids, student_ids)):
         cell = out[(r.student_id, r.notebook_id)].cells[r.cell_index]
         cell.runs = int(r.runs)
+        # What the runs carried for their cell, besides what engagement reported.
+        cell.active_ms += float(r.active_ms)
+        cell.edits += int(r.edits)
         cell.seen(r.first_at)
     tr = TestResultRow
     passed = func.min(tr.first_passed_at)

@@ -230,8 +230,8 @@ class LatestRun(Base):
 
     What the progress heatmap shows, so it reads one row per cell of a student
     instead of the notebook's whole history. Newest means the greatest
-    (event_time, event pk): a late event does not replace a newer run. `runs`
-    and `first_at` count every run stored (a prune removes a row only when its
+    (event_time, event pk): a late event does not replace a newer run. `runs`,
+    `first_at`, `edits` and `active_ms` count every run stored (a prune removes a row only when its
     latest run is pruned, see storage/retention.py).
     """
 
@@ -250,6 +250,11 @@ class LatestRun(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     runs: Mapped[int] = mapped_column(BigInteger)
     first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The edits and active time the runs themselves carried for this cell (the
+    # rest of its time on task is in cell_activity): kept in the row each run
+    # already updates, so a run costs no second statement.
+    edits: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    active_ms: Mapped[float] = mapped_column(Float, server_default="0")
 
 
 class TestResultRow(Base):

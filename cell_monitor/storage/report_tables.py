@@ -4,7 +4,8 @@ A group write (writer.py) adds its stored events here in the same transaction,
 so the views cost what they show instead of what the log holds:
 
 - latest_runs: the newest run per (student, notebook, cell): the progress heatmap,
-  and the notebook list's students of a window;
+  and the notebook list's students of a window; and the edits and active time
+  the runs carried for their cell (time on task, with signal_tables.py);
 - event_type_counts: events per type (`/api/v1/stats`);
 - execution_minutes: executions and errors per minute and notebook (activity
   chart, notebook list);
@@ -125,8 +126,17 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
         key = (student_id, notebook_id, event.cell_index)
         row = rows.get(key)
         if row is None:
-            row = rows[key] = {"runs": 0, "first_at": event.event_time, "last_at": None}
+            row = rows[key] = {
+                "runs": 0,
+                "first_at": event.event_time,
+                "last_at": None,
+                "edits": 0,
+                "active_ms": 0.0,
+            }
         row["runs"] += 1
+        edits, active_ms = event.run_activity
+        row["edits"] += edits
+        row["active_ms"] += active_ms
         row["first_at"] = min(row["first_at"], event.event_time)
         if row["last_at"] is None or (event.event_time, event.pk) > (
             row["last_at"],
@@ -158,7 +168,8 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
         and_(new.last_at == old.last_at, new.last_event_pk > old.last_event_pk),
     )
     set_ = {name: case((newer, new[name]), else_=old[name]) for name in _LATEST}
-    set_["runs"] = old.runs + new.runs
+    for name in _SUMS:
+        set_[name] = old[name] + new[name]
     set_["first_at"] = case((new.first_at < old.first_at, new.first_at), else_=old.first_at)
     stmt = stmt.on_conflict_do_update(
         index_elements=[LatestRun.student_id, LatestRun.notebook_id, LatestRun.cell_index],
@@ -168,7 +179,9 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
 
 
 _LATEST = ("last_at", "last_event_pk", "failed", "error_name", "error_message")
-_LATEST_COLUMNS = ["student_id", "notebook_id", "cell_index", *_LATEST, "runs", "first_at"]
+# Every run adds to these: its count, and the edits and active time it carried.
+_SUMS = ("runs", "edits", "active_ms")
+_LATEST_COLUMNS = ["student_id", "notebook_id", "cell_index", *_LATEST, *_SUMS, "first_at"]
 _NEWER = (
     "(excluded.last_at, excluded.last_event_pk) > (latest_runs.last_at, latest_runs.last_event_pk)"
 )
@@ -179,8 +192,8 @@ _PG_LATEST_RUNS = (
     + ", ".join(
         f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE latest_runs.{c} END" for c in _LATEST
     )
-    + ", runs = latest_runs.runs + excluded.runs, "
-    "first_at = least(latest_runs.first_at, excluded.first_at)"
+    + "".join(f", {c} = latest_runs.{c} + excluded.{c}" for c in _SUMS)
+    + ", first_at = least(latest_runs.first_at, excluded.first_at)"
 )
 
 

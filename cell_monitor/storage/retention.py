@@ -17,12 +17,14 @@ The per-student counters on `students` (events, executions, errors) and the
 events per type of `/api/v1/stats` (event_type_counts) count everything ever
 stored and are not decreased by a prune. The other report tables
 (storage/report_tables.py) lose what lies before the cutoff: a cell's latest run
-(latest_runs) when that run is older (its `runs` keeps counting older ones), the
+(latest_runs) when that run is older (its `runs`, and the edits and active time
+the runs carried, keep counting older ones), the
 per-minute counts (execution_minutes, error_minutes) before the cutoff's minute, and a student's
 hotspot entry (error_students, and with it their part of the group's counts)
 when their latest such error is older; a group no student is left in goes.
 A student's test outcome of a question (test_results) and their time on a cell
-(cell_activity) go when last updated before the cutoff (storage/signal_tables.py).
+as engagement reported it (cell_activity) go when last updated before the cutoff
+(storage/signal_tables.py).
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@
   (event_time, event pk): a late event counts as an attempt but does not replace
   a newer outcome), the attempts and the first time it passed;
 - cell_activity: per (student, notebook, cell) the edits and active time the
-  student's JupyterLab reported (engagement events, and the edits/activeMs a
-  cell_executed event carries for its own cell).
+  student's JupyterLab reported in engagement events. The edits/activeMs a run
+  carries for its own cell go to that cell's latest_runs row instead
+  (report_tables.py), which the run updates anyway: one statement per run, not
+  two. Time on task is the sum of both (signals/time_on_task.py).
 
 Both are sums and extremes, so a resent event (stored once) counts once and the
 order of arrival does not matter. Rows are written in key order within a group,
@@ -57,7 +59,7 @@ async def record(
     tests = [p for p in placed if p[0].tests and p[0].is_execution]
     if tests:
         await _record_tests(conn, tests)
-    if any(p[0].activity for p in placed):
+    if any(a for p in placed for a in p[0].activity if not p[0].carries(a)):
         await _record_activity(conn, placed)
 
 
@@ -130,6 +132,8 @@ async def _record_activity(
         for activity in event.activity:
             if activity.cell_index is None or (activity.edits == 0 and activity.active_ms == 0):
                 continue
+            if event.carries(activity):
+                continue  # in the run's latest_runs row (report_tables.py)
             key = (student_id, notebook_id, activity.cell_index)
             t = event.event_time
             row = rows.setdefault(

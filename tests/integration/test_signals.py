@@ -211,8 +211,11 @@ async def test_export_erasure_and_retention_cover_outcomes_and_time(
     await post(
         client,
         [
+            # A run's own activity goes with its latest_runs row, a report's to cell_activity.
             graded_run("ada@x.org", 1, "q1", True, edits=3, activeMs=4000),
+            activity("ada@x.org", 2, (3, 5, 900.0)),
             graded_run("bob@x.org", 1, "q1", True, edits=1, activeMs=1000),
+            activity("bob@x.org", 2, (3, 1, 100.0)),
             event(
                 emailAddress="cid@x.org",
                 eventTime=old.isoformat(),
@@ -220,6 +223,7 @@ async def test_export_erasure_and_retention_cover_outcomes_and_time(
                 edits=2,
                 activeMs=500,
             ),
+            {**activity("cid@x.org", 0, (3, 1, 100.0)), "eventTime": old.isoformat()},
         ],
     )
     engine = create_engine(settings)
@@ -227,7 +231,8 @@ async def test_export_erasure_and_retention_cover_outcomes_and_time(
         data = await export_student(engine, ["ada@x.org"])
         (result,) = data["testResults"]
         assert (result["question"], result["passed"], result["attempts"]) == ("q1", True, 1)
-        assert data["cellActivity"][0]["edits"] == 3
+        assert data["cellActivity"][0]["edits"] == 5
+        assert (data["latestRuns"][0]["edits"], data["latestRuns"][0]["active_ms"]) == (3, 4000)
         found, counts = await erase_from_database(engine, ["ada@x.org"])
         assert found == ["ada@x.org"]
         assert counts["test_results"] == 1 and counts["cell_activity"] == 1
