@@ -12,8 +12,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -302,6 +302,19 @@ class ServerProcess:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+
+@contextmanager
+def two_workers(env: dict[str, str]) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two `cell-monitor serve` processes on the same database and broker, stopped after."""
+    servers = [ServerProcess(env), ServerProcess(env)]
+    try:
+        for server in servers:
+            server.wait_ready()
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def stop_process(process: subprocess.Popen[Any], grace: float = 15) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from cell_monitor.contract.inbox import HelpQueue, HelpStats
 from cell_monitor.contract.live import StudentView
 from cell_monitor.deps import EngineDep, app_part
 from cell_monitor.domain.live_status import LiveState
+from cell_monitor.downloads import csv_download
 from cell_monitor.help import csv_export
 from cell_monitor.help.service import ClaimedByOther, HelpService, NoOpenRequest
 from cell_monitor.live.messages import student_view
@@ -117,15 +119,6 @@ async def help_stats(service: HelpDep) -> HelpStats:
     return await service.stats()
 
 
-def _csv(body: object, name: str) -> StreamingResponse:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return StreamingResponse(
-        body,  # type: ignore[arg-type]
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
-    )
-
-
 @export_router.get("/help.csv", response_class=StreamingResponse)
 async def help_csv(
     engine: EngineDep,
@@ -136,7 +129,7 @@ async def help_csv(
     now = datetime.now(timezone.utc)
     start = since or now - csv_export.DEFAULT_WINDOW
     end = until or now
-    return _csv(csv_export.requests_csv(engine, start, end, now), "help-requests")
+    return csv_download(csv_export.requests_csv(engine, start, end, now), "help-requests")
 
 
 @export_router.get("/help-sessions.csv", response_class=StreamingResponse)
@@ -144,7 +137,7 @@ async def help_sessions_csv(service: HelpDep) -> StreamingResponse:
     """Wait figures per class session (median, longest), newest first."""
     stats = await service.stats()
 
-    async def body() -> object:
+    async def body() -> AsyncIterator[str]:
         yield csv_export.sessions_csv(stats)
 
-    return _csv(body(), "help-sessions")
+    return csv_download(body(), "help-sessions")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +29,7 @@ from cell_monitor.contract.reads import (
 )
 from cell_monitor.deps import EngineDep, SettingsDep, app_part
 from cell_monitor.domain.live_status import thresholds_of
+from cell_monitor.downloads import csv_download
 from cell_monitor.reports import csv_export as export
 from cell_monitor.reports import progress, queries, timeline
 from cell_monitor.reports.activity import ActivitySource, ActivityUnavailable, Hours, per_minute
@@ -250,15 +250,6 @@ async def class_replay(
     return await replay(engine, since, until, thresholds_of(settings), notebook)
 
 
-def _csv(rows: AsyncIterator[str], name: str) -> StreamingResponse:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return StreamingResponse(
-        rows,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
-    )
-
-
 @router.get("/export/students.csv", response_class=StreamingResponse, tags=["dashboard"])
 async def students_csv(
     engine: EngineDep, settings: SettingsDep, team: TeamQuery = None, notebook: NotebookQuery = None
@@ -266,7 +257,9 @@ async def students_csv(
     """Students with their live state (notebook: those last in it)."""
     filters = export.ExportFilters(team=team, notebook=notebook)
     now = datetime.now(timezone.utc)
-    return _csv(export.students_csv(engine, filters, now, thresholds_of(settings)), "students")
+    return csv_download(
+        export.students_csv(engine, filters, now, thresholds_of(settings)), "students"
+    )
 
 
 @router.get("/export/executions.csv", response_class=StreamingResponse, tags=["dashboard"])
@@ -282,7 +275,7 @@ async def executions_csv(
     filters = export.ExportFilters(
         team=team, notebook=notebook, student=student, since=since, until=until
     )
-    return _csv(export.executions_csv(engine, filters), "executions")
+    return csv_download(export.executions_csv(engine, filters), "executions")
 
 
 @router.get("/export/analysis.zip", response_class=FileResponse, tags=["insight"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -11,6 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from cell_monitor.contract.signals import FailingOut, QuestionsOut, StudentSignals, TimeOnTaskOut
 from cell_monitor.deps import EngineDep
+from cell_monitor.downloads import csv_download
 from cell_monitor.signals import csv_export
 from cell_monitor.signals.questions import failing, questions
 from cell_monitor.signals.time_on_task import student_signals, time_on_task
@@ -75,21 +74,12 @@ async def get_student_signals(
         raise HTTPException(404, f"no student {student!r}") from exc
 
 
-def _csv(rows: AsyncIterator[str], name: str) -> StreamingResponse:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return StreamingResponse(
-        rows,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
-    )
-
-
 @router.get("/export/questions.csv", response_class=StreamingResponse, tags=["dashboard"])
 async def questions_csv(
     engine: EngineDep, notebook: NotebookQuery = None, team: TeamQuery = None
 ) -> StreamingResponse:
     """Each student's latest outcome of each question."""
-    return _csv(csv_export.questions_csv(engine, notebook, team), "questions")
+    return csv_download(csv_export.questions_csv(engine, notebook, team), "questions")
 
 
 @router.get("/export/time-on-task.csv", response_class=StreamingResponse, tags=["dashboard"])
@@ -97,4 +87,4 @@ async def time_csv(
     engine: EngineDep, notebook: RequiredNotebook, team: TeamQuery = None
 ) -> StreamingResponse:
     """Each student's active time, edits and runs per cell of a notebook."""
-    return _csv(csv_export.time_csv(engine, notebook, team), "time-on-task")
+    return csv_download(csv_export.time_csv(engine, notebook, team), "time-on-task")

@@ -17,6 +17,7 @@ from tests.support import (
     live_server,
     make_settings,
     sign_in,
+    two_workers,
 )
 
 URL = "/api/v1/events"
@@ -33,14 +34,8 @@ def two_servers(
         "CELL_MONITOR_REDIS_CHANNEL": channel,
         "CELL_MONITOR_DATA_DIR": str(tmp_path),
     }
-    servers = [ServerProcess(env), ServerProcess(env)]
-    try:
-        for server in servers:
-            server.wait_ready()
-        yield servers[0], servers[1]
-    finally:
-        for server in servers:
-            server.stop()
+    with two_workers(env) as pair:
+        yield pair
 
 
 async def test_event_posted_to_one_worker_reaches_a_dashboard_on_another(

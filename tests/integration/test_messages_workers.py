@@ -11,7 +11,7 @@ import pytest
 
 from tests.dashboard_client import dashboard
 from tests.integration.test_messages import EVENTS, MESSAGES, answer, failing, message
-from tests.support import ServerProcess, eventually, sign_in
+from tests.support import ServerProcess, eventually, sign_in, two_workers
 
 
 @pytest.fixture
@@ -25,14 +25,8 @@ def two_servers(
         "CELL_MONITOR_DATA_DIR": str(tmp_path),
         "CELL_MONITOR_MESSAGES_PER_MINUTE": "3",
     }
-    servers = [ServerProcess(env), ServerProcess(env)]
-    try:
-        for server in servers:
-            server.wait_ready()
-        yield servers[0], servers[1]
-    finally:
-        for server in servers:
-            server.stop()
+    with two_workers(env) as pair:
+        yield pair
 
 
 async def test_a_send_on_one_worker_and_answers_on_another_reach_every_dashboard(
