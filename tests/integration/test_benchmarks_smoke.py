@@ -43,6 +43,7 @@ SMOKE_TESTS = {
     "messages_delivery.py": "test_messages_delivery",
     "partitions.py": "test_partitions",
     "pseudonyms.py": "test_pseudonyms",
+    "run_activity.py": "test_run_activity",
     "write_path.py": "test_write_path",
 }
 
@@ -274,3 +275,10 @@ def test_write_path() -> None:
     assert "| report: latest_runs |" in out and "| cell_executions |" in out
     out = run("write_path.py", *args, "--backend", "sqlite")
     assert "stored: events 150 of 150, per-type counters 150 of 150" in out, out
+
+
+def test_run_activity() -> None:
+    out = run("run_activity.py", "--rounds", "1", "--groups", "5")
+    found = re.search(r"plain run ([\d.]+) statements, .* run with edits ([\d.]+) statements", out)
+    # A run's edits ride its latest_runs row: no statement of their own.
+    assert found and found.group(1) == found.group(2), out
