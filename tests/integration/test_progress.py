@@ -53,7 +53,8 @@ async def test_prune_writes_progress_lines_and_a_summary(
     assert any(re.match(r"db prune: [1-9][\d,]* rows removed, ", line) for line in lines[1:-1])
     assert re.fullmatch(
         r"db prune: removed 3 events, 3 cell executions, 3 sessions, 0 instructor actions, "
-        r"0 help requests, 0 messages older than \d{4}-\d\d-\d\d( \(\d+ partitions dropped whole\))? \[\d+\.\d s\]",
+        r"0 help requests, 0 messages older than \d{4}-\d\d-\d\d"
+        r"( \(\d+ partitions dropped whole\))? \[\d+\.\d s\]",
         lines[-1],
     ), lines[-1]
     assert "events: 3" in done.stdout  # the detailed report stays on stdout
