@@ -32,6 +32,7 @@ import statistics
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -242,14 +243,42 @@ def ingest_process(url: str, course: str, connections: int, seconds: float, resu
     asyncio.run(main())
 
 
-def ingest_rate(url: str, course: str, connections: int, seconds: float) -> float:
+def server_cpu_seconds(server_pid: int) -> float:
+    """CPU time of the server process and its workers (its children), from /proc."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(entry.name) == server_pid or int(fields[1]) == server_pid:
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Round:
+    """One ingest round: events/s, and the server's CPU per stored event."""
+
+    events_per_s: float
+    server_us_per_event: float
+
+
+def ingest_rate(url: str, course: str, connections: int, seconds: float, server_pid: int) -> Round:
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
     process = ctx.Process(target=ingest_process, args=(url, course, connections, seconds, results))
+    cpu = server_cpu_seconds(server_pid)
     process.start()
     rate = float(results.get(timeout=seconds + 60))
+    cpu = server_cpu_seconds(server_pid) - cpu
     process.join()
-    return rate
+    # The poster's start-up is outside its timed loop but inside the CPU window;
+    # the server is idle then, so it adds little.
+    return Round(rate, cpu / (rate * seconds) * 1e6 if rate else float("nan"))
 
 
 def figures(latencies: list[float | None]) -> dict[str, float]:
@@ -317,18 +346,20 @@ async def measure(
 
 
 async def cost(
-    url: str, students: list[Student], course: str, args: argparse.Namespace
-) -> tuple[float, float]:
-    """Ingest events/s without and with every student's long-poll held (medians of rounds).
+    url: str, server_pid: int, students: list[Student], course: str, args: argparse.Namespace
+) -> tuple[list[Round], list[Round]]:
+    """Ingest without and with every student's long-poll held, per round.
 
     The rounds alternate, so a machine that gets busier or quieter meanwhile
     weighs on both sides alike.
     """
-    without: list[float] = []
-    held: list[float] = []
+    without: list[Round] = []
+    held: list[Round] = []
     for _ in range(args.rounds):
         without.append(
-            await asyncio.to_thread(ingest_rate, url, course, args.connections, args.ingest_seconds)
+            await asyncio.to_thread(
+                ingest_rate, url, course, args.connections, args.ingest_seconds, server_pid
+            )
         )
         stop = asyncio.Event()
         holders = [asyncio.create_task(s.hold(url, stop)) for s in students]
@@ -336,14 +367,16 @@ async def cost(
             wait_until, lambda: held_polls(url) >= len(students), "every long-poll held"
         )
         held.append(
-            await asyncio.to_thread(ingest_rate, url, course, args.connections, args.ingest_seconds)
+            await asyncio.to_thread(
+                ingest_rate, url, course, args.connections, args.ingest_seconds, server_pid
+            )
         )
         stop.set()
         for task in holders:
             task.cancel()
         await asyncio.gather(*holders, return_exceptions=True)
         await asyncio.to_thread(wait_until, lambda: held_polls(url) == 0, "the polls to end")
-    return statistics.median(without), statistics.median(held)
+    return without, held
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -366,18 +399,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         students = [Student(n, c) for n, c in enumerate(credentials)]
 
-        async def both() -> tuple[dict[str, Any], tuple[float, float]]:
+        async def both() -> tuple[dict[str, Any], tuple[list[Round], list[Round]]]:
             latency = await measure(server.url, students, args.pace, args.claims, args.claim_pace)
-            return latency, await cost(server.url, students, course, args)
+            return latency, await cost(server.url, server.process.pid, students, course, args)
 
-        result, (floor, loaded) = asyncio.run(both())
+        result, (without, held) = asyncio.run(both())
     finally:
         server.stop()
         asyncio.run(_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+    floor = statistics.median(r.events_per_s for r in without)
+    loaded = statistics.median(r.events_per_s for r in held)
+    pairs = list(zip(without, held, strict=True))
     return {
         "students": args.students,
         "workers": args.workers,
         **result,
+        # Each round's with/without pair: their spread shows the machine's noise.
+        "ingest_round_ratios": [round(h.events_per_s / w.events_per_s, 3) for w, h in pairs],
+        # CPU per stored event moves less with other load than events/s does.
+        "server_us_per_event_without_polls": [round(w.server_us_per_event, 1) for w, _ in pairs],
+        "server_us_per_event_with_polls": [round(h.server_us_per_event, 1) for _, h in pairs],
+        "server_cpu_ratio_with_to_without": round(
+            statistics.median(h.server_us_per_event for _, h in pairs)
+            / statistics.median(w.server_us_per_event for w, _ in pairs),
+            3,
+        ),
         "ingest_events_per_s_without_polls": round(floor),
         "ingest_events_per_s_with_polls": round(loaded),
         "ingest_ratio_with_to_without": round(loaded / floor, 3) if floor else None,
@@ -414,7 +460,14 @@ def main() -> None:
     print(
         f"  ingest: {result['ingest_events_per_s_without_polls']} events/s without the "
         f"long-polls, {result['ingest_events_per_s_with_polls']} with them "
-        f"(ratio {result['ingest_ratio_with_to_without']})"
+        f"(ratio of the medians {result['ingest_ratio_with_to_without']}; "
+        f"per round {', '.join(str(r) for r in result['ingest_round_ratios'])})"
+    )
+    print(
+        "  server CPU per stored event: "
+        f"{', '.join(str(u) for u in result['server_us_per_event_without_polls'])} µs without, "
+        f"{', '.join(str(u) for u in result['server_us_per_event_with_polls'])} µs with "
+        f"(ratio of the medians {result['server_cpu_ratio_with_to_without']})"
     )
 
 

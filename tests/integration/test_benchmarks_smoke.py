@@ -256,6 +256,9 @@ def test_help_inbox() -> None:
     assert result["claim"] == {**result["claim"], "count": 6, "missed": 0}
     assert result["ingest_events_per_s_without_polls"] > 0
     assert result["ingest_events_per_s_with_polls"] > 0
+    # The server's CPU was read for each round, with and without the long-polls.
+    assert len(result["server_us_per_event_without_polls"]) == 1
+    assert all(u > 0 for u in result["server_us_per_event_with_polls"])
 
 
 def test_dashboard_render() -> None:
