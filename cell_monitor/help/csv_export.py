@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.contract.inbox import HelpStats
 from cell_monitor.domain.help_waits import RequestTimes, wait_seconds
+from cell_monitor.downloads import csv_lines
 from cell_monitor.storage.models import HelpRequest, Student
 
 REQUEST_COLUMNS = (
@@ -42,20 +41,8 @@ SESSION_COLUMNS = (
 ROWS_PER_CHUNK = 500
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, float):
-        return round(value, 1)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # a spreadsheet would run it as a formula
-    return value
-
-
-def _lines(rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows([[_cell(v) for v in row] for row in rows])
-    return buffer.getvalue()
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _row(r: Any, now: datetime) -> list[Any]:
@@ -73,7 +60,7 @@ def _row(r: Any, now: datetime) -> list[Any]:
         r.answered_at,
         r.closed_at,
         r.closed_by,
-        wait,
+        _seconds(wait),
     ]
 
 
@@ -92,11 +79,11 @@ async def requests_csv(
         .where(HelpRequest.opened_at >= since, HelpRequest.opened_at < until)
         .order_by(HelpRequest.opened_at, HelpRequest.id)
     )
-    yield _lines([REQUEST_COLUMNS])
+    yield csv_lines([REQUEST_COLUMNS])
     async with engine.connect() as conn:
         result = await conn.stream(stmt)
         async for chunk in result.partitions(ROWS_PER_CHUNK):
-            yield _lines([_row(r, now) for r in chunk])
+            yield csv_lines([_row(r, now) for r in chunk])
 
 
 def sessions_csv(stats: HelpStats) -> str:
@@ -110,11 +97,11 @@ def sessions_csv(stats: HelpStats) -> str:
                 s.requests,
                 s.answered,
                 s.open,
-                s.median_wait_seconds,
-                s.longest_wait_seconds,
+                _seconds(s.median_wait_seconds),
+                _seconds(s.longest_wait_seconds),
             ]
         )
-    return _lines(rows)
+    return csv_lines(rows)
 
 
 DEFAULT_WINDOW = timedelta(days=14)

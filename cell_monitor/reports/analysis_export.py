@@ -9,26 +9,25 @@ Rows are streamed in chunks, so a term's worth of events never sits in memory.
 from __future__ import annotations
 
 import asyncio
-import csv
 import zipfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.domain.live_status import Thresholds
+from cell_monitor.downloads import csv_lines
 from cell_monitor.reports.csv_export import (
     EXECUTION_COLUMNS,
     ROWS_PER_CHUNK,
     STUDENT_COLUMNS,
     ExportFilters,
-    _cell,
     _executions_query,
     _student_row,
 )
@@ -159,15 +158,17 @@ def _event_row(row: Any) -> list[Any]:
     return values
 
 
+def _append_csv(handle: TextIO, rows: list[list[Any]]) -> None:
+    handle.write(csv_lines(rows))
+
+
 async def _write_csv(path: Path, table: Table) -> int:
     count = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(table.columns)
+        handle.write(csv_lines([table.columns]))
         async for chunk in table.chunks:
-            lines = [[_cell(value) for value in row] for row in chunk]
-            # File writes off the event loop: an export must not stall ingest.
-            await asyncio.to_thread(writer.writerows, lines)
+            # Formatting and writing off the event loop: an export must not stall ingest.
+            await asyncio.to_thread(_append_csv, handle, chunk)
             count += len(chunk)
     return count
 

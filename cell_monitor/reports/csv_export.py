@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.domain.live_status import LiveState, Thresholds
+from cell_monitor.downloads import csv_lines
 from cell_monitor.storage.live_rows import STATE_COLUMNS, state_from_row
 from cell_monitor.storage.models import EXECUTION_OF_EVENT, CellExecution, Event, Notebook, Student
 
@@ -59,22 +58,6 @@ class ExportFilters:
     until: datetime | None = None
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        # A spreadsheet would run it as a formula: students' code is untrusted.
-        return "'" + value
-    return value
-
-
-def _csv_lines(rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerows([[_cell(v) for v in row] for row in rows])
-    return buffer.getvalue()
-
-
 def _student_row(state: LiveState, now: datetime, thresholds: Thresholds) -> list[Any]:
     return [
         state.student,
@@ -102,12 +85,12 @@ async def students_csv(
         stmt = stmt.where(Student.team_name == filters.team)
     if filters.notebook is not None:
         stmt = stmt.where(Student.last_notebook == filters.notebook)
-    yield _csv_lines([STUDENT_COLUMNS])
+    yield csv_lines([STUDENT_COLUMNS])
     async with engine.connect() as conn:
         result = await conn.stream(stmt)
         async for chunk in result.partitions(ROWS_PER_CHUNK):
             states = [state_from_row(row) for row in chunk]
-            yield _csv_lines([_student_row(s, now, thresholds) for s in states])
+            yield csv_lines([_student_row(s, now, thresholds) for s in states])
 
 
 def _executions_query(filters: ExportFilters) -> Any:
@@ -150,8 +133,8 @@ def _executions_query(filters: ExportFilters) -> Any:
 
 async def executions_csv(engine: AsyncEngine, filters: ExportFilters) -> AsyncIterator[str]:
     """Cell executions matching `filters`, oldest first."""
-    yield _csv_lines([EXECUTION_COLUMNS])
+    yield csv_lines([EXECUTION_COLUMNS])
     async with engine.connect() as conn:
         result = await conn.stream(_executions_query(filters))
         async for chunk in result.partitions(ROWS_PER_CHUNK):
-            yield _csv_lines([tuple(row) for row in chunk])
+            yield csv_lines([tuple(row) for row in chunk])

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cell_monitor.downloads import csv_lines
 from cell_monitor.signals.questions import questions
 from cell_monitor.signals.time_on_task import time_on_task
 
@@ -42,29 +39,14 @@ TIME_COLUMNS = (
 )
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        # A spreadsheet would run it as a formula: names come from students' browsers.
-        return "'" + value
-    return value
-
-
-def _lines(rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows([[_cell(v) for v in row] for row in rows])
-    return buffer.getvalue()
-
-
 async def questions_csv(
     engine: AsyncEngine, notebook: str | None, team: str | None
 ) -> AsyncIterator[str]:
     """Each student's latest outcome of each question."""
-    yield _lines([QUESTION_COLUMNS])
+    yield csv_lines([QUESTION_COLUMNS])
     out = await questions(engine, notebook, team)
     for s in out.students:
-        yield _lines(
+        yield csv_lines(
             [
                 (
                     s.student,
@@ -87,10 +69,10 @@ async def questions_csv(
 
 async def time_csv(engine: AsyncEngine, notebook: str, team: str | None) -> AsyncIterator[str]:
     """Each student's time, edits and runs per cell of `notebook`."""
-    yield _lines([TIME_COLUMNS])
+    yield csv_lines([TIME_COLUMNS])
     out = await time_on_task(engine, notebook, team)
     for s in out.students:
-        yield _lines(
+        yield csv_lines(
             [
                 (
                     s.student,
