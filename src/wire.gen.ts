@@ -1,6 +1,23 @@
 // Generated from the models in cell_monitor/contract by scripts/generate_wire_types.py:
 // do not edit. After changing a model, regenerate with `npm run generate:types`.
 /**
+ * The ids this tab announces: each id is granted once per Jupyter server, ever.
+ */
+export interface AnnounceAnswer {
+  announce: string[];
+}
+/**
+ * POST cell-monitor/messages/announce: the messages a tab would announce now.
+ */
+export interface AnnounceRequest {
+  /**
+   * Ids of unseen messages, first to last.
+   *
+   * @maxItems 100
+   */
+  messageIds: string[];
+}
+/**
  * A cell's activity since the previous report: counts and durations only.
  */
 export interface CellActivity {
