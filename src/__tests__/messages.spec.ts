@@ -270,6 +270,32 @@ describe('MessageList', () => {
     expect(rendered([]).textContent).toMatch(/No message/);
   });
 
+  it('keeps what Markdown makes, as the allowlist allows it', () => {
+    const root = rendered([
+      message('m1', {
+        bodyHtml:
+          '<ol start="3"><li><a href="https://x.org" title="t">docs</a></li></ol>' +
+          '<pre><code class="language-python">x = 1</code></pre>'
+      })
+    ]);
+    const body = root.querySelector('.cm-Message-body')!;
+    expect(body.innerHTML).toBe(
+      '<ol><li><a href="https://x.org" target="_blank" ' +
+        'rel="noopener noreferrer nofollow">docs</a></li></ol>' +
+        '<pre><code class="language-python">x = 1</code></pre>'
+    );
+  });
+
+  it.each([
+    ['<a href="/api/contents">x</a>', '<a>x</a>'],
+    ['<a href="http:api/contents">x</a>', '<a>x</a>'],
+    ['<code class="x onload">a</code>', '<code>a</code>'],
+    ['<p style="color: red" id="x">a</p>', '<p>a</p>']
+  ])('drops what the allowlist does not name: %s', (html, expected) => {
+    const root = rendered([message('m1', { bodyHtml: html })]);
+    expect(root.querySelector('.cm-Message-body')!.innerHTML).toBe(expected);
+  });
+
   it.each([
     '<script>window.pwned = 1</script>',
     '<img src=x onerror="window.pwned = 1">',

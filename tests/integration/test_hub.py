@@ -162,9 +162,9 @@ def test_my_teams_are_the_accounts_and_the_hub_groups(
             assert hub_sign_in(http, server.url, INSTRUCTOR).status_code == 303
             queue = http.get(f"{server.url}/api/v1/help/queue").json()
             assert queue["myTeams"] == ["red"]
+            command = ["user", "teams", f"hub:{INSTRUCTOR}", "green", "blue"]
             set_teams = subprocess.run(
-                [sys.executable, "-m", "cell_monitor.cli", "user", "teams"]
-                + [f"hub:{INSTRUCTOR}", "green", "blue"],
+                [sys.executable, "-m", "cell_monitor.cli", *command],
                 env={**os.environ, **_server_database(server)},
                 capture_output=True,
                 text=True,
