@@ -5,7 +5,8 @@ until the class server has acknowledged it, across restarts of Jupyter and
 outages of any length the bound allows. SQLite in WAL mode with
 `synchronous=FULL` makes each acknowledged batch survive a crash or power
 loss; the calls run in a worker thread so the server's event loop never
-waits on the disk.
+waits on the disk. The same file records which messages a notification was
+shown for (`announced`), so that one tab of all announces each, once.
 """
 
 from __future__ import annotations
