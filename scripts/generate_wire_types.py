@@ -5,6 +5,8 @@ mode, camelCase aliases) goes through the npm package json-schema-to-typescript,
 then through the project's prettier, into committed files:
   dashboard/src/wire.gen.ts   every answer and live message (the instructor page)
   src/wire.gen.ts             the ingest types and the server extension's API (the extension)
+and, after the types, the contract's constants that a front-end applies as the server
+does (MARKDOWN_ALLOWLIST), as typed `export const`s.
 
 Run `npm run generate:types` after changing a model in cell_monitor/contract;
 tests/unit/test_wire_types.py fails while a committed file is out of date.
@@ -18,7 +20,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,8 @@ process.stdin.on('end', async () => {
 class Target:
     path: str  # relative to the repository
     types: dict[str, Any]  # name → model or type (unions)
+    # name → a model instance, written as `export const NAME: Model = {...}` (Model in types)
+    constants: dict[str, BaseModel] = field(default_factory=dict)
 
 
 def _models(module: Any) -> dict[str, Any]:
@@ -88,6 +92,7 @@ TARGETS = (
             **_models(messages),
             **_models(signals),
         },
+        {"MARKDOWN_ALLOWLIST": messages.MARKDOWN_ALLOWLIST},
     ),
     Target(
         "src/wire.gen.ts",
@@ -104,7 +109,9 @@ TARGETS = (
             "InboxMessage": messages.InboxMessage,
             "Reply": messages.Reply,
             "MessageHistory": messages.MessageHistory,
+            "MarkdownAllowlist": messages.MarkdownAllowlist,
         },
+        {"MARKDOWN_ALLOWLIST": messages.MARKDOWN_ALLOWLIST},
     ),
 )
 
@@ -172,11 +179,26 @@ def _run(args: Sequence[str], stdin: str) -> str:
     return done.stdout
 
 
+def constants(target: Target) -> str:
+    """The target's constants as TypeScript, typed with their generated model."""
+    written = []
+    for name, value in target.constants.items():
+        model = type(value).__name__
+        if target.types.get(model) is not type(value):
+            raise ValueError(f"{target.path}: {name} needs its model {model} among the types")
+        data = json.dumps(value.model_dump(mode="json", by_alias=True))
+        written.append(
+            f"/** The value of cell_monitor.contract.{value.__module__.rsplit('.', 1)[-1]}"
+            f".{name}. */\nexport const {name}: {model} = {data};\n"
+        )
+    return "".join(written)
+
+
 def typescript(target: Target) -> str:
-    """The file's text: the header, then the types, formatted as the project formats TS."""
+    """The file's text: the header, the types, the constants, formatted as the project does."""
     defs = definitions(target)
     request = json.dumps({"definitions": defs, "names": list(defs)})
-    body = _run(["node", "-e", _TO_TYPESCRIPT], request)
+    body = _run(["node", "-e", _TO_TYPESCRIPT], request) + constants(target)
     # prettier finds the project's settings from the path the file will have.
     return _run(["npx", "--no-install", "prettier", "--stdin-filepath", target.path], HEADER + body)
 

@@ -24,7 +24,11 @@ import { noticeContent, shouldShowNotice } from './notice';
 import { showNotice } from './noticeDialog';
 import { IKeyValueStorage } from './queue';
 import { IMonitorSettings, readSettings } from './settings';
-import { serverExtensionInbox, serverExtensionMessages } from './transport';
+import {
+  serverExtensionAnnounce,
+  serverExtensionInbox,
+  serverExtensionMessages
+} from './transport';
 
 const PLUGIN_ID = 'cell-monitor:plugin';
 const NOTICE_COMMAND = 'cell-monitor:show-notice';
@@ -92,7 +96,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app,
       tracker,
       (type, fields) => monitor.emit(type, fields),
-      storage
+      storage,
+      serverExtensionAnnounce()
     );
     inbox.subscribe(copy => messages.receive(copy.inbox?.messages ?? []));
     void serverExtensionMessages()().then(items => messages.receive(items));

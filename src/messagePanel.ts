@@ -6,33 +6,50 @@
  */
 
 import { IAnswer, MAX_REPLY_CHARS } from './messageStore';
-import type { InboxMessage } from './wire.gen';
+import { InboxMessage, MARKDOWN_ALLOWLIST } from './wire.gen';
 
 export interface ISanitizer {
-  sanitize(html: string, options?: { allowedTags?: string[] }): string;
+  sanitize(
+    html: string,
+    options?: {
+      allowedTags?: string[];
+      allowedAttributes?: { [tag: string]: string[] };
+      allowedSchemes?: string[];
+    }
+  ): string;
 }
 
-// What Markdown makes (images off: no request to another server when a message opens).
-const MARKDOWN_TAGS = [
-  'p',
-  'em',
-  'strong',
-  'code',
-  'pre',
-  'a',
-  'ul',
-  'ol',
-  'li',
-  'blockquote',
-  'h1',
-  'h2',
-  'h3',
-  'h4',
-  'h5',
-  'h6',
-  'hr',
-  'br'
-];
+// The contract's allowlist, the one the server renders Markdown to (images off:
+// no request to another server when a message opens).
+const SANITIZE_OPTIONS = {
+  allowedTags: MARKDOWN_ALLOWLIST.tags,
+  allowedAttributes: MARKDOWN_ALLOWLIST.attributes,
+  // The sanitizer checks scheme names; the prefixes are checked below.
+  allowedSchemes: MARKDOWN_ALLOWLIST.linkPrefixes.map(p => p.split(':')[0])
+};
+const CODE_CLASS = new RegExp(MARKDOWN_ALLOWLIST.codeClassPattern);
+
+/** What is left of a message's HTML after the sanitizer, held to the rest of the allowlist. */
+function holdToAllowlist(body: HTMLElement): void {
+  for (const link of Array.from(body.querySelectorAll('a'))) {
+    const href = (link.getAttribute('href') ?? '').trim();
+    for (const name of link.getAttributeNames()) {
+      link.removeAttribute(name);
+    }
+    // Only absolute links: a relative one would open the student's own Jupyter server.
+    const lower = href.toLowerCase();
+    if (MARKDOWN_ALLOWLIST.linkPrefixes.some(p => lower.startsWith(p))) {
+      link.setAttribute('href', href);
+      link.setAttribute('target', MARKDOWN_ALLOWLIST.linkTarget);
+      link.setAttribute('rel', MARKDOWN_ALLOWLIST.linkRel);
+    }
+  }
+  for (const code of Array.from(body.querySelectorAll('code[class]'))) {
+    if (!CODE_CLASS.test(code.getAttribute('class') ?? '')) {
+      code.removeAttribute('class');
+    }
+  }
+}
 
 export interface IMessageActions {
   /** Report what the student did (seen, inserted, got it, reply). */
@@ -99,9 +116,11 @@ export class MessageList {
     );
     const body = node('div', 'cm-Message-body');
     // Rendered from Markdown on the server; sanitized here once more.
-    body.innerHTML = this.sanitizer.sanitize(message.bodyHtml, {
-      allowedTags: MARKDOWN_TAGS
-    });
+    body.innerHTML = this.sanitizer.sanitize(
+      message.bodyHtml,
+      SANITIZE_OPTIONS
+    );
+    holdToAllowlist(body);
     article.append(head, body);
     if (message.snippet !== null) {
       article.append(this.snippet(message, message.snippet));

@@ -1,9 +1,9 @@
 /**
  * The student's messages from the instructor, as this browser knows them: what
  * the inbox delivers and the history holds, merged by message id, and which
- * ones this browser has already announced, so that no message pops up twice
- * (not across reloads either: the ids are kept in localStorage until the
- * server, told through the durable event path, no longer delivers them).
+ * ones were already settled (announced here, or by another tab or browser,
+ * says the Jupyter server's claim), kept in localStorage so that a reload does
+ * not even ask again.
  */
 
 import { IKeyValueStorage } from './queue';
@@ -34,27 +34,56 @@ function later(a: string | null, b: string | null): string | null {
 export class MessageStore {
   private readonly messages = new Map<string, InboxMessage>();
   private readonly shown: string[];
+  // Asked about (the Jupyter server's claim), not settled yet.
+  private readonly pending = new Set<string>();
 
   constructor(private readonly storage: IKeyValueStorage | null) {
     this.shown = this.load();
   }
 
   /**
-   * Merge messages from the inbox or the history; returns those to announce
-   * now: not yet seen (here or, says the server, anywhere) and never announced
-   * by this browser.
+   * Merge messages from the inbox or the history; returns those that may be
+   * announced now: not yet seen (here or, says the server, anywhere), never
+   * settled by this browser and not already being asked about. They stay
+   * pending until `settle` (asked and answered) or `release` (ask again).
    */
   receive(items: readonly InboxMessage[]): InboxMessage[] {
-    const fresh: InboxMessage[] = [];
     for (const item of items) {
       const known = this.messages.get(item.id);
       this.messages.set(item.id, known ? merge(known, item) : item);
-      if (!item.seenAt && !known?.seenAt && !this.shown.includes(item.id)) {
-        fresh.push(item);
-        this.remember(item.id);
-      }
+    }
+    const fresh = this.list()
+      .reverse()
+      .filter(
+        m => !m.seenAt && !this.shown.includes(m.id) && !this.pending.has(m.id)
+      );
+    for (const message of fresh) {
+      this.pending.add(message.id);
     }
     return fresh;
+  }
+
+  /** These were announced, here or elsewhere: never offered again. */
+  settle(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.pending.delete(id);
+      if (!this.shown.includes(id)) {
+        this.shown.push(id);
+      }
+    }
+    this.shown.splice(0, Math.max(0, this.shown.length - MAX_REMEMBERED));
+    try {
+      this.storage?.setItem(SHOWN_KEY, JSON.stringify(this.shown));
+    } catch {
+      /* a full storage: this tab still remembers */
+    }
+  }
+
+  /** Asking about these failed: offer them again at the next `receive`. */
+  release(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.pending.delete(id);
+    }
   }
 
   /** The student's own action, shown at once (the server confirms it later). */
@@ -89,16 +118,6 @@ export class MessageStore {
   /** Messages the student has not opened or answered yet. */
   unread(): number {
     return this.list().filter(m => !m.seenAt).length;
-  }
-
-  private remember(id: string): void {
-    this.shown.push(id);
-    this.shown.splice(0, Math.max(0, this.shown.length - MAX_REMEMBERED));
-    try {
-      this.storage?.setItem(SHOWN_KEY, JSON.stringify(this.shown));
-    } catch {
-      /* a full storage: this tab still remembers */
-    }
   }
 
   private load(): string[] {

@@ -10,6 +10,7 @@ import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
+import { AnnounceClaim, Announcer } from './announcer';
 import { MessageList } from './messagePanel';
 import { answerFields, IAnswer, MessageStore } from './messageStore';
 import { IKeyValueStorage } from './queue';
@@ -44,14 +45,19 @@ export class MessagesUi {
   private readonly panel = new Widget();
   private readonly list: MessageList;
   private readonly sanitizer = new Sanitizer();
+  private readonly announcer: Announcer;
 
   constructor(
     private readonly app: JupyterFrontEnd,
     private readonly tracker: INotebookTracker,
     private readonly emit: Emit,
-    storage: IKeyValueStorage | null
+    storage: IKeyValueStorage | null,
+    claim: AnnounceClaim
   ) {
     this.store = new MessageStore(storage);
+    this.announcer = new Announcer(this.store, claim, message =>
+      this.announce(message)
+    );
     this.list = new MessageList(this.sanitizer, {
       answer: answer => this.answer(answer),
       insert: snippet => this.insert(snippet)
@@ -68,26 +74,28 @@ export class MessagesUi {
     app.shell.add(this.panel, 'right', { rank: 900 });
   }
 
-  /** Messages from the inbox or the history: announce the new ones (once), show all. */
+  /** Messages from the inbox or the history: show all, announce the new ones once. */
   receive(items: readonly InboxMessage[]): void {
-    const fresh = this.store.receive(items);
-    for (const message of fresh) {
-      Notification.info(
-        `${message.sender}: ${preview(message.bodyHtml, this.sanitizer)}`,
-        {
-          autoClose: false,
-          actions: [
-            {
-              label: message.snippet !== null ? 'Show the hint' : 'Show',
-              callback: () => this.app.shell.activateById(PANEL_ID)
-            }
-          ]
-        }
-      );
-      // Shown to the student: the instructor's "seen by" counts it.
-      this.answer({ kind: 'message_seen', messageId: message.id });
-    }
+    // Merged (and listed) at once; the pop-up waits for the Jupyter server's word.
+    void this.announcer.receive(items).then(() => this.render());
     this.render();
+  }
+
+  private announce(message: InboxMessage): void {
+    Notification.info(
+      `${message.sender}: ${preview(message.bodyHtml, this.sanitizer)}`,
+      {
+        autoClose: false,
+        actions: [
+          {
+            label: message.snippet !== null ? 'Show the hint' : 'Show',
+            callback: () => this.app.shell.activateById(PANEL_ID)
+          }
+        ]
+      }
+    );
+    // Shown to the student: the instructor's "seen by" counts it.
+    this.answer({ kind: 'message_seen', messageId: message.id });
   }
 
   private answer(answer: IAnswer): void {

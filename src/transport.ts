@@ -9,8 +9,11 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { IBatchSender, SendOutcome } from './batcher';
 import { IMonitorEvent } from './events';
+import type { AnnounceClaim } from './announcer';
 import type { InboxFetch } from './inbox';
 import type {
+  AnnounceAnswer,
+  AnnounceRequest,
   ClientTarget,
   InboxMessage,
   LabInbox,
@@ -130,6 +133,33 @@ export function serverExtensionMessages(
         : [];
     } catch {
       return []; // the inbox still delivers what is unseen
+    }
+  };
+}
+
+/** The Jupyter server's claim of which tab announces a message (`cell-monitor/messages/announce`). */
+export function serverExtensionAnnounce(
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): AnnounceClaim {
+  return async ids => {
+    const body: AnnounceRequest = { messageIds: ids };
+    try {
+      const url = URLExt.join(
+        settings.baseUrl,
+        'cell-monitor',
+        'messages',
+        'announce'
+      );
+      const response = await ServerConnection.makeRequest(
+        url,
+        { method: 'POST', body: JSON.stringify(body) },
+        settings
+      );
+      return response.ok
+        ? ((await response.json()) as AnnounceAnswer).announce
+        : null;
+    } catch {
+      return null;
     }
   };
 }

@@ -1,6 +1,23 @@
 // Generated from the models in cell_monitor/contract by scripts/generate_wire_types.py:
 // do not edit. After changing a model, regenerate with `npm run generate:types`.
 /**
+ * The ids this tab announces: each id is granted once per Jupyter server, ever.
+ */
+export interface AnnounceAnswer {
+  announce: string[];
+}
+/**
+ * POST cell-monitor/messages/announce: the messages a tab would announce now.
+ */
+export interface AnnounceRequest {
+  /**
+   * Ids of unseen messages, first to last.
+   *
+   * @maxItems 100
+   */
+  messageIds: string[];
+}
+/**
  * A cell's activity since the previous report: counts and durations only.
  */
 export interface CellActivity {
@@ -129,7 +146,7 @@ export interface HelpQueue {
    */
   me: string;
   /**
-   * Teams of the caller (hub groups), if any.
+   * Teams of the caller: those of their account (cell-monitor user teams), then those of their hub groups.
    */
   myTeams: string[];
   requests: HelpQueueEntry[];
@@ -318,6 +335,41 @@ export interface LabStatus {
   notice: NoticeConfig;
 }
 /**
+ * What the HTML of a message may hold: every front-end and the server keep to it.
+ *
+ * The server renders Markdown into these elements only (raw HTML off, images off:
+ * no request to another server when a message opens); the dashboard and the
+ * student's JupyterLab rebuild or sanitize the HTML with the same list.
+ */
+export interface MarkdownAllowlist {
+  /**
+   * Elements; any other is unwrapped (its text kept).
+   */
+  tags: string[];
+  /**
+   * Attributes allowed per element; every other attribute is dropped.
+   */
+  attributes: {
+    [k: string]: string[];
+  };
+  /**
+   * An href starts with one of these (after trimming, any case); no relative link: it would resolve against the student's own Jupyter server.
+   */
+  linkPrefixes: string[];
+  /**
+   * Every link opens in a new tab ...
+   */
+  linkTarget: string;
+  /**
+   * ... without a referrer or the page's window.
+   */
+  linkRel: string;
+  /**
+   * A code element's class (the fence's language) matches this, or is dropped.
+   */
+  codeClassPattern: string;
+}
+/**
  * What a student received, newest first (their message panel).
  */
 export interface MessageHistory {
@@ -440,3 +492,31 @@ export interface WaitFigures {
    */
   longestWaitSeconds: number | null;
 }
+/** The value of cell_monitor.contract.messages.MARKDOWN_ALLOWLIST. */
+export const MARKDOWN_ALLOWLIST: MarkdownAllowlist = {
+  tags: [
+    'p',
+    'em',
+    'strong',
+    'code',
+    'pre',
+    'a',
+    'ul',
+    'ol',
+    'li',
+    'blockquote',
+    'h1',
+    'h2',
+    'h3',
+    'h4',
+    'h5',
+    'h6',
+    'hr',
+    'br'
+  ],
+  attributes: { a: ['href', 'target', 'rel'], code: ['class'] },
+  linkPrefixes: ['http://', 'https://', 'mailto:'],
+  linkTarget: '_blank',
+  linkRel: 'noopener noreferrer nofollow',
+  codeClassPattern: '^language-[A-Za-z0-9_-]+$'
+};

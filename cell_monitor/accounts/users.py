@@ -78,13 +78,60 @@ async def create_user(engine: AsyncEngine, username: str, password: str, role: R
     return int(key[0])
 
 
-async def list_users(engine: AsyncEngine) -> list[tuple[str, str, datetime]]:
-    """(username, role, created_at) of every account, by name."""
+@dataclass(frozen=True)
+class Account:
+    """An account as `cell-monitor user list` shows it."""
+
+    username: str
+    role: str
+    created_at: datetime
+    teams: list[str]
+
+
+async def list_users(engine: AsyncEngine) -> list[Account]:
+    """Every account, by name."""
     async with engine.connect() as conn:
         rows = await conn.execute(
-            select(User.username, User.role, User.created_at).order_by(User.username)
+            select(User.username, User.role, User.created_at, User.teams).order_by(User.username)
         )
-        return [(r.username, r.role, r.created_at) for r in rows]
+        return [Account(r.username, r.role, r.created_at, list(r.teams or [])) for r in rows]
+
+
+MAX_TEAMS = 100
+MAX_TEAM_CHARS = 512  # as a student's teamName
+
+
+def check_teams(teams: list[str]) -> list[str]:
+    """The teams without blanks around them or repeats, in the order given; AccountError if bad."""
+    cleaned = list(dict.fromkeys(team.strip() for team in teams))
+    if any(not team for team in cleaned):
+        raise AccountError("a team name cannot be empty")
+    if any(len(team) > MAX_TEAM_CHARS for team in cleaned):
+        raise AccountError(f"a team name is at most {MAX_TEAM_CHARS} characters")
+    if len(cleaned) > MAX_TEAMS:
+        raise AccountError(f"an account has at most {MAX_TEAMS} teams")
+    return cleaned
+
+
+async def set_teams(engine: AsyncEngine, username: str, teams: list[str]) -> list[str]:
+    """Replace the teams an account looks after (empty: none); the teams as stored."""
+    cleaned = check_teams(teams)
+    async with engine.execution_options(**{WRITE_TX: True}).begin() as conn:
+        result = await conn.execute(
+            update(User).where(User.username == username).values(teams=cleaned)
+        )
+        if result.rowcount == 0:
+            raise AccountError(f"no account named {username!r}")
+    return cleaned
+
+
+async def teams_of(engine: AsyncEngine, user_id: int) -> list[str]:
+    """The teams an admin gave the account (none for an unknown id)."""
+    async with engine.connect() as conn:
+        teams = (
+            await conn.execute(select(User.teams).where(User.id == user_id))
+        ).scalar_one_or_none()
+    return list(teams or [])
 
 
 async def user_exists(engine: AsyncEngine, username: str) -> bool:

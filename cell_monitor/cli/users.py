@@ -55,8 +55,43 @@ def list_() -> None:
     rows = run_with_engine(users.list_users)
     if not rows:
         click.echo("No accounts.")
-    for username, role, created in rows:
-        click.echo(f"{username}\t{role}\tcreated {created:%Y-%m-%d %H:%M} UTC")
+    for account in rows:
+        teams = f"\tteams {', '.join(account.teams)}" if account.teams else ""
+        click.echo(
+            f"{account.username}\t{account.role}\t"
+            f"created {account.created_at:%Y-%m-%d %H:%M} UTC{teams}"
+        )
+
+
+@user.command()
+@click.argument("username")
+@click.argument("team", nargs=-1)
+@click.option("--clear", is_flag=True, help="Remove every team of the account.")
+def teams(username: str, team: tuple[str, ...], clear: bool) -> None:
+    """Set the teams a TA looks after ("Only mine" on the dashboard); none given: show them.
+
+    The teams replace those the account had; in hub mode its hub groups add theirs.
+    """
+    from cell_monitor.accounts import users
+
+    if clear and team:
+        raise click.UsageError("give teams or --clear, not both")
+    if not team and not clear:
+        rows = run_with_engine(users.list_users)
+        found = next((a for a in rows if a.username == username), None)
+        if found is None:
+            raise click.ClickException(f"no account named {username!r}")
+        click.echo(", ".join(found.teams) if found.teams else f"{username!r} has no teams.")
+        return
+    try:
+        users.check_teams(list(team))
+    except users.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    stored = run_with_engine(lambda engine: users.set_teams(engine, username, list(team)))
+    if stored:
+        click.echo(f"Teams of {username!r}: {', '.join(stored)}.")
+    else:
+        click.echo(f"{username!r} has no teams now.")
 
 
 @user.command()

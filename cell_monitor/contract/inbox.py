@@ -85,7 +85,10 @@ class HelpQueue(_Model):
 
     server_time: Timestamp
     me: str = Field(description='How the caller\'s claims are shown, e.g. "ada (TA)".')
-    my_teams: list[str] = Field(description="Teams of the caller (hub groups), if any.")
+    my_teams: list[str] = Field(
+        description="Teams of the caller: those of their account (cell-monitor user teams), "
+        "then those of their hub groups."
+    )
     requests: list[HelpQueueEntry]
 
 

@@ -1,13 +1,14 @@
 """The Jupyter server extension's API for the JupyterLab extension (same origin, Jupyter auth).
 
 POST cell-monitor/events queues the browser's events on disk (the server extension
-forwards them to POST /api/v1/events); GET cell-monitor/status feeds the status bar.
+forwards them to POST /api/v1/events); GET cell-monitor/status feeds the status bar;
+POST cell-monitor/messages/announce picks the one tab that announces a message.
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -51,6 +52,25 @@ class QueueRequest(_Request):
     events: list[dict[str, Any]] = Field(description="EventIn objects; each is checked alone.")
     consent: bool = Field(False, description="The student accepted the data notice.")
     target: ClientTarget | None = None
+
+
+MAX_ANNOUNCE_IDS = 100
+MAX_MESSAGE_ID_CHARS = 128
+MessageId = Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_ID_CHARS)]
+
+
+class AnnounceRequest(_Request):
+    """POST cell-monitor/messages/announce: the messages a tab would announce now."""
+
+    message_ids: list[MessageId] = Field(
+        ..., max_length=MAX_ANNOUNCE_IDS, description="Ids of unseen messages, first to last."
+    )
+
+
+class AnnounceAnswer(ReadModel):
+    """The ids this tab announces: each id is granted once per Jupyter server, ever."""
+
+    announce: list[str]
 
 
 class QueueRejection(ReadModel):

@@ -30,6 +30,42 @@ MAX_BODY_CHARS = 4000
 MAX_SNIPPET_CHARS = 20_000
 
 
+class MarkdownAllowlist(ReadModel):
+    """What the HTML of a message may hold: every front-end and the server keep to it.
+
+    The server renders Markdown into these elements only (raw HTML off, images off:
+    no request to another server when a message opens); the dashboard and the
+    student's JupyterLab rebuild or sanitize the HTML with the same list.
+    """
+
+    tags: list[str] = Field(description="Elements; any other is unwrapped (its text kept).")
+    attributes: dict[str, list[str]] = Field(
+        description="Attributes allowed per element; every other attribute is dropped."
+    )
+    link_prefixes: list[str] = Field(
+        description="An href starts with one of these (after trimming, any case); no relative "
+        "link: it would resolve against the student's own Jupyter server."
+    )
+    link_target: str = Field(description="Every link opens in a new tab ...")
+    link_rel: str = Field(description="... without a referrer or the page's window.")
+    code_class_pattern: str = Field(
+        description="A code element's class (the fence's language) matches this, or is dropped."
+    )
+
+
+MARKDOWN_ALLOWLIST = MarkdownAllowlist(
+    tags=[
+        *("p", "em", "strong", "code", "pre", "a", "ul", "ol", "li", "blockquote"),
+        *("h1", "h2", "h3", "h4", "h5", "h6", "hr", "br"),
+    ],
+    attributes={"a": ["href", "target", "rel"], "code": ["class"]},
+    link_prefixes=["http://", "https://", "mailto:"],
+    link_target="_blank",
+    link_rel="noopener noreferrer nofollow",
+    code_class_pattern="^language-[A-Za-z0-9_-]+$",
+)
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(
         alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),

@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection
 from cell_monitor import metrics
 from cell_monitor.accounts.guard import InstructorDep
 from cell_monitor.accounts.ratelimit import RateLimiter, retry_after_header
-from cell_monitor.accounts.users import HUB_PREFIX, Instructor
+from cell_monitor.accounts.users import Instructor
 from cell_monitor.contract.events import UtcTime
 from cell_monitor.contract.inbox import HelpQueue, HelpStats
 from cell_monitor.contract.live import StudentView
@@ -58,11 +58,7 @@ def _view(service: HelpService, state: LiveState) -> StudentView:
 @router.get("/queue")
 async def help_queue(service: HelpDep, instructor: InstructorDep) -> HelpQueue:
     """Open requests oldest first, with waits, who handles each, and the caller's own."""
-    hub = service.hub
-    teams: list[str] = []
-    if hub is not None and instructor.username.startswith(HUB_PREFIX):
-        teams = await hub.teams_of(instructor.username.removeprefix(HUB_PREFIX))
-    return await service.queue(instructor, teams)
+    return await service.queue(instructor, await service.teams_of(instructor))
 
 
 @router.post("/claim", responses={404: {}, 409: {"description": "Claimed by another"}})

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor import metrics
+from cell_monitor.accounts import users
 from cell_monitor.accounts.hub import HubClient
 from cell_monitor.accounts.ratelimit import RateLimiter
 from cell_monitor.accounts.users import HUB_PREFIX, Instructor, Role
@@ -64,7 +65,7 @@ class HelpService:
         self.settings = settings
         self.engine = engine
         self.live = live
-        self.hub = hub  # hub mode: a TA's teams come from their hub groups
+        self.hub = hub  # hub mode: a TA's hub groups add to the account's teams
         per_minute = settings.help_claims_per_minute
         self.action_limiter = RateLimiter(per_minute / 60, per_minute)
         self._refresher: asyncio.Task[None] | None = None
@@ -100,6 +101,14 @@ class HelpService:
         after = await self.live.dismiss_help(student, instructor.username)
         metrics.HELP_ACTIONS.labels("dismiss").inc()
         return after
+
+    async def teams_of(self, instructor: Instructor) -> list[str]:
+        """The caller's teams: those an admin gave the account, then those of its hub groups."""
+        teams = await users.teams_of(self.engine, instructor.id)
+        if self.hub is not None and instructor.username.startswith(HUB_PREFIX):
+            hub_teams = await self.hub.teams_of(instructor.username.removeprefix(HUB_PREFIX))
+            teams = list(dict.fromkeys([*teams, *hub_teams]))
+        return teams
 
     async def queue(self, instructor: Instructor, my_teams: list[str]) -> HelpQueue:
         """Open requests oldest first; `mine`: claimed by the caller or in their teams."""

@@ -24,6 +24,7 @@ from cell_monitor.jupyter_ext.disk_queue import DiskQueue
 from cell_monitor.jupyter_ext.environment import read_environment
 from cell_monitor.jupyter_ext.forwarder import Forwarder, Target
 from cell_monitor.jupyter_ext.handlers import (
+    AnnounceHandler,
     EventsHandler,
     InboxHandler,
     MessagesHandler,
@@ -186,6 +187,7 @@ class CellMonitorExtension(ExtensionApp):
                 (r"/cell-monitor/status", StatusHandler),
                 (r"/cell-monitor/inbox", InboxHandler),
                 (r"/cell-monitor/messages", MessagesHandler),
+                (r"/cell-monitor/messages/announce", AnnounceHandler),
             ]
         )
 

@@ -5,7 +5,8 @@ until the class server has acknowledged it, across restarts of Jupyter and
 outages of any length the bound allows. SQLite in WAL mode with
 `synchronous=FULL` makes each acknowledged batch survive a crash or power
 loss; the calls run in a worker thread so the server's event loop never
-waits on the disk.
+waits on the disk. The same file records which messages a notification was
+shown for (`announced`), so that one tab of all announces each, once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ CREATE TABLE IF NOT EXISTS events (
     enqueued_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS announced (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL UNIQUE
+);
 """
+# The message ids of a term or two: a message older than that is long seen on the class server.
+MAX_ANNOUNCED = 5000
 
 
 class QueueFull(Exception):
@@ -113,6 +120,13 @@ class DiskQueue:
     async def set_meta(self, key: str, value: str) -> None:
         await asyncio.to_thread(self._writing, self._set_meta, key, value)
 
+    async def claim_announcements(self, message_ids: list[str]) -> list[str]:
+        """The ids never claimed before (now claimed, durably): whoever asks first gets each.
+
+        Raises QueueUnwritable (claiming nothing) when the file cannot be written.
+        """
+        return await asyncio.to_thread(self._writing, self._claim, message_ids)
+
     def _writing(self, write: Callable[..., _T], *args: Any) -> _T:
         try:
             return write(*args)
@@ -165,6 +179,30 @@ class DiskQueue:
             except BaseException:
                 _rollback(conn)
                 raise
+
+    def _claim(self, message_ids: list[str]) -> list[str]:
+        claimed: list[str] = []
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for message_id in dict.fromkeys(message_ids):
+                    before = conn.total_changes
+                    conn.execute(
+                        "INSERT OR IGNORE INTO announced (message_id) VALUES (?)", (message_id,)
+                    )
+                    if conn.total_changes > before:
+                        claimed.append(message_id)
+                if claimed:
+                    conn.execute(
+                        "DELETE FROM announced WHERE seq <= (SELECT max(seq) FROM announced) - ?",
+                        (MAX_ANNOUNCED,),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        return claimed
 
     def _length(self) -> int:
         with self._lock:

@@ -13,9 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from cell_monitor.contract.jupyter import QueueAnswer, QueueRejection
+from cell_monitor.contract.jupyter import (
+    AnnounceAnswer,
+    AnnounceRequest,
+    QueueAnswer,
+    QueueRejection,
+)
 from cell_monitor.jupyter_ext.disk_queue import QueueFull, QueueUnwritable
 from cell_monitor.jupyter_ext.messages import HistoryUnavailable, fetch_history
 
@@ -132,6 +137,36 @@ class MessagesHandler(_Base):
             return self._reply(502, {"detail": str(exc)})
         self.set_header("Cache-Control", "no-store")
         self._reply(200, _wire(history))
+
+
+class AnnounceHandler(_Base):
+    """POST cell-monitor/messages/announce: which of these messages this tab announces.
+
+    Every tab of every browser of the student receives the same inbox; the first
+    to ask for a message id gets it, the others show it in the panel only. The
+    claims are kept on disk, so a restart of JupyterLab or of this server
+    announces nothing again.
+    """
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        ext = self.extension
+        if not ext.enabled:
+            return self._reply(409, {"detail": "cell-monitor is disabled on this Jupyter server"})
+        try:
+            request = AnnounceRequest.model_validate_json(self.request.body or b"null")
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            detail = f'expected {{"messageIds": [...]}}: {where}: {error["msg"]}'[:300]
+            return self._reply(400, {"detail": detail})
+        try:
+            claimed = await ext.queue.claim_announcements(request.message_ids)
+        except QueueUnwritable as exc:
+            # Nothing claimed: the tab asks again later rather than risk a second pop-up.
+            self.set_header("Retry-After", "30")
+            return self._reply(503, {"detail": f"cannot record the announcement: {exc}"})
+        self._reply(200, _wire(AnnounceAnswer(announce=claimed)))
 
 
 def _wire(answer: BaseModel) -> dict[str, Any]:

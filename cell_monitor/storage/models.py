@@ -416,6 +416,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The teams a TA looks after ("Only mine" on the dashboard), set by an admin;
+    # merged with the account's hub groups in hub mode.
+    teams: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class LoginSession(Base):

@@ -1,28 +1,20 @@
 // The HTML of a message, as the server's Markdown renderer wrote it, rebuilt
-// element by element from an allowlist: whatever else it might hold (a tag, an
-// attribute, a link to javascript:) never reaches the page.
+// element by element from the contract's allowlist (the one the server renders
+// to): whatever else it might hold (a tag, an attribute, a link to javascript:)
+// never reaches the page.
 
-const TAGS = new Set([
-  'p',
-  'em',
-  'strong',
-  'code',
-  'pre',
-  'a',
-  'ul',
-  'ol',
-  'li',
-  'blockquote',
-  'h1',
-  'h2',
-  'h3',
-  'h4',
-  'h5',
-  'h6',
-  'hr',
-  'br'
-]);
-const SAFE_LINK = /^(https?:\/\/|mailto:)/i;
+import { MARKDOWN_ALLOWLIST } from './wire.gen.js';
+
+const TAGS = new Set(MARKDOWN_ALLOWLIST.tags);
+const CODE_CLASS = new RegExp(MARKDOWN_ALLOWLIST.codeClassPattern);
+
+/** Whether `href` (trimmed) is an absolute web or mail link the allowlist names. */
+export function safeLink(href: string): boolean {
+  const link = href.trim().toLowerCase();
+  return MARKDOWN_ALLOWLIST.linkPrefixes.some(prefix =>
+    link.startsWith(prefix)
+  );
+}
 
 /** A fragment holding `html`'s allowed elements and all of its text. */
 export function safeFragment(
@@ -50,18 +42,24 @@ function copyChildren(from: Node, to: Node, doc: Document): void {
         continue;
       }
       const copy = doc.createElement(tag);
-      const href = source.getAttribute('href');
-      if (tag === 'a' && href && SAFE_LINK.test(href.trim())) {
-        copy.setAttribute('href', href.trim());
-        copy.setAttribute('target', '_blank');
-        copy.setAttribute('rel', 'noopener noreferrer nofollow');
-      }
-      const language = source.getAttribute('class');
-      if (tag === 'code' && language && /^language-[\w-]+$/.test(language)) {
-        copy.setAttribute('class', language);
-      }
+      copyAttributes(source, copy, tag);
       copyChildren(source, copy, doc);
       to.appendChild(copy);
     }
+  }
+}
+
+function copyAttributes(source: Element, copy: Element, tag: string): void {
+  const allowed = MARKDOWN_ALLOWLIST.attributes[tag] ?? [];
+  const href = source.getAttribute('href');
+  if (allowed.includes('href') && href && safeLink(href)) {
+    copy.setAttribute('href', href.trim());
+    // Set here, whatever the HTML said: a new tab, no referrer.
+    copy.setAttribute('target', MARKDOWN_ALLOWLIST.linkTarget);
+    copy.setAttribute('rel', MARKDOWN_ALLOWLIST.linkRel);
+  }
+  const language = source.getAttribute('class');
+  if (allowed.includes('class') && language && CODE_CLASS.test(language)) {
+    copy.setAttribute('class', language);
   }
 }

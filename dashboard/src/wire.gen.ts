@@ -349,7 +349,7 @@ export interface HelpQueue {
    */
   me: string;
   /**
-   * Teams of the caller (hub groups), if any.
+   * Teams of the caller: those of their account (cell-monitor user teams), then those of their hub groups.
    */
   myTeams: string[];
   requests: HelpQueueEntry[];
@@ -559,6 +559,41 @@ export interface LiveThresholds {
   activeWindowSeconds: number;
   quietAfterSeconds: number;
   awayAfterSeconds: number;
+}
+/**
+ * What the HTML of a message may hold: every front-end and the server keep to it.
+ *
+ * The server renders Markdown into these elements only (raw HTML off, images off:
+ * no request to another server when a message opens); the dashboard and the
+ * student's JupyterLab rebuild or sanitize the HTML with the same list.
+ */
+export interface MarkdownAllowlist {
+  /**
+   * Elements; any other is unwrapped (its text kept).
+   */
+  tags: string[];
+  /**
+   * Attributes allowed per element; every other attribute is dropped.
+   */
+  attributes: {
+    [k: string]: string[];
+  };
+  /**
+   * An href starts with one of these (after trimming, any case); no relative link: it would resolve against the student's own Jupyter server.
+   */
+  linkPrefixes: string[];
+  /**
+   * Every link opens in a new tab ...
+   */
+  linkTarget: string;
+  /**
+   * ... without a referrer or the page's window.
+   */
+  linkRel: string;
+  /**
+   * A code element's class (the fence's language) matches this, or is dropped.
+   */
+  codeClassPattern: string;
 }
 export interface MessageDetail {
   message: MessageOut;
@@ -1111,3 +1146,31 @@ export interface WaitFigures {
    */
   longestWaitSeconds: number | null;
 }
+/** The value of cell_monitor.contract.messages.MARKDOWN_ALLOWLIST. */
+export const MARKDOWN_ALLOWLIST: MarkdownAllowlist = {
+  tags: [
+    'p',
+    'em',
+    'strong',
+    'code',
+    'pre',
+    'a',
+    'ul',
+    'ol',
+    'li',
+    'blockquote',
+    'h1',
+    'h2',
+    'h3',
+    'h4',
+    'h5',
+    'h6',
+    'hr',
+    'br'
+  ],
+  attributes: { a: ['href', 'target', 'rel'], code: ['class'] },
+  linkPrefixes: ['http://', 'https://', 'mailto:'],
+  linkTarget: '_blank',
+  linkRel: 'noopener noreferrer nofollow',
+  codeClassPattern: '^language-[A-Za-z0-9_-]+$'
+};

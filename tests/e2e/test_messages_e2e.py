@@ -12,6 +12,7 @@ she is shown the second message once and the first one never again.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,8 +23,14 @@ import pytest
 from cell_monitor.accounts.ingest_tokens import RosterEntry, create_student_credentials
 from cell_monitor.config import Settings
 from cell_monitor.storage.engine import create_engine
-from tests.dashboard_support import dashboard_context, open_dashboard
-from tests.e2e.lab import JupyterLabProcess, notebook, write_json
+from tests.dashboard_support import dashboard_context, open_dashboard, sync_api_client
+from tests.e2e.lab import (
+    JupyterLabProcess,
+    notebook,
+    wait_kernel_ready,
+    watch_kernels,
+    write_json,
+)
 from tests.e2e.test_lab_e2e import SETTINGS, open_notebook, run_cell
 from tests.support import ServerProcess, event, eventually_sync
 
@@ -157,3 +164,61 @@ def test_a_hint_to_a_hotspot_is_inserted_and_shown_once_across_a_restart(
         what="the second message seen",
     )
     context.close()
+
+
+def test_a_message_pops_up_once_across_tabs_and_browsers(
+    browser: Any,
+    class_server: Callable[..., ServerProcess],
+    jupyter_lab: Callable[..., JupyterLabProcess],
+) -> None:
+    server = class_server()
+    secrets = credentials(server)
+    env = {"CELL_MONITOR_SERVER_URL": server.url, "CELL_MONITOR_INGEST_TOKEN": secrets["ada"]}
+    lab = jupyter_lab(env, SETTINGS)
+    write_json(lab.root / "lesson1.ipynb", notebook("x = 1"))
+    first = open_notebook(browser, lab, "lesson1.ipynb")
+    second_tab = first.context.new_page()  # another tab of the same browser
+    watch_kernels(second_tab)
+    second_tab.goto(lab.open_url("lesson1.ipynb"))
+    wait_kernel_ready(second_tab)
+    other_browser = open_notebook(browser, lab, "lesson1.ipynb")  # its own localStorage
+    pages = [first, second_tab, other_browser]
+
+    with sync_api_client(server.url) as client:
+
+        def sent() -> bool:
+            # The class audience knows ada once her JupyterLab has reported.
+            message = {
+                "requestId": str(uuid.uuid4()),
+                "body": "Pair up for **exercise 3**.",
+                "audience": {"kind": "class"},
+            }
+            return client.post("/api/v1/messages", json=message).status_code == 201
+
+        eventually_sync(sent, timeout=30, what="a message to the class", context=lab.log)
+
+        def listed_everywhere() -> bool:
+            return all(p.locator(".cm-MessagesPanel .cm-Message").count() == 1 for p in pages)
+
+        eventually_sync(listed_everywhere, timeout=30, what="the message in every tab's panel")
+
+        def seen() -> bool:
+            items = client.get("/api/v1/messages").json()["items"]
+            return bool(items) and items[0]["receipts"]["seen"] == 1
+
+        eventually_sync(seen, timeout=30, what="the message seen", context=lab.log)
+
+    # Every tab has had the Jupyter server's answer: the one that announced it noted
+    # it as seen, the others were told it was announced elsewhere.
+    def settled() -> bool:
+        return all(p.locator(".cm-MessagesPanel .cm-Message-new").count() == 0 for p in pages)
+
+    eventually_sync(settled, timeout=30, what="every tab settled the announcement")
+    assert sum(toasts(p, "Pair up for exercise 3.") for p in pages) == 1
+
+    # A reload (a JupyterLab restart in that tab) announces nothing again.
+    first.reload()
+    wait_kernel_ready(first)
+    first.locator(".cm-MessagesPanel .cm-Message").wait_for(state="attached", timeout=30_000)
+    assert sum(toasts(p, "Pair up for exercise 3.") for p in pages) <= 1
+    assert toasts(first, "Pair up for exercise 3.") == 0

@@ -13,14 +13,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from cell_monitor.accounts import ingest_tokens
+from cell_monitor.accounts import ingest_tokens, users
 from cell_monitor.accounts.ingest_tokens import RosterEntry
 from cell_monitor.config import Settings
 from cell_monitor.inbox.parts import InboxParts
 from cell_monitor.privacy.pseudonyms import key_of, pseudonym
 from cell_monitor.storage.engine import create_engine
 from tests.integration.test_health_metrics import value
-from tests.support import event, eventually, instructor_client, live_server
+from tests.support import event, eventually, instructor_client, live_server, sign_in
 
 INBOX = "/api/v1/student/inbox"
 
@@ -341,3 +341,28 @@ async def test_many_inboxes_read_at_once_equal_each_read_alone(settings: Setting
         assert together == alone
         assert together["grace"].help is not None and together["grace"].help.position == 1
         assert together["nobody"].help is None
+
+
+async def test_a_tas_own_requests_are_those_of_the_teams_of_their_account(
+    settings: Settings,
+) -> None:
+    async with classroom(settings) as room:
+        engine = create_engine(settings)
+        try:
+            await users.create_user(engine, "lin", "lin-password-1", users.Role.ta)
+            teams = await users.set_teams(engine, "lin", [" blue ", "green", "blue"])
+        finally:
+            await engine.dispose()
+        assert teams == ["blue", "green"]
+        for student in ("ada", "grace"):
+            await send(room.http, room.keys[student], help_event(ask=str(uuid.uuid4())))
+        headers = await sign_in(str(room.http.base_url), "lin", "lin-password-1")
+        async with httpx.AsyncClient(base_url=room.http.base_url, headers=headers) as lin:
+            queue = (await lin.get("/api/v1/help/queue")).json()
+            assert queue["me"] == "lin (TA)" and queue["myTeams"] == ["blue", "green"]
+            mine = {(r["student"], r["teamName"], r["mine"]) for r in queue["requests"]}
+            assert mine == {("ada", "red", False), ("grace", "blue", True)}
+        # The instructor's account has no teams: only their claims are theirs.
+        staff_queue = (await room.staff.get("/api/v1/help/queue")).json()
+        assert staff_queue["myTeams"] == []
+        assert not any(r["mine"] for r in staff_queue["requests"])

@@ -152,6 +152,31 @@ def test_leaving_the_staff_groups_ends_the_session(deployment: tuple[Hub, Server
         assert http.get(f"{server.url}/api/v1/me").status_code == 401
 
 
+def test_my_teams_are_the_accounts_and_the_hub_groups(
+    deployment: tuple[Hub, ServerProcess],
+) -> None:
+    hub, server = deployment
+    hub.api("POST", "groups/team-red/users", json={"users": [INSTRUCTOR]}).raise_for_status()
+    try:
+        with httpx.Client(timeout=30) as http:
+            assert hub_sign_in(http, server.url, INSTRUCTOR).status_code == 303
+            queue = http.get(f"{server.url}/api/v1/help/queue").json()
+            assert queue["myTeams"] == ["red"]
+            command = ["user", "teams", f"hub:{INSTRUCTOR}", "green", "blue"]
+            set_teams = subprocess.run(
+                [sys.executable, "-m", "cell_monitor.cli", *command],
+                env={**os.environ, **_server_database(server)},
+                capture_output=True,
+                text=True,
+            )
+            assert set_teams.returncode == 0, set_teams.stderr
+            queue = http.get(f"{server.url}/api/v1/help/queue").json()
+            # The account's teams first, then those of the hub groups.
+            assert queue["myTeams"] == ["green", "blue", "red"]
+    finally:
+        hub.api("DELETE", "groups/team-red/users", json={"users": [INSTRUCTOR]})
+
+
 def test_a_users_token_reports_only_as_that_user(deployment: tuple[Hub, ServerProcess]) -> None:
     hub, server = deployment
     alice = hub.user_token("alice")

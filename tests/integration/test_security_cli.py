@@ -66,6 +66,23 @@ def test_user_commands(database_url: str, tmp_path: Path) -> None:
     assert declined.returncode != 0 and "Delete the account 'ta'" in declined.stdout
     assert "ta\t" in cli("user", "list")
 
+    # The teams a TA looks after: set, shown, replaced, cleared.
+    assert "'ta' has no teams." in cli("user", "teams", "ta")
+    assert "Teams of 'ta': red, blue team." in cli("user", "teams", "ta", "red", " blue team ")
+    assert re.search(
+        r"^ta\tinstructor\tcreated [^\t]+\tteams red, blue team$", cli("user", "list"), re.M
+    )
+    assert cli("user", "teams", "ta").strip() == "red, blue team"
+    cli("user", "teams", "ta", "green")
+    assert cli("user", "teams", "ta").strip() == "green"
+    blank = run_cli("user", "teams", "ta", "red", " ", cwd=tmp_path, env=env)
+    assert blank.returncode != 0 and "cannot be empty" in blank.stderr
+    assert cli("user", "teams", "ta").strip() == "green"
+    nobody = run_cli("user", "teams", "nosuch", "red", cwd=tmp_path, env=env)
+    assert nobody.returncode != 0 and "no account named 'nosuch'" in nobody.stderr
+    assert "no teams now" in cli("user", "teams", "ta", "--clear")
+    assert "teams" not in cli("user", "list")
+
     cli("user", "set-password", "ta", "--password-stdin", stdin="ta-password-456\n")
     assert asyncio.run(_authenticates(database_url, tmp_path, "ta", "ta-password-456"))
     assert not asyncio.run(_authenticates(database_url, tmp_path, "ta", "ta-password-123"))
@@ -196,7 +213,7 @@ async def test_workers_starting_together_create_one_admin(
     engines = [create_engine(fresh) for _ in range(4)]
     try:
         await asyncio.gather(*(ensure_first_account(engine, fresh) for engine in engines))
-        assert [row[0] for row in await users.list_users(engines[0])] == ["admin"]
+        assert [a.username for a in await users.list_users(engines[0])] == ["admin"]
     finally:
         for engine in engines:
             await engine.dispose()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cell_monitor.jupyter_ext import disk_queue
 from cell_monitor.jupyter_ext.disk_queue import DiskQueue, QueueFull
 from cell_monitor.jupyter_ext.forwarder import Target
 from cell_monitor.jupyter_ext.identity import stamp_identity
@@ -57,6 +58,28 @@ async def test_queue_contents_survive_reopening(tmp_path: Path) -> None:
     assert [i.body["eventId"] for i in await second.peek(10)] == ["kept"]
     assert await second.get_meta("client_target") == "{}"
     second.close()
+
+
+async def test_each_announcement_is_claimed_once_across_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "queue.sqlite3"
+    first = DiskQueue(path, max_events=10)
+    first.open()
+    assert await first.claim_announcements(["m1", "m2", "m1"]) == ["m1", "m2"]
+    assert await first.claim_announcements(["m2", "m3"]) == ["m3"]
+    first.close()
+    second = DiskQueue(path, max_events=10)
+    second.open()
+    assert await second.claim_announcements(["m1", "m2", "m3", "m4"]) == ["m4"]
+    second.close()
+
+
+async def test_announcements_keep_only_the_newest_ids(
+    queue: DiskQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(disk_queue, "MAX_ANNOUNCED", 3)
+    await queue.claim_announcements(["m1", "m2", "m3", "m4"])
+    # The oldest is forgotten; the newest stay claimed.
+    assert await queue.claim_announcements(["m1", "m2", "m4"]) == ["m1"]
 
 
 def test_queue_survives_a_killed_process(tmp_path: Path) -> None:

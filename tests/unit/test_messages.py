@@ -9,7 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from cell_monitor.contract.events import EventIn
-from cell_monitor.contract.messages import MAX_REPLY_CHARS, Audience, MessageIn
+from cell_monitor.contract.messages import (
+    MARKDOWN_ALLOWLIST,
+    MAX_REPLY_CHARS,
+    Audience,
+    MessageIn,
+)
 from cell_monitor.domain.records import NewEvent
 from cell_monitor.messages.render import render_markdown
 from cell_monitor.storage.message_receipts import message_uid, reply_text
@@ -35,12 +40,18 @@ HOSTILE = [
 ]
 
 
-# Every element Markdown itself produces (commonmark, images off), and their attributes.
-ALLOWED_TAGS = {
-    "p", "em", "strong", "code", "pre", "a", "ul", "ol", "li", "blockquote", "h1", "h2", "h3",
-    "h4", "h5", "h6", "hr", "br",
-}  # fmt: skip
-ALLOWED_ATTRIBUTES = {"href", "title", "target", "rel", "class", "start"}
+ALLOWED_TAGS = set(MARKDOWN_ALLOWLIST.tags)
+
+
+def _allowed(tag: str, attribute: str) -> bool:
+    return attribute in MARKDOWN_ALLOWLIST.attributes.get(tag, [])
+
+
+def test_the_allowlist_names_nothing_that_runs_or_loads() -> None:
+    assert not ALLOWED_TAGS & {"script", "style", "img", "iframe", "svg", "object", "form"}
+    attributes = {a for names in MARKDOWN_ALLOWLIST.attributes.values() for a in names}
+    assert not [a for a in attributes if a.startswith("on") or a in {"src", "style"}]
+    assert all(p in ("http://", "https://", "mailto:") for p in MARKDOWN_ALLOWLIST.link_prefixes)
 
 
 class _Elements(HTMLParser):
@@ -59,7 +70,7 @@ def test_hostile_markdown_renders_without_markup_from_the_author(text: str) -> N
     for tag, attrs in parser.found:
         assert tag in ALLOWED_TAGS, (tag, text)
         for name, value in attrs:
-            assert name in ALLOWED_ATTRIBUTES, (name, text)
+            assert _allowed(tag, name), (tag, name, text)
             if name == "href":
                 assert (value or "").startswith(("https://", "http://", "mailto:")), value
 
@@ -76,6 +87,22 @@ def test_markdown_keeps_what_a_hint_needs() -> None:
         '<a href="https://pandas.pydata.org" target="_blank" rel="noopener noreferrer nofollow">'
         in html
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ('[x](https://e.org "a title")', '<a href="https://e.org" target="_blank"'),
+        ("3. three\n4. four", "<ol>\n<li>three"),
+        ("```py extra\nx\n```", '<pre><code class="language-py">x'),
+        ('```a"b\nx\n```', "<pre><code>x"),
+        ("```a<b\nx\n```", "<pre><code>x"),
+    ],
+)
+def test_attributes_and_languages_are_held_to_the_allowlist(text: str, html: str) -> None:
+    rendered = render_markdown(text)
+    assert html in rendered, rendered
+    assert "title=" not in rendered and "start=" not in rendered
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -51,6 +52,7 @@ async def test_every_handler_requires_authentication(
         "StatusHandler",
         "InboxHandler",
         "MessagesHandler",
+        "AnnounceHandler",
     }
     checked = 0
     for path, handler in routes:
@@ -68,7 +70,7 @@ async def test_every_handler_requires_authentication(
                     )
                 assert info.value.code in (401, 403), (method, path, info.value.code)
                 checked += 1
-    assert checked >= 8
+    assert checked >= 10
 
 
 def test_no_handler_is_missing_an_auth_decorator() -> None:
@@ -128,6 +130,42 @@ async def test_unusable_requests_are_refused(jp_fetch: Any, body: bytes, status:
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("cell-monitor", "events", method="POST", body=body)
     assert info.value.code == status
+
+
+async def announce(jp_fetch: Any, body: Any) -> list[str]:
+    raw = body if isinstance(body, bytes) else json.dumps(body)
+    response = await jp_fetch("cell-monitor", "messages", "announce", method="POST", body=raw)
+    assert response.code == 200
+    return list(payload(response)["announce"])
+
+
+async def test_a_message_is_announced_by_the_first_tab_that_asks(
+    jp_fetch: Any, extension: Any
+) -> None:
+    tabs = [announce(jp_fetch, {"messageIds": ["m1", "m2"]}) for _ in range(4)]
+    granted = await asyncio.gather(*tabs)
+    assert sorted(i for ids in granted for i in ids) == ["m1", "m2"]
+    assert await announce(jp_fetch, {"messageIds": ["m2", "m3"]}) == ["m3"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b'{"no": "ids"}',
+        json.dumps({"messageIds": [""]}).encode(),
+        json.dumps({"messageIds": ["x" * 129]}).encode(),
+        json.dumps({"messageIds": [f"m{i}" for i in range(101)]}).encode(),
+    ],
+)
+async def test_unusable_announce_requests_are_refused_and_claim_nothing(
+    jp_fetch: Any, body: bytes
+) -> None:
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("cell-monitor", "messages", "announce", method="POST", body=body)
+    assert info.value.code == 400
+    assert "messageIds" in json.loads(info.value.response.body)["detail"]
+    assert await announce(jp_fetch, {"messageIds": ["m0", "m1"]}) == ["m0", "m1"]
 
 
 @pytest.mark.parametrize("monitor_config", [{"max_queue_events": 3}])
