@@ -185,20 +185,23 @@ class GroupCommitter:
             raise Overloaded(f"{self._queued_events} events are already waiting for commit")
         loop = asyncio.get_running_loop()
         count = len(self._lanes)
+        self._queued_events += len(events)
+        metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
         if count == 1:
-            parts = {0: list(range(len(events)))}
-        else:
-            parts = {}
-            for position, event in enumerate(events):
-                parts.setdefault(lane_of(event.student_key, count), []).append(position)
+            only = self._lanes[0]
+            single: asyncio.Future[list[Outcome]] = loop.create_future()
+            only.queue.append(_Submission(events, single))
+            only.wakeup.set()
+            return await single
+        parts: dict[int, list[int]] = {}
+        for position, event in enumerate(events):
+            parts.setdefault(lane_of(event.student_key, count), []).append(position)
         futures = []
         for lane, positions in parts.items():
             future: asyncio.Future[list[Outcome]] = loop.create_future()
             self._lanes[lane].queue.append(_Submission([events[i] for i in positions], future))
             self._lanes[lane].wakeup.set()
             futures.append((positions, future))
-        self._queued_events += len(events)
-        metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
         if len(futures) == 1:
             return await futures[0][1]
         # Every part is waited for, so a failed one leaves no other unobserved.

@@ -66,6 +66,10 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Real-time learning analytics for classrooms that teach Python in Jupyter",
         lifespan=lifespan,
+        # Request metrics are Prometheus' (/metrics, MetricsMiddleware). FastAPI's
+        # own OpenTelemetry instrumentation, unused, looked up its three providers
+        # (environment variables) on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(
         CORSMiddleware,
