@@ -231,8 +231,8 @@ class HotRoute(Route):
     FastAPI's route for it (above, kept for the OpenAPI schema) is reached
     through the included routers' matching and FastAPI's dependency resolution,
     which `post_events` does not use: tens of microseconds per request on the
-    route every student's events take. Other methods on the path fall through
-    to FastAPI's route (its 405).
+    route every student's events take. Other methods on the path go on to the
+    routes after it (the instructors' `GET /api/v1/events`).
     """
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
