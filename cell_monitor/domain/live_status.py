@@ -288,11 +288,24 @@ def apply_events(state: LiveState, events: Iterable[NewEvent]) -> LiveState:
         # What an impossible stored time said is taken as older than these events.
         state = bounded(state, max(e.received_at for e in events), events[0].live_time)
     # One mutable namespace for the whole batch; the frozen state is built once.
-    view = SimpleNamespace(**{f.name: getattr(state, f.name) for f in fields(LiveState)})
+    view = SimpleNamespace(**vars(state))
     for event in events:
         vars(view).update(_changes(view, event))
     view.version = state.version + 1
-    return LiveState(**vars(view))
+    return _frozen(vars(view))
+
+
+# Every commit builds each of its students' states anew: the frozen dataclass's
+# __init__ (one object.__setattr__ per field) cost as much as applying an event.
+# The values are LiveState's own fields, taken from a LiveState; there is no
+# __post_init__ to skip.
+assert not hasattr(LiveState, "__post_init__") and not hasattr(LiveState, "__slots__")
+
+
+def _frozen(values: dict[str, Any]) -> LiveState:
+    state = object.__new__(LiveState)
+    state.__dict__.update(values)
+    return state
 
 
 def dismiss_help(state: LiveState, at: datetime) -> LiveState:

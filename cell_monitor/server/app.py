@@ -66,6 +66,10 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Real-time learning analytics for classrooms that teach Python in Jupyter",
         lifespan=lifespan,
+        # Request metrics are Prometheus' (/metrics, MetricsMiddleware). FastAPI's
+        # own OpenTelemetry instrumentation, unused, looked up its three providers
+        # (environment variables) on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(
         CORSMiddleware,
@@ -91,6 +95,8 @@ def create_app(settings: Settings) -> FastAPI:
     # added to INSTRUCTOR_ROUTERS are protected without doing anything.
     for router in INSTRUCTOR_ROUTERS:
         app.include_router(router, dependencies=[Depends(require_instructor)])
+    # First of all routes: the ingest route without FastAPI's routing machinery.
+    app.router.routes.insert(0, ingest_routes.hot_route)
     return app
 
 

@@ -61,6 +61,9 @@ def _route(scope: Scope) -> str:
     return getattr(route, "path", None) or "unmatched"
 
 
+_MAX_REMEMBERED_PEERS = 4096
+
+
 class ForwardedHostFilter:
     """Drops `X-Forwarded-Host` unless the peer is a trusted proxy (CELL_MONITOR_TRUSTED_PROXIES).
 
@@ -75,6 +78,10 @@ class ForwardedHostFilter:
         self._any = "*" in trusted
         self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         self._literals: set[str] = set()  # not an address (as uvicorn: e.g. a socket path)
+        # Each peer's verdict, worked out once: parsing the address took longer
+        # than the rest of this middleware. Bounded: a server talks to few peers
+        # (its proxies, the class's Jupyter servers), but anyone may connect.
+        self._verdicts: dict[str | None, bool] = {}
         for entry in trusted:
             try:
                 self._networks.append(ipaddress.ip_network(entry, strict=False))
@@ -82,6 +89,14 @@ class ForwardedHostFilter:
                 self._literals.add(entry)
 
     def trusts(self, peer: str | None) -> bool:
+        verdict = self._verdicts.get(peer)
+        if verdict is None:
+            if len(self._verdicts) >= _MAX_REMEMBERED_PEERS:
+                self._verdicts.clear()
+            verdict = self._verdicts[peer] = self._judge(peer)
+        return verdict
+
+    def _judge(self, peer: str | None) -> bool:
         if self._any or (peer is not None and peer in self._literals):
             return True
         try:

@@ -118,3 +118,30 @@ async def test_lanes_creating_the_same_notebook_at_once_both_find_it(
         query_sql, url, "SELECT count(*) FROM cell_executions WHERE notebook_id IS NULL"
     )
     assert executions[0][0] == 0
+
+
+async def test_a_commit_connection_that_died_while_idle_costs_no_request(
+    engine: AsyncEngine, settings: Settings, backend: str
+) -> None:
+    # Each lane keeps its connection between commits; a database restart (here:
+    # its backend ended) while the class is quiet must not fail the next group.
+    if backend == "sqlite":
+        pytest.skip("no server to end the connection of")
+    committer = await started(engine, 2)
+    url = settings.database_url
+    try:
+        assert await committer.submit([record(s, 0) for s in STUDENTS]) == ["inserted"] * 12
+        ended = await asyncio.to_thread(
+            query_sql,
+            url,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        assert ended[0][0] >= 1  # the lanes' connections
+        outcomes = await committer.submit([record(s, 1) for s in STUDENTS])
+        assert outcomes == ["inserted"] * 12
+        assert not committer.health.failing
+    finally:
+        await committer.stop()
+    stored = await asyncio.to_thread(query_sql, url, "SELECT count(*) FROM events")
+    assert stored[0][0] == 24

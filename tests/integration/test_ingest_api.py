@@ -221,3 +221,24 @@ async def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path) -> None:  # type
         assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
         assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 2  # FULL
     await engine.dispose()
+
+
+async def test_the_ingest_route_answers_as_every_route_does(client: httpx.AsyncClient) -> None:
+    # POST is served by a plain route matched before FastAPI's (see HotRoute):
+    # the same answer, headers and schema, and other methods reach their own routes.
+    response = await client.post(URL, json=event())
+    assert response.status_code == 202
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    assert response.json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "truncated": 0,
+        "clockAdjusted": 0,
+        "rejected": [],
+    }
+    listed = await client.get(URL)  # the instructors' read of stored events
+    assert listed.status_code == 200 and listed.json()["items"]
+    schema = (await client.get("/openapi.json")).json()
+    assert "post" in schema["paths"][URL]

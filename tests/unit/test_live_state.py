@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from cell_monitor.contract.live import (
     AlertChanged,
@@ -15,6 +18,7 @@ from cell_monitor.domain.live_status import (
     LiveState,
     Status,
     Thresholds,
+    apply_event,
     apply_events,
     dismiss_help,
     handle_stuck,
@@ -143,6 +147,22 @@ def test_order_of_arrival_does_not_matter_within_a_group() -> None:
     events = [ev(2, error=True), ev(0), ev(1, error=True), ev(3, error=True)]
     assert run(*events) == run(*sorted(events, key=lambda e: e.event_time))
     assert run(*events).consecutive_errors == 3
+
+
+def test_a_group_applied_at_once_is_the_state_its_events_give_one_by_one() -> None:
+    # apply_events builds its result without LiveState's __init__: it must be the
+    # very state (equal, frozen, hashable) that applying each event gives.
+    events = [ev(0), ev(1, error=True), ev(2, "help"), ev(3, error=True), ev(4, "notebook_saved")]
+    start = LiveState(student="ada", user_name="Ada", version=4)
+    one_by_one = start
+    for event in events:
+        one_by_one = apply_event(one_by_one, event)
+    grouped = apply_events(start, events)
+    assert grouped == dataclasses.replace(one_by_one, version=5)
+    assert type(grouped) is LiveState and hash(grouped) == hash(grouped)
+    assert vars(grouped).keys() == {f.name for f in dataclasses.fields(LiveState)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        grouped.event_count = 0  # type: ignore[misc]
 
 
 def test_handle_stuck_restarts_the_streak() -> None:
