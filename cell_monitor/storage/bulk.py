@@ -487,6 +487,8 @@ class PostgresBulk:
         columns = tuple(rows[0])
         sql = self._update_sql.get(columns)
         if sql is None:
+            if len(self._update_sql) >= 64:
+                self._update_sql.clear()  # the sets of changed columns a class produces are few
             assignments = ", ".join(f"{c} = u.{c}" for c in columns if c != "id")
             sql = (
                 f"UPDATE students AS s SET {assignments} "

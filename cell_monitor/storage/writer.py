@@ -238,12 +238,24 @@ async def _store_states(
     for event in events:
         by_student[event.student_key].append(event)
     changes = []
-    rows = []
+    updates: list[tuple[int, dict[str, Any]]] = []
+    changed: set[str] = set()
+    everything = False
     for key in sorted(by_student):
         pk, before = students[key]
         after = apply_events(before or LiveState(student=key), by_student[key])
         changes.append((before, after))
-        rows.append({"id": pk, **state_values(after)})
-    if rows:
+        values = state_values(after)
+        updates.append((pk, values))
+        if before is None:
+            everything = True  # a new row holds the columns' defaults
+        elif not everything:
+            old = state_values(before)
+            changed.update(name for name, value in values.items() if old[name] != value)
+    if updates:
+        # Only the columns some student's state changed in (`before` is the row as
+        # stored): fewer values to bind, and to write on PostgreSQL.
+        columns = [n for n in updates[0][1] if everything or n in changed]
+        rows = [{"id": pk, **{n: values[n] for n in columns}} for pk, values in updates]
         await bulk.update_states(conn, rows)
     return changes
