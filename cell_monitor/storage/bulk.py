@@ -45,6 +45,8 @@ from cell_monitor.storage.models import (
 )
 
 Rows = Sequence[dict[str, Any]]
+# The same rows column by column (name → one value per row), for the large tables.
+Columns = Mapping[str, list[Any]]
 
 
 class Bulk(Protocol):
@@ -63,10 +65,10 @@ class Bulk(Protocol):
         self, conn: AsyncConnection, rows: Rows
     ) -> dict[tuple[int, str], int]: ...
 
-    async def insert_events(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+    async def insert_events(self, conn: AsyncConnection, rows: Columns) -> dict[str, int]:
         """Insert events whose eventId is new; eventId → primary key of those."""
 
-    async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None: ...
+    async def insert_executions(self, conn: AsyncConnection, rows: Columns) -> None: ...
 
     async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
         """Rows of `id` plus the state columns to set."""
@@ -152,13 +154,13 @@ class SqliteBulk:
         )
         return {(student, key): pk for pk, student, key in found}
 
-    async def insert_events(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+    async def insert_events(self, conn: AsyncConnection, rows: Columns) -> dict[str, int]:
         found = await sqlite_returning(
             conn, Event.__table__, self._events, self._event_columns, rows
         )
         return {event_id: pk for pk, event_id in found}
 
-    async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None:
+    async def insert_executions(self, conn: AsyncConnection, rows: Columns) -> None:
         await driver_executemany(
             conn,
             "insert",
@@ -214,12 +216,13 @@ def _sqlite_binder(table: FromClause, column: str) -> Any:
     return kind.dialect_impl(_SQLITE).bind_processor(_SQLITE)
 
 
-def sqlite_columns(table: FromClause, columns: Sequence[str], rows: Rows) -> list[list[Any]]:
+def sqlite_columns(
+    table: FromClause, columns: Sequence[str], rows: Rows | Columns
+) -> list[list[Any]]:
     """One list per column of what SQLite stores for the rows' values (as SQLAlchemy would)."""
     values = []
-    for column in columns:
+    for column, cells in zip(columns, _arrays(rows, columns), strict=True):
         process = _sqlite_binder(table, column)
-        cells = [row[column] for row in rows]
         values.append([process(v) for v in cells] if process is not None else cells)
     return values
 
@@ -272,18 +275,18 @@ async def sqlite_returning(
     table: FromClause,
     statement: tuple[str, str],
     columns: Sequence[str],
-    rows: Rows,
+    rows: Rows | Columns,
 ) -> list[Any]:
     """`statement[0] VALUES (…), (…) statement[1]` for `rows` (as many rows per
     statement as SQLite's variable limit allows); the rows its RETURNING gives, raw."""
-    if not rows:
+    values = sqlite_columns(table, columns, rows)
+    if not values[0]:
         return []
     driver = await _sqlite_driver(conn)
-    values = sqlite_columns(table, columns, rows)
     one = f"({', '.join('?' for _ in columns)})"
     per_statement = max(1, _SQLITE_VARIABLES // len(columns))
     found: list[Any] = []
-    for first in range(0, len(rows), per_statement):
+    for first in range(0, len(values[0]), per_statement):
         chunk = [column[first : first + per_statement] for column in values]
         count = len(chunk[0])
         sql = f"{statement[0]} VALUES {', '.join([one] * count)} {statement[1]}"
@@ -301,14 +304,14 @@ async def driver_executemany(
     sql: str,
     table: FromClause,
     columns: Sequence[str],
-    rows: Rows,
+    rows: Rows | Columns,
 ) -> None:
     """`sql` (one `?` per column, in order) for every row, through the SQLite driver's
     executemany, inside the transaction of `conn`; values bound as `sqlite_columns`."""
-    if not rows:
+    values = sqlite_columns(table, columns, rows)
+    if not values[0]:
         return
     driver = await _sqlite_driver(conn)
-    values = sqlite_columns(table, columns, rows)
     started = time.perf_counter()
     with _as_sqlalchemy_errors(conn, sql):
         cursor = await driver.executemany(sql, list(zip(*values, strict=True)))
@@ -342,7 +345,9 @@ def _unnest(table: FromClause, columns: Sequence[str], named: bool = False) -> s
     return f"unnest({arrays}) AS u({', '.join(columns)})"
 
 
-def _arrays(rows: Rows, columns: Sequence[str]) -> list[list[Any]]:
+def _arrays(rows: Rows | Columns, columns: Sequence[str]) -> list[list[Any]]:
+    if isinstance(rows, Mapping):
+        return [rows[c] for c in columns]
     return [[row[c] for row in rows] for c in columns]
 
 
@@ -472,14 +477,14 @@ class PostgresBulk:
         records = await self._fetch(conn, "insert", self._sessions_sql, args)
         return {(r["student_id"], r["session_key"]): r["id"] for r in records}
 
-    async def insert_events(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+    async def insert_events(self, conn: AsyncConnection, rows: Columns) -> dict[str, int]:
         args = _arrays(rows, self._event_columns)
         extra = self._event_columns.index("extra")
         args[extra] = [orjson.dumps(x).decode() if x is not None else None for x in args[extra]]
         records = await self._fetch(conn, "insert", self._events_sql, args)
         return {r["event_id"]: r["id"] for r in records}
 
-    async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None:
+    async def insert_executions(self, conn: AsyncConnection, rows: Columns) -> None:
         args = _arrays(rows, self._execution_columns)
         await self._fetch(conn, "insert", self._executions_sql, args)
 

@@ -167,6 +167,10 @@ async def _upsert_sessions(
     return await bulk.upsert_sessions(conn, rows)
 
 
+def _notebook_id(notebook_ids: dict[str, int], event: NewEvent) -> int | None:
+    return notebook_ids.get(event.notebook_path) if event.notebook_path else None
+
+
 async def _insert_events(
     conn: AsyncConnection,
     bulk: Bulk,
@@ -175,25 +179,23 @@ async def _insert_events(
     notebook_ids: dict[str, int],
     session_ids: dict[tuple[int, str], int],
 ) -> dict[str, int]:
-    rows = []
-    for e in events:
-        student_id = student_ids[e.student_key]
-        rows.append(
-            {
-                "event_id": e.event_id,
-                "event_type": e.event_type,
-                "event_time": e.event_time,
-                "received_at": e.received_at,
-                "student_id": student_id,
-                "notebook_id": notebook_ids.get(e.notebook_path) if e.notebook_path else None,
-                "session_id": (
-                    session_ids.get((student_id, e.session_key)) if e.session_key else None
-                ),
-                "truncated": e.truncated,
-                "extra": e.extra,
-            }
-        )
-    return await bulk.insert_events(conn, rows)
+    # Column by column: what both databases bind, without a dict per event.
+    students = [student_ids[e.student_key] for e in events]
+    columns = {
+        "event_id": [e.event_id for e in events],
+        "event_type": [e.event_type for e in events],
+        "event_time": [e.event_time for e in events],
+        "received_at": [e.received_at for e in events],
+        "student_id": students,
+        "notebook_id": [_notebook_id(notebook_ids, e) for e in events],
+        "session_id": [
+            session_ids.get((s, e.session_key)) if e.session_key else None
+            for s, e in zip(students, events, strict=True)
+        ],
+        "truncated": [e.truncated for e in events],
+        "extra": [e.extra for e in events],
+    }
+    return await bulk.insert_events(conn, columns)
 
 
 async def _insert_executions(
@@ -203,29 +205,27 @@ async def _insert_executions(
     student_ids: dict[str, int],
     notebook_ids: dict[str, int],
 ) -> None:
-    rows = [
-        {
-            "event_pk": e.pk,
-            "student_id": student_ids[e.student_key],
-            "notebook_id": notebook_ids.get(e.notebook_path) if e.notebook_path else None,
-            "event_time": e.event_time,
-            "cell_id": e.cell_id,
-            "cell_index": e.cell_index,
-            "cell_type": e.cell_type,
-            "code": e.code,
-            "execution_count": e.execution_count,
-            "has_error": e.has_error,
-            "error_name": e.error_name,
-            "error_message": e.error_message,
-            "traceback": e.traceback,
-            "result": e.result,
-            "duration_ms": e.duration_ms,
-        }
-        for e in events
-        if e.is_execution
-    ]
-    if rows:
-        await bulk.insert_executions(conn, rows)
+    runs = [e for e in events if e.is_execution]
+    if not runs:
+        return
+    columns = {
+        "event_pk": [e.pk for e in runs],
+        "student_id": [student_ids[e.student_key] for e in runs],
+        "notebook_id": [_notebook_id(notebook_ids, e) for e in runs],
+        "event_time": [e.event_time for e in runs],
+        "cell_id": [e.cell_id for e in runs],
+        "cell_index": [e.cell_index for e in runs],
+        "cell_type": [e.cell_type for e in runs],
+        "code": [e.code for e in runs],
+        "execution_count": [e.execution_count for e in runs],
+        "has_error": [e.has_error for e in runs],
+        "error_name": [e.error_name for e in runs],
+        "error_message": [e.error_message for e in runs],
+        "traceback": [e.traceback for e in runs],
+        "result": [e.result for e in runs],
+        "duration_ms": [e.duration_ms for e in runs],
+    }
+    await bulk.insert_executions(conn, columns)
 
 
 async def _store_states(
