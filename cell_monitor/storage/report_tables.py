@@ -119,42 +119,34 @@ Execution = tuple[NewEvent, int, int | None]
 
 
 async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execution]) -> None:
-    rows: dict[tuple[int, int, int], dict[str, Any]] = {}
+    # Per (student, notebook, cell), in the order of _LATEST_COLUMNS after the key:
+    # last_at, last_event_pk, failed, error_name, error_message, runs, edits,
+    # active_ms, first_at. A list per row, columns built once: no dict per run.
+    rows: dict[tuple[int, int, int], list[Any]] = {}
     for event, student_id, notebook_id in executions:
         if notebook_id is None or event.cell_index is None:
             continue  # the heatmap places a run by notebook and cell
         key = (student_id, notebook_id, event.cell_index)
+        at, pk = event.event_time, event.pk
+        edits, active_ms = event.run_activity
         row = rows.get(key)
         if row is None:
-            row = rows[key] = {
-                "runs": 0,
-                "first_at": event.event_time,
-                "last_at": None,
-                "edits": 0,
-                "active_ms": 0.0,
-            }
-        row["runs"] += 1
-        edits, active_ms = event.run_activity
-        row["edits"] += edits
-        row["active_ms"] += active_ms
-        row["first_at"] = min(row["first_at"], event.event_time)
-        if row["last_at"] is None or (event.event_time, event.pk) > (
-            row["last_at"],
-            row["last_event_pk"],
-        ):
-            row.update(
-                last_at=event.event_time,
-                last_event_pk=event.pk,
-                failed=event.has_error,
-                error_name=event.error_name if event.has_error else None,
-                error_message=event.error_message if event.has_error else None,
-            )
+            rows[key] = [at, pk, *_outcome(event), 1, edits, active_ms, at]
+            continue
+        row[5] += 1
+        row[6] += edits
+        row[7] += active_ms
+        if at < row[8]:
+            row[8] = at
+        # Newest by (event_time, pk): a late event adds to the count only.
+        if (at, pk) > (row[0], row[1]):
+            row[0:5] = [at, pk, *_outcome(event)]
     if not rows:
         return
-    values = [
-        {"student_id": k[0], "notebook_id": k[1], "cell_index": k[2], **row}
-        for k, row in sorted(rows.items())
-    ]
+    keys = sorted(rows)
+    values = dict(zip(_LATEST_COLUMNS[:3], map(list, zip(*keys, strict=True)), strict=True))
+    ordered = [rows[k] for k in keys]
+    values.update(zip(_LATEST_COLUMNS[3:], map(list, zip(*ordered, strict=True)), strict=True))
     if conn.dialect.name == "postgresql":
         # One statement text whatever the row count, arrays bound (bulk.py).
         await pg_fetch(conn, "insert", _PG_LATEST_RUNS, arrays(values, _LATEST_COLUMNS))
@@ -162,6 +154,12 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
     await driver_executemany(
         conn, "insert", _SQLITE_LATEST_RUNS, LatestRun.__table__, _LATEST_COLUMNS, values
     )
+
+
+def _outcome(event: NewEvent) -> tuple[bool, str | None, str | None]:
+    if event.has_error:
+        return True, event.error_name, event.error_message
+    return False, None, None
 
 
 _LATEST = ("last_at", "last_event_pk", "failed", "error_name", "error_message")
