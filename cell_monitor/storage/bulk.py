@@ -14,7 +14,7 @@ import functools
 import itertools
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -214,7 +214,7 @@ def _read_time(value: str | None) -> datetime | None:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            return _SQLITE_TIME_READER(value)  # type: ignore[no-any-return]
+            return _SQLITE_TIME_READER(value) if _SQLITE_TIME_READER else None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
         if len(_TEXT_TIME) >= _MEMO_LIMIT:
@@ -255,7 +255,7 @@ class SqliteReader:
 
     def __init__(self, table: FromClause, names: Sequence[str]) -> None:
         self.names = list(names)
-        self._readers = []
+        self._readers: list[Callable[[Any], Any] | None] = []
         for name in self.names:
             kind = table.c[name].type
             if isinstance(kind, UtcDateTime):
@@ -393,8 +393,8 @@ def unnest_sql(table: FromClause, columns: Sequence[str]) -> str:
     return _unnest(table, columns)
 
 
-def arrays(rows: Rows, columns: Sequence[str]) -> list[list[Any]]:
-    """One list per column (the unnest parameters) from row dicts."""
+def arrays(rows: Rows | Columns, columns: Sequence[str]) -> list[list[Any]]:
+    """One list per column (the unnest parameters) from row dicts or columns."""
     return _arrays(rows, columns)
 
 

@@ -181,7 +181,7 @@ async def _insert_events(
 ) -> dict[str, int]:
     # Column by column: what both databases bind, without a dict per event.
     students = [student_ids[e.student_key] for e in events]
-    columns = {
+    columns: dict[str, list[Any]] = {
         "event_id": [e.event_id for e in events],
         "event_type": [e.event_type for e in events],
         "event_time": [e.event_time for e in events],
@@ -208,7 +208,7 @@ async def _insert_executions(
     runs = [e for e in events if e.is_execution]
     if not runs:
         return
-    columns = {
+    columns: dict[str, list[Any]] = {
         "event_pk": [e.pk for e in runs],
         "student_id": [student_ids[e.student_key] for e in runs],
         "notebook_id": [_notebook_id(notebook_ids, e) for e in runs],
