@@ -1,6 +1,7 @@
 """The six bulk statements of a group write, per database.
 
-`GenericBulk` uses SQLAlchemy's multi-row statements (SQLite, in process).
+`SqliteBulk` sends each table's rows in one multi-row statement or one
+`executemany` on the sqlite3 connection, values bound column by column.
 `PostgresBulk` sends each table's rows as arrays through `unnest()`: one
 statement text whatever the row count, so asyncpg prepares it once per
 connection, and one round trip per table.
@@ -8,8 +9,13 @@ connection, and one round trip per table.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import itertools
+import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import orjson
@@ -21,13 +27,10 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    bindparam,
-    func,
-    insert,
     text,
-    update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import exc as exc_
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.storage.engine import observe_query
@@ -42,6 +45,8 @@ from cell_monitor.storage.models import (
 )
 
 Rows = Sequence[dict[str, Any]]
+# The same rows column by column (name → one value per row), for the large tables.
+Columns = Mapping[str, list[Any]]
 
 
 class Bulk(Protocol):
@@ -60,17 +65,17 @@ class Bulk(Protocol):
         self, conn: AsyncConnection, rows: Rows
     ) -> dict[tuple[int, str], int]: ...
 
-    async def insert_events(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+    async def insert_events(self, conn: AsyncConnection, rows: Columns) -> dict[str, int]:
         """Insert events whose eventId is new; eventId → primary key of those."""
 
-    async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None: ...
+    async def insert_executions(self, conn: AsyncConnection, rows: Columns) -> None: ...
 
     async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
         """Rows of `id` plus the state columns to set."""
 
 
 def bulk_for(conn: AsyncConnection) -> Bulk:
-    return _POSTGRES if conn.dialect.name == "postgresql" else _GENERIC
+    return _POSTGRES if conn.dialect.name == "postgresql" else _SQLITE_BULK
 
 
 # Identity is all a conflicting student row gets here: RETURNING must show the
@@ -78,36 +83,65 @@ def bulk_for(conn: AsyncConnection) -> Bulk:
 _IDENTITY = ("email_address", "user_id", "user_name", "team_name")
 
 
-class GenericBulk:
-    def _insert(self, conn: AsyncConnection, model: Any) -> Any:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        return dialect.insert(model)
+class SqliteBulk:
+    """Runs on the sqlite3 connection under SQLAlchemy's transaction.
 
-    def _greatest(self, conn: AsyncConnection, a: Any, b: Any) -> Any:
-        # SQLite's two-argument max() is its scalar GREATEST.
-        return func.greatest(a, b) if conn.dialect.name == "postgresql" else func.max(a, b)
+    Each table's rows go in one multi-row statement (`RETURNING` where ids are
+    needed, SQLite ≥ 3.35) or one `executemany`, with values bound column by
+    column (`sqlite_columns`): SQLAlchemy's executemany builds every row's
+    parameters in Python, a processor call per value, which cost more than
+    SQLite takes to store them.
+    """
+
+    def __init__(self) -> None:
+        students = Student.__table__
+        self._student_columns = ["student_key", *_IDENTITY, "first_seen", "last_seen"]
+        identity = ", ".join(f"{c} = coalesce(excluded.{c}, students.{c})" for c in _IDENTITY)
+        self._students = (
+            f"INSERT INTO students ({', '.join(self._student_columns)})",
+            f"ON CONFLICT (student_key) DO UPDATE SET {identity} "
+            f"RETURNING id, {', '.join(c.name for c in STATE_COLUMNS)}",
+        )
+        self._state_reader = SqliteReader(students, ["id", *(c.name for c in STATE_COLUMNS)])
+        # One writer at a time here (SQLite's BEGIN IMMEDIATE): the upsert also
+        # advances last_seen, so touch_notebooks has nothing left to do.
+        self._notebooks = (
+            "INSERT INTO notebooks (path, first_seen, last_seen)",
+            "ON CONFLICT (path) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen) "
+            "RETURNING id, path",
+        )
+        self._session_columns = ["student_id", "session_key", "first_seen", "last_seen"]
+        self._sessions = (
+            f"INSERT INTO sessions ({', '.join(self._session_columns)})",
+            "ON CONFLICT (student_id, session_key) DO UPDATE SET "
+            "last_seen = max(last_seen, excluded.last_seen) RETURNING id, student_id, session_key",
+        )
+        self._event_columns = [c.name for c in Event.__table__.columns if c.name != "id"]
+        self._events = (
+            f"INSERT INTO events ({', '.join(self._event_columns)})",
+            "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id",
+        )
+        self._execution_columns = [
+            c.name for c in CellExecution.__table__.columns if c.name != "id"
+        ]
+        self._executions_sql = (
+            f"INSERT INTO cell_executions ({', '.join(self._execution_columns)}) "
+            f"VALUES ({', '.join('?' for _ in self._execution_columns)})"
+        )
 
     async def upsert_students(
         self, conn: AsyncConnection, rows: Rows
     ) -> Sequence[tuple[int, Mapping[str, Any]]]:
-        stmt = self._insert(conn, Student)
-        new = stmt.excluded
-        set_ = {name: func.coalesce(new[name], Student.__table__.c[name]) for name in _IDENTITY}
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[Student.student_key], set_=set_
-        ).returning(Student.id, *STATE_COLUMNS)
-        result = await conn.execute(stmt, rows)
-        return [(row.id, dict(row._mapping)) for row in result.all()]
+        found = await sqlite_returning(
+            conn, Student.__table__, self._students, self._student_columns, rows
+        )
+        names = self._state_reader.names
+        return [(row[0], dict(zip(names, row, strict=True))) for row in self._state_reader(found)]
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
-        # One writer at a time here (SQLite's BEGIN IMMEDIATE): the upsert also
-        # advances last_seen, so touch_notebooks has nothing left to do.
-        stmt = self._insert(conn, Notebook)
-        last_seen = self._greatest(conn, Notebook.last_seen, stmt.excluded.last_seen)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[Notebook.path], set_={"last_seen": last_seen}
-        ).returning(Notebook.id, Notebook.path)
-        return {path: pk for pk, path in (await conn.execute(stmt, rows)).all()}
+        columns = ["path", "first_seen", "last_seen"]
+        found = await sqlite_returning(conn, Notebook.__table__, self._notebooks, columns, rows)
+        return {path: pk for pk, path in found}
 
     async def touch_notebooks(self, conn: AsyncConnection, rows: Rows) -> None:
         return None
@@ -115,48 +149,176 @@ class GenericBulk:
     async def upsert_sessions(
         self, conn: AsyncConnection, rows: Rows
     ) -> dict[tuple[int, str], int]:
-        stmt = self._insert(conn, LearningSession)
-        last_seen = self._greatest(conn, LearningSession.last_seen, stmt.excluded.last_seen)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[LearningSession.student_id, LearningSession.session_key],
-            set_={"last_seen": last_seen},
-        ).returning(LearningSession.id, LearningSession.student_id, LearningSession.session_key)
-        result = await conn.execute(stmt, rows)
-        return {(student, key): pk for pk, student, key in result.all()}
-
-    async def insert_events(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
-        stmt = (
-            self._insert(conn, Event)
-            .on_conflict_do_nothing(index_elements=[Event.event_id])
-            .returning(Event.id, Event.event_id)
+        found = await sqlite_returning(
+            conn, LearningSession.__table__, self._sessions, self._session_columns, rows
         )
-        return {event_id: pk for pk, event_id in (await conn.execute(stmt, rows)).all()}
+        return {(student, key): pk for pk, student, key in found}
 
-    async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None:
-        if conn.dialect.name != "sqlite":
-            await conn.execute(insert(CellExecution), rows)
-            return
-        columns = list(rows[0])
-        sql = (
-            f"INSERT INTO cell_executions ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)})"
+    async def insert_events(self, conn: AsyncConnection, rows: Columns) -> dict[str, int]:
+        found = await sqlite_returning(
+            conn, Event.__table__, self._events, self._event_columns, rows
         )
-        await driver_executemany(conn, "insert", sql, CellExecution.__table__, columns, rows)
+        return {event_id: pk for pk, event_id in found}
+
+    async def insert_executions(self, conn: AsyncConnection, rows: Columns) -> None:
+        await driver_executemany(
+            conn,
+            "insert",
+            self._executions_sql,
+            CellExecution.__table__,
+            self._execution_columns,
+            rows,
+        )
 
     async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
         columns = [name for name in rows[0] if name != "id"]
-        if conn.dialect.name == "sqlite":
-            assignments = ", ".join(f"{c} = ?" for c in columns)
-            sql = f"UPDATE students SET {assignments} WHERE id = ?"
-            await driver_executemany(conn, "update", sql, Student.__table__, [*columns, "id"], rows)
-            return
-        # Bind names must differ from column names in an executemany UPDATE.
-        stmt = (
-            update(Student)
-            .where(Student.id == bindparam("b_id"))
-            .values({name: bindparam(f"b_{name}") for name in columns})
-        )
-        await conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+        assignments = ", ".join(f"{c} = ?" for c in columns)
+        sql = f"UPDATE students SET {assignments} WHERE id = ?"
+        await driver_executemany(conn, "update", sql, Student.__table__, [*columns, "id"], rows)
+
+
+# How many `?` one SQLite statement may hold (SQLITE_MAX_VARIABLE_NUMBER's default).
+_SQLITE_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+
+
+# The same moments recur in a group (an event's time goes to events, cell_executions,
+# latest_runs and the student's state): formatting one costs ~1 µs, a lookup
+# (datetimes cache their hash) ~0.1. Equal datetimes are the same instant, so they
+# share a text; bounded by clearing.
+_TIME_TEXT: dict[datetime, str] = {}
+_TEXT_TIME: dict[str, datetime] = {}
+_MEMO_LIMIT = 100_000
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    """What UtcDateTime's SQLite bind processor stores."""
+    if value is None:
+        return None
+    text = _TIME_TEXT.get(value)
+    if text is None:
+        moment = value
+        if moment.tzinfo is not None and moment.utcoffset():
+            moment = moment.astimezone(timezone.utc)
+        text = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+        if len(_TIME_TEXT) >= _MEMO_LIMIT:
+            _TIME_TEXT.clear()
+        _TIME_TEXT[value] = text
+    return text
+
+
+def _read_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    moment = _TEXT_TIME.get(value)
+    if moment is None:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return _SQLITE_TIME_READER(value) if _SQLITE_TIME_READER else None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        if len(_TEXT_TIME) >= _MEMO_LIMIT:
+            _TEXT_TIME.clear()
+        _TEXT_TIME[value] = moment
+    return moment
+
+
+_SQLITE = sqlite.dialect()
+_SQLITE_TIME_TYPE = UtcDateTime().dialect_impl(_SQLITE)
+_SQLITE_TIME_READER = _SQLITE_TIME_TYPE.result_processor(_SQLITE, None)
+
+
+@functools.cache
+def _sqlite_binder(table: FromClause, column: str) -> Any:
+    """The function turning a value of `column` into what SQLite stores, None for as-is."""
+    kind = table.c[column].type
+    if isinstance(kind, UtcDateTime):
+        return _sqlite_time
+    if isinstance(kind, (Integer, String, Float)) and not isinstance(kind, Boolean):
+        return None  # sqlite3 binds int, str and float as SQLAlchemy would
+    return kind.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+
+
+def sqlite_columns(
+    table: FromClause, columns: Sequence[str], rows: Rows | Columns
+) -> list[list[Any]]:
+    """One list per column of what SQLite stores for the rows' values (as SQLAlchemy would)."""
+    values = []
+    for column, cells in zip(columns, _arrays(rows, columns), strict=True):
+        process = _sqlite_binder(table, column)
+        values.append([process(v) for v in cells] if process is not None else cells)
+    return values
+
+
+class SqliteReader:
+    """Turns rows SQLite returned for `names` of `table` into what SQLAlchemy gives."""
+
+    def __init__(self, table: FromClause, names: Sequence[str]) -> None:
+        self.names = list(names)
+        self._readers: list[Callable[[Any], Any] | None] = []
+        for name in self.names:
+            kind = table.c[name].type
+            if isinstance(kind, UtcDateTime):
+                self._readers.append(_read_time)
+            else:
+                self._readers.append(kind.dialect_impl(_SQLITE).result_processor(_SQLITE, None))
+
+    def __call__(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        if not rows:
+            return []
+        columns = []
+        for read, cells in zip(self._readers, zip(*rows, strict=True), strict=True):
+            columns.append([read(v) for v in cells] if read is not None else cells)
+        return list(zip(*columns, strict=True))
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(conn: AsyncConnection, sql: str) -> Iterator[None]:
+    """sqlite3's errors as SQLAlchemy raises them for its own statements (an
+    IntegrityError stays one), so the committer tells a refused event from a
+    failing database the same way whichever path ran the statement."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise exc_.DBAPIError.instance(
+            sql, None, exc, sqlite3.Error, hide_parameters=True, dialect=conn.dialect
+        ) from exc
+
+
+async def _sqlite_driver(conn: AsyncConnection) -> Any:
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is None or not driver.in_transaction:
+        # Outside a transaction each statement would commit on its own.
+        raise RuntimeError("bulk statements must run inside the group's transaction")
+    return driver
+
+
+async def sqlite_returning(
+    conn: AsyncConnection,
+    table: FromClause,
+    statement: tuple[str, str],
+    columns: Sequence[str],
+    rows: Rows | Columns,
+) -> list[Any]:
+    """`statement[0] VALUES (…), (…) statement[1]` for `rows` (as many rows per
+    statement as SQLite's variable limit allows); the rows its RETURNING gives, raw."""
+    values = sqlite_columns(table, columns, rows)
+    if not values[0]:
+        return []
+    driver = await _sqlite_driver(conn)
+    one = f"({', '.join('?' for _ in columns)})"
+    per_statement = max(1, _SQLITE_VARIABLES // len(columns))
+    found: list[Any] = []
+    for first in range(0, len(values[0]), per_statement):
+        chunk = [column[first : first + per_statement] for column in values]
+        count = len(chunk[0])
+        sql = f"{statement[0]} VALUES {', '.join([one] * count)} {statement[1]}"
+        params = list(itertools.chain.from_iterable(zip(*chunk, strict=True)))
+        started = time.perf_counter()
+        with _as_sqlalchemy_errors(conn, statement[0]):
+            found.extend(await driver.execute_fetchall(sql, params))
+        observe_query(conn.info, "insert", statement[0], time.perf_counter() - started)
+    return found
 
 
 async def driver_executemany(
@@ -165,30 +327,18 @@ async def driver_executemany(
     sql: str,
     table: FromClause,
     columns: Sequence[str],
-    rows: Rows,
+    rows: Rows | Columns,
 ) -> None:
     """`sql` (one `?` per column, in order) for every row, through the SQLite driver's
-    executemany, inside the transaction of `conn`.
-
-    SQLAlchemy's executemany builds each row's parameters in Python, a processor
-    call per value; here each column's processor is looked up once and applied to
-    the column's values in one pass (the same processors, so the stored values are
-    the same), and columns whose type needs none are passed as they are.
-    """
-    dialect = conn.dialect
-    values = []
-    for column in columns:
-        kind = table.c[column].type
-        process = kind.dialect_impl(dialect).bind_processor(dialect)
-        cells = [row[column] for row in rows]
-        values.append([process(v) for v in cells] if process is not None else cells)
-    driver = (await conn.get_raw_connection()).driver_connection
-    if driver is None or not driver.in_transaction:
-        # Outside a transaction each row would commit on its own.
-        raise RuntimeError("bulk statements must run inside the group's transaction")
+    executemany, inside the transaction of `conn`; values bound as `sqlite_columns`."""
+    values = sqlite_columns(table, columns, rows)
+    if not values[0]:
+        return
+    driver = await _sqlite_driver(conn)
     started = time.perf_counter()
-    cursor = await driver.executemany(sql, list(zip(*values, strict=True)))
-    await cursor.close()
+    with _as_sqlalchemy_errors(conn, sql):
+        cursor = await driver.executemany(sql, list(zip(*values, strict=True)))
+        await cursor.close()
     observe_query(conn.info, operation, sql, time.perf_counter() - started)
 
 
@@ -218,7 +368,9 @@ def _unnest(table: FromClause, columns: Sequence[str], named: bool = False) -> s
     return f"unnest({arrays}) AS u({', '.join(columns)})"
 
 
-def _arrays(rows: Rows, columns: Sequence[str]) -> list[list[Any]]:
+def _arrays(rows: Rows | Columns, columns: Sequence[str]) -> list[list[Any]]:
+    if isinstance(rows, Mapping):
+        return [rows[c] for c in columns]
     return [[row[c] for row in rows] for c in columns]
 
 
@@ -241,8 +393,8 @@ def unnest_sql(table: FromClause, columns: Sequence[str]) -> str:
     return _unnest(table, columns)
 
 
-def arrays(rows: Rows, columns: Sequence[str]) -> list[list[Any]]:
-    """One list per column (the unnest parameters) from row dicts."""
+def arrays(rows: Rows | Columns, columns: Sequence[str]) -> list[list[Any]]:
+    """One list per column (the unnest parameters) from row dicts or columns."""
     return _arrays(rows, columns)
 
 
@@ -348,14 +500,14 @@ class PostgresBulk:
         records = await self._fetch(conn, "insert", self._sessions_sql, args)
         return {(r["student_id"], r["session_key"]): r["id"] for r in records}
 
-    async def insert_events(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
+    async def insert_events(self, conn: AsyncConnection, rows: Columns) -> dict[str, int]:
         args = _arrays(rows, self._event_columns)
         extra = self._event_columns.index("extra")
         args[extra] = [orjson.dumps(x).decode() if x is not None else None for x in args[extra]]
         records = await self._fetch(conn, "insert", self._events_sql, args)
         return {r["event_id"]: r["id"] for r in records}
 
-    async def insert_executions(self, conn: AsyncConnection, rows: Rows) -> None:
+    async def insert_executions(self, conn: AsyncConnection, rows: Columns) -> None:
         args = _arrays(rows, self._execution_columns)
         await self._fetch(conn, "insert", self._executions_sql, args)
 
@@ -363,6 +515,8 @@ class PostgresBulk:
         columns = tuple(rows[0])
         sql = self._update_sql.get(columns)
         if sql is None:
+            if len(self._update_sql) >= 64:
+                self._update_sql.clear()  # the sets of changed columns a class produces are few
             assignments = ", ".join(f"{c} = u.{c}" for c in columns if c != "id")
             sql = (
                 f"UPDATE students AS s SET {assignments} "
@@ -372,5 +526,5 @@ class PostgresBulk:
         await self._fetch(conn, "update", sql, _arrays(rows, columns))
 
 
-_GENERIC = GenericBulk()
+_SQLITE_BULK = SqliteBulk()
 _POSTGRES = PostgresBulk()

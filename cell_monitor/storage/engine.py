@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # so concurrent writers (several workers) queue on busy_timeout instead of
 # failing with "database is locked" when a read lock cannot be upgraded.
 WRITE_TX = "cell_monitor_write"
+# Page cache per SQLite connection, KiB.
+SQLITE_CACHE_KIB = 32768
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
@@ -54,7 +56,13 @@ def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
         create_private_file(Path(database))
     # hide_parameters: SQL errors (logged, and in tracebacks) never carry event
     # contents or password hashes.
-    engine = create_async_engine(url, hide_parameters=True, connect_args={"timeout": 30})
+    # LIFO: with one commit at a time the writes keep to the connection used
+    # last, whose page cache still holds the indexes' hot pages; round robin
+    # over the pool made each commit start on a cache another connection's
+    # writes had invalidated.
+    engine = create_async_engine(
+        url, hide_parameters=True, connect_args={"timeout": 30}, pool_use_lifo=True
+    )
     synchronous = settings.sqlite_synchronous
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -68,6 +76,9 @@ def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Room for the indexes' hot pages of a class's log (the default is 2 MiB,
+        # a few thousand events' worth); a limit, not an allocation.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -36,12 +36,12 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, or_, select
+from sqlalchemy import bindparam, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.domain.records import NewEvent
-from cell_monitor.storage.bulk import arrays, pg_fetch, unnest_sql
+from cell_monitor.storage.bulk import arrays, driver_executemany, pg_fetch, unnest_sql
 from cell_monitor.storage.models import (
     ErrorGroup,
     ErrorGroupCount,
@@ -119,63 +119,47 @@ Execution = tuple[NewEvent, int, int | None]
 
 
 async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execution]) -> None:
-    rows: dict[tuple[int, int, int], dict[str, Any]] = {}
+    # Per (student, notebook, cell), in the order of _LATEST_COLUMNS after the key:
+    # last_at, last_event_pk, failed, error_name, error_message, runs, edits,
+    # active_ms, first_at. A list per row, columns built once: no dict per run.
+    rows: dict[tuple[int, int, int], list[Any]] = {}
     for event, student_id, notebook_id in executions:
         if notebook_id is None or event.cell_index is None:
             continue  # the heatmap places a run by notebook and cell
         key = (student_id, notebook_id, event.cell_index)
+        at, pk = event.event_time, event.pk
+        edits, active_ms = event.run_activity
         row = rows.get(key)
         if row is None:
-            row = rows[key] = {
-                "runs": 0,
-                "first_at": event.event_time,
-                "last_at": None,
-                "edits": 0,
-                "active_ms": 0.0,
-            }
-        row["runs"] += 1
-        edits, active_ms = event.run_activity
-        row["edits"] += edits
-        row["active_ms"] += active_ms
-        row["first_at"] = min(row["first_at"], event.event_time)
-        if row["last_at"] is None or (event.event_time, event.pk) > (
-            row["last_at"],
-            row["last_event_pk"],
-        ):
-            row.update(
-                last_at=event.event_time,
-                last_event_pk=event.pk,
-                failed=event.has_error,
-                error_name=event.error_name if event.has_error else None,
-                error_message=event.error_message if event.has_error else None,
-            )
+            rows[key] = [at, pk, *_outcome(event), 1, edits, active_ms, at]
+            continue
+        row[5] += 1
+        row[6] += edits
+        row[7] += active_ms
+        if at < row[8]:
+            row[8] = at
+        # Newest by (event_time, pk): a late event adds to the count only.
+        if (at, pk) > (row[0], row[1]):
+            row[0:5] = [at, pk, *_outcome(event)]
     if not rows:
         return
-    values = [
-        {"student_id": k[0], "notebook_id": k[1], "cell_index": k[2], **row}
-        for k, row in sorted(rows.items())
-    ]
+    keys = sorted(rows)
+    values = dict(zip(_LATEST_COLUMNS[:3], map(list, zip(*keys, strict=True)), strict=True))
+    ordered = [rows[k] for k in keys]
+    values.update(zip(_LATEST_COLUMNS[3:], map(list, zip(*ordered, strict=True)), strict=True))
     if conn.dialect.name == "postgresql":
         # One statement text whatever the row count, arrays bound (bulk.py).
         await pg_fetch(conn, "insert", _PG_LATEST_RUNS, arrays(values, _LATEST_COLUMNS))
         return
-    stmt = _insert(conn, LatestRun)
-    new, old = stmt.excluded, LatestRun.__table__.c
-    # Newest by (event_time, pk): a late event adds to the count but does not
-    # replace a newer run.
-    newer = or_(
-        new.last_at > old.last_at,
-        and_(new.last_at == old.last_at, new.last_event_pk > old.last_event_pk),
+    await driver_executemany(
+        conn, "insert", _SQLITE_LATEST_RUNS, LatestRun.__table__, _LATEST_COLUMNS, values
     )
-    set_ = {name: case((newer, new[name]), else_=old[name]) for name in _LATEST}
-    for name in _SUMS:
-        set_[name] = old[name] + new[name]
-    set_["first_at"] = case((new.first_at < old.first_at, new.first_at), else_=old.first_at)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[LatestRun.student_id, LatestRun.notebook_id, LatestRun.cell_index],
-        set_=set_,
-    )
-    await conn.execute(stmt, values)
+
+
+def _outcome(event: NewEvent) -> tuple[bool, str | None, str | None]:
+    if event.has_error:
+        return True, event.error_name, event.error_message
+    return False, None, None
 
 
 _LATEST = ("last_at", "last_event_pk", "failed", "error_name", "error_message")
@@ -185,15 +169,24 @@ _LATEST_COLUMNS = ["student_id", "notebook_id", "cell_index", *_LATEST, *_SUMS, 
 _NEWER = (
     "(excluded.last_at, excluded.last_event_pk) > (latest_runs.last_at, latest_runs.last_event_pk)"
 )
-_PG_LATEST_RUNS = (
-    f"INSERT INTO latest_runs ({', '.join(_LATEST_COLUMNS)}) "
-    f"SELECT * FROM {unnest_sql(LatestRun.__table__, _LATEST_COLUMNS)} "
+# Newest by (event_time, pk): a late event adds to the count but does not
+# replace a newer run. SQLite's two-argument min() is its LEAST.
+_LATEST_UPDATE = (
     "ON CONFLICT (student_id, notebook_id, cell_index) DO UPDATE SET "
     + ", ".join(
         f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE latest_runs.{c} END" for c in _LATEST
     )
     + "".join(f", {c} = latest_runs.{c} + excluded.{c}" for c in _SUMS)
-    + ", first_at = least(latest_runs.first_at, excluded.first_at)"
+    + ", first_at = {least}(latest_runs.first_at, excluded.first_at)"
+)
+_PG_LATEST_RUNS = (
+    f"INSERT INTO latest_runs ({', '.join(_LATEST_COLUMNS)}) "
+    f"SELECT * FROM {unnest_sql(LatestRun.__table__, _LATEST_COLUMNS)} "
+    + _LATEST_UPDATE.format(least="least")
+)
+_SQLITE_LATEST_RUNS = (
+    f"INSERT INTO latest_runs ({', '.join(_LATEST_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _LATEST_COLUMNS)}) " + _LATEST_UPDATE.format(least="min")
 )
 
 
@@ -238,6 +231,13 @@ _PG_ERROR_STUDENTS = (
     "RETURNING group_id, student_id, (xmax = 0) AS inserted"
 )
 
+_SQLITE_ERROR_STUDENTS = (
+    f"INSERT INTO error_students ({', '.join(_PAIR_COLUMNS)}) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (group_id, student_id) DO UPDATE SET "
+    "occurrences = error_students.occurrences + excluded.occurrences, "
+    "last_at = max(error_students.last_at, excluded.last_at)"
+)
+
 
 async def _upsert_error_students(
     conn: AsyncConnection, pairs: Sequence[tuple[int, int, int, datetime]]
@@ -255,21 +255,12 @@ async def _upsert_error_students(
         )
     )
     existing = {(g, s) for g, s in known.all()}
-    stmt = _insert(conn, ErrorStudent)
-    new, old = stmt.excluded, ErrorStudent.__table__.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ErrorStudent.group_id, ErrorStudent.student_id],
-        set_={
-            "occurrences": old.occurrences + new.occurrences,
-            "last_at": _later(old.last_at, new.last_at),
-        },
-    )
-    await conn.execute(
-        stmt,
-        [
-            {"group_id": g, "student_id": s, "occurrences": n, "last_at": last}
-            for g, s, n, last in pairs
-        ],
+    rows = [
+        {"group_id": g, "student_id": s, "occurrences": n, "last_at": last}
+        for g, s, n, last in pairs
+    ]
+    await driver_executemany(
+        conn, "insert", _SQLITE_ERROR_STUDENTS, ErrorStudent.__table__, _PAIR_COLUMNS, rows
     )
     return {(g, s) for g, s, _, _ in pairs if (g, s) not in existing}
 

@@ -167,6 +167,10 @@ async def _upsert_sessions(
     return await bulk.upsert_sessions(conn, rows)
 
 
+def _notebook_id(notebook_ids: dict[str, int], event: NewEvent) -> int | None:
+    return notebook_ids.get(event.notebook_path) if event.notebook_path else None
+
+
 async def _insert_events(
     conn: AsyncConnection,
     bulk: Bulk,
@@ -175,25 +179,23 @@ async def _insert_events(
     notebook_ids: dict[str, int],
     session_ids: dict[tuple[int, str], int],
 ) -> dict[str, int]:
-    rows = []
-    for e in events:
-        student_id = student_ids[e.student_key]
-        rows.append(
-            {
-                "event_id": e.event_id,
-                "event_type": e.event_type,
-                "event_time": e.event_time,
-                "received_at": e.received_at,
-                "student_id": student_id,
-                "notebook_id": notebook_ids.get(e.notebook_path) if e.notebook_path else None,
-                "session_id": (
-                    session_ids.get((student_id, e.session_key)) if e.session_key else None
-                ),
-                "truncated": e.truncated,
-                "extra": e.extra,
-            }
-        )
-    return await bulk.insert_events(conn, rows)
+    # Column by column: what both databases bind, without a dict per event.
+    students = [student_ids[e.student_key] for e in events]
+    columns: dict[str, list[Any]] = {
+        "event_id": [e.event_id for e in events],
+        "event_type": [e.event_type for e in events],
+        "event_time": [e.event_time for e in events],
+        "received_at": [e.received_at for e in events],
+        "student_id": students,
+        "notebook_id": [_notebook_id(notebook_ids, e) for e in events],
+        "session_id": [
+            session_ids.get((s, e.session_key)) if e.session_key else None
+            for s, e in zip(students, events, strict=True)
+        ],
+        "truncated": [e.truncated for e in events],
+        "extra": [e.extra for e in events],
+    }
+    return await bulk.insert_events(conn, columns)
 
 
 async def _insert_executions(
@@ -203,29 +205,27 @@ async def _insert_executions(
     student_ids: dict[str, int],
     notebook_ids: dict[str, int],
 ) -> None:
-    rows = [
-        {
-            "event_pk": e.pk,
-            "student_id": student_ids[e.student_key],
-            "notebook_id": notebook_ids.get(e.notebook_path) if e.notebook_path else None,
-            "event_time": e.event_time,
-            "cell_id": e.cell_id,
-            "cell_index": e.cell_index,
-            "cell_type": e.cell_type,
-            "code": e.code,
-            "execution_count": e.execution_count,
-            "has_error": e.has_error,
-            "error_name": e.error_name,
-            "error_message": e.error_message,
-            "traceback": e.traceback,
-            "result": e.result,
-            "duration_ms": e.duration_ms,
-        }
-        for e in events
-        if e.is_execution
-    ]
-    if rows:
-        await bulk.insert_executions(conn, rows)
+    runs = [e for e in events if e.is_execution]
+    if not runs:
+        return
+    columns: dict[str, list[Any]] = {
+        "event_pk": [e.pk for e in runs],
+        "student_id": [student_ids[e.student_key] for e in runs],
+        "notebook_id": [_notebook_id(notebook_ids, e) for e in runs],
+        "event_time": [e.event_time for e in runs],
+        "cell_id": [e.cell_id for e in runs],
+        "cell_index": [e.cell_index for e in runs],
+        "cell_type": [e.cell_type for e in runs],
+        "code": [e.code for e in runs],
+        "execution_count": [e.execution_count for e in runs],
+        "has_error": [e.has_error for e in runs],
+        "error_name": [e.error_name for e in runs],
+        "error_message": [e.error_message for e in runs],
+        "traceback": [e.traceback for e in runs],
+        "result": [e.result for e in runs],
+        "duration_ms": [e.duration_ms for e in runs],
+    }
+    await bulk.insert_executions(conn, columns)
 
 
 async def _store_states(
@@ -238,12 +238,24 @@ async def _store_states(
     for event in events:
         by_student[event.student_key].append(event)
     changes = []
-    rows = []
+    updates: list[tuple[int, dict[str, Any]]] = []
+    changed: set[str] = set()
+    everything = False
     for key in sorted(by_student):
         pk, before = students[key]
         after = apply_events(before or LiveState(student=key), by_student[key])
         changes.append((before, after))
-        rows.append({"id": pk, **state_values(after)})
-    if rows:
+        values = state_values(after)
+        updates.append((pk, values))
+        if before is None:
+            everything = True  # a new row holds the columns' defaults
+        elif not everything:
+            old = state_values(before)
+            changed.update(name for name, value in values.items() if old[name] != value)
+    if updates:
+        # Only the columns some student's state changed in (`before` is the row as
+        # stored): fewer values to bind, and to write on PostgreSQL.
+        columns = [n for n in updates[0][1] if everything or n in changed]
+        rows = [{"id": pk, **{n: values[n] for n in columns}} for pk, values in updates]
         await bulk.update_states(conn, rows)
     return changes

@@ -145,3 +145,56 @@ async def test_sqlite_event_ids_are_never_reused_after_0009(tmp_path: Path) -> N
     await asyncio.to_thread(migrations.downgrade, settings, None, "0008")
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT id FROM events ORDER BY id").fetchall() == [(1,), (2,), (5,)]
+
+
+async def test_0016_drops_the_log_keys_to_notebooks_on_postgresql(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """0016 drops the keys from events and cell_executions to notebooks (PostgreSQL
+    only); its downgrade sets ids naming no notebook to NULL and adds them back."""
+    settings = make_settings(empty_database_url, tmp_path)
+    await migrations.upgrade_async(settings)
+    engine = create_engine(settings)
+
+    def foreign_keys(conn: Connection) -> set[tuple[str, str]]:
+        found = set()
+        for table in ("events", "cell_executions"):
+            for key in inspect(conn).get_foreign_keys(table):
+                found.add((table, key["referred_table"]))
+        return found
+
+    try:
+        async with engine.begin() as conn:
+            keys = await conn.run_sync(foreign_keys)
+            if engine.dialect.name == "sqlite":
+                # SQLite's schema is the models': its keys stay.
+                assert ("events", "notebooks") in keys
+                return
+            assert ("events", "notebooks") not in keys
+            assert ("cell_executions", "notebooks") not in keys
+            assert {("events", "students"), ("cell_executions", "students")} <= keys
+            await conn.exec_driver_sql(
+                "INSERT INTO students (id, student_key, first_seen, last_seen)"
+                " VALUES (1, 'ada@example.org', now(), now())"
+            )
+            await conn.exec_driver_sql(
+                "INSERT INTO notebooks (id, path, first_seen, last_seen)"
+                " VALUES (7, 'kept.ipynb', now(), now())"
+            )
+            for pk, notebook in ((1, 7), (2, 99)):  # 99 names no notebook
+                await conn.exec_driver_sql(
+                    "INSERT INTO events (id, event_id, event_type, event_time, received_at,"
+                    f" student_id, notebook_id, truncated) VALUES ({pk}, 'e{pk}',"
+                    f" 'cell_executed', now(), now(), 1, {notebook}, false)"
+                )
+        await asyncio.to_thread(migrations.downgrade, settings, None, "0014")
+        async with engine.begin() as conn:
+            keys = await conn.run_sync(foreign_keys)
+            assert {("events", "notebooks"), ("cell_executions", "notebooks")} <= keys
+            rows = await conn.exec_driver_sql("SELECT id, notebook_id FROM events ORDER BY id")
+            assert rows.all() == [(1, 7), (2, None)]
+        await migrations.upgrade_async(settings)
+        async with engine.connect() as conn:
+            assert ("events", "notebooks") not in await conn.run_sync(foreign_keys)
+    finally:
+        await engine.dispose()
