@@ -31,7 +31,7 @@ from cell_monitor.privacy.pseudonyms import is_pseudonym
 from cell_monitor.progress import NO_PROGRESS, Progress
 from cell_monitor.sinks.influx.api import InfluxApi, InfluxError
 from cell_monitor.sinks.influx.points import CELL_EXECUTION, STUDENT_EVENT
-from cell_monitor.storage import report_removal
+from cell_monitor.storage import notebook_guard, report_removal
 from cell_monitor.storage.engine import WRITE_TX
 from cell_monitor.storage.models import (
     CellActivityRow,
@@ -79,6 +79,8 @@ async def erase_from_database(
         if conn.dialect.name == "sqlite":
             # Overwrite deleted rows with zeros instead of leaving them in free space.
             await conn.exec_driver_sql("PRAGMA secure_delete = ON")
+        # Before any row lock: no write group may name a notebook deleted below.
+        await notebook_guard.erasing_students(conn)
         ids = await student_ids(conn, keys)
         found = list(
             (await conn.execute(select(Student.student_key).where(Student.id.in_(ids)))).scalars()

@@ -27,7 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.domain.live_status import LiveState, apply_events
 from cell_monitor.domain.records import NewEvent, WriteOutcome
-from cell_monitor.storage import help_rows, message_receipts, report_tables, signal_tables
+from cell_monitor.storage import (
+    help_rows,
+    message_receipts,
+    notebook_guard,
+    report_tables,
+    signal_tables,
+)
 from cell_monitor.storage.bulk import Bulk, bulk_for
 from cell_monitor.storage.live_rows import state_from_row, state_values
 
@@ -48,6 +54,7 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
     unique = sorted(first_of.values(), key=lambda e: e.event_id)
     bulk = bulk_for(conn)
 
+    await notebook_guard.writing_group(conn)
     students = await _upsert_students(conn, bulk, unique)
     student_ids = {key: pk for key, (pk, _) in students.items()}
     notebook_ids = await _upsert_notebooks(conn, bulk, unique)

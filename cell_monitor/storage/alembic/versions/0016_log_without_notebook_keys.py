@@ -7,8 +7,10 @@ stored execution, a quarter of what a group write costs it (measured with
 benchmarks/write_path.py, docs/benchmarks.md). Nothing relies on the keys: the
 writer takes a notebook's id from the row it has just read or inserted, in the
 group's transaction; erasure deletes only the notebooks no event or execution
-names, and nothing else deletes notebooks, so the keys' ON DELETE SET NULL
-never had a row to set. The keys to students stay (erasure relies on their
+names, and nothing else deletes notebooks. What the keys did for a group in
+flight that names a notebook erasure is deleting, storage/notebook_guard.py does
+once per group (a shared transaction lock against erasure's exclusive one), not
+once per stored row. The keys to students stay (erasure relies on their
 cascade for rows a concurrent commit adds), and so does the key from
 latest_runs to notebooks. SQLite keeps its keys (its schema is the models').
 
@@ -16,7 +18,7 @@ The downgrade sets to NULL a notebook id that names no notebook (what the key
 would have done) and adds both keys back.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-01
 """
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

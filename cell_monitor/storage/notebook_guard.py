@@ -1,0 +1,39 @@
+"""Erasure and ingest agree on which notebooks are unused (PostgreSQL).
+
+Erasure deletes the notebooks that no stored row names any more (a path may name
+its author). PostgreSQL's event log has no foreign key to notebooks (revision
+0016), so nothing else stops a group that has just looked up a notebook's id
+from storing events under it while erasure deletes it. So each write group holds
+this transaction lock shared, and an erasure holds it exclusively: an erasure
+waits for the groups in flight and its statements see every group that
+committed; groups wait while a student is erased (well under a second for a
+term's events) and never for each other.
+
+Both take it before any row lock of their transaction, so it cannot close a
+cycle with the row locks (a group that had locked a student row and then
+waited for it while erasure, holding it, waited for that row would deadlock).
+On SQLite a write transaction already excludes every other (BEGIN IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+_KEY = int.from_bytes(hashlib.sha256(b"cell-monitor:notebooks").digest()[:8], "big", signed=True)
+_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_KEY})")
+_EXCLUSIVE = text(f"SELECT pg_advisory_xact_lock({_KEY})")
+
+
+async def writing_group(conn: AsyncConnection) -> None:
+    """First statement of a write group: no notebook is deleted until it commits."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_SHARED)
+
+
+async def erasing_students(conn: AsyncConnection) -> None:
+    """First statement of an erasure: wait for the groups in flight, hold new ones."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_EXCLUSIVE)
