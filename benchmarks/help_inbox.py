@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 import orjson
+from ingest import cpu_seconds
 from live_latency import _admin, percentile
 from signin import instructor_headers, server_env
 
@@ -245,18 +246,7 @@ def ingest_process(url: str, course: str, connections: int, seconds: float, resu
 
 def server_cpu_seconds(server_pid: int) -> float:
     """CPU time of the server process and its workers (its children), from /proc."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(entry.name) == server_pid or int(fields[1]) == server_pid:
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds(lambda pid, pgid, comm, ppid: server_pid in (pid, ppid))
 
 
 @dataclass

@@ -391,8 +391,8 @@ def pg_admin(admin_url: str, statement: str) -> None:
 # --- CPU accounting -----------------------------------------------------------
 
 
-def cpu_seconds(match: Callable[[int, int, str], bool]) -> float:
-    """CPU time of every process for which match(pid, pgid, comm) is true."""
+def cpu_seconds(match: Callable[[int, int, str, int], bool]) -> float:
+    """CPU time of every process for which match(pid, pgid, comm, ppid) is true."""
     total = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -403,7 +403,7 @@ def cpu_seconds(match: Callable[[int, int, str], bool]) -> float:
             continue
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        if match(int(entry.name), int(fields[2]), comm):
+        if match(int(entry.name), int(fields[2]), comm, int(fields[1])):
             total += int(fields[11]) + int(fields[12])  # utime + stime
     return total / CLK_TCK
 
@@ -437,9 +437,9 @@ class CpuMeter:
             "busy": busy_seconds(),
         }
         if self.server_pgid:
-            sample["server"] = cpu_seconds(lambda pid, pgid, comm: pgid == self.server_pgid)
+            sample["server"] = cpu_seconds(lambda pid, pgid, comm, ppid: pgid == self.server_pgid)
         if self.watch_db:
-            sample["db"] = cpu_seconds(lambda pid, pgid, comm: comm.startswith("postgres"))
+            sample["db"] = cpu_seconds(lambda pid, pgid, comm, ppid: comm.startswith("postgres"))
         return sample
 
     @staticmethod

@@ -88,16 +88,26 @@ def receipts_line(board: Any) -> str:
     return str(board.locator("#messages-list .message-receipts").first.inner_text())
 
 
+def ada_lab(
+    class_server: Callable[..., ServerProcess],
+    jupyter_lab: Callable[..., JupyterLabProcess],
+    code: str,
+) -> tuple[ServerProcess, JupyterLabProcess, dict[str, str]]:
+    """A class server, ada's JupyterLab reporting to it (lesson1.ipynb, one cell), credentials."""
+    server = class_server()
+    secrets = credentials(server)
+    env = {"CELL_MONITOR_SERVER_URL": server.url, "CELL_MONITOR_INGEST_TOKEN": secrets["ada"]}
+    lab = jupyter_lab(env, SETTINGS)
+    write_json(lab.root / "lesson1.ipynb", notebook(code))
+    return server, lab, secrets
+
+
 def test_a_hint_to_a_hotspot_is_inserted_and_shown_once_across_a_restart(
     browser: Any,
     class_server: Callable[..., ServerProcess],
     jupyter_lab: Callable[..., JupyterLabProcess],
 ) -> None:
-    server = class_server()
-    secrets = credentials(server)
-    env = {"CELL_MONITOR_SERVER_URL": server.url, "CELL_MONITOR_INGEST_TOKEN": secrets["ada"]}
-    lab = jupyter_lab(env, SETTINGS)
-    write_json(lab.root / "lesson1.ipynb", notebook("df.head()"))
+    server, lab, secrets = ada_lab(class_server, jupyter_lab, "df.head()")
     page = open_notebook(browser, lab, "lesson1.ipynb")
     run_cell(page, 0, 1)  # ada's own NameError, reported by her JupyterLab
     with httpx.Client(base_url=server.url, timeout=30) as client:
@@ -171,11 +181,7 @@ def test_a_message_pops_up_once_across_tabs_and_browsers(
     class_server: Callable[..., ServerProcess],
     jupyter_lab: Callable[..., JupyterLabProcess],
 ) -> None:
-    server = class_server()
-    secrets = credentials(server)
-    env = {"CELL_MONITOR_SERVER_URL": server.url, "CELL_MONITOR_INGEST_TOKEN": secrets["ada"]}
-    lab = jupyter_lab(env, SETTINGS)
-    write_json(lab.root / "lesson1.ipynb", notebook("x = 1"))
+    server, lab, _ = ada_lab(class_server, jupyter_lab, "x = 1")
     first = open_notebook(browser, lab, "lesson1.ipynb")
     second_tab = first.context.new_page()  # another tab of the same browser
     watch_kernels(second_tab)
