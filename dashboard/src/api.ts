@@ -15,8 +15,16 @@ export function loginUrl(path: string): string {
   return `/login?next=${encodeURIComponent(path)}`;
 }
 
+let leaving = false;
+
 /** To the sign-in page, back to this very view (#progress too) afterwards. */
 export function goToLogin(): void {
+  // Once: the calls in flight when a session ends all answer 401, and each new
+  // navigation would abort the one before it.
+  if (leaving) {
+    return;
+  }
+  leaving = true;
   const here = window.location;
   window.location.assign(loginUrl(here.pathname + here.search + here.hash));
 }

@@ -57,8 +57,34 @@ def stored_runs(server: ServerProcess, lab: JupyterLabProcess, what: str) -> lis
     return eventually_sync(runs, 30, what, interval=0.25, context=lab.log)
 
 
+# Counts the JupyterLab notifications a page has shown, once each, by their text: a
+# notification leaves the page when the student clicks its button (an animation later),
+# so counting those still there would say how fast Chromium animates, not how many.
+TOAST_COUNTER = """
+(() => {
+  const shown = new Map();
+  const look = () => {
+    for (const toast of document.querySelectorAll('.jp-Notification-Toast-info')) {
+      shown.set(toast, toast.textContent || '');
+    }
+  };
+  new MutationObserver(look).observe(document, {
+    childList: true, subtree: true, characterData: true
+  });
+  window.cellMonitorToastsShown = text =>
+    [...shown.values()].filter(seen => seen.includes(text)).length;
+})();
+"""
+
+
+def toasts_shown(page: Any, text: str) -> int:
+    """How many notifications with `text` this page has shown since it loaded."""
+    return int(page.evaluate("text => window.cellMonitorToastsShown(text)", text))
+
+
 def open_notebook(browser: Any, lab: JupyterLabProcess, name: str) -> Any:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_init_script(TOAST_COUNTER)
     page = context.new_page()
     watch_kernels(page)
     page.goto(lab.open_url(name))

@@ -31,7 +31,7 @@ from tests.e2e.lab import (
     watch_kernels,
     write_json,
 )
-from tests.e2e.test_lab_e2e import SETTINGS, open_notebook, run_cell
+from tests.e2e.test_lab_e2e import SETTINGS, open_notebook, run_cell, toasts_shown
 from tests.support import ServerProcess, event, eventually_sync
 
 pytestmark = pytest.mark.e2e
@@ -69,10 +69,6 @@ def failing(secret: str, client: Any) -> None:
         "/api/v1/events", json=[failed], headers={"Authorization": f"Bearer {secret}"}
     )
     assert response.status_code == 202 and response.json()["accepted"] == 1, response.text
-
-
-def toasts(page: Any, text: str) -> int:
-    return int(page.locator(".jp-Notification-Toast-info", has_text=text).count())
 
 
 def send_from_dashboard(board: Any, body: str, snippet: str | None = None) -> None:
@@ -152,7 +148,7 @@ def test_a_hint_to_a_hotspot_is_inserted_and_shown_once_across_a_restart(
         what="the receipt on the dashboard",
         context=lambda: receipts_line(board) + "\n" + lab.log(),
     )
-    assert toasts(page, "Run the import cell first.") == 1
+    assert toasts_shown(page, "Run the import cell first.") == 1
     page.context.close()
 
     # Offline: her JupyterLab stops; a second message waits on the class server.
@@ -166,8 +162,8 @@ def test_a_hint_to_a_hotspot_is_inserted_and_shown_once_across_a_restart(
     page.locator(".jp-SideBar [title^='Messages from your instructor']").first.click()
     history = page.locator(".cm-MessagesPanel .cm-Message")
     eventually_sync(lambda: history.count() == 2, timeout=20, what="both messages in the panel")
-    assert toasts(page, "Run the import cell first.") == 0
-    assert toasts(page, "Break: back at 10:30.") == 1
+    assert toasts_shown(page, "Run the import cell first.") == 0
+    assert toasts_shown(page, "Break: back at 10:30.") == 1
     eventually_sync(
         lambda: receipts_line(board).startswith("seen by 1 of"),
         timeout=30,
@@ -220,11 +216,11 @@ def test_a_message_pops_up_once_across_tabs_and_browsers(
         return all(p.locator(".cm-MessagesPanel .cm-Message-new").count() == 0 for p in pages)
 
     eventually_sync(settled, timeout=30, what="every tab settled the announcement")
-    assert sum(toasts(p, "Pair up for exercise 3.") for p in pages) == 1
+    assert sum(toasts_shown(p, "Pair up for exercise 3.") for p in pages) == 1
 
     # A reload (a JupyterLab restart in that tab) announces nothing again.
     first.reload()
     wait_kernel_ready(first)
     first.locator(".cm-MessagesPanel .cm-Message").wait_for(state="attached", timeout=30_000)
-    assert sum(toasts(p, "Pair up for exercise 3.") for p in pages) <= 1
-    assert toasts(first, "Pair up for exercise 3.") == 0
+    assert sum(toasts_shown(p, "Pair up for exercise 3.") for p in pages) <= 1
+    assert toasts_shown(first, "Pair up for exercise 3.") == 0
