@@ -10,8 +10,9 @@ committed; groups wait while a student is erased (well under a second for a
 term's events) and never for each other.
 
 Both take it before any row lock of their transaction, so it cannot close a
-cycle with the row locks (a group that had locked a student row and then
-waited for it while erasure, holding it, waited for that row would deadlock).
+cycle with the row locks (a group holding a student row while it waits for the
+lock, and an erasure holding the lock while it waits for that row, would
+deadlock).
 On SQLite a write transaction already excludes every other (BEGIN IMMEDIATE).
 """
 
