@@ -83,10 +83,6 @@ def teams(username: str, team: tuple[str, ...], clear: bool) -> None:
             raise click.ClickException(f"no account named {username!r}")
         click.echo(", ".join(found.teams) if found.teams else f"{username!r} has no teams.")
         return
-    try:
-        users.check_teams(list(team))
-    except users.AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
     stored = run_with_engine(lambda engine: users.set_teams(engine, username, list(team)))
     if stored:
         click.echo(f"Teams of {username!r}: {', '.join(stored)}.")

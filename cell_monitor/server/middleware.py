@@ -81,22 +81,15 @@ class ForwardedHostFilter:
         # Each peer's verdict, worked out once: parsing the address took longer
         # than the rest of this middleware. Bounded: a server talks to few peers
         # (its proxies, the class's Jupyter servers), but anyone may connect.
-        self._verdicts: dict[str | None, bool] = {}
+        self.trusts = functools.lru_cache(maxsize=_MAX_REMEMBERED_PEERS)(self._judge)
         for entry in trusted:
             try:
                 self._networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 self._literals.add(entry)
 
-    def trusts(self, peer: str | None) -> bool:
-        verdict = self._verdicts.get(peer)
-        if verdict is None:
-            if len(self._verdicts) >= _MAX_REMEMBERED_PEERS:
-                self._verdicts.clear()
-            verdict = self._verdicts[peer] = self._judge(peer)
-        return verdict
-
     def _judge(self, peer: str | None) -> bool:
+        """Whether `peer` (the connection's address) is a trusted proxy."""
         if self._any or (peer is not None and peer in self._literals):
             return True
         try:

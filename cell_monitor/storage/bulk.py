@@ -182,45 +182,35 @@ _SQLITE_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
 # The same moments recur in a group (an event's time goes to events, cell_executions,
-# latest_runs and the student's state): formatting one costs ~1 µs, a lookup
-# (datetimes cache their hash) ~0.1. Equal datetimes are the same instant, so they
-# share a text; bounded by clearing.
-_TIME_TEXT: dict[datetime, str] = {}
-_TEXT_TIME: dict[str, datetime] = {}
-_MEMO_LIMIT = 100_000
+# latest_runs and the student's state): formatting one costs ~1 µs, a cache hit
+# (datetimes cache their hash) a fraction of that. Equal datetimes are the same
+# instant, so they share a text.
+_TIME_MEMO = 100_000
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
     """What UtcDateTime's SQLite bind processor stores."""
-    if value is None:
-        return None
-    text = _TIME_TEXT.get(value)
-    if text is None:
-        moment = value
-        if moment.tzinfo is not None and moment.utcoffset():
-            moment = moment.astimezone(timezone.utc)
-        text = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
-        if len(_TIME_TEXT) >= _MEMO_LIMIT:
-            _TIME_TEXT.clear()
-        _TIME_TEXT[value] = text
-    return text
+    return None if value is None else _time_text(value)
+
+
+@functools.lru_cache(maxsize=_TIME_MEMO)
+def _time_text(value: datetime) -> str:
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(timezone.utc)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _read_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    moment = _TEXT_TIME.get(value)
-    if moment is None:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return _SQLITE_TIME_READER(value) if _SQLITE_TIME_READER else None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        if len(_TEXT_TIME) >= _MEMO_LIMIT:
-            _TEXT_TIME.clear()
-        _TEXT_TIME[value] = moment
-    return moment
+    return None if value is None else _text_time(value)
+
+
+@functools.lru_cache(maxsize=_TIME_MEMO)
+def _text_time(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return _SQLITE_TIME_READER(value) if _SQLITE_TIME_READER else None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 _SQLITE = sqlite.dialect()
