@@ -12,7 +12,10 @@
  *   most one event per cell per throttleMs; `editingMs` says how long before
  *   the report the oldest edit was (the server's "editing since");
  * - active time alone (reading) waits up to `timeFlushMs`, or the next event;
- * - visibility and idle changes are reported when they happen.
+ * - looking away is reported once it has lasted `glanceMs` (a glance at
+ *   another tab is not worth an event: away takes minutes), with `hiddenMs`,
+ *   how long before the report it began; coming back after such a report, idle
+ *   changes and leaving the page are reported when they happen.
  */
 
 import type { IMonitorEvent } from './events';
@@ -22,12 +25,15 @@ export interface IEngagementOptions {
   throttleMs: number;
   idleMs: number;
   timeFlushMs: number;
+  /** Looking away for less than this is not reported. */
+  glanceMs: number;
 }
 
 export const DEFAULT_ENGAGEMENT: IEngagementOptions = {
   throttleMs: 120000,
   idleMs: 5 * 60000,
-  timeFlushMs: 5 * 60000
+  timeFlushMs: 5 * 60000,
+  glanceMs: 60000
 };
 
 /** The fields of one `engagement` event. */
@@ -40,6 +46,8 @@ export interface IEngagementReport {
   cells: CellActivity[];
   /** How long before this report the oldest reported edit happened. */
   editingMs?: number;
+  /** Hidden: how long before this report the notebook was hidden. */
+  hiddenMs?: number;
 }
 
 interface IPending {
@@ -71,17 +79,22 @@ export class EngagementTracker {
     return this._idle;
   }
 
-  /** The page is visible and a notebook is the active tab (or not). */
-  setVisible(visible: boolean): void {
-    if (visible === this._visible) {
-      return;
+  /**
+   * The page is visible and a notebook is the active tab (or not). `leaving`:
+   * the page is going away, so the hidden notebook is reported now.
+   */
+  setVisible(visible: boolean, leaving = false): void {
+    if (visible !== this._visible) {
+      this._accrue();
+      this._visible = visible;
+      this._hiddenAt = visible ? null : this.now();
+      if (visible) {
+        this._markInput();
+      }
     }
-    this._accrue();
-    this._visible = visible;
-    if (visible) {
-      this._markInput();
+    if (this._reported !== visible && (visible || leaving)) {
+      this._send();
     }
-    this._send();
   }
 
   /** The cell the student is on (its position may change: it is re-read each time). */
@@ -139,7 +152,11 @@ export class EngagementTracker {
     }
     this._accrue();
     const edits = this._firstEdit !== null;
-    if (edits && now - this._firstEdit! >= this.options.throttleMs) {
+    const away =
+      this._hiddenAt !== null &&
+      this._reported !== false &&
+      now - this._hiddenAt >= this.options.glanceMs;
+    if (away || (edits && now - this._firstEdit! >= this.options.throttleMs)) {
       this._send();
     } else if (
       !edits &&
@@ -187,12 +204,18 @@ export class EngagementTracker {
   /** One event per notebook with pending counts (one, without cells, when none). */
   private _send(): void {
     const active = this._active;
-    const base: Pick<IEngagementReport, 'visible' | 'idle' | 'editingMs'> = {
+    const base: Pick<
+      IEngagementReport,
+      'visible' | 'idle' | 'editingMs' | 'hiddenMs'
+    > = {
       visible: this._visible,
       idle: this._idle
     };
     if (this._firstEdit !== null) {
       base.editingMs = Math.max(0, this.now() - this._firstEdit);
+    }
+    if (this._hiddenAt !== null) {
+      base.hiddenMs = Math.max(0, this.now() - this._hiddenAt);
     }
     const paths = new Set(this._cells.keys());
     if (active) {
@@ -220,9 +243,14 @@ export class EngagementTracker {
     this._cells.clear();
     this._firstEdit = null;
     this._lastReport = this.now();
+    this._reported = this._visible;
   }
 
   private _visible = false;
+  /** When the notebook was hidden, while it is. */
+  private _hiddenAt: number | null = null;
+  /** The visibility the server last heard of (null: none yet). */
+  private _reported: boolean | null = null;
   private _idle = false;
   private _active: IActive | null = null;
   private _since: number;

@@ -114,7 +114,8 @@ export class EngagementCapture implements IDisposable {
   }
 
   private readonly _onVisibility = (): void => this._update();
-  private readonly _onHide = (): void => this.engagement.setVisible(false);
+  private readonly _onHide = (): void =>
+    this.engagement.setVisible(false, true);
   private readonly _onInput = (): void => this.engagement.input();
 
   private readonly _app: JupyterFrontEnd;

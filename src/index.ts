@@ -76,7 +76,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app,
       tracker,
       fields => monitor.emit('engagement', { ...fields }),
-      { ...DEFAULT_ENGAGEMENT, throttleMs: settings.engagementReportMs }
+      {
+        ...DEFAULT_ENGAGEMENT,
+        throttleMs: settings.engagementReportMs,
+        // A shorter report interval (a demo, a test) shortens the glance too.
+        glanceMs: Math.min(
+          DEFAULT_ENGAGEMENT.glanceMs,
+          settings.engagementReportMs
+        )
+      }
     );
     new NotebookCapture(tracker, (type, fields) => monitor.emit(type, fields), {
       testTag: () => settings.testTag,

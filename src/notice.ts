@@ -24,7 +24,7 @@ export const COLLECTED_ITEMS: readonly string[] = [
  * durations only: never what you type.
  */
 export const ENGAGEMENT_ITEMS: readonly string[] = [
-  'whether the notebook is visible (this browser tab and the notebook tab in front) or hidden, and when you are idle (no input for 5 minutes)',
+  'whether the notebook is visible (this browser tab and the notebook tab in front) or hidden for more than a minute, and when you are idle (no input for 5 minutes)',
   'which cell you are on, how many edits each cell had and how long it was active, as counts and durations: never the keys you press or text you have not run'
 ];
 

@@ -112,6 +112,10 @@ export interface EventIn {
    */
   editingMs?: number | null;
   /**
+   * On engagement, hidden: the notebook was hidden this long before the event.
+   */
+  hiddenMs?: number | null;
+  /**
    * On cell_executed: its edits.
    */
   edits?: number | null;

@@ -151,6 +151,12 @@ class EventIn(BaseModel):
         le=24 * 3_600_000,
         description="On engagement: the oldest reported edit was this long before the event.",
     )
+    hidden_ms: float | None = Field(
+        None,
+        ge=0,
+        le=24 * 3_600_000,
+        description="On engagement, hidden: the notebook was hidden this long before the event.",
+    )
     edits: int | None = Field(None, ge=0, le=100_000, description="On cell_executed: its edits.")
     active_ms: float | None = Field(
         None, ge=0, le=3_600_000, description="On cell_executed: its active time."

@@ -36,7 +36,7 @@ HELP_RESEND_GAP = timedelta(seconds=60)
 # Stored times can only be this much later than a receipt by a wrong clock
 # (workers' clocks differ by far less).
 FUTURE_MARGIN = timedelta(hours=1)
-# An engagement report says when its oldest edit was; no more than this before it.
+# An engagement report says how long ago its edits (or the hiding) began; no more than this.
 MAX_EDITING_LOOKBACK = timedelta(minutes=30)
 
 
@@ -216,7 +216,8 @@ def _engagement(state: Any, event: NewEvent) -> dict[str, Any]:
         changes["visible"] = event.visible
         if not event.visible:
             still_hidden = state.visible is False and state.hidden_since is not None
-            changes["hidden_since"] = state.hidden_since if still_hidden else t
+            hidden_at = _began(t, event.hidden_ms, state.last_execution_at)
+            changes["hidden_since"] = state.hidden_since if still_hidden else hidden_at
         else:
             changes["hidden_since"] = None
     if event.idle is not None:
@@ -234,10 +235,15 @@ def _engagement(state: Any, event: NewEvent) -> dict[str, Any]:
 
 
 def _edits_began(event: NewEvent, last_run: datetime | None) -> datetime:
-    """When the reported edits began: the report's time less its editingMs (a
-    duration, so the client's clock does not matter), not before the last run."""
-    t = event.live_time
-    back = timedelta(milliseconds=event.editing_ms or 0)
+    """When the reported edits began (editingMs before the report)."""
+    return _began(event.live_time, event.editing_ms, last_run)
+
+
+def _began(t: datetime, ms_before: float | None, last_run: datetime | None) -> datetime:
+    """When something a report says lasts `ms_before` began: the report's time less
+    that duration (a duration, so the client's clock does not matter), not before
+    the last run (the notebook was in use then)."""
+    back = timedelta(milliseconds=ms_before or 0)
     began = t - min(back, MAX_EDITING_LOOKBACK)
     return max(began, last_run) if last_run is not None and last_run <= t else began
 

@@ -53,6 +53,8 @@ class NewEvent:
     activity: tuple[CellActivity, ...] = ()
     # On engagement: how long before the event the oldest reported edit was.
     editing_ms: float | None = None
+    # On engagement, hidden: how long before the event the notebook was hidden.
+    hidden_ms: float | None = None
     # Set by the store once the event is committed.
     pk: int | None = field(default=None, compare=False)
 

@@ -31,6 +31,7 @@ def signal_fields(model: EventIn, settings: Settings) -> dict[str, Any]:
         fields["visible"] = model.visible
         fields["idle"] = model.idle
         fields["editing_ms"] = model.editing_ms
+        fields["hidden_ms"] = model.hidden_ms
         fields["activity"] = tuple(
             CellActivity(c.cell_id, c.cell_index, c.edits, c.active_ms) for c in model.cells or ()
         )
@@ -54,7 +55,12 @@ def signal_metadata(event: NewEvent) -> dict[str, Any]:
             for t in event.tests
         ]  # fmt: skip
     if event.event_type == "engagement":
-        meta.update(visible=event.visible, idle=event.idle, editingMs=event.editing_ms)
+        meta.update(
+            visible=event.visible,
+            idle=event.idle,
+            editingMs=event.editing_ms,
+            hiddenMs=event.hidden_ms,
+        )
     if event.activity and event.event_type != "engagement":
         # A run's own cell: the two numbers as sent.
         meta.update(edits=event.activity[0].edits, activeMs=event.activity[0].active_ms)

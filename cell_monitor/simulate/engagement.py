@@ -3,9 +3,10 @@
 It follows the extension's rules (src/engagement.ts): while a student types in
 a cell, the edit count and active time are reported once the oldest unsent
 edit is THROTTLE_SECONDS old; a run carries the rest of its own cell's;
-reading time waits for the next report; hiding the notebook (another tab) and
-coming back are reported at once. Test cells (TEST_QUESTIONS) report their
-outcome per question, like nbgrader grade cells.
+reading time waits for the next report; looking away (another tab) is
+reported once it has lasted GLANCE_SECONDS, and coming back after that at
+once. Test cells (TEST_QUESTIONS) report their outcome per question, like
+nbgrader grade cells.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from cell_monitor.simulate.notebook import Cell
 
 THROTTLE_SECONDS = 120.0  # src/engagement.ts DEFAULT_ENGAGEMENT.throttleMs
+GLANCE_SECONDS = 60.0  # src/engagement.ts DEFAULT_ENGAGEMENT.glanceMs
 # Content changes per second of typing (the editor batches keystrokes).
 EDITS_PER_SECOND = 0.7
 # A student looks at something else about this often (per second of work).
@@ -78,11 +80,14 @@ class Engagement:
         return fields
 
     async def _look_away(self, cell: Cell, pause: Pause) -> None:
-        if self.enabled:
-            self._report(cell, visible=False)
-        await pause(self.rng.uniform(20, 150))
-        if self.enabled:
-            self._report(cell, visible=True)
+        seconds = self.rng.uniform(20, 150)
+        if not self.enabled or seconds < GLANCE_SECONDS:
+            await pause(seconds)  # a glance is not reported
+            return
+        await pause(GLANCE_SECONDS)
+        self._report(cell, visible=False, hidden_ms=GLANCE_SECONDS * 1000)
+        await pause(seconds - GLANCE_SECONDS)
+        self._report(cell, visible=True)
 
     def _edits(self, seconds: float) -> int:
         # No draw from `rng`: looking away stays the same with engagement on or off.
@@ -95,6 +100,7 @@ class Engagement:
         edits: int = 0,
         active_ms: float = 0.0,
         editing_ms: float | None = None,
+        hidden_ms: float | None = None,
     ) -> None:
         cells = [
             {"cellId": cell_id, "cellIndex": index, "edits": 0, "activeMs": round(ms)}
@@ -110,7 +116,8 @@ class Engagement:
                     "activeMs": round(active_ms),
                 }
             )
-        extra = {} if editing_ms is None else {"editingMs": editing_ms}
+        extra = {"editingMs": editing_ms, "hiddenMs": hidden_ms}
+        extra = {k: v for k, v in extra.items() if v is not None}
         self.send(
             "engagement",
             cellId=cell.cell_id,

@@ -4,7 +4,12 @@ import {
   withoutEngagement
 } from '../engagement';
 
-const OPTIONS = { throttleMs: 30000, idleMs: 300000, timeFlushMs: 300000 };
+const OPTIONS = {
+  throttleMs: 30000,
+  idleMs: 300000,
+  timeFlushMs: 300000,
+  glanceMs: 60000
+};
 
 function setup() {
   let now = 1_000_000;
@@ -25,19 +30,52 @@ function setup() {
 }
 
 describe('EngagementTracker', () => {
-  it('reports visibility changes at once, with the active cell', () => {
+  it('reports the notebook shown at once, with the active cell', () => {
     const { tracker, reports } = setup();
     tracker.setActiveCell('nb.ipynb', 'c1', 0);
     tracker.setVisible(true);
     tracker.setVisible(true); // no change, no event
-    tracker.setVisible(false);
-    expect(reports.map(r => r.visible)).toEqual([true, false]);
+    expect(reports.map(r => r.visible)).toEqual([true]);
     expect(reports[0]).toMatchObject({
       notebookPath: 'nb.ipynb',
       cellId: 'c1',
       cellIndex: 0,
       idle: false
     });
+  });
+
+  it('does not report a glance away; looking away longer is reported with when it began', () => {
+    const { tracker, reports, advance } = setup();
+    tracker.setActiveCell('nb.ipynb', 'c1', 0);
+    tracker.setVisible(true);
+    reports.length = 0;
+    tracker.setVisible(false);
+    advance(OPTIONS.glanceMs - 5000);
+    tracker.setVisible(true);
+    advance(10000);
+    expect(reports).toHaveLength(0); // a glance: nothing sent either way
+    tracker.setVisible(false);
+    advance(OPTIONS.glanceMs);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatchObject({
+      visible: false,
+      hiddenMs: OPTIONS.glanceMs
+    });
+    advance(120000);
+    expect(reports).toHaveLength(1); // hidden is said once
+    tracker.setVisible(true);
+    expect(reports).toHaveLength(2);
+    expect(reports[1].visible).toBe(true);
+    expect(reports[1].hiddenMs).toBeUndefined();
+  });
+
+  it('reports the hidden notebook at once when the page goes away', () => {
+    const { tracker, reports } = setup();
+    tracker.setActiveCell('nb.ipynb', 'c1', 0);
+    tracker.setVisible(true);
+    tracker.setVisible(false, true);
+    expect(reports.map(r => r.visible)).toEqual([true, false]);
+    expect(reports[1].hiddenMs).toBe(0);
   });
 
   it('throttles edits to one event per 30 s with counts per cell, never content', () => {
@@ -90,8 +128,8 @@ describe('EngagementTracker', () => {
     tracker.setActiveCell('nb.ipynb', 'c1', 0);
     tracker.setVisible(true);
     advance(20000);
-    tracker.setVisible(false); // reports the 20 s
-    advance(100000);
+    tracker.setVisible(false);
+    advance(100000); // reported after the glance, with the 20 s
     tracker.setVisible(true);
     advance(10000);
     expect(reports[1].cells).toEqual([
@@ -138,7 +176,7 @@ describe('EngagementTracker', () => {
     tracker.setVisible(true);
     tracker.edit('a.ipynb', 'c1', 0);
     tracker.setActiveCell('b.ipynb', 'd1', 4);
-    tracker.setVisible(false);
+    tracker.setVisible(false, true);
     const last = reports.slice(-2);
     expect(last.map(r => r.notebookPath).sort()).toEqual([
       'a.ipynb',

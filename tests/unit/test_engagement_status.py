@@ -84,6 +84,19 @@ def test_away_needs_the_notebook_hidden_for_the_threshold_and_ends_when_shown() 
     assert shown.hidden_since is None and shown.status(at(61.5), RULES) == Status.active
 
 
+def test_a_late_hidden_report_says_when_the_notebook_was_hidden() -> None:
+    # JupyterLab reports looking away once it has lasted a minute, with how long.
+    hidden = run(ev(0), ev(3, "engagement", visible=False, hidden_ms=60_000))
+    assert hidden.hidden_since == at(2)
+    assert hidden.status(at(3.9), RULES) == Status.active
+    assert hidden.status(at(4), RULES) == Status.away
+    # Not before the last run (the notebook was in use then), nor absurdly long ago.
+    after_run = run(ev(0), ev(2.5), ev(3, "engagement", visible=False, hidden_ms=60_000))
+    assert after_run.hidden_since == at(2.5)
+    absurd = run(ev(120, "engagement", visible=False, hidden_ms=10**9))
+    assert absurd.hidden_since == at(90)
+
+
 def test_an_older_engagement_report_does_not_undo_a_newer_one() -> None:
     state = run(ev(5, "engagement", visible=False))
     state = run(ev(4, "engagement", visible=True), state=state)

@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 from cell_monitor.contract.events import EventIn
-from cell_monitor.simulate.engagement import TEST_QUESTIONS, THROTTLE_SECONDS
+from cell_monitor.simulate.engagement import GLANCE_SECONDS, TEST_QUESTIONS, THROTTLE_SECONDS
 from cell_monitor.simulate.student import Student, make_profile
 
 
@@ -60,3 +60,16 @@ async def test_runs_carry_their_activity_and_test_cells_their_outcome() -> None:
     for report in (e for e in events if e["eventType"] == "engagement" and e.get("editingMs")):
         assert report["editingMs"] == THROTTLE_SECONDS * 1000
         assert any(c["edits"] for c in report["cells"])
+
+
+async def test_a_look_away_is_reported_only_past_a_glance_with_how_long_ago_it_began() -> None:
+    for seed in range(5, 15):
+        events, _ = await events_of(True, seed=seed)
+        hidden = [e for e in events if e["eventType"] == "engagement" and not e["visible"]]
+        shown = [e for e in events if e["eventType"] == "engagement" and e["visible"]]
+        assert all(e["hiddenMs"] == GLANCE_SECONDS * 1000 for e in hidden)
+        # Each reported hide is followed by coming back (the class takes as long).
+        assert len(shown) >= len(hidden)
+        if hidden:
+            return
+    raise AssertionError("no student looked away for longer than a glance in 10 seeds")
