@@ -155,6 +155,11 @@ def test_engagement() -> None:
     assert re.search(r"\(\d+ engagement\)", signals)
     assert re.search(r"^events per student-hour: \d\.\d{3}x the floor", out, re.M), out
     assert re.search(r"^server CPU per student-hour: \d\.\d{3}x the floor", out, re.M), out
+    # The work counts come from the server's /metrics: a commit per group at least.
+    for line in (floor, signals):
+        commits, statements = map(int, re.findall(r"(\d+) commits, (\d+) SQL statements", line)[0])
+        assert 0 < commits < statements, line
+    assert re.search(r"^SQL statements: \d\.\d{3}x the floor", out, re.M), out
     assert "every event sent was accepted" in out
 
 
