@@ -17,7 +17,8 @@ rows (privacy/erasure.py), retention the rows last touched before its cutoff.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +33,12 @@ from cell_monitor.storage.models import CellActivityRow, TestResultRow
 Key = tuple[int, int, Any]
 
 
-def _insert(conn: AsyncConnection, model: Any) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(model)
+@functools.cache
+def _upsert(dialect: str, build: Callable[[Any], Any]) -> Any:
+    """`build`'s statement for `dialect`, built once: an upsert with CASE
+    expressions takes longer to construct (and to key for SQLAlchemy's
+    compiled cache) than to run for a few rows, and groups write them often."""
+    return build((postgresql if dialect == "postgresql" else sqlite).insert)
 
 
 def _earlier(a: Any, b: Any) -> Any:
@@ -99,7 +104,11 @@ async def _record_tests(conn: AsyncConnection, placed: Sequence[tuple[NewEvent, 
         {"student_id": k[0], "notebook_id": k[1], "question": k[2], **row}
         for k, row in sorted(rows.items())
     ]
-    stmt = _insert(conn, TestResultRow)
+    await conn.execute(_upsert(conn.dialect.name, _tests_upsert), values)
+
+
+def _tests_upsert(insert: Callable[[Any], Any]) -> Any:
+    stmt = insert(TestResultRow)
     new, old = stmt.excluded, TestResultRow.__table__.c
     newer = or_(
         new.last_at > old.last_at,
@@ -113,7 +122,7 @@ async def _record_tests(conn: AsyncConnection, placed: Sequence[tuple[NewEvent, 
         (new.first_passed_at.is_(None), old.first_passed_at),
         else_=_earlier(old.first_passed_at, new.first_passed_at),
     )
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[
             TestResultRow.student_id,
             TestResultRow.notebook_id,
@@ -121,7 +130,6 @@ async def _record_tests(conn: AsyncConnection, placed: Sequence[tuple[NewEvent, 
         ],
         set_=set_,
     )
-    await conn.execute(stmt, values)
 
 
 async def _record_activity(
@@ -150,9 +158,13 @@ async def _record_activity(
         {"student_id": k[0], "notebook_id": k[1], "cell_index": k[2], **row}
         for k, row in sorted(rows.items())
     ]
-    stmt = _insert(conn, CellActivityRow)
+    await conn.execute(_upsert(conn.dialect.name, _activity_upsert), values)
+
+
+def _activity_upsert(insert: Callable[[Any], Any]) -> Any:
+    stmt = insert(CellActivityRow)
     new, old = stmt.excluded, CellActivityRow.__table__.c
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[
             CellActivityRow.student_id,
             CellActivityRow.notebook_id,
@@ -166,7 +178,6 @@ async def _record_activity(
             "last_at": _later(old.last_at, new.last_at),
         },
     )
-    await conn.execute(stmt, values)
 
 
 async def prune_before(conn: AsyncConnection, cutoff: datetime) -> dict[str, int]:
