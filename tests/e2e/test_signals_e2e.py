@@ -138,6 +138,8 @@ def test_failing_then_passing_answers_flip_the_heatmap_then_quiet_then_away(
     dashboard.goto(f"{server.url}/dashboard#class")
     replace_source(page, 5, "# thinking")
     quiet = dashboard.locator(f"#quiet-list li[data-student='{STUDENT}']")
+    # Not a wait: the student types a change every half second (edits are what
+    # make quiet) until the dashboard lists them, for at most 20 s of typing.
     for keystroke in range(40):
         if quiet.count():
             break
