@@ -41,7 +41,16 @@ async def attempt_clusters(
     async with engine.connect() as conn:
         rows = (await conn.execute(_latest_attempts(notebook, cell_index, team))).all()
     members = [
-        _member(r, cell_index, r.event_time, outcome_of(r.has_error, r.error_name)) for r in rows
+        ClusterMember(
+            student=r.student_key,
+            user_name=r.user_name,
+            team_name=r.team_name,
+            cell_index=cell_index,
+            event_time=r.event_time,
+            outcome=outcome_of(r.has_error, r.error_name),
+            code=r.code,
+        )
+        for r in rows
     ]
     return ClustersOut(
         notebook=notebook, cell_index=cell_index, attempts=len(rows), clusters=_clusters(members)
@@ -53,8 +62,23 @@ async def answer_clusters(
 ) -> ClustersOut:
     """Each student's answer to test `question` of `notebook`, clustered, with its outcome."""
     async with engine.connect() as conn:
-        rows = (await conn.execute(_answers(notebook, question, team))).all()
-    members = [_member(r, r.cell_index, r.event_time, outcome_of_test(r)) for r in rows]
+        rows = (await conn.execute(_tested(notebook, question, team))).all()
+        found = {r.student_id: r for r in await conn.execute(_answers(notebook, question, team))}
+    members = []
+    for r in rows:
+        # A result committed between the two reads shows with no answer until the next view.
+        answer = found.get(r.student_id)
+        members.append(
+            ClusterMember(
+                student=r.student_key,
+                user_name=r.user_name,
+                team_name=r.team_name,
+                cell_index=answer.cell_index if answer else None,
+                event_time=answer.event_time if answer else None,
+                outcome=outcome_of_test(r),
+                code=answer.code if answer else None,
+            )
+        )
     cells = Counter(m.cell_index for m in members if m.cell_index is not None)
     return ClustersOut(
         notebook=notebook,
@@ -70,18 +94,6 @@ def outcome_of_test(row: Any) -> str:
     if row.passed:
         return "test passed"
     return f"test failed: {row.test_error}" if row.test_error else "test failed"
-
-
-def _member(row: Any, cell_index: int | None, at: datetime | None, outcome: str) -> ClusterMember:
-    return ClusterMember(
-        student=row.student_key,
-        user_name=row.user_name,
-        team_name=row.team_name,
-        cell_index=cell_index,
-        event_time=at,
-        outcome=outcome,
-        code=row.code,
-    )
 
 
 def _clusters(members: list[ClusterMember]) -> list[AttemptCluster]:
@@ -172,28 +184,45 @@ def _latest_attempts(notebook: str, cell_index: int, team: str | None) -> Any:
     )
 
 
+def _results(notebook: str, question: str, team: str | None) -> Any:
+    stmt = select(
+        TR.student_id,
+        TR.cell_index.label("test_cell"),
+        TR.last_at,
+        TR.passed,
+        TR.error_name.label("test_error"),
+    ).where(TR.notebook_id == _notebook_id(notebook), TR.question == question)
+    if team is not None:
+        stmt = stmt.where(TR.student_id.in_(_of_team(team)))
+    return stmt
+
+
+def _tested(notebook: str, question: str, team: str | None) -> Any:
+    """One row per student with a test result of `question`: who, and that result."""
+    results = _results(notebook, question, team).subquery()
+    return select(results, Student.student_key, Student.user_name, Student.team_name).join(
+        Student, Student.id == results.c.student_id
+    )
+
+
 def _answers(notebook: str, question: str, team: str | None) -> Any:
-    """One row per student with a test result of `question`: the result and their answer.
+    """Per student with a test result of `question`, their answer run (when they have one).
 
     The answer is the student's latest run, at or before their latest run of the test
     (test_results.last_at), of the nearest code cell above the test cell (the greatest
     cell_index below test_results.cell_index) that is not a test cell. A test cell is,
     per student, a cell where one of their test results of the notebook (any question)
     was last recorded: test_results is kept from the runs that carried test results, so
-    this reads a few rows per student instead of every run's event. A student with no
-    such run has a row all the same (no code, no event_time).
+    this reads a few rows per student instead of every run's event.
     """
     notebook_id = _notebook_id(notebook)
-    tested = select(
-        TR.student_id,
-        TR.cell_index.label("test_cell"),
-        TR.last_at,
-        TR.passed,
-        TR.error_name.label("test_error"),
-    ).where(TR.notebook_id == notebook_id, TR.question == question)
-    if team is not None:
-        tested = tested.where(TR.student_id.in_(_of_team(team)))
-    tested_q = tested.subquery()
+    tested = _results(notebook, question, team).subquery()
+    # A constant bound: the (notebook, cell) index then scans only the cells above the tests.
+    highest_test = (
+        select(func.max(TR.cell_index))
+        .where(TR.notebook_id == notebook_id, TR.question == question)
+        .scalar_subquery()
+    )
     other = aliased(TR)
     test_cell = exists().where(
         other.student_id == CE.student_id,
@@ -210,29 +239,17 @@ def _answers(notebook: str, question: str, team: str | None) -> Any:
     )
     runs = (
         select(CE.student_id, CE.cell_index, CE.event_time, CE.code, nearest_latest)
-        .join(tested_q, tested_q.c.student_id == CE.student_id)
+        .join(tested, tested.c.student_id == CE.student_id)
         .where(
             CE.notebook_id == notebook_id,
-            CE.cell_index < tested_q.c.test_cell,
-            CE.event_time <= tested_q.c.last_at,
+            CE.cell_index < highest_test,
+            CE.cell_index < tested.c.test_cell,
+            CE.event_time <= tested.c.last_at,
             or_(CE.cell_type.is_(None), func.lower(CE.cell_type).not_in(_RENDERED)),
             ~test_cell,
         )
         .subquery()
     )
-    answer = select(runs).where(runs.c.rank == 1).subquery()
-    return (
-        select(
-            Student.student_key,
-            Student.user_name,
-            Student.team_name,
-            tested_q.c.passed,
-            tested_q.c.test_error,
-            answer.c.cell_index,
-            answer.c.event_time,
-            answer.c.code,
-        )
-        .select_from(tested_q)
-        .join(Student, Student.id == tested_q.c.student_id)
-        .outerjoin(answer, answer.c.student_id == tested_q.c.student_id)
+    return select(runs.c.student_id, runs.c.cell_index, runs.c.event_time, runs.c.code).where(
+        runs.c.rank == 1
     )
