@@ -86,10 +86,14 @@ export class CodeView {
   /** The chosen notebook's test questions, in cell order (the choice kept if still there). */
   private async fillQuestions(): Promise<void> {
     const notebook = this.notebook.value;
-    const kept = this.question.value;
     const list = notebook
       ? await getJson<QuestionsOut>('/api/v1/questions', { notebook })
       : null;
+    if (this.notebook.value !== notebook) {
+      return; // another notebook was chosen meanwhile: its answer fills the list
+    }
+    // Read after the request: a question chosen while it ran is kept.
+    const kept = this.question.value;
     const names = list ? list.questions.map(q => q.question) : [];
     this.question.replaceChildren(
       el('option', { value: '', text: 'none: the cell number' }),
