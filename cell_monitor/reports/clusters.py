@@ -212,14 +212,14 @@ def _tested(notebook: str, question: str, team: str | None) -> Any:
 def _answers(notebook: str, question: str, team: str | None, below: int) -> Any:
     """Per student with a test result of `question`, their answer run (when they have one).
 
-    `below` is the highest test cell of the question (a bound for the index).
-
     The answer is the student's latest run, at or before their latest run of the test
     (test_results.last_at), of the nearest code cell above the test cell (the greatest
     cell_index below test_results.cell_index) that is not a test cell. A test cell is,
     per student, a cell where one of their test results of the notebook (any question)
     was last recorded: test_results is kept from the runs that carried test results, so
-    this reads a few rows per student instead of every run's event.
+    this reads a few rows per student instead of every run's event (a test cell moved
+    since, by cells inserted above it, is known at its latest place only). `below` is the
+    highest test cell of the question.
     """
     notebook_id = _notebook_id(notebook)
 
