@@ -14,6 +14,8 @@ error), and a class of S students working for H hours, then prints:
   heatmap redrawn): p50 / p95 over N steps.
 
     .venv/bin/python benchmarks/insight.py [--attempts 500] [--students 200] [--hours 2]
+    .venv/bin/python benchmarks/insight.py --no-browser \
+        --pg-admin-url postgresql://postgres@127.0.0.1:5432/postgres   # a fresh PostgreSQL database
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import argparse
 import random
 import statistics
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -39,7 +44,7 @@ from tests.dashboard_support import (  # noqa: E402 - after the path is set
     student_identity,
     sync_api_client,
 )
-from tests.support import event  # noqa: E402
+from tests.support import ServerProcess, event  # noqa: E402
 
 SOLUTIONS = [
     ("def area(r):\n    return 3.14159 * r ** 2", None),
@@ -134,6 +139,33 @@ def timed_get(client: Any, path: str, params: dict[str, Any]) -> tuple[float, An
     return elapsed, response
 
 
+@contextmanager
+def class_server(pg_admin_url: str | None) -> Iterator[ServerProcess]:
+    """`cell-monitor serve` on a throwaway SQLite file, or on a fresh PostgreSQL database."""
+    if pg_admin_url is None:
+        with server_with_class(0) as server:
+            yield server
+        return
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from ingest import fresh_database  # created, then dropped
+
+    with (
+        fresh_database("postgresql", pg_admin_url) as url,
+        tempfile.TemporaryDirectory() as data,
+    ):
+        assert url is not None
+        env = {
+            "CELL_MONITOR_DATA_DIR": data,
+            "DATABASE_URL": url,
+            "CELL_MONITOR_LOG_LEVEL": "WARNING",
+        }
+        server = ServerProcess(env, migrate=True).wait_ready(60)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=500, help="students attempting the cell")
@@ -141,9 +173,12 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--no-browser", action="store_true", help="skip the replay step")
+    parser.add_argument(
+        "--pg-admin-url", help="run on a fresh database of this PostgreSQL server, not SQLite"
+    )
     args = parser.parse_args()
     rng = random.Random(7)
-    with server_with_class(0) as server, sync_api_client(server.url) as client:
+    with class_server(args.pg_admin_url) as server, sync_api_client(server.url) as client:
         now = datetime.now(timezone.utc)
         attempts = [attempt(i, rng, now - timedelta(minutes=5)) for i in range(args.attempts)]
         tests = [test_run(a, now - timedelta(minutes=4)) for a in attempts]
