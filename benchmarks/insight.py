@@ -1,15 +1,21 @@
-"""Code insight at class scale: clusters of one cell, and a replay step in the browser.
+"""Code insight at class scale: clusters of one cell and of a test question, and a replay
+step in the browser.
 
 Starts `cell-monitor serve` on a throwaway SQLite file, posts A students' attempts at
-one cell (variants of a few solutions, written differently, some failing) and a class
-of S students working for H hours, then prints:
+one cell (variants of a few solutions, written differently, some failing), each followed
+by a run of the test cell below it (question q1: passed when the attempt ran without
+error), and a class of S students working for H hours, then prints:
 - GET /api/v1/clusters for that cell: p50 / p95 over N requests (the first, which fills
   the per-process shape cache, reported apart);
+- GET /api/v1/clusters for question q1 (each student's answer found above the test
+  cell, among their runs before the test): the same figures;
 - GET /api/v1/replay over the H hours: time and size of the answer;
 - one replay step in Chromium (the slider moved to a new moment, the grid, lists and
   heatmap redrawn): p50 / p95 over N steps.
 
     .venv/bin/python benchmarks/insight.py [--attempts 500] [--students 200] [--hours 2]
+    .venv/bin/python benchmarks/insight.py --no-browser \
+        --pg-admin-url postgresql://postgres@127.0.0.1:5432/postgres   # a fresh PostgreSQL database
 """
 
 from __future__ import annotations
@@ -18,7 +24,11 @@ import argparse
 import random
 import statistics
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -34,7 +44,7 @@ from tests.dashboard_support import (  # noqa: E402 - after the path is set
     student_identity,
     sync_api_client,
 )
-from tests.support import event  # noqa: E402
+from tests.support import ServerProcess, event  # noqa: E402
 
 SOLUTIONS = [
     ("def area(r):\n    return 3.14159 * r ** 2", None),
@@ -64,6 +74,24 @@ def attempt(i: int, rng: random.Random, at: datetime) -> dict[str, Any]:
         errorMessage=f"{error}: wrong" if error else None,
         eventTime=at.isoformat(),
     )
+
+
+def test_run(answer: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """The run of q1's test cell (cell 5) after `answer`: it passes when the answer ran ok."""
+    passed = not answer["hasError"]
+    fields = {k: v for k, v in answer.items() if k not in ("errorName", "errorMessage")}
+    failure = {} if passed else {"errorName": "AssertionError", "errorMessage": "AssertionError"}
+    return {
+        **fields,
+        **failure,
+        "eventId": str(uuid.uuid4()),
+        "eventTime": at.isoformat(),
+        "cellIndex": 5,
+        "cellId": "c5",
+        "code": "grader.check('q1')",
+        "hasError": not passed,
+        "tests": [{"question": "q1", "passed": passed, "kind": "otter"}],
+    }
 
 
 def class_hours(students: int, hours: float, rng: random.Random) -> list[dict[str, Any]]:
@@ -111,6 +139,33 @@ def timed_get(client: Any, path: str, params: dict[str, Any]) -> tuple[float, An
     return elapsed, response
 
 
+@contextmanager
+def class_server(pg_admin_url: str | None) -> Iterator[ServerProcess]:
+    """`cell-monitor serve` on a throwaway SQLite file, or on a fresh PostgreSQL database."""
+    if pg_admin_url is None:
+        with server_with_class(0) as server:
+            yield server
+        return
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from ingest import fresh_database  # created, then dropped
+
+    with (
+        fresh_database("postgresql", pg_admin_url) as url,
+        tempfile.TemporaryDirectory() as data,
+    ):
+        assert url is not None
+        env = {
+            "CELL_MONITOR_DATA_DIR": data,
+            "DATABASE_URL": url,
+            "CELL_MONITOR_LOG_LEVEL": "WARNING",
+        }
+        server = ServerProcess(env, migrate=True).wait_ready(60)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=500, help="students attempting the cell")
@@ -118,14 +173,19 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--no-browser", action="store_true", help="skip the replay step")
+    parser.add_argument(
+        "--pg-admin-url", help="run on a fresh database of this PostgreSQL server, not SQLite"
+    )
     args = parser.parse_args()
     rng = random.Random(7)
-    with server_with_class(0) as server, sync_api_client(server.url) as client:
+    with class_server(args.pg_admin_url) as server, sync_api_client(server.url) as client:
         now = datetime.now(timezone.utc)
         attempts = [attempt(i, rng, now - timedelta(minutes=5)) for i in range(args.attempts)]
+        tests = [test_run(a, now - timedelta(minutes=4)) for a in attempts]
         history = class_hours(args.students, args.hours, rng)
-        for batch in range(0, len(attempts + history), 500):
-            post_events(client, (attempts + history)[batch : batch + 500])
+        posted = attempts + tests + history
+        for batch in range(0, len(posted), 500):
+            post_events(client, posted[batch : batch + 500])
         params = {"notebook": NOTEBOOK, "cell": 4}
         first, response = timed_get(client, "/api/v1/clusters", params)
         body = response.json()
@@ -135,6 +195,17 @@ def main() -> None:
         timings = [timed_get(client, "/api/v1/clusters", params)[0] for _ in range(args.requests)]
         print(
             f"clusters of one cell, {args.attempts} attempts → {len(sizes)} clusters "
+            f"(largest {max(sizes)}): first {first:.0f} ms, then {percentiles(timings)}"
+        )
+        params = {"notebook": NOTEBOOK, "question": "q1"}
+        first, response = timed_get(client, "/api/v1/clusters", params)
+        body = response.json()
+        sizes = [c["size"] for c in body["clusters"]]
+        assert body["attempts"] == args.attempts, body["attempts"]
+        assert sum(sizes) == args.attempts
+        timings = [timed_get(client, "/api/v1/clusters", params)[0] for _ in range(args.requests)]
+        print(
+            f"clusters of one question, {args.attempts} answers → {len(sizes)} clusters "
             f"(largest {max(sizes)}): first {first:.0f} ms, then {percentiles(timings)}"
         )
         start = (now - timedelta(hours=args.hours)).isoformat()

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from cell_monitor.contract.base import ReadModel
 
-ShapeMethod = Literal["ast", "tokens", "empty"]
+# "missing": a student with a test result who ran no answer cell before the test.
+ShapeMethod = Literal["ast", "tokens", "empty", "missing"]
 
 
 class Run(ReadModel):
@@ -42,8 +43,16 @@ class ClusterMember(ReadModel):
     student: str
     user_name: str | None
     team_name: str | None
-    event_time: datetime
-    outcome: str
+    cell_index: int | None = Field(
+        description="The cell of this attempt: for a question, the student's answer cell "
+        "(None when they ran none before the test)."
+    )
+    event_time: datetime | None = Field(description="When the attempt ran (None: no answer run).")
+    outcome: str = Field(
+        description="A cell's attempt: `ok`, or the error's name (`error` when it has none). "
+        "A question's answer: its latest test outcome, `test passed`, `test failed`, or "
+        "`test failed: ` and the test cell's error name (`test failed: AssertionError`)."
+    )
     code: str | None
 
 
@@ -54,6 +63,7 @@ class AttemptCluster(ReadModel):
     method: ShapeMethod = Field(description="How the shape was taken: AST, or tokens.")
     size: int
     outcome: str = Field(description="The most common outcome of its members.")
+    passing: bool = Field(description="That outcome is a success (`ok`, `test passed`).")
     outcomes: dict[str, int] = Field(description="Members per outcome.")
     representative: str | None = Field(description="The most common exact code of the cluster.")
     normalized: str = Field(description="The shape itself (local names as v0, v1, ...).")
@@ -61,9 +71,20 @@ class AttemptCluster(ReadModel):
 
 
 class ClustersOut(ReadModel):
+    """The clusters of a cell's latest attempts, or of the answers to a test question."""
+
     notebook: str
-    cell_index: int
-    attempts: int = Field(description="Students with at least one run of this cell.")
+    cell_index: int | None = Field(
+        description="The cell clustered; for a question, the answer cell most of its students "
+        "ran (each member names its own; None when nobody ran one)."
+    )
+    question: str | None = Field(
+        None, description="The test question whose answers are clustered (None: a cell's)."
+    )
+    attempts: int = Field(
+        description="Students with at least one run of this cell; for a question, students "
+        "with a test result of it."
+    )
     clusters: list[AttemptCluster] = Field(
         description="Failing clusters first, then by size: the common wrong attempts lead."
     )

@@ -91,7 +91,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "class": (),
     "hotspot": ("notebook", "cell_index", "error_name"),
     "stuck": (),
-    "cluster": ("notebook", "cell_index", "fingerprint"),
+    "cluster": ("notebook", "fingerprint"),
 }
 
 
@@ -106,7 +106,9 @@ class Audience(_Request):
     notebook: str | None = Field(
         None, max_length=1024, description="hotspot, cluster; narrows stuck"
     )
-    cell_index: int | None = Field(None, ge=0, le=1_000_000, description="hotspot, cluster, stuck")
+    cell_index: int | None = Field(
+        None, ge=0, le=1_000_000, description="hotspot, cluster (or question), stuck"
+    )
     error_name: str | None = Field(None, max_length=512, description="hotspot: the error's name")
     error_message: str | None = Field(
         None, max_length=4000, description="hotspot: its message (all messages when absent)"
@@ -115,6 +117,9 @@ class Audience(_Request):
         None, gt=0, le=24 * 365, description="hotspot: only students who hit it this recently"
     )
     fingerprint: str | None = Field(None, max_length=128, description="cluster: its fingerprint")
+    question: str | None = Field(
+        None, max_length=256, description="cluster: of the answers to this test question"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Audience:
@@ -123,6 +128,8 @@ class Audience(_Request):
         ]
         if missing:
             raise ValueError(f"an audience of kind {self.kind!r} needs {', '.join(missing)}")
+        if self.kind == "cluster" and (self.cell_index is None) == (self.question is None):
+            raise ValueError("an audience of kind 'cluster' needs cellIndex or question (one)")
         return self
 
 

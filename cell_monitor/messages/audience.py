@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.contract.messages import Audience
 from cell_monitor.domain.live_status import Thresholds
-from cell_monitor.reports.clusters import attempt_clusters
+from cell_monitor.reports.clusters import answer_clusters, attempt_clusters
 from cell_monitor.storage import live_store
 from cell_monitor.storage.models import ErrorGroup, ErrorStudent, Notebook, Student
 
@@ -58,6 +58,12 @@ async def resolve(
     elif kind == "stuck":
         keys = await _stuck(engine, audience, thresholds)
         label = f"stuck on {_cell(audience)}{_team(audience)}"
+    elif audience.question is not None:
+        keys = await _by_cluster(engine, audience)
+        label = (
+            f"a cluster of answers to question {audience.question} of {audience.notebook}"
+            f"{_team(audience)}"
+        )
     else:
         keys = await _by_cluster(engine, audience)
         label = f"a cluster of attempts at {_cell(audience)}{_team(audience)}"
@@ -131,8 +137,17 @@ async def _stuck(engine: AsyncEngine, audience: Audience, thresholds: Thresholds
 
 
 async def _by_cluster(engine: AsyncEngine, audience: Audience) -> list[str]:
-    assert audience.notebook is not None and audience.cell_index is not None
-    clusters = await attempt_clusters(engine, audience.notebook, audience.cell_index, audience.team)
+    """The cluster's students now: the same query as the Code view's (a cell's, a question's)."""
+    assert audience.notebook is not None
+    if audience.question is not None:
+        clusters = await answer_clusters(
+            engine, audience.notebook, audience.question, audience.team
+        )
+    else:
+        assert audience.cell_index is not None
+        clusters = await attempt_clusters(
+            engine, audience.notebook, audience.cell_index, audience.team
+        )
     for cluster in clusters.clusters:
         if cluster.fingerprint == audience.fingerprint:
             return [m.student for m in cluster.members]

@@ -39,7 +39,7 @@ from cell_monitor.reports.analysis_export import (
     write_analysis,
     zip_directory,
 )
-from cell_monitor.reports.clusters import attempt_clusters
+from cell_monitor.reports.clusters import answer_clusters, attempt_clusters
 from cell_monitor.reports.history import run_history
 from cell_monitor.reports.replay import replay
 from cell_monitor.storage.live_store import UnknownStudent
@@ -224,10 +224,18 @@ async def runs(
 async def clusters(
     engine: EngineDep,
     notebook: Annotated[str, Query(description="notebookPath")],
-    cell: Annotated[int, Query(ge=0, description="cellIndex")],
+    cell: Annotated[int | None, Query(ge=0, description="cellIndex")] = None,
+    question: Annotated[
+        str | None, Query(max_length=256, description="a test question: its answers")
+    ] = None,
     team: TeamQuery = None,
 ) -> ClustersOut:
-    """Every student's latest attempt at a cell, grouped by the shape of its code."""
+    """Latest attempts at a cell, or answers to a test question, grouped by code shape."""
+    if (cell is None) == (question is None):
+        raise HTTPException(422, "give cell (its index) or question, not both")
+    if question is not None:
+        return await answer_clusters(engine, notebook, question, team)
+    assert cell is not None
     return await attempt_clusters(engine, notebook, cell, team)
 
 

@@ -1,23 +1,45 @@
-// Clusters of attempts: each student's latest run of a cell, grouped by the
-// shape of its code, the common failing attempts first.
+// Clusters of attempts: each student's latest run of a cell (or answer to a
+// test question), grouped by the shape of its code, the common failing ones first.
 
 import { getJson } from './api.js';
+import {
+  clusterAudience,
+  clusterParams,
+  clusterSummary,
+  memberNote,
+  outcomeText,
+  subjectOf,
+  type ClusterSubject
+} from './clusterQuery.js';
 import { diffBlock } from './diffView.js';
 import type { Compose } from './compose.js';
 import { byId, el, setText, timeOf } from './dom.js';
 import { lineDiff } from './linediff.js';
 import { fillOptions } from './overview.js';
 import { NotebookChoices } from './progress.js';
-import type { AttemptCluster, ClusterMember, ClustersOut } from './wire.gen.js';
+import type {
+  AttemptCluster,
+  ClusterMember,
+  ClustersOut,
+  QuestionsOut
+} from './wire.gen.js';
+
+const METHOD_NOTES: Record<AttemptCluster['method'], string> = {
+  ast: '',
+  empty: '',
+  tokens: ' · does not parse',
+  missing: ' · no answer run'
+};
 
 export class CodeView {
   private readonly notebook = byId<HTMLSelectElement>('code-notebook');
   private readonly cell = byId<HTMLInputElement>('code-cell');
+  private readonly question = byId<HTMLSelectElement>('code-question');
   private readonly root = byId<HTMLOListElement>('clusters');
   private readonly notebooks = new NotebookChoices();
   private visible = false;
 
-  private shown: { notebook: string; cell: number } | null = null;
+  private shown: { subject: ClusterSubject; body: ClustersOut } | null = null;
 
   constructor(
     private readonly openStudent: (student: string) => void,
@@ -26,6 +48,11 @@ export class CodeView {
     byId('code-form').addEventListener('submit', event => {
       event.preventDefault();
       void this.load();
+    });
+    this.notebook.addEventListener('change', () => void this.fillQuestions());
+    // A question's answers are found from its test cell: the cell number is not used.
+    this.question.addEventListener('change', () => {
+      this.cell.disabled = this.question.value !== '';
     });
   }
 
@@ -39,6 +66,8 @@ export class CodeView {
   /** Open the view on one cell (e.g. from a hotspot). */
   async showCell(notebook: string, cellIndex: number): Promise<void> {
     await this.fillNotebooks(notebook);
+    this.question.value = '';
+    this.cell.disabled = false;
     this.cell.value = String(cellIndex);
     await this.load();
   }
@@ -51,31 +80,50 @@ export class CodeView {
       paths,
       selected ?? (this.notebook.value || null)
     );
+    await this.fillQuestions();
+  }
+
+  /** The chosen notebook's test questions, in cell order (the choice kept if still there). */
+  private async fillQuestions(): Promise<void> {
+    const notebook = this.notebook.value;
+    const list = notebook
+      ? await getJson<QuestionsOut>('/api/v1/questions', { notebook })
+      : null;
+    if (this.notebook.value !== notebook) {
+      return; // another notebook was chosen meanwhile: its answer fills the list
+    }
+    // Read after the request: a question chosen while it ran is kept.
+    const kept = this.question.value;
+    const names = list ? list.questions.map(q => q.question) : [];
+    this.question.replaceChildren(
+      el('option', { value: '', text: 'none: the cell number' }),
+      ...names.map(name => el('option', { value: name, text: name }))
+    );
+    this.question.value = names.includes(kept) ? kept : '';
+    this.cell.disabled = this.question.value !== '';
   }
 
   private async load(): Promise<void> {
-    const notebook = this.notebook.value;
-    const cell = Number.parseInt(this.cell.value, 10);
-    if (!notebook || Number.isNaN(cell)) {
-      setText(byId('code-summary'), 'Choose a notebook and a cell number.');
+    const subject = subjectOf(
+      this.notebook.value,
+      this.cell.value,
+      this.question.value
+    );
+    if ('problem' in subject) {
+      setText(byId('code-summary'), subject.problem);
       return;
     }
-    const body = await getJson<ClustersOut>('/api/v1/clusters', {
-      notebook,
-      cell
-    });
-    setText(
-      byId('code-summary'),
-      body.attempts
-        ? `${body.attempts} students · ${body.clusters.length} different attempts at cell ${cell}`
-        : `Nobody has run cell ${cell} of ${notebook} yet.`
+    const body = await getJson<ClustersOut>(
+      '/api/v1/clusters',
+      clusterParams(subject)
     );
-    this.shown = { notebook, cell };
+    setText(byId('code-summary'), clusterSummary(body));
+    this.shown = { subject, body };
     this.root.replaceChildren(...body.clusters.map(c => this.item(c)));
   }
 
   private item(cluster: AttemptCluster): HTMLElement {
-    const ok = cluster.outcome === 'ok';
+    const ok = cluster.passing;
     const outcomes = Object.entries(cluster.outcomes)
       .map(([outcome, n]) => `${n} ${outcome}`)
       .join(', ');
@@ -99,11 +147,11 @@ export class CodeView {
           }),
           el('span', {
             class: `outcome ${ok ? 'ok' : 'failed'}`,
-            text: ok ? '✓ ok' : `✕ ${cluster.outcome}`
+            text: outcomeText(cluster)
           }),
           el('span', {
             class: 'cluster-detail muted',
-            text: `${outcomes}${cluster.method === 'tokens' ? ' · does not parse' : ''}`
+            text: `${outcomes}${METHOD_NOTES[cluster.method]}`
           })
         ),
         el(
@@ -130,17 +178,10 @@ export class CodeView {
       class: 'small cluster-message',
       text: `Message these ${count}`
     });
-    button.addEventListener('click', () =>
-      compose(
-        {
-          kind: 'cluster',
-          notebook: shown.notebook,
-          cellIndex: shown.cell,
-          fingerprint: cluster.fingerprint
-        },
-        `the ${count} of this attempt at cell ${shown.cell} (${cluster.outcome})`
-      )
-    );
+    button.addEventListener('click', () => {
+      const { audience, label } = clusterAudience(shown.subject, cluster);
+      compose(audience, label);
+    });
     return button;
   }
 
@@ -159,7 +200,11 @@ export class CodeView {
       open,
       el('span', {
         class: 'muted',
-        text: ` ${member.outcome} · ${timeOf(member.eventTime)}`
+        text: memberNote(
+          member,
+          this.shown?.body ?? { cellIndex: null },
+          timeOf
+        )
       })
     );
     const code = member.code ?? '';

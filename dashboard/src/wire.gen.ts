@@ -66,12 +66,16 @@ export interface AttemptCluster {
   /**
    * How the shape was taken: AST, or tokens.
    */
-  method: 'ast' | 'tokens' | 'empty';
+  method: 'ast' | 'tokens' | 'empty' | 'missing';
   size: number;
   /**
    * The most common outcome of its members.
    */
   outcome: string;
+  /**
+   * That outcome is a success (`ok`, `test passed`).
+   */
+  passing: boolean;
   /**
    * Members per outcome.
    */
@@ -111,7 +115,7 @@ export interface Audience {
    */
   notebook?: string | null;
   /**
-   * hotspot, cluster, stuck
+   * hotspot, cluster (or question), stuck
    */
   cellIndex?: number | null;
   /**
@@ -130,6 +134,10 @@ export interface Audience {
    * cluster: its fingerprint
    */
   fingerprint?: string | null;
+  /**
+   * cluster: of the answers to this test question
+   */
+  question?: string | null;
 }
 /**
  * One WebSocket frame carrying the messages that queued up meanwhile.
@@ -217,15 +225,35 @@ export interface ClusterMember {
   student: string;
   userName: string | null;
   teamName: string | null;
-  eventTime: string;
+  /**
+   * The cell of this attempt: for a question, the student's answer cell (None when they ran none before the test).
+   */
+  cellIndex: number | null;
+  /**
+   * When the attempt ran (None: no answer run).
+   */
+  eventTime: string | null;
+  /**
+   * A cell's attempt: `ok`, or the error's name (`error` when it has none). A question's answer: its latest test outcome, `test passed`, `test failed`, or `test failed: ` and the test cell's error name (`test failed: AssertionError`).
+   */
   outcome: string;
   code: string | null;
 }
+/**
+ * The clusters of a cell's latest attempts, or of the answers to a test question.
+ */
 export interface ClustersOut {
   notebook: string;
-  cellIndex: number;
   /**
-   * Students with at least one run of this cell.
+   * The cell clustered; for a question, the answer cell most of its students ran (each member names its own; None when nobody ran one).
+   */
+  cellIndex: number | null;
+  /**
+   * The test question whose answers are clustered (None: a cell's).
+   */
+  question: string | null;
+  /**
+   * Students with at least one run of this cell; for a question, students with a test result of it.
    */
   attempts: number;
   /**

@@ -101,6 +101,10 @@ def test_every_view_passes_an_axe_audit(server: ServerProcess, browser: Any, sch
     page.locator("#activity-chart svg").wait_for()
     found["activity"] = audit(page)
 
+    page.keyboard.press("5")
+    page.locator("#code-notebook option").first.wait_for(state="attached")
+    found["code"] = audit(page)
+
     page.keyboard.press("1")
     page.locator("#help-list .attention-open").first.click()
     page.locator("#detail-runs .run").first.wait_for()

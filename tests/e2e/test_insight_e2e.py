@@ -1,4 +1,5 @@
-"""Code insight in real Chromium: clusters of attempts, a diff, run history, class replay."""
+"""Code insight in real Chromium: clusters of attempts and of a question's answers (with a
+message to one), a diff, run history, class replay."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 
 from tests.dashboard_support import open_dashboard, post_events, sync_api_client
-from tests.support import ServerProcess, event
+from tests.e2e.test_dashboard_a11y_e2e import audit
+from tests.support import ServerProcess, event, eventually_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -84,6 +86,59 @@ def test_clusters_show_the_shared_wrong_attempt_its_students_and_a_diff(
     diff = first.locator(".diff")
     diff.wait_for()
     assert diff.locator(".diff-added").count() >= 1 and diff.locator(".diff-removed").count() >= 1
+
+
+def graded(who: str, minute: float, passed: bool) -> dict[str, Any]:
+    """A run of q1's test cell (cell 4, below the answer cell 3)."""
+    return {
+        **attempt(who, minute, "grader.check('q1')", None if passed else "AssertionError"),
+        "cellIndex": 4,
+        "cellId": "c4",
+        "tests": [{"question": "q1", "passed": passed, "kind": "otter"}],
+    }
+
+
+def test_a_question_shows_its_answers_by_outcome_and_messages_one_cluster(
+    server: ServerProcess, page: Any
+) -> None:
+    with sync_api_client(server.url) as client:
+        # ada's latest answer (x * 2) passes; bob and cy wrote ada's first idea and fail.
+        post_events(client, [graded("ada", 6, True), graded("bob", 6, False)])
+        post_events(client, [graded("cy", 6, False), graded("dee", 6, True)])
+    open_dashboard(page, server.url)
+    page.keyboard.press("5")
+    page.locator("#code-question option[value='q1']").wait_for(state="attached")
+    page.select_option("#code-notebook", "lesson1.ipynb")
+    page.select_option("#code-question", "q1")
+    assert page.locator("#code-cell").is_disabled()
+    page.click("#code-form button[type=submit]")
+    page.locator("#code-summary", has_text="tested q1").wait_for()
+    assert "4 students tested q1" in page.locator("#code-summary").inner_text()
+    first = page.locator("#clusters .cluster").first
+    assert "✕ test failed: AssertionError" in first.locator("summary").inner_text()
+    assert "✓ test passed" in page.locator("#clusters .cluster").nth(1).inner_text()
+    first.locator("summary").click()
+    names = first.locator(".cluster-member button.link").all_inner_texts()
+    assert sorted(names) == ["Bob (A)", "Cy (A)"]
+    assert audit(page) == []
+
+    first.get_by_role("button", name="Message these 2 students").click()
+    page.locator("#compose-dialog[open]").wait_for()
+    assert "this answer to q1" in page.inner_text("#compose-audience")
+    page.fill("#compose-body", "Squares, not doubles: `r ** 2`.")
+    page.click("#compose-send")
+    page.locator("#compose-dialog[open]").wait_for(state="detached")
+    assert "sent to 2 students" in page.inner_text("#live-region")
+    with sync_api_client(server.url) as client:
+
+        def recipients() -> list[str]:
+            items = client.get("/api/v1/messages").json()["items"]
+            assert len(items) == 1
+            detail = client.get("/api/v1/messages/detail", params={"id": items[0]["id"]})
+            return sorted(r["student"] for r in detail.json()["recipients"])
+
+        found = eventually_sync(recipients, what="the message stored")
+    assert found == ["bob@example.org", "cy@example.org"]
 
 
 def test_run_history_in_the_student_dialog_shows_what_changed(

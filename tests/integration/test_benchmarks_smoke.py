@@ -241,6 +241,7 @@ def test_insight() -> None:
     args = ["--attempts", "20", "--students", "3", "--hours", "0.2", "--requests", "2"]
     out = run("insight.py", *args)
     assert "clusters of one cell, 20 attempts" in out
+    assert "clusters of one question, 20 answers" in out
     assert "replay of 3 students" in out
     assert re.search(r"one replay step in Chromium \(3 students, \d+ shown\)", out), out
 

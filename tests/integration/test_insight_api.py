@@ -127,6 +127,95 @@ async def test_clusters_group_equivalent_latest_attempts_and_lead_with_common_fa
     assert empty.status_code == 200 and empty.json()["clusters"] == []
 
 
+def graded(who: str, cell: int, seconds: float, question: str, error: str | None = None) -> Any:
+    """A run of a test cell: the instructor's code, carrying the test's outcome."""
+    return {
+        **run(who, cell, seconds, f"grader.check({question!r})", error),
+        "tests": [{"question": question, "passed": error is None, "kind": "otter"}],
+    }
+
+
+ANSWER = "def area(r):\n    return 3.14 * r ** 2"
+WRONG = "def area(r):\n    return 3.14 * r * 2"
+
+
+async def question_class(client: httpx.AsyncClient) -> None:
+    """Cell 2 is the answer of q1 (tested in cell 3) and of q2 (tested in cell 4)."""
+    await post(
+        client,
+        [
+            run("ada", 0, 0, "import math"),
+            run("ada", 2, 1, ANSWER),
+            graded("ada", 3, 5, "q1"),
+            graded("ada", 4, 10, "q2"),
+            run("bob", 2, 1, "def area(radius):\n    # formula\n    return 3.14*radius**2"),
+            graded("bob", 3, 6, "q1"),
+            run("cy", 2, 2, WRONG, "AssertionError"),
+            graded("cy", 3, 7, "q1", "AssertionError"),
+            # Fixed after the latest test run: not what the test judged.
+            run("cy", 2, 20, ANSWER),
+            run("dee", 2, 3, "def area(x):\n    return 3.14 * x * 2"),
+            graded("dee", 3, 8, "q1", "AssertionError"),
+            graded("eve", 3, 9, "q1", "NameError"),  # ran no answer at all
+            run("pat", 2, 4, "def area(x):\n    return 3.14 * x ** 2"),
+            graded("pat", 3, 9, "q1"),
+        ],
+    )
+
+
+async def clusters_of(client: httpx.AsyncClient, **params: Any) -> Any:
+    response = await client.get("/api/v1/clusters", params={"notebook": "lesson1.ipynb", **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def students_of(cluster: dict[str, Any]) -> list[str]:
+    return sorted(m["student"].split("@")[0] for m in cluster["members"])
+
+
+async def test_question_clusters_group_answers_by_shape_with_the_test_outcome(
+    client: httpx.AsyncClient,
+) -> None:
+    await question_class(client)
+    body = await clusters_of(client, question="q1")
+    assert (body["question"], body["cellIndex"], body["attempts"]) == ("q1", 2, 6)
+    summary = [(students_of(c), c["outcome"], c["passing"]) for c in body["clusters"]]
+    # Failing clusters first, the most common first; eve has a result but no answer.
+    assert summary == [
+        (["cy", "dee"], "test failed: AssertionError", False),
+        (["eve"], "test failed: NameError", False),
+        (["ada", "bob", "pat"], "test passed", True),
+    ]
+    wrong, missing, right = body["clusters"]
+    assert wrong["representative"] in (WRONG, "def area(x):\n    return 3.14 * x * 2")
+    assert [m["cellIndex"] for m in wrong["members"]] == [2, 2]
+    assert missing["method"] == "missing" and missing["members"][0]["code"] is None
+    assert missing["members"][0]["eventTime"] is None
+    assert right["method"] == "ast"
+    # cy's answer is the one the test judged, not the fix run after it.
+    cy = next(m for m in wrong["members"] if m["student"].startswith("cy"))
+    assert cy["code"] == WRONG and when(cy["eventTime"]) == when(at(2))
+
+    # q2's test cell sits below q1's: a test cell is never the answer, cell 2 is.
+    q2 = await clusters_of(client, question="q2")
+    ((ada,),) = [c["members"] for c in q2["clusters"]]
+    assert (ada["cellIndex"], ada["code"], ada["outcome"]) == (2, ANSWER, "test passed")
+
+    team_b = await clusters_of(client, question="q1", team="B")
+    assert [students_of(c) for c in team_b["clusters"]] == [["pat"]]
+    nobody = await clusters_of(client, question="q9")
+    assert (nobody["attempts"], nobody["cellIndex"], nobody["clusters"]) == (0, None, [])
+
+
+async def test_clusters_need_exactly_one_of_cell_and_question(client: httpx.AsyncClient) -> None:
+    for params in ({}, {"cell": 2, "question": "q1"}):
+        response = await client.get(
+            "/api/v1/clusters", params={"notebook": "lesson1.ipynb", **params}
+        )
+        assert response.status_code == 422
+        assert "give cell (its index) or question" in response.text
+
+
 async def test_replay_rebuilds_status_and_heatmap_at_any_time(client: httpx.AsyncClient) -> None:
     help_at = at(100)
     await post(

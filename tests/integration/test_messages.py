@@ -139,6 +139,61 @@ async def test_each_audience_resolves_to_the_students_the_dashboard_shows(
     assert await recipients(cluster) == {"cy"}
 
 
+def graded(name: str, passed: bool, **fields: Any) -> dict[str, Any]:
+    """A run of q1's test cell (cell 3); the answer is cell 2."""
+    return student(
+        name,
+        cellIndex=3,
+        code="grader.check('q1')",
+        hasError=not passed,
+        errorName=None if passed else "AssertionError",
+        tests=[{"question": "q1", "passed": passed, "kind": "otter"}],
+        **fields,
+    )
+
+
+async def test_a_question_cluster_reaches_the_students_whose_answers_it_holds(
+    client: httpx.AsyncClient,
+) -> None:
+    wrong = "def f(x):\n    return x + 1"
+    await post(
+        client,
+        [
+            student("ada", cellIndex=2, code=wrong),
+            graded("ada", False),
+            student("bob", cellIndex=2, code="def f(y):\n    return y+1  # one more"),
+            graded("bob", False),
+            student("cy", cellIndex=2, code="def f(x):\n    return x * 2"),
+            graded("cy", True),
+            student("dee", cellIndex=2, code=wrong),  # the same answer, never tested
+        ],
+    )
+    view = (
+        await client.get("/api/v1/clusters", params={"notebook": "lesson1.ipynb", "question": "q1"})
+    ).json()
+    failed = view["clusters"][0]
+    assert failed["outcome"] == "test failed: AssertionError"
+    audience = {
+        "kind": "cluster",
+        "notebook": "lesson1.ipynb",
+        "question": "q1",
+        "fingerprint": failed["fingerprint"],
+    }
+    sent = await client.post(MESSAGES, json=message(audience))
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["audience"] == "a cluster of answers to question q1 of lesson1.ipynb"
+    detail = (await client.get(f"{MESSAGES}/detail", params={"id": sent.json()["id"]})).json()
+    assert sorted(r["student"] for r in detail["recipients"]) == [
+        "ada@example.org",
+        "bob@example.org",
+    ]
+    # A cluster of a cell's attempts by the same fingerprint is another cluster: cell 3's
+    # runs are the test's own code.
+    by_cell = {**audience, "question": None, "cellIndex": 3}
+    gone = await client.post(MESSAGES, json=message(by_cell))
+    assert gone.status_code == 422 and "no such cluster" in gone.text
+
+
 @pytest.mark.parametrize(
     ("audience", "detail"),
     [
@@ -146,6 +201,15 @@ async def test_each_audience_resolves_to_the_students_the_dashboard_shows(
         ({"kind": "students", "students": ["ghost@example.org"]}, "no student 'ghost@example.org'"),
         ({"kind": "hotspot", "notebook": "lesson1.ipynb"}, "needs cellIndex, errorName"),
         ({"kind": "broadcast"}, "kind"),
+        (
+            {"kind": "cluster", "notebook": "n", "fingerprint": "f"},
+            "needs cellIndex or question (one)",
+        ),
+        (
+            {"kind": "cluster", "notebook": "n", "fingerprint": "f", "cellIndex": 1}
+            | {"question": "q"},
+            "needs cellIndex or question (one)",
+        ),
     ],
 )
 async def test_an_audience_that_names_nobody_is_a_clear_error(
