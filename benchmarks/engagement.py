@@ -12,7 +12,9 @@ the same with no student); the last lines give both as ratios to the floor.
 Targets (issue 16): < +20 % events, < +10 % CPU. CPU seconds of a short class
 move by ±10 % from run to run on a shared machine, so each run also prints the
 work the server did, from its /metrics: commits and SQL statements, which do
-not depend on the machine's load.
+not depend on the machine's load. `--by-kind` measures instead what one event
+of each type costs the server: batches of runs, engagement reports and saves
+posted in turn to one server, its CPU per event and engagement's ratio to a run.
 Every event sent must be accepted (exit status 1 otherwise).
 
 Usage (from the repository root; docs/benchmarks.md has the figures):
@@ -20,6 +22,7 @@ Usage (from the repository root; docs/benchmarks.md has the figures):
     .venv/bin/python benchmarks/engagement.py                    # 60 students, speed 40
     .venv/bin/python benchmarks/engagement.py --students 200 --speed 20 --repeat 3
     .venv/bin/python benchmarks/engagement.py --json
+    .venv/bin/python benchmarks/engagement.py --by-kind --repeat 5   # CPU per event, by type
 
 Without DATABASE_URL each server uses SQLite in a temporary directory; with it
 (PostgreSQL), the database must be empty and migrated, and is used by both runs.
@@ -35,7 +38,9 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -162,6 +167,82 @@ def describe(run: Run) -> str:
     )
 
 
+BY_KIND = ("cell_executed", "engagement", "notebook_saved")
+BATCH = 40  # events per request, about what the simulated class's sender posts
+
+
+def kind_event(kind: str, serial: int, start: datetime) -> dict[str, object]:
+    """One event of `kind`, as the JupyterLab extension sends it (120 students, 20 cells)."""
+    cell = serial % 20
+    event: dict[str, object] = {
+        "eventId": str(uuid.uuid4()),
+        "eventType": kind,
+        "eventTime": (start + timedelta(milliseconds=50 * serial)).isoformat(),
+        "emailAddress": f"student{serial % 120}@example.org",
+        "notebookPath": "lesson.ipynb",
+        "sessionId": f"session-{serial % 120}",
+        "cellIndex": cell,
+        "cellId": f"cell-{cell}",
+    }
+    if kind == "cell_executed":
+        event.update(
+            cellType="code",
+            code="total = sum(values)\nprint(total)",
+            hasError=False,
+            executionCount=serial,
+            executionDurationMs=5,
+            edits=12,
+            activeMs=40_000,
+        )
+    elif kind == "engagement":
+        reading = {"cellId": "cell-1", "cellIndex": 1, "edits": 0, "activeMs": 30_000}
+        event.update(visible=serial % 2 == 0, idle=False, cells=[reading])
+    return event
+
+
+def cpu_by_kind(args: argparse.Namespace) -> dict[str, list[float]]:
+    """Server CPU µs per event of each kind, a round of each kind in turn."""
+    start = datetime.now(timezone.utc) - timedelta(hours=6)
+    per_event: dict[str, list[float]] = {kind: [] for kind in BY_KIND}
+    with tempfile.TemporaryDirectory(prefix="bench-engagement-") as workdir:
+        env = {
+            "CELL_MONITOR_DATA_DIR": str(Path(workdir) / "data"),
+            "CELL_MONITOR_LOG_LEVEL": "WARNING",
+            **server_env(),
+        }
+        server = ServerProcess(env, cwd=Path(workdir)).wait_ready(60)
+        serial = 0
+        try:
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                for _ in range(args.repeat):
+                    for kind in BY_KIND:
+                        before = process_cpu(server.process.pid)
+                        for _ in range(args.batches):
+                            body = [kind_event(kind, serial + i, start) for i in range(BATCH)]
+                            serial += BATCH
+                            answer = client.post("/api/v1/events", json=body)
+                            if answer.status_code != 202 or answer.json()["accepted"] != BATCH:
+                                raise SystemExit(f"{kind}: {answer.status_code} {answer.text}")
+                        cpu = process_cpu(server.process.pid) - before
+                        per_event[kind].append(cpu / (args.batches * BATCH) * 1e6)
+        finally:
+            server.stop()
+    return per_event
+
+
+def main_by_kind(args: argparse.Namespace) -> int:
+    per_event = cpu_by_kind(args)
+    for i in range(args.repeat):
+        print(f"round {i}: " + ", ".join(f"{k} {v[i]:.0f} µs" for k, v in per_event.items()))
+    ratio = statistics.median(
+        e / r for e, r in zip(per_event["engagement"], per_event["cell_executed"], strict=True)
+    )
+    medians = ", ".join(f"{k} {statistics.median(v):.0f} µs" for k, v in per_event.items())
+    print(f"server CPU per event, batches of {BATCH} (median of {args.repeat} rounds): {medians}")
+    print(f"an engagement event costs {ratio:.3f}x a run")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--students", type=int, default=60)
@@ -170,7 +251,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="pairs of runs (median)")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU measured")
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument("--by-kind", action="store_true", help="CPU per event of each type")
+    parser.add_argument("--batches", type=int, default=40, help="--by-kind: requests per round")
     args = parser.parse_args()
+    if args.by_kind:
+        return main_by_kind(args)
     runs: list[tuple[Run, Run]] = []
     for _ in range(args.repeat):
         floor, signals = one_run(args, False), one_run(args, True)

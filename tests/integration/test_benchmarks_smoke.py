@@ -161,6 +161,11 @@ def test_engagement() -> None:
         assert 0 < commits < statements, line
     assert re.search(r"^SQL statements: \d\.\d{3}x the floor", out, re.M), out
     assert "every event sent was accepted" in out
+    by_kind = run("engagement.py", "--by-kind", "--repeat", "1", "--batches", "2")
+    assert re.search(
+        r"^round 0: cell_executed \d+ µs, engagement \d+ µs, notebook_saved", by_kind, re.M
+    )
+    assert re.search(r"^an engagement event costs \d\.\d{3}x a run", by_kind, re.M), by_kind
 
 
 @pytest.mark.postgres
