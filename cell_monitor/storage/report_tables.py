@@ -148,7 +148,7 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
     ordered = [rows[k] for k in keys]
     values.update(zip(_LATEST_COLUMNS[3:], map(list, zip(*ordered, strict=True)), strict=True))
     if conn.dialect.name == "postgresql":
-        # One statement text whatever the row count, arrays bound (bulk.py).
+        # One statement text whatever the row count, a JSON text per column (bulk.py).
         await pg_fetch(conn, "insert", _PG_LATEST_RUNS, arrays(values, _LATEST_COLUMNS))
         return
     await driver_executemany(
@@ -244,8 +244,8 @@ async def _upsert_error_students(
 ) -> set[tuple[int, int]]:
     """Add (group, student, errors, latest) rows; returns the pairs that are new."""
     if conn.dialect.name == "postgresql":
-        columns = [list(c) for c in zip(*pairs, strict=True)]
-        records = await pg_fetch(conn, "insert", _PG_ERROR_STUDENTS, columns)
+        columns = dict(zip(_PAIR_COLUMNS, map(list, zip(*pairs, strict=True)), strict=True))
+        records = await pg_fetch(conn, "insert", _PG_ERROR_STUDENTS, arrays(columns, _PAIR_COLUMNS))
         return {(r["group_id"], r["student_id"]) for r in records if r["inserted"]}
     # SQLite: one writer at a time (BEGIN IMMEDIATE), so what exists now stays true.
     known = await conn.execute(
