@@ -438,8 +438,15 @@ async def pg_fetch(
 
 
 def unnest_sql(table: FromClause, columns: Sequence[str]) -> str:
-    """unnest() of one $n array parameter per column of `table`, aliased u(columns)."""
+    """The rows of one $n JSON array parameter per column of `table`, aliased u(columns)."""
     return _unnest(table, columns)
+
+
+def json_rows_sql(
+    table: FromClause, columns: Sequence[str], first: int = 1, alias: str = "u"
+) -> str:
+    """Like `unnest_sql`, its parameters numbered from $first, aliased `alias`(columns)."""
+    return _json_rows([(c, _pg_type(table, c)) for c in columns], first=first, alias=alias)
 
 
 def arrays(rows: Rows | Columns, columns: Sequence[str]) -> list[str]:
