@@ -10,7 +10,8 @@ and the COMMIT. A step's time is the wall time of its Python part (building
 rows, encoding) plus its round trip, on one connection and nothing else
 running, so the figures add up to the group's time; the process CPU per event
 (SQLite works in a thread of this process) is the steadier figure on a shared
-machine. Verifies the stored counts
+machine; on PostgreSQL, so is the CPU its backend serving the connection took
+(WAL writer and checkpointer left out). Verifies the stored counts
 (events, per-type counters) against what was written; exit status 1 if not.
 
     .venv/bin/python benchmarks/write_path.py --backend postgresql --groups 30
@@ -50,11 +51,15 @@ STEPS = [
     (writer, "_upsert_students", "students (upsert, lock)"),
     (writer, "_upsert_notebooks", "notebooks"),
     (writer, "_upsert_sessions", "sessions"),
-    (writer, "_insert_events", "events (+ event_ids)"),
-    (writer, "_insert_executions", "cell_executions"),
+    (writer, "_insert_events", "events (+ event_ids, cell_executions)"),
     (writer, "_store_states", "students (live state)"),
     (report_tables, "_record_latest_runs", "report: latest_runs"),
     (report_tables, "_record_errors", "report: error groups, students"),
+    (report_tables, "_add_counters", "report: counters (group counts, minutes, types)"),
+]
+# Older writers (a comparison run): steps that are parts of the ones above now.
+OLDER_STEPS = [
+    (writer, "_insert_executions", "cell_executions"),
     (report_tables, "_record_minutes", "report: execution_minutes"),
     (report_tables, "add_error_minutes", "report: error_minutes"),
     (report_tables, "_record_types", "report: event_type_counts"),
@@ -112,14 +117,18 @@ async def run(url: str, args: argparse.Namespace) -> int:
         items = events_of(g, args.group_size, args.students, start)
         groups.append(validate_batch(items, settings).events)
     totals: dict[str, float] = defaultdict(float)
-    for module, name, label in STEPS:
+    steps = STEPS if hasattr(report_tables, "_add_counters") else STEPS + OLDER_STEPS
+    for module, name, label in steps:
         if hasattr(module, name):  # older code (a comparison run) may lack a step
             setattr(module, name, timed(totals, label, getattr(module, name)))
+    backend = None
     try:
         # Group 0 warms up (new students, prepared statements); the rest is timed.
         for n, events in enumerate(groups):
             if n == 1:
                 totals.clear()
+                backend = await backend_pid(engine)
+                backend_began = backend_cpu(backend)
                 cpu_began = time.process_time()
             began = time.perf_counter()
             async with engine.begin() as conn:
@@ -128,6 +137,9 @@ async def run(url: str, args: argparse.Namespace) -> int:
             totals["COMMIT"] += time.perf_counter() - committing
             totals["group (all)"] += time.perf_counter() - began
         cpu = time.process_time() - cpu_began
+        db_cpu = backend_cpu(backend) - backend_began
+        if backend is None or backend != await backend_pid(engine):
+            db_cpu = None  # SQLite, or the groups did not all run on one connection
         async with engine.connect() as conn:
             stored = (await conn.execute(text("SELECT count(*) FROM events"))).scalar_one()
             counted = (
@@ -155,9 +167,27 @@ async def run(url: str, args: argparse.Namespace) -> int:
     # CPU of the whole process (SQLite's work included: it runs in a thread of it),
     # steadier than the wall times when other processes share the machine.
     print(f"process CPU: {cpu / timed_events * 1e6:.1f} µs per event")
+    if db_cpu is not None:
+        print(f"PostgreSQL backend CPU: {db_cpu / timed_events * 1e6:.1f} µs per event")
     sent = (args.groups + 1) * args.group_size
     print(f"stored: events {stored} of {sent}, per-type counters {counted} of {sent}")
     return 0 if stored == counted == sent else 1
+
+
+async def backend_pid(engine: Any) -> int | None:
+    """The PostgreSQL backend of the pooled connection the groups use (LIFO: the last one)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+def backend_cpu(pid: int | None) -> float:
+    """User + system CPU seconds of process `pid` so far (0 for none)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def pg_admin(admin_url: str, statement: str) -> None:

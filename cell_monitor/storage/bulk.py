@@ -20,13 +20,13 @@ from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
     FromClause,
     Integer,
     String,
-    Text,
     text,
 )
 from sqlalchemy import exc as exc_
@@ -65,10 +65,11 @@ class Bulk(Protocol):
         self, conn: AsyncConnection, rows: Rows
     ) -> dict[tuple[int, str], int]: ...
 
-    async def insert_events(self, conn: AsyncConnection, rows: Columns) -> dict[str, int]:
-        """Insert events whose eventId is new; eventId → primary key of those."""
-
-    async def insert_executions(self, conn: AsyncConnection, rows: Columns) -> None: ...
+    async def insert_events(
+        self, conn: AsyncConnection, rows: Columns, runs: Columns
+    ) -> dict[str, int]:
+        """Insert events whose eventId is new, and the cell executions of those (`runs`:
+        `event_id` and RUN_COLUMNS); eventId → primary key of the new events."""
 
     async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
         """Rows of `id` plus the state columns to set."""
@@ -76,6 +77,23 @@ class Bulk(Protocol):
 
 def bulk_for(conn: AsyncConnection) -> Bulk:
     return _POSTGRES if conn.dialect.name == "postgresql" else _SQLITE_BULK
+
+
+# What a cell_executions row holds beyond its event's id, student, notebook and time.
+RUN_COLUMNS = (
+    "cell_id",
+    "cell_index",
+    "cell_type",
+    "code",
+    "execution_count",
+    "has_error",
+    "error_name",
+    "error_message",
+    "traceback",
+    "result",
+    "duration_ms",
+)
+_FROM_EVENT = ("student_id", "notebook_id", "event_time")
 
 
 # Identity is all a conflicting student row gets here: RETURNING must show the
@@ -121,9 +139,7 @@ class SqliteBulk:
             f"INSERT INTO events ({', '.join(self._event_columns)})",
             "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id",
         )
-        self._execution_columns = [
-            c.name for c in CellExecution.__table__.columns if c.name != "id"
-        ]
+        self._execution_columns = ["event_pk", *_FROM_EVENT, *RUN_COLUMNS]
         self._executions_sql = (
             f"INSERT INTO cell_executions ({', '.join(self._execution_columns)}) "
             f"VALUES ({', '.join('?' for _ in self._execution_columns)})"
@@ -154,21 +170,29 @@ class SqliteBulk:
         )
         return {(student, key): pk for pk, student, key in found}
 
-    async def insert_events(self, conn: AsyncConnection, rows: Columns) -> dict[str, int]:
+    async def insert_events(
+        self, conn: AsyncConnection, rows: Columns, runs: Columns
+    ) -> dict[str, int]:
         found = await sqlite_returning(
             conn, Event.__table__, self._events, self._event_columns, rows
         )
-        return {event_id: pk for pk, event_id in found}
-
-    async def insert_executions(self, conn: AsyncConnection, rows: Columns) -> None:
-        await driver_executemany(
-            conn,
-            "insert",
-            self._executions_sql,
-            CellExecution.__table__,
-            self._execution_columns,
-            rows,
-        )
+        ids = {event_id: pk for pk, event_id in found}
+        new = [n for n, event_id in enumerate(runs["event_id"]) if event_id in ids]
+        if new:
+            at = {event_id: n for n, event_id in enumerate(rows["event_id"])}
+            events = [at[runs["event_id"][n]] for n in new]
+            columns: dict[str, list[Any]] = {"event_pk": [ids[runs["event_id"][n]] for n in new]}
+            columns.update((c, [rows[c][n] for n in events]) for c in _FROM_EVENT)
+            columns.update((c, [runs[c][n] for n in new]) for c in RUN_COLUMNS)
+            await driver_executemany(
+                conn,
+                "insert",
+                self._executions_sql,
+                CellExecution.__table__,
+                self._execution_columns,
+                columns,
+            )
+        return ids
 
     async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
         columns = [name for name in rows[0] if name != "id"]
@@ -344,18 +368,53 @@ def _pg_type(table: FromClause, column: str) -> str:
         return "boolean"
     if isinstance(kind, Float):
         return "double precision"
-    if isinstance(kind, (String, Text)):
-        return "text"
-    return "text"  # JSON goes as text and is cast in the SELECT
+    if isinstance(kind, JSON):
+        return "json"
+    return "text"
 
 
 def _unnest(table: FromClause, columns: Sequence[str], named: bool = False) -> str:
-    """unnest() over one array parameter per column: $1, $2… or :name for text()."""
-    arrays = ", ".join(
-        f"CAST(:{c} AS {_pg_type(table, c)}[])" if named else f"${n}::{_pg_type(table, c)}[]"
-        for n, c in enumerate(columns, start=1)
+    """The rows sent as one JSON array per column ($1, $2… or :name for text()),
+    as a subquery u(columns) of the table's types (see `_json_rows`)."""
+    return _json_rows([(c, _pg_type(table, c)) for c in columns], named=named)
+
+
+def _json_rows(
+    columns: Sequence[tuple[str, str]], named: bool = False, first: int = 1, alias: str = "u"
+) -> str:
+    """Subquery `alias`(names) of rows sent as one JSON array per (name, type) column,
+    parameters $first, $first+1… (or :name for text()).
+
+    A JSON text is one value for asyncpg to bind whatever the row count, and
+    orjson writes it in C; an array parameter costs asyncpg Python checks per
+    element. PostgreSQL parses the texts in C (json_array_elements_text, then
+    each type's input function); ROWS FROM pairs the columns by position, as
+    unnest() does.
+    """
+    elements = []
+    values = []
+    for n, (column, kind) in enumerate(columns, start=first):
+        param = f"CAST(:{column} AS json)" if named else f"${n}::json"
+        if kind == "json":
+            # An element as sent; JSON null is a NULL, as None was before.
+            elements.append(f"json_array_elements({param})")
+            values.append(
+                f"CASE WHEN json_typeof(r.{column}) = 'null' THEN NULL ELSE r.{column} END"
+            )
+        else:
+            elements.append(f"json_array_elements_text({param})")
+            values.append(f"r.{column}" if kind == "text" else f"r.{column}::{kind}")
+    names = [c for c, _ in columns]
+    selected = ", ".join(f"{v} AS {c}" for v, c in zip(values, names, strict=True))
+    return (
+        f"(SELECT {selected} FROM ROWS FROM ({', '.join(elements)}) "
+        f"AS r({', '.join(names)})) AS {alias}"
     )
-    return f"unnest({arrays}) AS u({', '.join(columns)})"
+
+
+def _json_columns(columns: Sequence[list[Any]]) -> list[str]:
+    """One JSON array text per column, the parameters of `_unnest`."""
+    return [orjson.dumps(cells, option=orjson.OPT_NAIVE_UTC).decode() for cells in columns]
 
 
 def _arrays(rows: Rows | Columns, columns: Sequence[str]) -> list[list[Any]]:
@@ -379,13 +438,20 @@ async def pg_fetch(
 
 
 def unnest_sql(table: FromClause, columns: Sequence[str]) -> str:
-    """unnest() of one $n array parameter per column of `table`, aliased u(columns)."""
+    """The rows of one $n JSON array parameter per column of `table`, aliased u(columns)."""
     return _unnest(table, columns)
 
 
-def arrays(rows: Rows | Columns, columns: Sequence[str]) -> list[list[Any]]:
-    """One list per column (the unnest parameters) from row dicts or columns."""
-    return _arrays(rows, columns)
+def json_rows_sql(
+    table: FromClause, columns: Sequence[str], first: int = 1, alias: str = "u"
+) -> str:
+    """Like `unnest_sql`, its parameters numbered from $first, aliased `alias`(columns)."""
+    return _json_rows([(c, _pg_type(table, c)) for c in columns], first=first, alias=alias)
+
+
+def arrays(rows: Rows | Columns, columns: Sequence[str]) -> list[str]:
+    """The parameters of `unnest_sql` (one JSON text per column) from row dicts or columns."""
+    return _json_columns(_arrays(rows, columns))
 
 
 class PostgresBulk:
@@ -435,42 +501,52 @@ class PostgresBulk:
         )
         events = Event.__table__
         self._event_columns = [c.name for c in events.columns if c.name != "id"]
-        select_list = ", ".join(
-            "u.extra::json" if c == "extra" else f"u.{c}" for c in self._event_columns
-        )
+        select_list = ", ".join(f"u.{c}" for c in self._event_columns)
         # event_ids is the idempotency key (events is partitioned by event_time
         # and cannot hold a unique key on event_id alone; see partitions.py):
-        # only the events whose eventId was new there are stored.
+        # only the events whose eventId was new there are stored. Their
+        # executions go in the same statement, taking the new events' ids,
+        # students, notebooks and times from `stored`: one round trip, and four
+        # columns fewer to send.
+        self._run_columns = ["event_id", *RUN_COLUMNS]
+        executions = CellExecution.__table__
+        runs_from = _json_rows(
+            [("event_id", "text"), *((c, _pg_type(executions, c)) for c in RUN_COLUMNS)],
+            first=len(self._event_columns) + 1,
+            alias="x",
+        )
+        execution_columns = ["event_pk", *_FROM_EVENT, *RUN_COLUMNS]
         self._events_sql = (
             f"WITH u AS (SELECT * FROM {_unnest(events, self._event_columns)}), "
             "fresh AS (INSERT INTO event_ids (event_id, event_time) "
             "SELECT event_id, event_time FROM u ON CONFLICT (event_id) DO NOTHING "
-            "RETURNING event_id) "
-            f"INSERT INTO events ({', '.join(self._event_columns)}) "
-            f"SELECT {select_list} FROM u JOIN fresh USING (event_id) RETURNING id, event_id"
-        )
-        executions = CellExecution.__table__
-        self._execution_columns = [c.name for c in executions.columns if c.name != "id"]
-        self._executions_sql = (
-            f"INSERT INTO cell_executions ({', '.join(self._execution_columns)}) "
-            f"SELECT * FROM {_unnest(executions, self._execution_columns)}"
+            "RETURNING event_id), "
+            f"stored AS (INSERT INTO events ({', '.join(self._event_columns)}) "
+            f"SELECT {select_list} FROM u JOIN fresh USING (event_id) "
+            f"RETURNING id, {', '.join(('event_id', *_FROM_EVENT))}), "
+            f"runs AS (INSERT INTO cell_executions ({', '.join(execution_columns)}) "
+            f"SELECT s.id, {', '.join(f's.{c}' for c in _FROM_EVENT)}, "
+            f"{', '.join(f'x.{c}' for c in RUN_COLUMNS)} "
+            f"FROM stored s JOIN {runs_from} USING (event_id) ORDER BY s.id) "
+            "SELECT id, event_id FROM stored"
         )
         self._update_sql: dict[tuple[str, ...], str] = {}
 
     async def _fetch(
-        self, conn: AsyncConnection, operation: str, sql: str, args: list[list[Any]]
+        self, conn: AsyncConnection, operation: str, sql: str, args: Sequence[Any]
     ) -> list[Any]:
         return await pg_fetch(conn, operation, sql, args)
 
     async def upsert_students(
         self, conn: AsyncConnection, rows: Rows
     ) -> Sequence[tuple[int, Mapping[str, Any]]]:
-        params = {c: [row[c] for row in rows] for c in self._student_columns}
+        texts = arrays(rows, self._student_columns)
+        params = dict(zip(self._student_columns, texts, strict=True))
         result = await conn.execute(self._students_sql, params)
         return [(row.id, dict(row._mapping)) for row in result.all()]
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
-        args = _arrays(rows, self._notebook_columns)
+        args = arrays(rows, self._notebook_columns)
         records = await self._fetch(conn, "insert", self._notebooks_sql, args)
         ids = {r["path"]: r["id"] for r in records}
         missing = [row["path"] for row in rows if row["path"] not in ids]
@@ -486,20 +562,16 @@ class PostgresBulk:
     async def upsert_sessions(
         self, conn: AsyncConnection, rows: Rows
     ) -> dict[tuple[int, str], int]:
-        args = _arrays(rows, self._session_columns)
+        args = arrays(rows, self._session_columns)
         records = await self._fetch(conn, "insert", self._sessions_sql, args)
         return {(r["student_id"], r["session_key"]): r["id"] for r in records}
 
-    async def insert_events(self, conn: AsyncConnection, rows: Columns) -> dict[str, int]:
-        args = _arrays(rows, self._event_columns)
-        extra = self._event_columns.index("extra")
-        args[extra] = [orjson.dumps(x).decode() if x is not None else None for x in args[extra]]
+    async def insert_events(
+        self, conn: AsyncConnection, rows: Columns, runs: Columns
+    ) -> dict[str, int]:
+        args = arrays(rows, self._event_columns) + arrays(runs, self._run_columns)
         records = await self._fetch(conn, "insert", self._events_sql, args)
         return {r["event_id"]: r["id"] for r in records}
-
-    async def insert_executions(self, conn: AsyncConnection, rows: Columns) -> None:
-        args = _arrays(rows, self._execution_columns)
-        await self._fetch(conn, "insert", self._executions_sql, args)
 
     async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
         columns = tuple(rows[0])
@@ -513,7 +585,7 @@ class PostgresBulk:
                 f"FROM {_unnest(Student.__table__, columns)} WHERE s.id = u.id"
             )
             self._update_sql[columns] = sql
-        await self._fetch(conn, "update", sql, _arrays(rows, columns))
+        await self._fetch(conn, "update", sql, arrays(rows, columns))
 
 
 _SQLITE_BULK = SqliteBulk()

@@ -41,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.domain.records import NewEvent
+from cell_monitor.storage import report_counters
 from cell_monitor.storage.bulk import arrays, driver_executemany, pg_fetch, unnest_sql
 from cell_monitor.storage.models import (
     ErrorGroup,
@@ -104,15 +105,34 @@ async def record(
         if e.is_execution
     ]
     error_minutes: dict[tuple[int, int], list[int]] = {}
+    group_counts: dict[int, list[int]] = {}
     if executions:
         await _record_latest_runs(conn, executions)
-        error_minutes = await _record_errors(conn, [x for x in executions if x[0].has_error])
+        errors = [x for x in executions if x[0].has_error]
+        error_minutes, group_counts = await _record_errors(conn, errors)
     # The shared counters last: their rows are held until COMMIT from here on.
-    shard = shard_of(conn)
-    if executions:
-        await _record_minutes(conn, executions, shard)
-        await add_error_minutes(conn, error_minutes, shard)
-    await _record_types(conn, events, shard)
+    minutes = _minute_counts(executions)
+    types: dict[str, int] = defaultdict(int)
+    for event in events:
+        types[event.event_type] += 1
+    await _add_counters(conn, shard_of(conn), group_counts, minutes, error_minutes, types)
+
+
+async def _add_counters(
+    conn: AsyncConnection,
+    shard: int,
+    group_counts: dict[int, list[int]],
+    minutes: dict[tuple[int, int], list[int]],
+    error_minutes: dict[tuple[int, int], list[int]],
+    types: dict[str, int],
+) -> None:
+    if conn.dialect.name == "postgresql":
+        await report_counters.add(conn, shard, group_counts, minutes, error_minutes, types)
+        return
+    await _add_group_counts(conn, group_counts, shard)
+    await add_minutes(conn, minutes, shard)
+    await add_error_minutes(conn, error_minutes, shard)
+    await add_types(conn, types, shard)
 
 
 Execution = tuple[NewEvent, int, int | None]
@@ -148,7 +168,7 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
     ordered = [rows[k] for k in keys]
     values.update(zip(_LATEST_COLUMNS[3:], map(list, zip(*ordered, strict=True)), strict=True))
     if conn.dialect.name == "postgresql":
-        # One statement text whatever the row count, arrays bound (bulk.py).
+        # One statement text whatever the row count, a JSON text per column (bulk.py).
         await pg_fetch(conn, "insert", _PG_LATEST_RUNS, arrays(values, _LATEST_COLUMNS))
         return
     await driver_executemany(
@@ -192,10 +212,11 @@ _SQLITE_LATEST_RUNS = (
 
 async def _record_errors(
     conn: AsyncConnection, errors: Sequence[Execution]
-) -> dict[tuple[int, int], list[int]]:
-    """Add the errors to their groups; returns {(minute, group id): [errors]}."""
+) -> tuple[dict[tuple[int, int], list[int]], dict[int, list[int]]]:
+    """Add the errors to their groups and students; returns what they add to the
+    counters: {(minute, group id): [errors]}, {group id: [students, occurrences]}."""
     if not errors:
-        return {}
+        return {}, {}
     groups: dict[str, tuple[int | None, int | None, str | None, str | None]] = {}
     per_student: dict[tuple[str, int], list[Any]] = {}
     per_minute: dict[tuple[int, str], int] = defaultdict(int)
@@ -216,8 +237,8 @@ async def _record_errors(
     for group, student, count, _ in pairs:
         deltas[group][0] += (group, student) in new_pairs
         deltas[group][1] += count
-    await _add_group_counts(conn, deltas, shard_of(conn))
-    return {(minute, ids[key]): [n] for (minute, key), n in per_minute.items()}
+    minutes = {(minute, ids[key]): [n] for (minute, key), n in per_minute.items()}
+    return minutes, dict(deltas)
 
 
 _PAIR_COLUMNS = ["group_id", "student_id", "occurrences", "last_at"]
@@ -244,8 +265,8 @@ async def _upsert_error_students(
 ) -> set[tuple[int, int]]:
     """Add (group, student, errors, latest) rows; returns the pairs that are new."""
     if conn.dialect.name == "postgresql":
-        columns = [list(c) for c in zip(*pairs, strict=True)]
-        records = await pg_fetch(conn, "insert", _PG_ERROR_STUDENTS, columns)
+        columns = dict(zip(_PAIR_COLUMNS, map(list, zip(*pairs, strict=True)), strict=True))
+        records = await pg_fetch(conn, "insert", _PG_ERROR_STUDENTS, arrays(columns, _PAIR_COLUMNS))
         return {(r["group_id"], r["student_id"]) for r in records if r["inserted"]}
     # SQLite: one writer at a time (BEGIN IMMEDIATE), so what exists now stays true.
     known = await conn.execute(
@@ -316,15 +337,13 @@ async def _add_group_counts(
     )
 
 
-async def _record_minutes(
-    conn: AsyncConnection, executions: Sequence[Execution], shard: int
-) -> None:
+def _minute_counts(executions: Sequence[Execution]) -> dict[tuple[int, int], list[int]]:
     counts: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
     for event, _, notebook_id in executions:
         entry = counts[(epoch_minute(event.event_time), notebook_id or NO_NOTEBOOK)]
         entry[0] += 1
         entry[1] += bool(event.has_error)
-    await add_minutes(conn, counts, shard)
+    return counts
 
 
 async def add_minutes(
@@ -362,13 +381,6 @@ async def add_error_minutes(
         for (m, g), c in sorted(counts.items())
     ]
     await conn.execute(stmt, rows)
-
-
-async def _record_types(conn: AsyncConnection, events: Sequence[NewEvent], shard: int) -> None:
-    counts: dict[str, int] = defaultdict(int)
-    for event in events:
-        counts[event.event_type] += 1
-    await add_types(conn, counts, shard)
 
 
 async def add_types(conn: AsyncConnection, counts: dict[str, int], shard: int) -> None:

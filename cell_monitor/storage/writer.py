@@ -1,7 +1,7 @@
 """Writing one group of events in one transaction, exactly once per eventId.
 
-Rows are touched in a fixed order (students, notebooks, sessions, events,
-executions, then the report tables; keys sorted within each) so that concurrent
+Rows are touched in a fixed order (students, notebooks, sessions, events with
+their executions, then the report tables; keys sorted within each) so that concurrent
 transactions of several workers lock the same rows in the same order and cannot
 deadlock each other. Rows that every group shares are locked last: the
 report tables' counters (sharded), then the notebooks' last_seen, right before
@@ -63,7 +63,6 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
     stored = [e for e in unique if e.event_id in inserted]
     for event in stored:
         event.pk = inserted[event.event_id]
-    await _insert_executions(conn, bulk, stored, student_ids, notebook_ids)
     changes = await _store_states(conn, bulk, stored, students)
     # Help requests follow the help state, in the same transaction (help_rows.py).
     await help_rows.record(
@@ -186,6 +185,7 @@ async def _insert_events(
     notebook_ids: dict[str, int],
     session_ids: dict[tuple[int, str], int],
 ) -> dict[str, int]:
+    """Events whose eventId is new, with the cell executions of those; eventId → pk."""
     # Column by column: what both databases bind, without a dict per event.
     students = [student_ids[e.student_key] for e in events]
     columns: dict[str, list[Any]] = {
@@ -202,24 +202,10 @@ async def _insert_events(
         "truncated": [e.truncated for e in events],
         "extra": [e.extra for e in events],
     }
-    return await bulk.insert_events(conn, columns)
-
-
-async def _insert_executions(
-    conn: AsyncConnection,
-    bulk: Bulk,
-    events: Sequence[NewEvent],
-    student_ids: dict[str, int],
-    notebook_ids: dict[str, int],
-) -> None:
+    # Every execution of the group: the database keeps those of new events only.
     runs = [e for e in events if e.is_execution]
-    if not runs:
-        return
-    columns: dict[str, list[Any]] = {
-        "event_pk": [e.pk for e in runs],
-        "student_id": [student_ids[e.student_key] for e in runs],
-        "notebook_id": [_notebook_id(notebook_ids, e) for e in runs],
-        "event_time": [e.event_time for e in runs],
+    executions: dict[str, list[Any]] = {
+        "event_id": [e.event_id for e in runs],
         "cell_id": [e.cell_id for e in runs],
         "cell_index": [e.cell_index for e in runs],
         "cell_type": [e.cell_type for e in runs],
@@ -232,7 +218,7 @@ async def _insert_executions(
         "result": [e.result for e in runs],
         "duration_ms": [e.duration_ms for e in runs],
     }
-    await bulk.insert_executions(conn, columns)
+    return await bulk.insert_events(conn, columns, executions)
 
 
 async def _store_states(

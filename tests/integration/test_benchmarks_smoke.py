@@ -286,7 +286,8 @@ def test_write_path() -> None:
     args = ["--groups", "2", "--group-size", "50", "--students", "5"]
     out = run("write_path.py", *args, "--pg-admin-url", pg_admin_url())
     assert "stored: events 150 of 150, per-type counters 150 of 150" in out, out
-    assert "| report: latest_runs |" in out and "| cell_executions |" in out
+    assert "| report: latest_runs |" in out and "cell_executions) |" in out
+    assert "PostgreSQL backend CPU:" in out, out
     out = run("write_path.py", *args, "--backend", "sqlite")
     assert "stored: events 150 of 150, per-type counters 150 of 150" in out, out
 
