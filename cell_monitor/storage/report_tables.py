@@ -37,7 +37,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import bindparam, case, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.domain.records import NewEvent
@@ -52,6 +51,7 @@ from cell_monitor.storage.models import (
     ExecutionMinute,
     LatestRun,
 )
+from cell_monitor.storage.upserts import upsert
 
 SHARDS = 8
 # Executions outside a notebook count in execution_minutes under this id.
@@ -80,10 +80,6 @@ def group_key(
     """The hash naming one hotspot group; revision 0008 computes the same in SQL."""
     parts = ("-" if v is None else f"v{v}" for v in (notebook_id, cell_index, name, message))
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-def _insert(conn: AsyncConnection, model: Any) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(model)
 
 
 def _later(a: Any, b: Any) -> Any:
@@ -296,9 +292,6 @@ async def _group_ids(
     missing = sorted(set(groups) - set(ids))
     if missing:
         # DO NOTHING, not an update: an existing group row is never locked here.
-        stmt = _insert(conn, ErrorGroup).on_conflict_do_nothing(
-            index_elements=[ErrorGroup.group_key]
-        )
         rows = [
             {
                 "group_key": key,
@@ -309,7 +302,7 @@ async def _group_ids(
             }
             for key in missing
         ]
-        await conn.execute(stmt, rows)
+        await conn.execute(upsert(conn, _new_groups), rows)
         ids.update((await conn.execute(lookup, {"keys": missing})).all())
     return ids
 
@@ -319,17 +312,8 @@ async def _add_group_counts(
 ) -> None:
     if not deltas:
         return
-    stmt = _insert(conn, ErrorGroupCount)
-    new, old = stmt.excluded, ErrorGroupCount.__table__.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ErrorGroupCount.group_id, ErrorGroupCount.shard],
-        set_={
-            "students": old.students + new.students,
-            "occurrences": old.occurrences + new.occurrences,
-        },
-    )
     await conn.execute(
-        stmt,
+        upsert(conn, _group_counts),
         [
             {"group_id": g, "shard": shard, "students": d[0], "occurrences": d[1]}
             for g, d in sorted(deltas.items())
@@ -352,17 +336,11 @@ async def add_minutes(
     """Add {(minute, notebook id): [executions, errors]} (negative to subtract)."""
     if not counts:
         return
-    stmt = _insert(conn, ExecutionMinute)
-    new, old = stmt.excluded, ExecutionMinute.__table__.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ExecutionMinute.minute, ExecutionMinute.notebook_id, ExecutionMinute.shard],
-        set_={"executions": old.executions + new.executions, "errors": old.errors + new.errors},
-    )
     rows = [
         {"minute": m, "notebook_id": n, "shard": shard, "executions": c[0], "errors": c[1]}
         for (m, n), c in sorted(counts.items())
     ]
-    await conn.execute(stmt, rows)
+    await conn.execute(upsert(conn, _minutes), rows)
 
 
 async def add_error_minutes(
@@ -371,26 +349,59 @@ async def add_error_minutes(
     """Add {(minute, group id): [errors]} (negative to subtract)."""
     if not counts:
         return
-    stmt = _insert(conn, ErrorMinute)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ErrorMinute.minute, ErrorMinute.group_id, ErrorMinute.shard],
-        set_={"occurrences": ErrorMinute.__table__.c.occurrences + stmt.excluded.occurrences},
-    )
     rows = [
         {"minute": m, "group_id": g, "shard": shard, "occurrences": c[0]}
         for (m, g), c in sorted(counts.items())
     ]
-    await conn.execute(stmt, rows)
+    await conn.execute(upsert(conn, _error_minutes), rows)
 
 
 async def add_types(conn: AsyncConnection, counts: dict[str, int], shard: int) -> None:
     """Add {event type: count} (negative to subtract)."""
     if not counts:
         return
-    stmt = _insert(conn, EventTypeCount)
-    stmt = stmt.on_conflict_do_update(
+    rows = [{"event_type": t, "shard": shard, "events": n} for t, n in sorted(counts.items())]
+    await conn.execute(upsert(conn, _types), rows)
+
+
+# The statements above, built once per database (storage/upserts.py).
+def _new_groups(insert: Any) -> Any:
+    # DO NOTHING, not an update: an existing group row is never locked here.
+    return insert(ErrorGroup).on_conflict_do_nothing(index_elements=[ErrorGroup.group_key])
+
+
+def _group_counts(insert: Any) -> Any:
+    stmt = insert(ErrorGroupCount)
+    new, old = stmt.excluded, ErrorGroupCount.__table__.c
+    return stmt.on_conflict_do_update(
+        index_elements=[ErrorGroupCount.group_id, ErrorGroupCount.shard],
+        set_={
+            "students": old.students + new.students,
+            "occurrences": old.occurrences + new.occurrences,
+        },
+    )
+
+
+def _minutes(insert: Any) -> Any:
+    stmt = insert(ExecutionMinute)
+    new, old = stmt.excluded, ExecutionMinute.__table__.c
+    return stmt.on_conflict_do_update(
+        index_elements=[ExecutionMinute.minute, ExecutionMinute.notebook_id, ExecutionMinute.shard],
+        set_={"executions": old.executions + new.executions, "errors": old.errors + new.errors},
+    )
+
+
+def _error_minutes(insert: Any) -> Any:
+    stmt = insert(ErrorMinute)
+    return stmt.on_conflict_do_update(
+        index_elements=[ErrorMinute.minute, ErrorMinute.group_id, ErrorMinute.shard],
+        set_={"occurrences": ErrorMinute.__table__.c.occurrences + stmt.excluded.occurrences},
+    )
+
+
+def _types(insert: Any) -> Any:
+    stmt = insert(EventTypeCount)
+    return stmt.on_conflict_do_update(
         index_elements=[EventTypeCount.event_type, EventTypeCount.shard],
         set_={"events": EventTypeCount.__table__.c.events + stmt.excluded.events},
     )
-    rows = [{"event_type": t, "shard": shard, "events": n} for t, n in sorted(counts.items())]
-    await conn.execute(stmt, rows)

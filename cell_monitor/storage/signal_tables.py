@@ -17,28 +17,19 @@ rows (privacy/erasure.py), retention the rows last touched before its cutoff.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, delete, or_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.domain.records import NewEvent
 from cell_monitor.storage.models import CellActivityRow, TestResultRow
+from cell_monitor.storage.upserts import upsert
 
 # One row covers one (student, notebook, cell or question).
 Key = tuple[int, int, Any]
-
-
-@functools.cache
-def _upsert(dialect: str, build: Callable[[Any], Any]) -> Any:
-    """`build`'s statement for `dialect`, built once: an upsert with CASE
-    expressions takes longer to construct (and to key for SQLAlchemy's
-    compiled cache) than to run for a few rows, and groups write them often."""
-    return build((postgresql if dialect == "postgresql" else sqlite).insert)
 
 
 def _earlier(a: Any, b: Any) -> Any:
@@ -104,7 +95,7 @@ async def _record_tests(conn: AsyncConnection, placed: Sequence[tuple[NewEvent, 
         {"student_id": k[0], "notebook_id": k[1], "question": k[2], **row}
         for k, row in sorted(rows.items())
     ]
-    await conn.execute(_upsert(conn.dialect.name, _tests_upsert), values)
+    await conn.execute(upsert(conn, _tests_upsert), values)
 
 
 def _tests_upsert(insert: Callable[[Any], Any]) -> Any:
@@ -158,7 +149,7 @@ async def _record_activity(
         {"student_id": k[0], "notebook_id": k[1], "cell_index": k[2], **row}
         for k, row in sorted(rows.items())
     ]
-    await conn.execute(_upsert(conn.dialect.name, _activity_upsert), values)
+    await conn.execute(upsert(conn, _activity_upsert), values)
 
 
 def _activity_upsert(insert: Callable[[Any], Any]) -> Any:
