@@ -131,6 +131,22 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {statistics.median(values):.0f} ms, p95 {p95:.0f} ms"
 
 
+def time_clusters(
+    client: Any, what: str, params: dict[str, Any], args: argparse.Namespace, noun: str
+) -> None:
+    """Time GET /api/v1/clusters for `params`; every attempt must be in a cluster."""
+    first, response = timed_get(client, "/api/v1/clusters", params)
+    body = response.json()
+    sizes = [c["size"] for c in body["clusters"]]
+    assert body["attempts"] == args.attempts, body["attempts"]
+    assert sum(sizes) == args.attempts
+    timings = [timed_get(client, "/api/v1/clusters", params)[0] for _ in range(args.requests)]
+    print(
+        f"clusters of {what}, {args.attempts} {noun} → {len(sizes)} clusters "
+        f"(largest {max(sizes)}): first {first:.0f} ms, then {percentiles(timings)}"
+    )
+
+
 def timed_get(client: Any, path: str, params: dict[str, Any]) -> tuple[float, Any]:
     began = time.perf_counter()
     response = client.get(path, params=params, timeout=120)
@@ -186,28 +202,11 @@ def main() -> None:
         posted = attempts + tests + history
         for batch in range(0, len(posted), 500):
             post_events(client, posted[batch : batch + 500])
-        params = {"notebook": NOTEBOOK, "cell": 4}
-        first, response = timed_get(client, "/api/v1/clusters", params)
-        body = response.json()
-        sizes = [c["size"] for c in body["clusters"]]
-        assert body["attempts"] == args.attempts, body["attempts"]
-        assert sum(sizes) == args.attempts
-        timings = [timed_get(client, "/api/v1/clusters", params)[0] for _ in range(args.requests)]
-        print(
-            f"clusters of one cell, {args.attempts} attempts → {len(sizes)} clusters "
-            f"(largest {max(sizes)}): first {first:.0f} ms, then {percentiles(timings)}"
-        )
-        params = {"notebook": NOTEBOOK, "question": "q1"}
-        first, response = timed_get(client, "/api/v1/clusters", params)
-        body = response.json()
-        sizes = [c["size"] for c in body["clusters"]]
-        assert body["attempts"] == args.attempts, body["attempts"]
-        assert sum(sizes) == args.attempts
-        timings = [timed_get(client, "/api/v1/clusters", params)[0] for _ in range(args.requests)]
-        print(
-            f"clusters of one question, {args.attempts} answers → {len(sizes)} clusters "
-            f"(largest {max(sizes)}): first {first:.0f} ms, then {percentiles(timings)}"
-        )
+        for what, params, noun in (
+            ("one cell", {"notebook": NOTEBOOK, "cell": 4}, "attempts"),
+            ("one question", {"notebook": NOTEBOOK, "question": "q1"}, "answers"),
+        ):
+            time_clusters(client, what, params, args, noun)
         start = (now - timedelta(hours=args.hours)).isoformat()
         replay_ms, response = timed_get(
             client, "/api/v1/replay", {"start": start, "end": now.isoformat(), "notebook": NOTEBOOK}
