@@ -2,8 +2,8 @@
 
 `SqliteBulk` sends each table's rows in one multi-row statement or one
 `executemany` on the sqlite3 connection, values bound column by column.
-`PostgresBulk` sends each table's rows as arrays through `unnest()`: one
-statement text whatever the row count, so asyncpg prepares it once per
+`PostgresBulk` sends each table's rows as one JSON array text per column
+(`_json_rows`): one statement text whatever the row count, so asyncpg prepares it once per
 connection, and one round trip per table.
 """
 
@@ -258,7 +258,7 @@ def sqlite_columns(
 ) -> list[list[Any]]:
     """One list per column of what SQLite stores for the rows' values (as SQLAlchemy would)."""
     values = []
-    for column, cells in zip(columns, _arrays(rows, columns), strict=True):
+    for column, cells in zip(columns, _columns_of(rows, columns), strict=True):
         process = _sqlite_binder(table, column)
         values.append([process(v) for v in cells] if process is not None else cells)
     return values
@@ -373,7 +373,7 @@ def _pg_type(table: FromClause, column: str) -> str:
     return "text"
 
 
-def _unnest(table: FromClause, columns: Sequence[str], named: bool = False) -> str:
+def _table_rows(table: FromClause, columns: Sequence[str], named: bool = False) -> str:
     """The rows sent as one JSON array per column ($1, $2… or :name for text()),
     as a subquery u(columns) of the table's types (see `_json_rows`)."""
     return _json_rows([(c, _pg_type(table, c)) for c in columns], named=named)
@@ -413,11 +413,11 @@ def _json_rows(
 
 
 def _json_columns(columns: Sequence[list[Any]]) -> list[str]:
-    """One JSON array text per column, the parameters of `_unnest`."""
+    """One JSON array text per column, the parameters of `_table_rows`."""
     return [orjson.dumps(cells, option=orjson.OPT_NAIVE_UTC).decode() for cells in columns]
 
 
-def _arrays(rows: Rows | Columns, columns: Sequence[str]) -> list[list[Any]]:
+def _columns_of(rows: Rows | Columns, columns: Sequence[str]) -> list[list[Any]]:
     if isinstance(rows, Mapping):
         return [rows[c] for c in columns]
     return [[row[c] for row in rows] for c in columns]
@@ -437,21 +437,17 @@ async def pg_fetch(
     return list(records)
 
 
-def unnest_sql(table: FromClause, columns: Sequence[str]) -> str:
-    """The rows of one $n JSON array parameter per column of `table`, aliased u(columns)."""
-    return _unnest(table, columns)
-
-
 def json_rows_sql(
     table: FromClause, columns: Sequence[str], first: int = 1, alias: str = "u"
 ) -> str:
-    """Like `unnest_sql`, its parameters numbered from $first, aliased `alias`(columns)."""
+    """The rows of one $n JSON array parameter per column of `table`, numbered from $first,
+    aliased `alias`(columns)."""
     return _json_rows([(c, _pg_type(table, c)) for c in columns], first=first, alias=alias)
 
 
-def arrays(rows: Rows | Columns, columns: Sequence[str]) -> list[str]:
-    """The parameters of `unnest_sql` (one JSON text per column) from row dicts or columns."""
-    return _json_columns(_arrays(rows, columns))
+def json_columns(rows: Rows | Columns, columns: Sequence[str]) -> list[str]:
+    """The parameters of `json_rows_sql` (one JSON text per column) from row dicts or columns."""
+    return _json_columns(_columns_of(rows, columns))
 
 
 class PostgresBulk:
@@ -468,7 +464,7 @@ class PostgresBulk:
         # lazily, on the first statement it runs; the others then join it.
         self._students_sql = text(
             f"INSERT INTO students ({', '.join(self._student_columns)}) "
-            f"SELECT * FROM {_unnest(students, self._student_columns, named=True)} "
+            f"SELECT * FROM {_table_rows(students, self._student_columns, named=True)} "
             f"ON CONFLICT (student_key) DO UPDATE SET {identity} RETURNING {returning}"
         )
         self._notebook_columns = ["path", "first_seen", "last_seen"]
@@ -477,7 +473,7 @@ class PostgresBulk:
         # is advanced at the end of the group (touch_notebooks), so the row lock
         # is held from there to COMMIT only.
         self._notebooks_sql = (
-            f"WITH u AS (SELECT * FROM {_unnest(Notebook.__table__, self._notebook_columns)}), "
+            f"WITH u AS (SELECT * FROM {_table_rows(Notebook.__table__, self._notebook_columns)}), "
             "ins AS (INSERT INTO notebooks (path, first_seen, last_seen) SELECT * FROM u "
             "ON CONFLICT (path) DO NOTHING RETURNING id, path) "
             "SELECT id, path FROM ins UNION ALL "
@@ -494,7 +490,7 @@ class PostgresBulk:
         self._session_columns = ["student_id", "session_key", "first_seen", "last_seen"]
         self._sessions_sql = (
             f"INSERT INTO sessions ({', '.join(self._session_columns)}) "
-            f"SELECT * FROM {_unnest(LearningSession.__table__, self._session_columns)} "
+            f"SELECT * FROM {_table_rows(LearningSession.__table__, self._session_columns)} "
             "ON CONFLICT (student_id, session_key) DO UPDATE SET "
             "last_seen = greatest(sessions.last_seen, excluded.last_seen) "
             "RETURNING id, student_id, session_key"
@@ -517,7 +513,7 @@ class PostgresBulk:
         )
         execution_columns = ["event_pk", *_FROM_EVENT, *RUN_COLUMNS]
         self._events_sql = (
-            f"WITH u AS (SELECT * FROM {_unnest(events, self._event_columns)}), "
+            f"WITH u AS (SELECT * FROM {_table_rows(events, self._event_columns)}), "
             "fresh AS (INSERT INTO event_ids (event_id, event_time) "
             "SELECT event_id, event_time FROM u ON CONFLICT (event_id) DO NOTHING "
             "RETURNING event_id), "
@@ -540,13 +536,13 @@ class PostgresBulk:
     async def upsert_students(
         self, conn: AsyncConnection, rows: Rows
     ) -> Sequence[tuple[int, Mapping[str, Any]]]:
-        texts = arrays(rows, self._student_columns)
+        texts = json_columns(rows, self._student_columns)
         params = dict(zip(self._student_columns, texts, strict=True))
         result = await conn.execute(self._students_sql, params)
         return [(row.id, dict(row._mapping)) for row in result.all()]
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
-        args = arrays(rows, self._notebook_columns)
+        args = json_columns(rows, self._notebook_columns)
         records = await self._fetch(conn, "insert", self._notebooks_sql, args)
         ids = {r["path"]: r["id"] for r in records}
         missing = [row["path"] for row in rows if row["path"] not in ids]
@@ -556,20 +552,20 @@ class PostgresBulk:
         return ids
 
     async def touch_notebooks(self, conn: AsyncConnection, rows: Rows) -> None:
-        args = _arrays(rows, ["id", "last_seen"])
+        args = _columns_of(rows, ["id", "last_seen"])
         await self._fetch(conn, "update", self._touch_notebooks_sql, args)
 
     async def upsert_sessions(
         self, conn: AsyncConnection, rows: Rows
     ) -> dict[tuple[int, str], int]:
-        args = arrays(rows, self._session_columns)
+        args = json_columns(rows, self._session_columns)
         records = await self._fetch(conn, "insert", self._sessions_sql, args)
         return {(r["student_id"], r["session_key"]): r["id"] for r in records}
 
     async def insert_events(
         self, conn: AsyncConnection, rows: Columns, runs: Columns
     ) -> dict[str, int]:
-        args = arrays(rows, self._event_columns) + arrays(runs, self._run_columns)
+        args = json_columns(rows, self._event_columns) + json_columns(runs, self._run_columns)
         records = await self._fetch(conn, "insert", self._events_sql, args)
         return {r["event_id"]: r["id"] for r in records}
 
@@ -582,10 +578,10 @@ class PostgresBulk:
             assignments = ", ".join(f"{c} = u.{c}" for c in columns if c != "id")
             sql = (
                 f"UPDATE students AS s SET {assignments} "
-                f"FROM {_unnest(Student.__table__, columns)} WHERE s.id = u.id"
+                f"FROM {_table_rows(Student.__table__, columns)} WHERE s.id = u.id"
             )
             self._update_sql[columns] = sql
-        await self._fetch(conn, "update", sql, arrays(rows, columns))
+        await self._fetch(conn, "update", sql, json_columns(rows, columns))
 
 
 _SQLITE_BULK = SqliteBulk()

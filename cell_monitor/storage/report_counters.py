@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cell_monitor.storage.bulk import arrays, json_rows_sql, pg_fetch
+from cell_monitor.storage.bulk import json_columns, json_rows_sql, pg_fetch
 from cell_monitor.storage.models import (
     Base,
     ErrorGroupCount,
@@ -77,5 +77,5 @@ async def add(
     for (_, keys, added), table_rows in zip(_COUNTERS, rows, strict=True):
         columns = [*keys, *added]
         cells = [list(c) for c in zip(*table_rows, strict=True)] or [[] for _ in columns]
-        args.extend(arrays(dict(zip(columns, cells, strict=True)), columns))
+        args.extend(json_columns(dict(zip(columns, cells, strict=True)), columns))
     await pg_fetch(conn, "insert", _SQL, args)

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.domain.records import NewEvent
 from cell_monitor.storage import report_counters
-from cell_monitor.storage.bulk import arrays, driver_executemany, pg_fetch, unnest_sql
+from cell_monitor.storage.bulk import driver_executemany, json_columns, json_rows_sql, pg_fetch
 from cell_monitor.storage.models import (
     ErrorGroup,
     ErrorGroupCount,
@@ -165,7 +165,7 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
     values.update(zip(_LATEST_COLUMNS[3:], map(list, zip(*ordered, strict=True)), strict=True))
     if conn.dialect.name == "postgresql":
         # One statement text whatever the row count, a JSON text per column (bulk.py).
-        await pg_fetch(conn, "insert", _PG_LATEST_RUNS, arrays(values, _LATEST_COLUMNS))
+        await pg_fetch(conn, "insert", _PG_LATEST_RUNS, json_columns(values, _LATEST_COLUMNS))
         return
     await driver_executemany(
         conn, "insert", _SQLITE_LATEST_RUNS, LatestRun.__table__, _LATEST_COLUMNS, values
@@ -197,7 +197,7 @@ _LATEST_UPDATE = (
 )
 _PG_LATEST_RUNS = (
     f"INSERT INTO latest_runs ({', '.join(_LATEST_COLUMNS)}) "
-    f"SELECT * FROM {unnest_sql(LatestRun.__table__, _LATEST_COLUMNS)} "
+    f"SELECT * FROM {json_rows_sql(LatestRun.__table__, _LATEST_COLUMNS)} "
     + _LATEST_UPDATE.format(least="least")
 )
 _SQLITE_LATEST_RUNS = (
@@ -240,7 +240,7 @@ async def _record_errors(
 _PAIR_COLUMNS = ["group_id", "student_id", "occurrences", "last_at"]
 _PG_ERROR_STUDENTS = (
     f"INSERT INTO error_students ({', '.join(_PAIR_COLUMNS)}) "
-    f"SELECT * FROM {unnest_sql(ErrorStudent.__table__, _PAIR_COLUMNS)} "
+    f"SELECT * FROM {json_rows_sql(ErrorStudent.__table__, _PAIR_COLUMNS)} "
     "ON CONFLICT (group_id, student_id) DO UPDATE SET "
     "occurrences = error_students.occurrences + excluded.occurrences, "
     "last_at = greatest(error_students.last_at, excluded.last_at) "
@@ -262,7 +262,9 @@ async def _upsert_error_students(
     """Add (group, student, errors, latest) rows; returns the pairs that are new."""
     if conn.dialect.name == "postgresql":
         columns = dict(zip(_PAIR_COLUMNS, map(list, zip(*pairs, strict=True)), strict=True))
-        records = await pg_fetch(conn, "insert", _PG_ERROR_STUDENTS, arrays(columns, _PAIR_COLUMNS))
+        records = await pg_fetch(
+            conn, "insert", _PG_ERROR_STUDENTS, json_columns(columns, _PAIR_COLUMNS)
+        )
         return {(r["group_id"], r["student_id"]) for r in records if r["inserted"]}
     # SQLite: one writer at a time (BEGIN IMMEDIATE), so what exists now stays true.
     known = await conn.execute(
