@@ -193,13 +193,20 @@ class Settings(BaseSettings):
         5000, ge=1, description="Most events written in one group-commit transaction."
     )
     commit_concurrency: int = Field(
-        1,
+        3,
         ge=1,
         le=32,
-        description="Group commits in flight per worker on PostgreSQL, one per lane of "
-        "students (a student's events stay in one lane, in order). More than 1 helps only "
-        "with idle cores: each lane commits smaller groups, at more CPU per event. SQLite "
-        "has one writer at a time and always uses 1 (see docs/benchmarks.md).",
+        description="Lanes of students per worker on PostgreSQL, and the most group commits "
+        "in flight: a student's events stay in one lane, in order. While fewer than "
+        "`commit_lane_events` wait, one commit takes every lane's; beyond, each lane commits "
+        "on its own and the commits overlap. SQLite has one writer at a time and always "
+        "uses 1 (see docs/benchmarks.md).",
+    )
+    commit_lane_events: int = Field(
+        300,
+        ge=1,
+        description="Events waiting in idle lanes from which each lane commits on its own "
+        "(PostgreSQL, `commit_concurrency` > 1).",
     )
     commit_queue_events: int = Field(
         100_000, ge=1, description="Events waiting for commit before ingest answers 503."

@@ -6,13 +6,18 @@ waiter once the commit returned. Under load, groups grow by themselves while
 the previous commit is in flight, so throughput rises without a timer adding
 latency when the server is idle.
 
-With `concurrency` > 1 there is one such task per *lane*, and each student
-belongs to one lane (a hash of the student key): a request's events are split
-by lane and it is answered when every part committed. Groups of different lanes
-touch different student rows (students, sessions, latest runs, error students),
-so their transactions overlap (one builds rows and encodes while the other's
-statements run in the database) instead of queueing on each other's row locks,
-and a student's events are still written one group at a time, in order.
+With `concurrency` > 1 each student belongs to one of that many *lanes* (a
+hash of the student key): a request's events are split by lane and it is
+answered when every part committed. A lane is in at most one group in flight,
+so a student's events are still written one group at a time, in order. While
+little is waiting, one group takes every idle lane's events: one commit, as
+with one lane, so the dozen statements a commit costs whatever its size are
+paid once. Once `lane_events` or more wait, each lane commits on its own (the
+one waiting longest first), up to `concurrency` transactions at once: groups
+of different lanes touch different student rows (students, sessions, latest
+runs, error students), so they overlap (one builds rows in Python while
+another's statements run in the database) instead of queueing on each other's
+row locks.
 
 A group that fails for a reason in the data (not the database being away) is
 split: each request is retried on its own, then each event, so one bad event
@@ -22,6 +27,7 @@ can only fail itself.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import zlib
@@ -106,18 +112,29 @@ class CommitHealth:
         return f"unhealthy: commits failing since {since}: {self.reason}"
 
 
+_arrival = itertools.count()
+
+
 @dataclass
 class _Submission:
     events: Sequence[NewEvent]
     future: asyncio.Future[list[Outcome]]
+    order: int = field(default_factory=lambda: next(_arrival))
 
 
 @dataclass
 class _Lane:
-    """One queue and its commit task: the students whose key hashes to it."""
+    """The queue of the students whose key hashes to it."""
 
     queue: deque[_Submission] = field(default_factory=deque)
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    events: int = 0  # in the queue
+    busy: bool = False  # part of a group being committed
+
+
+@dataclass
+class _Worker:
+    """One commit task: commits one group at a time on its own connection."""
+
     # Kept from one commit to the next: a checkout from the pool is a ping
     # (BEGIN, a statement, ROLLBACK on PostgreSQL) and a reset on return, a
     # quarter of a small group's round trips. Dropped when the database fails.
@@ -137,6 +154,7 @@ class GroupCommitter:
         max_group_events: int,
         max_queued_events: int,
         concurrency: int = 1,
+        lane_events: int = 300,
     ) -> None:
         self._engine = engine.execution_options(**{WRITE_TX: True})
         self._max_group = max_group_events
@@ -144,6 +162,10 @@ class GroupCommitter:
         self._listeners: list[CommitListener] = []
         self._state_listeners: list[StateListener] = []
         self._lanes = [_Lane() for _ in range(concurrency)]
+        self._workers = [_Worker() for _ in range(concurrency)]
+        self._lane_events = lane_events
+        self._wakeup = asyncio.Event()
+        self._in_flight = 0  # groups being committed
         self._queued_events = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -167,18 +189,17 @@ class GroupCommitter:
         return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     def start(self) -> None:
-        # One commit in flight per lane (CELL_MONITOR_COMMIT_CONCURRENCY); rows are
-        # locked in one global order (writer.py), so lanes cannot deadlock.
+        # Up to CELL_MONITOR_COMMIT_CONCURRENCY commits in flight; rows are
+        # locked in one global order (writer.py), so they cannot deadlock.
         self._tasks = [
-            asyncio.create_task(self._run(lane), name=f"cell-monitor-group-commit-{n}")
-            for n, lane in enumerate(self._lanes)
+            asyncio.create_task(self._run(worker), name=f"cell-monitor-group-commit-{n}")
+            for n, worker in enumerate(self._workers)
         ]
 
     async def stop(self) -> None:
         """Refuse new work, commit everything already queued, then end."""
         self._closing = True
-        for lane in self._lanes:
-            lane.wakeup.set()
+        self._wakeup.set()
         await asyncio.gather(*self._tasks)
 
     async def submit(self, events: Sequence[NewEvent]) -> list[Outcome]:
@@ -191,11 +212,10 @@ class GroupCommitter:
         count = len(self._lanes)
         self._queued_events += len(events)
         metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
+        self._wakeup.set()
         if count == 1:
-            only = self._lanes[0]
             single: asyncio.Future[list[Outcome]] = loop.create_future()
-            only.queue.append(_Submission(events, single))
-            only.wakeup.set()
+            self._queue(self._lanes[0], _Submission(events, single))
             return await single
         parts: dict[int, list[int]] = {}
         for position, event in enumerate(events):
@@ -203,8 +223,7 @@ class GroupCommitter:
         futures = []
         for lane, positions in parts.items():
             future: asyncio.Future[list[Outcome]] = loop.create_future()
-            self._lanes[lane].queue.append(_Submission([events[i] for i in positions], future))
-            self._lanes[lane].wakeup.set()
+            self._queue(self._lanes[lane], _Submission([events[i] for i in positions], future))
             futures.append((positions, future))
         if len(futures) == 1:
             return await futures[0][1]
@@ -220,34 +239,70 @@ class GroupCommitter:
                 outcomes[position] = outcome
         return outcomes
 
-    async def _run(self, lane: _Lane) -> None:
+    @staticmethod
+    def _queue(lane: _Lane, submission: _Submission) -> None:
+        lane.queue.append(submission)
+        lane.events += len(submission.events)
+
+    async def _run(self, worker: _Worker) -> None:
         try:
             while True:
-                if not lane.queue:
+                group = self._take_group()
+                if group is None:
                     if self._closing:
-                        return
-                    lane.wakeup.clear()
-                    await lane.wakeup.wait()
+                        return  # what busy lanes still hold, their own worker commits
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
                     continue
-                await self._commit(lane, self._take_group(lane.queue))
+                lanes, submissions = group
+                self._in_flight += 1
+                try:
+                    await self._commit(worker, submissions)
+                finally:
+                    self._in_flight -= 1
+                    for lane in lanes:
+                        lane.busy = False
+                    self._wakeup.set()  # those lanes may have more for an idle worker
         finally:
-            await _release(lane)
+            await _release(worker)
 
-    def _take_group(self, queue: deque[_Submission]) -> list[_Submission]:
-        group = [queue.popleft()]
-        size = len(group[0].events)
-        while queue and size + len(queue[0].events) <= self._max_group:
-            submission = queue.popleft()
-            group.append(submission)
-            size += len(submission.events)
+    def _take_group(self) -> tuple[list[_Lane], list[_Submission]] | None:
+        """The next group and the lanes it holds, or None when it should wait."""
+        idle = [lane for lane in self._lanes if lane.queue and not lane.busy]
+        if not idle:
+            return None
+        waiting = sum(lane.events for lane in idle)
+        if waiting < self._lane_events:
+            if self._in_flight:
+                return None  # taken all at once when the commit in flight ends
+        elif len(idle) > 1:
+            # Enough waits for commits to overlap: one lane alone, the one waiting
+            # longest (so none starves); the others are left to the workers this wakes.
+            idle = [min(idle, key=lambda lane: lane.queue[0].order)]
+            self._wakeup.set()
+        lanes: list[_Lane] = []
+        group: list[_Submission] = []
+        size = 0
+        for lane in idle:
+            queue = lane.queue
+            if size and size + len(queue[0].events) > self._max_group:
+                break
+            lanes.append(lane)
+            lane.busy = True
+            # The first submission goes in whatever its size; then up to the limit.
+            while queue and (not group or size + len(queue[0].events) <= self._max_group):
+                submission = queue.popleft()
+                group.append(submission)
+                size += len(submission.events)
+                lane.events -= len(submission.events)
         self._queued_events -= size
         metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
-        return group
+        return lanes, group
 
-    async def _commit(self, lane: _Lane, group: list[_Submission]) -> None:
+    async def _commit(self, worker: _Worker, group: list[_Submission]) -> None:
         events = [e for submission in group for e in submission.events]
         try:
-            result = await self._write(lane, events)
+            result = await self._write(worker, events)
         except Exception as exc:
             if _is_unavailable(exc):
                 log.error("Commit of %d events failed: %s", len(events), _short(exc))
@@ -259,22 +314,22 @@ class GroupCommitter:
             log.warning(
                 "A group of %d events was refused (%s); isolating", len(events), _short(exc)
             )
-            await self._isolate(lane, group)
+            await self._isolate(worker, group)
             return
         self._finish(group, events, list(result.outcomes), result.changes)
 
-    async def _isolate(self, lane: _Lane, group: list[_Submission]) -> None:
+    async def _isolate(self, worker: _Worker, group: list[_Submission]) -> None:
         """Commit each submission alone; within a refused one, each event alone."""
         if len(group) > 1:
             for submission in group:
-                await self._commit(lane, [submission])
+                await self._commit(worker, [submission])
             return
         submission = group[0]
         outcomes: list[Outcome] = []
         changes: list[StateChange] = []
         for event in submission.events:
             try:
-                result = await self._write(lane, [event])
+                result = await self._write(worker, [event])
                 outcomes.extend(result.outcomes)
                 changes.extend(result.changes)
             except Exception as exc:
@@ -287,18 +342,18 @@ class GroupCommitter:
                 outcomes.append(Failed(f"the database refused this event: {describe_refusal(exc)}"))
         self._finish(group, list(submission.events), outcomes, changes)
 
-    async def _write(self, lane: _Lane, events: Sequence[NewEvent]) -> GroupResult:
+    async def _write(self, worker: _Worker, events: Sequence[NewEvent]) -> GroupResult:
         for attempt in range(1, _RETRIES + 1):
             started = time.perf_counter()
-            kept = lane.connection is not None
+            kept = worker.connection is not None
             try:
-                if lane.connection is None:
-                    lane.connection = await self._engine.connect()
-                async with lane.connection.begin():
-                    result = await write_group(lane.connection, events)
+                if worker.connection is None:
+                    worker.connection = await self._engine.connect()
+                async with worker.connection.begin():
+                    result = await write_group(worker.connection, events)
             except Exception as exc:
                 if _is_unavailable(exc):
-                    await _release(lane, failed=True)
+                    await _release(worker, failed=True)
                     if kept and attempt < _RETRIES:
                         # The kept connection may have died while idle (a database
                         # restart): once more on a fresh one, checked by the pool.
@@ -343,9 +398,9 @@ class GroupCommitter:
             loop.call_soon(_notify, state_listener, changes)
 
 
-async def _release(lane: _Lane, *, failed: bool = False) -> None:
-    """Give the lane's connection back to the pool, or discard it when it `failed`."""
-    connection, lane.connection = lane.connection, None
+async def _release(worker: _Worker, *, failed: bool = False) -> None:
+    """Give the worker's connection back to the pool, or discard it when it `failed`."""
+    connection, worker.connection = worker.connection, None
     if connection is None:
         return
     try:

@@ -60,6 +60,7 @@ class Pipeline:
             max_queued_events=settings.commit_queue_events,
             # SQLite takes one writer at a time: a second lane would only wait on it.
             concurrency=settings.commit_concurrency if engine.dialect.name == "postgresql" else 1,
+            lane_events=settings.commit_lane_events,
         )
 
     def add_listener(self, listener: CommitListener) -> None:

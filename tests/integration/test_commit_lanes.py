@@ -11,7 +11,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -145,3 +147,89 @@ async def test_a_commit_connection_that_died_while_idle_costs_no_request(
         await committer.stop()
     stored = await asyncio.to_thread(query_sql, url, "SELECT count(*) FROM events")
     assert stored[0][0] == 24
+
+
+def _lane_students(lanes: int) -> dict[int, list[str]]:
+    by_lane: dict[int, list[str]] = {}
+    for n in range(200):
+        student = f"lane-{n}@example.org"
+        by_lane.setdefault(lane_of(student, lanes), []).append(student)
+    return by_lane
+
+
+async def _holding_student(url: str, student: str) -> Any:
+    """A connection whose open transaction holds `student`'s row lock (a slow commit)."""
+    holder = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    await holder.execute("BEGIN")
+    await holder.execute("SELECT 1 FROM students WHERE student_key = $1 FOR UPDATE", student)
+    return holder
+
+
+async def test_once_enough_waits_a_lane_commits_beside_a_slow_one(
+    engine: AsyncEngine, settings: Settings, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("one writer at a time on SQLite")
+    by_lane = _lane_students(3)
+    slow, other = by_lane[0][0], by_lane[1][:8]
+    committer = GroupCommitter(
+        engine, max_group_events=50, max_queued_events=10_000, concurrency=3, lane_events=8
+    )
+    committer.start()
+    holder = None
+    try:
+        assert await committer.submit([record(slow, 0)]) == ["inserted"]
+        holder = await _holding_student(settings.database_url, slow)
+        # Queued together while no commit runs: nine events of two lanes, enough
+        # for each lane to commit on its own, so the held one costs the other nothing.
+        held = asyncio.ensure_future(committer.submit([record(slow, 1)]))
+        beside = await asyncio.wait_for(committer.submit([record(s, 0) for s in other]), timeout=20)
+        assert beside == ["inserted"] * 8
+        assert not held.done()
+        await holder.execute("ROLLBACK")
+        assert await asyncio.wait_for(held, timeout=20) == ["inserted"]
+    finally:
+        if holder is not None:
+            await holder.close()
+        await committer.stop()
+
+
+async def test_while_little_waits_it_waits_for_the_commit_in_flight_then_goes_at_once(
+    engine: AsyncEngine, settings: Settings, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("one writer at a time on SQLite")
+    by_lane = _lane_students(3)
+    slow = by_lane[0][0]
+    few = [by_lane[1][0], by_lane[2][0], by_lane[1][1]]  # two other lanes
+    committer = GroupCommitter(
+        engine, max_group_events=50, max_queued_events=10_000, concurrency=3, lane_events=100
+    )
+    committer.start()
+    url = settings.database_url
+    holder = None
+    try:
+        assert await committer.submit([record(slow, 0)]) == ["inserted"]
+        holder = await _holding_student(url, slow)
+        held = asyncio.ensure_future(committer.submit([record(slow, 1)]))
+        await asyncio.sleep(0.2)
+        waiting = [asyncio.ensure_future(committer.submit([record(s, 0)])) for s in few]
+        await asyncio.sleep(0.5)
+        # Three events are not worth a second commit: they wait for the one in flight.
+        assert not any(w.done() for w in waiting)
+        await holder.execute("ROLLBACK")
+        assert await asyncio.wait_for(held, timeout=20) == ["inserted"]
+        for w in waiting:
+            assert await asyncio.wait_for(w, timeout=20) == ["inserted"]
+    finally:
+        if holder is not None:
+            await holder.close()
+        await committer.stop()
+    # ...and then went in one transaction, both lanes together.
+    rows = await asyncio.to_thread(
+        query_sql,
+        url,
+        "SELECT count(DISTINCT xmin::text) FROM event_ids WHERE event_id IN "
+        f"({', '.join(repr(f'{s}-0') for s in few)})",
+    )
+    assert rows[0][0] == 1
