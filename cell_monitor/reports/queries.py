@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.contract.reads import EventOut, EventPage, StatsOut, StudentList, StudentOut
 from cell_monitor.storage.models import (
-    DENSE_EVENT_TYPES,
+    DENSE_EVENT_TYPE,
     EXECUTION_OF_EVENT,
-    RARE_EVENT_TYPE,
+    NOT_DENSE_EVENT_TYPE,
     CellExecution,
     Event,
     EventTypeCount,
@@ -107,10 +107,10 @@ def _events_query(filters: EventFilters) -> Select[Any]:
     if filters.event_types:
         types = {t.lower() for t in filters.event_types}
         stmt = stmt.where(Event.event_type.in_(sorted(types)))
-        if types.isdisjoint(DENSE_EVENT_TYPES):
+        if DENSE_EVENT_TYPE not in types:
             # The partial index's own condition: SQLite uses the index only when the
-            # query states it (PostgreSQL would infer it from the list).
-            stmt = stmt.where(RARE_EVENT_TYPE)
+            # query states it (PostgreSQL infers it from the list).
+            stmt = stmt.where(NOT_DENSE_EVENT_TYPE)
     if filters.since:
         stmt = stmt.where(Event.event_time >= _utc(filters.since))
     if filters.until:
