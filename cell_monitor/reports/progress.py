@@ -1,10 +1,9 @@
 """Notebook list, progress and error hotspots, aggregated in SQL (SQLite and PostgreSQL).
 
-The heatmap, the notebook list and the whole term's hotspots read the report
-tables the writer keeps (storage/report_tables.py): what they cost is what they
-show. Hotspots over a window read that window's errors from `cell_executions`
-(ix_cell_executions_errors_time). What comes back is one row per (student, cell)
-or per (cell, error), never one per execution.
+The heatmap, the notebook list and the hotspots read the report tables the
+writer keeps (storage/report_tables.py), never the log: hotspots over a window
+sum error_minutes. What comes back is one row per (student, cell) or per
+(cell, error), never one per execution.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.contract.reads import EventOut, EventPage, StatsOut, StudentList, StudentOut
 from cell_monitor.storage.models import (
+    DENSE_EVENT_TYPE,
     EXECUTION_OF_EVENT,
+    NOT_DENSE_EVENT_TYPE,
     CellExecution,
     Event,
     EventTypeCount,
@@ -103,7 +105,12 @@ def _events_query(filters: EventFilters) -> Select[Any]:
         notebook_id = select(Notebook.id).where(Notebook.path == filters.notebook)
         stmt = stmt.where(Event.notebook_id == notebook_id.scalar_subquery())
     if filters.event_types:
-        stmt = stmt.where(Event.event_type.in_([t.lower() for t in filters.event_types]))
+        types = {t.lower() for t in filters.event_types}
+        stmt = stmt.where(Event.event_type.in_(sorted(types)))
+        if DENSE_EVENT_TYPE not in types:
+            # The partial index's own condition: SQLite uses the index only when the
+            # query states it (PostgreSQL infers it from the list).
+            stmt = stmt.where(NOT_DENSE_EVENT_TYPE)
     if filters.since:
         stmt = stmt.where(Event.event_time >= _utc(filters.since))
     if filters.until:

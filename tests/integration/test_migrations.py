@@ -198,3 +198,54 @@ async def test_0016_drops_the_log_keys_to_notebooks_on_postgresql(
             assert ("events", "notebooks") not in await conn.run_sync(foreign_keys)
     finally:
         await engine.dispose()
+
+
+async def test_0017_indexes_of_the_write_path(empty_database_url: str, tmp_path: Path) -> None:
+    """0017 narrows ix_events_type_time to the events but executions and drops
+    ix_cell_executions_notebook_time (on PostgreSQL on every partition too); its
+    downgrade puts both back as they were."""
+    settings = make_settings(empty_database_url, tmp_path)
+    await migrations.upgrade_async(settings)
+    engine = create_engine(settings)
+
+    async def definitions() -> dict[str, str]:
+        if engine.dialect.name == "postgresql":
+            query = (
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN "
+                "('events', 'cell_executions', 'events_default', 'cell_executions_default')"
+            )
+        else:
+            query = (
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                "AND tbl_name IN ('events', 'cell_executions')"
+            )
+        async with engine.connect() as conn:
+            rows = (await conn.exec_driver_sql(query)).all()
+        return {name: " ".join(sql.split()) for name, sql in rows}
+
+    def on_partition(found: dict[str, str], table: str, columns: str) -> list[str]:
+        return [sql for name, sql in found.items() if name.startswith(table) and columns in sql]
+
+    try:
+        head = await definitions()
+        type_time = head["ix_events_type_time"]
+        assert "WHERE" in type_time and "'cell_executed'" in type_time
+        assert "ix_cell_executions_notebook_time" not in head
+        assert {"ix_events_student_time", "ix_events_notebook_time", "ix_events_time"} <= set(head)
+        if engine.dialect.name == "postgresql":
+            [on_default] = on_partition(head, "events_default", "(event_type, event_time DESC)")
+            assert "WHERE" in on_default
+            assert on_partition(head, "cell_executions_default", "(notebook_id, event_time") == []
+        await asyncio.to_thread(migrations.downgrade, settings, None, "0016")
+        before = await definitions()
+        assert "WHERE" not in before["ix_events_type_time"]
+        assert "ix_cell_executions_notebook_time" in before
+        if engine.dialect.name == "postgresql":
+            [on_default] = on_partition(before, "events_default", "(event_type, event_time DESC)")
+            assert "WHERE" not in on_default
+            notebook_time = on_partition(before, "cell_executions_default", "(notebook_id, event_")
+            assert len(notebook_time) == 1
+        await migrations.upgrade_async(settings)
+        assert await definitions() == head
+    finally:
+        await engine.dispose()

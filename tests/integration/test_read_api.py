@@ -85,6 +85,11 @@ async def test_event_filters(client: httpx.AsyncClient) -> None:
     assert await ids(eventType="help") == [sent[4]["eventId"]]
     both = await ids(eventType=["help", "notebook_opened"])
     assert both == [sent[4]["eventId"], sent[0]["eventId"]]
+    # cell_executed is read by time: the type index holds every other type only.
+    executions = [sent[i]["eventId"] for i in (5, 3, 2, 1)]
+    assert await ids(eventType="cell_executed") == executions
+    mixed = await ids(eventType=["HELP", "cell_executed"])
+    assert mixed == [sent[i]["eventId"] for i in (5, 4, 3, 2, 1)]
     assert await ids(since=at(1), until=at(3)) == [sent[2]["eventId"], sent[1]["eventId"]]
     assert await ids(student="nobody@example.org") == []
 
