@@ -20,6 +20,11 @@ _COLUMN = {
 # Columns to select (or return) to rebuild a LiveState.
 STATE_COLUMNS = [getattr(Student, column) for column in _COLUMN.values()]
 
+# Who a student is, as events say it: a group keeps the stored value where it says nothing.
+IDENTITY_COLUMNS = ("email_address", "user_id", "user_name", "team_name")
+# What a group write reads of its students' rows (bulk.py's lock_students).
+LOCKED_COLUMNS = ("id", *dict.fromkeys([*IDENTITY_COLUMNS, *_COLUMN.values()]))
+
 
 def state_from_row(row: Any) -> LiveState:
     """A LiveState from a row or mapping holding STATE_COLUMNS."""
