@@ -469,28 +469,30 @@ class PostgresBulk:
     def __init__(self) -> None:
         students = Student.__table__
         listed = ", ".join(LOCKED_COLUMNS)
-        # The students that exist are locked and read (FOR UPDATE: the latest
-        # committed version), then the missing ones inserted, each part in key
-        # order (COLLATE "C" is the writer's code point order), so concurrent
-        # groups cannot deadlock. A student another transaction inserts
-        # meanwhile is in neither part: the insert waits for that transaction,
-        # and its DO UPDATE … WHERE false locks the row without writing or
-        # returning it, for `_students_again_sql` to read.
+        # The students that exist are locked and read (the latest committed
+        # version), then the missing ones inserted, each part in key order
+        # (COLLATE "C" is the writer's code point order), so concurrent groups
+        # cannot deadlock. A student another transaction inserts meanwhile is in
+        # neither part: the insert waits for that transaction, and its DO UPDATE
+        # … WHERE false locks the row without writing or returning it, for
+        # `_students_again_sql` to read. The lock is the one an UPDATE of
+        # non-key columns takes (NO KEY: other transactions' foreign keys to the
+        # student do not wait for it).
         self._students_sql = (
             f"WITH u AS (SELECT * FROM {_table_rows(students, _NEW_STUDENT)}), "
             f"locked AS (SELECT {', '.join(f's.{c}' for c in LOCKED_COLUMNS)} "
             "FROM students s JOIN u USING (student_key) "
-            'ORDER BY s.student_key COLLATE "C" FOR UPDATE OF s), '
+            'ORDER BY s.student_key COLLATE "C" FOR NO KEY UPDATE OF s), '
             f"ins AS (INSERT INTO students ({', '.join(_NEW_STUDENT)}) SELECT * FROM u "
             "WHERE student_key NOT IN (SELECT student_key FROM locked) "
             'ORDER BY student_key COLLATE "C" '
-            "ON CONFLICT (student_key) DO UPDATE SET student_key = excluded.student_key "
+            "ON CONFLICT (student_key) DO UPDATE SET email_address = students.email_address "
             f"WHERE false RETURNING {listed}) "
             f"SELECT {listed} FROM locked UNION ALL SELECT {listed} FROM ins"
         )
         self._students_again_sql = (
             f"SELECT {listed} FROM students WHERE student_key = ANY($1::text[]) "
-            'ORDER BY student_key COLLATE "C" FOR UPDATE'
+            'ORDER BY student_key COLLATE "C" FOR NO KEY UPDATE'
         )
         self._notebook_columns = ["path", "first_seen", "last_seen"]
         # Every group of every lane and worker writes the same few notebook rows:

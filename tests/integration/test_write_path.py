@@ -12,14 +12,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from cell_monitor.domain.live_status import LiveState, apply_events
 from cell_monitor.ingest.parse import validate_batch
 from cell_monitor.storage import writer
 from cell_monitor.storage.engine import WRITE_TX, create_engine
 from cell_monitor.storage.live_rows import STATE_COLUMNS, state_from_row
-from cell_monitor.storage.models import CellExecution, Event, Student
+from cell_monitor.storage.models import CellExecution, Event, InstructorAction, Student
 from cell_monitor.storage.writer import GroupResult
 from tests.support import event, make_settings
 
@@ -175,3 +175,40 @@ async def test_concurrent_groups_of_a_student_apply_one_after_the_other(
     assert states["ada@example.org"].event_count == runs
     assert states["ada@example.org"].version == runs
     assert states["bob@example.org"].event_count == 1
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_rows_naming_a_student_are_not_held_up_by_a_group_in_flight(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A group locks its students as an UPDATE of their state does (not their key):
+    # another transaction's rows referencing the student (its foreign key's check)
+    # go ahead meanwhile.
+    settings = make_settings(database_url, tmp_path)
+    engine = create_engine(settings).execution_options(**{WRITE_TX: True})
+
+    def events() -> list:
+        return validate_batch([event()], settings).events
+
+    async def record_an_action(student_id: int) -> None:
+        async with engine.begin() as conn:
+            values = {"student_id": student_id, "action": "note", "actor": "ta", "at": START}
+            await conn.execute(insert(InstructorAction).values(**values))
+
+    try:
+        async with engine.begin() as conn:
+            await writer.write_group(conn, events())
+        async with engine.connect() as group:
+            transaction = await group.begin()
+            result = await writer.write_group(group, events())
+            assert result.changes
+            student_id = (await group.execute(select(Student.id))).scalar_one()
+            action = asyncio.create_task(record_an_action(student_id))
+            done, _ = await asyncio.wait({action}, timeout=WAIT_SECONDS)
+            await transaction.commit()
+        assert done, "a row naming the student waited for the group's commit"
+        await action
+    finally:
+        await engine.dispose()
