@@ -27,14 +27,13 @@ from sqlalchemy import (
     FromClause,
     Integer,
     String,
-    text,
 )
 from sqlalchemy import exc as exc_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cell_monitor.storage.engine import observe_query
-from cell_monitor.storage.live_rows import STATE_COLUMNS
+from cell_monitor.storage.live_rows import IDENTITY_COLUMNS, LOCKED_COLUMNS
 from cell_monitor.storage.models import (
     CellExecution,
     Event,
@@ -50,10 +49,11 @@ Columns = Mapping[str, list[Any]]
 
 
 class Bulk(Protocol):
-    async def upsert_students(
-        self, conn: AsyncConnection, rows: Rows
-    ) -> Sequence[tuple[int, Mapping[str, Any]]]:
-        """Insert missing students; (id, STATE_COLUMNS as they were before) for each."""
+    async def lock_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Mapping[str, Any]]:
+        """Insert missing students and lock every one; LOCKED_COLUMNS of each, as stored.
+
+        An existing row is read, not written: the group's one UPDATE of it
+        (`update_states`) sets its identity and live state together."""
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
         """Insert missing notebooks; path → id. Existing rows are not locked."""
@@ -96,9 +96,8 @@ RUN_COLUMNS = (
 _FROM_EVENT = ("student_id", "notebook_id", "event_time")
 
 
-# Identity is all a conflicting student row gets here: RETURNING must show the
-# live state as it was before this group (the writer then advances it).
-_IDENTITY = ("email_address", "user_id", "user_name", "team_name")
+# What a new students row starts with; the rest are the columns' defaults.
+_NEW_STUDENT = ("student_key", *IDENTITY_COLUMNS, "first_seen", "last_seen")
 
 
 class SqliteBulk:
@@ -113,14 +112,15 @@ class SqliteBulk:
 
     def __init__(self) -> None:
         students = Student.__table__
-        self._student_columns = ["student_key", *_IDENTITY, "first_seen", "last_seen"]
-        identity = ", ".join(f"{c} = coalesce(excluded.{c}, students.{c})" for c in _IDENTITY)
-        self._students = (
-            f"INSERT INTO students ({', '.join(self._student_columns)})",
-            f"ON CONFLICT (student_key) DO UPDATE SET {identity} "
-            f"RETURNING id, {', '.join(c.name for c in STATE_COLUMNS)}",
+        listed = ", ".join(LOCKED_COLUMNS)
+        # One writer at a time (BEGIN IMMEDIATE): a student not found here is inserted
+        # by nobody else before this transaction ends.
+        self._students_select = f"SELECT {listed} FROM students WHERE student_key IN "
+        self._students_insert = (
+            f"INSERT INTO students ({', '.join(_NEW_STUDENT)})",
+            f"RETURNING {listed}",
         )
-        self._state_reader = SqliteReader(students, ["id", *(c.name for c in STATE_COLUMNS)])
+        self._students_reader = SqliteReader(students, LOCKED_COLUMNS)
         # One writer at a time here (SQLite's BEGIN IMMEDIATE): the upsert also
         # advances last_seen, so touch_notebooks has nothing left to do.
         self._notebooks = (
@@ -145,14 +145,27 @@ class SqliteBulk:
             f"VALUES ({', '.join('?' for _ in self._execution_columns)})"
         )
 
-    async def upsert_students(
-        self, conn: AsyncConnection, rows: Rows
-    ) -> Sequence[tuple[int, Mapping[str, Any]]]:
-        found = await sqlite_returning(
-            conn, Student.__table__, self._students, self._student_columns, rows
-        )
-        names = self._state_reader.names
-        return [(row[0], dict(zip(names, row, strict=True))) for row in self._state_reader(found)]
+    async def lock_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Mapping[str, Any]]:
+        keys = [row["student_key"] for row in rows]
+        driver = await _sqlite_driver(conn)
+        found: list[Any] = []
+        for first in range(0, len(keys), _SQLITE_VARIABLES):
+            chunk = keys[first : first + _SQLITE_VARIABLES]
+            sql = f"{self._students_select}({', '.join('?' for _ in chunk)})"
+            started = time.perf_counter()
+            with _as_sqlalchemy_errors(conn, self._students_select):
+                found.extend(await driver.execute_fetchall(sql, chunk))
+            observe_query(conn.info, "select", self._students_select, time.perf_counter() - started)
+        key_at = LOCKED_COLUMNS.index("student_key")
+        known = {row[key_at] for row in found}
+        missing = [row for row in rows if row["student_key"] not in known]
+        if missing:
+            found.extend(
+                await sqlite_returning(
+                    conn, Student.__table__, self._students_insert, _NEW_STUDENT, missing
+                )
+            )
+        return [dict(zip(LOCKED_COLUMNS, row, strict=True)) for row in self._students_reader(found)]
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
         columns = ["path", "first_seen", "last_seen"]
@@ -373,17 +386,15 @@ def _pg_type(table: FromClause, column: str) -> str:
     return "text"
 
 
-def _table_rows(table: FromClause, columns: Sequence[str], named: bool = False) -> str:
-    """The rows sent as one JSON array per column ($1, $2… or :name for text()),
-    as a subquery u(columns) of the table's types (see `_json_rows`)."""
-    return _json_rows([(c, _pg_type(table, c)) for c in columns], named=named)
+def _table_rows(table: FromClause, columns: Sequence[str]) -> str:
+    """The rows sent as one JSON array per column ($1, $2…), as a subquery
+    u(columns) of the table's types (see `_json_rows`)."""
+    return _json_rows([(c, _pg_type(table, c)) for c in columns])
 
 
-def _json_rows(
-    columns: Sequence[tuple[str, str]], named: bool = False, first: int = 1, alias: str = "u"
-) -> str:
+def _json_rows(columns: Sequence[tuple[str, str]], first: int = 1, alias: str = "u") -> str:
     """Subquery `alias`(names) of rows sent as one JSON array per (name, type) column,
-    parameters $first, $first+1… (or :name for text()).
+    parameters $first, $first+1….
 
     A JSON text is one value for asyncpg to bind whatever the row count, and
     orjson writes it in C; an array parameter costs asyncpg Python checks per
@@ -394,7 +405,7 @@ def _json_rows(
     elements = []
     values = []
     for n, (column, kind) in enumerate(columns, start=first):
-        param = f"CAST(:{column} AS json)" if named else f"${n}::json"
+        param = f"${n}::json"
         if kind == "json":
             # An element as sent; JSON null is a NULL, as None was before.
             elements.append(f"json_array_elements({param})")
@@ -457,15 +468,31 @@ class PostgresBulk:
 
     def __init__(self) -> None:
         students = Student.__table__
-        self._student_columns = ["student_key", *_IDENTITY, "first_seen", "last_seen"]
-        returning = ", ".join(["id", *(c.name for c in STATE_COLUMNS)])
-        identity = ", ".join(f"{c} = coalesce(excluded.{c}, students.{c})" for c in _IDENTITY)
-        # Through SQLAlchemy, and first: its asyncpg adapter opens the transaction
-        # lazily, on the first statement it runs; the others then join it.
-        self._students_sql = text(
-            f"INSERT INTO students ({', '.join(self._student_columns)}) "
-            f"SELECT * FROM {_table_rows(students, self._student_columns, named=True)} "
-            f"ON CONFLICT (student_key) DO UPDATE SET {identity} RETURNING {returning}"
+        listed = ", ".join(LOCKED_COLUMNS)
+        # The students that exist are locked and read (the latest committed
+        # version), then the missing ones inserted, each part in key order
+        # (COLLATE "C" is the writer's code point order), so concurrent groups
+        # cannot deadlock. A student another transaction inserts meanwhile is in
+        # neither part: the insert waits for that transaction, and its DO UPDATE
+        # … WHERE false locks the row without writing or returning it, for
+        # `_students_again_sql` to read. The lock is the one an UPDATE of
+        # non-key columns takes (NO KEY: other transactions' foreign keys to the
+        # student do not wait for it).
+        self._students_sql = (
+            f"WITH u AS (SELECT * FROM {_table_rows(students, _NEW_STUDENT)}), "
+            f"locked AS (SELECT {', '.join(f's.{c}' for c in LOCKED_COLUMNS)} "
+            "FROM students s JOIN u USING (student_key) "
+            'ORDER BY s.student_key COLLATE "C" FOR NO KEY UPDATE OF s), '
+            f"ins AS (INSERT INTO students ({', '.join(_NEW_STUDENT)}) SELECT * FROM u "
+            "WHERE student_key NOT IN (SELECT student_key FROM locked) "
+            'ORDER BY student_key COLLATE "C" '
+            "ON CONFLICT (student_key) DO UPDATE SET email_address = students.email_address "
+            f"WHERE false RETURNING {listed}) "
+            f"SELECT {listed} FROM locked UNION ALL SELECT {listed} FROM ins"
+        )
+        self._students_again_sql = (
+            f"SELECT {listed} FROM students WHERE student_key = ANY($1::text[]) "
+            'ORDER BY student_key COLLATE "C" FOR NO KEY UPDATE'
         )
         self._notebook_columns = ["path", "first_seen", "last_seen"]
         # Every group of every lane and worker writes the same few notebook rows:
@@ -533,13 +560,16 @@ class PostgresBulk:
     ) -> list[Any]:
         return await pg_fetch(conn, operation, sql, args)
 
-    async def upsert_students(
-        self, conn: AsyncConnection, rows: Rows
-    ) -> Sequence[tuple[int, Mapping[str, Any]]]:
-        texts = json_columns(rows, self._student_columns)
-        params = dict(zip(self._student_columns, texts, strict=True))
-        result = await conn.execute(self._students_sql, params)
-        return [(row.id, dict(row._mapping)) for row in result.all()]
+    async def lock_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Mapping[str, Any]]:
+        # Straight to asyncpg: the erasure guard (notebook_guard.py), the group's
+        # first statement, went through SQLAlchemy and so opened the transaction.
+        args = json_columns(rows, _NEW_STUDENT)
+        records = await self._fetch(conn, "insert", self._students_sql, args)
+        if len(records) < len(rows):
+            known = {r["student_key"] for r in records}
+            missing = [row["student_key"] for row in rows if row["student_key"] not in known]
+            records += await self._fetch(conn, "select", self._students_again_sql, [missing])
+        return records
 
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
         args = json_columns(rows, self._notebook_columns)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cell_monitor.domain.live_status import LiveState
-from cell_monitor.storage.models import Student
+from cell_monitor.storage.models import Student, UtcDateTime
 
 # LiveState fields stored under the same column name on `students`.
 _SAME_NAME = [f.name for f in fields(LiveState) if f.name not in ("student", "version")]
@@ -20,11 +20,30 @@ _COLUMN = {
 # Columns to select (or return) to rebuild a LiveState.
 STATE_COLUMNS = [getattr(Student, column) for column in _COLUMN.values()]
 
+# Who a student is, as events say it: a group keeps the stored value where it says nothing.
+IDENTITY_COLUMNS = ("email_address", "user_id", "user_name", "team_name")
+# What a group write reads of its students' rows (bulk.py's lock_students).
+LOCKED_COLUMNS = ("id", *dict.fromkeys([*IDENTITY_COLUMNS, *_COLUMN.values()]))
+
+
+def _is_time(column: Any) -> bool:
+    return isinstance(column.type, UtcDateTime)
+
+
+# Every group write reads and compares each of its students' states: only times
+# need `_aware`, and a state's values are its __dict__ (a plain dataclass).
+_TIMED = [(n, c.name) for n, c in zip(_COLUMN, STATE_COLUMNS, strict=True) if _is_time(c)]
+_PLAIN = [(n, c.name) for n, c in zip(_COLUMN, STATE_COLUMNS, strict=True) if not _is_time(c)]
+_STORED = [(n, c) for n, c in _COLUMN.items() if c not in ("student_key", "user_name", "team_name")]
+
 
 def state_from_row(row: Any) -> LiveState:
     """A LiveState from a row or mapping holding STATE_COLUMNS."""
     mapping = row._mapping if hasattr(row, "_mapping") else row
-    return LiveState(**{name: _aware(mapping[column]) for name, column in _COLUMN.items()})
+    values = {name: mapping[column] for name, column in _PLAIN}
+    for name, column in _TIMED:
+        values[name] = _aware(mapping[column])
+    return LiveState(**values)
 
 
 def _aware(value: Any) -> Any:
@@ -37,7 +56,5 @@ def _aware(value: Any) -> Any:
 
 def state_values(state: LiveState) -> dict[str, Any]:
     """Column values that store `state` (identity columns excluded)."""
-    values = {column: getattr(state, name) for name, column in _COLUMN.items()}
-    for identity in ("student_key", "user_name", "team_name"):
-        values.pop(identity)
-    return values
+    stored = vars(state)
+    return {column: stored[name] for name, column in _STORED}

@@ -35,7 +35,7 @@ from cell_monitor.storage import (
     signal_tables,
 )
 from cell_monitor.storage.bulk import Bulk, bulk_for
-from cell_monitor.storage.live_rows import state_from_row, state_values
+from cell_monitor.storage.live_rows import IDENTITY_COLUMNS, state_from_row, state_values
 
 
 @dataclass
@@ -56,7 +56,7 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
 
     await notebook_guard.writing_group(conn)
     students = await _upsert_students(conn, bulk, unique)
-    student_ids = {key: pk for key, (pk, _) in students.items()}
+    student_ids = {key: student.pk for key, student in students.items()}
     notebook_ids = await _upsert_notebooks(conn, bulk, unique)
     session_ids = await _upsert_sessions(conn, bulk, unique, student_ids)
     inserted = await _insert_events(conn, bulk, unique, student_ids, notebook_ids, session_ids)
@@ -90,10 +90,25 @@ def _latest(values: Iterable[str | None]) -> str | None:
     return last
 
 
+@dataclass
+class _Student:
+    """A student of the group, locked, as stored but for the identity the group gives."""
+
+    pk: int
+    identity: dict[str, Any]  # IDENTITY_COLUMNS: the group's latest value, else the stored one
+    renamed: list[str]  # the identity columns the group changes
+    stored: LiveState  # the stored live state, with that identity
+
+    @property
+    def before(self) -> LiveState | None:
+        return self.stored if self.stored.version else None
+
+
 async def _upsert_students(
     conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent]
-) -> dict[str, tuple[int, LiveState | None]]:
-    """Create missing students; return each one's id and current (locked) live state."""
+) -> dict[str, _Student]:
+    """Create missing students and lock every one; key → what is stored of it.
+    Existing rows are written once, by `_store_states`."""
     by_key: dict[str, list[NewEvent]] = defaultdict(list)
     for event in events:
         by_key[event.student_key].append(event)
@@ -112,11 +127,22 @@ async def _upsert_students(
                 "last_seen": max(times),
             }
         )
-    result = await bulk.upsert_students(conn, rows)
-    students: dict[str, tuple[int, LiveState | None]] = {}
-    for pk, row in result:
-        state = state_from_row(row)
-        students[state.student] = (pk, state if state.version else None)
+    given = {row["student_key"]: row for row in rows}
+    students: dict[str, _Student] = {}
+    for row in await bulk.lock_students(conn, rows):
+        key = row["student_key"]
+        identity = {}
+        renamed = []
+        for column in IDENTITY_COLUMNS:
+            value = given[key][column]
+            if value is None:
+                value = row[column]
+            elif value != row[column]:
+                renamed.append(column)
+            identity[column] = value
+        if renamed:
+            row = {**row, **identity}
+        students[key] = _Student(row["id"], identity, renamed, state_from_row(row))
     return students
 
 
@@ -225,30 +251,34 @@ async def _store_states(
     conn: AsyncConnection,
     bulk: Bulk,
     events: Sequence[NewEvent],
-    students: dict[str, tuple[int, LiveState | None]],
+    students: dict[str, _Student],
 ) -> list[tuple[LiveState | None, LiveState]]:
+    """Each student's one UPDATE of the group: the new identity and live state."""
     by_student: dict[str, list[NewEvent]] = defaultdict(list)
     for event in events:
         by_student[event.student_key].append(event)
     changes = []
     updates: list[tuple[int, dict[str, Any]]] = []
     changed: set[str] = set()
-    everything = False
-    for key in sorted(by_student):
-        pk, before = students[key]
-        after = apply_events(before or LiveState(student=key), by_student[key])
-        changes.append((before, after))
-        values = state_values(after)
-        updates.append((pk, values))
-        if before is None:
-            everything = True  # a new row holds the columns' defaults
-        elif not everything:
-            old = state_values(before)
+    for key in sorted(students):
+        student = students[key]
+        old = state_values(student.stored)
+        if key in by_student:
+            before = student.before
+            after = apply_events(before or LiveState(student=key), by_student[key])
+            changes.append((before, after))
+            values = state_values(after)
             changed.update(name for name, value in values.items() if old[name] != value)
+        elif student.renamed:
+            values = old  # none of its events is new: only its identity changes
+        else:
+            continue
+        changed.update(student.renamed)
+        updates.append((student.pk, {**student.identity, **values}))
     if updates:
-        # Only the columns some student's state changed in (`before` is the row as
+        # Only the columns some student's row changed in (`stored` is the row as
         # stored): fewer values to bind, and to write on PostgreSQL.
-        columns = [n for n in updates[0][1] if everything or n in changed]
+        columns = [n for n in updates[0][1] if n in changed]
         rows = [{"id": pk, **{n: values[n] for n in columns}} for pk, values in updates]
         await bulk.update_states(conn, rows)
     return changes

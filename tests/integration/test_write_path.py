@@ -7,17 +7,20 @@ stores must be what the events say, whichever columns each group touched.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import insert, select
 
 from cell_monitor.domain.live_status import LiveState, apply_events
 from cell_monitor.ingest.parse import validate_batch
 from cell_monitor.storage import writer
 from cell_monitor.storage.engine import WRITE_TX, create_engine
 from cell_monitor.storage.live_rows import STATE_COLUMNS, state_from_row
-from cell_monitor.storage.models import CellExecution, Event, Student
+from cell_monitor.storage.models import CellExecution, Event, InstructorAction, Student
+from cell_monitor.storage.writer import GroupResult
 from tests.support import event, make_settings
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -81,3 +84,131 @@ async def test_stored_states_equal_the_events_replayed(database_url: str, tmp_pa
     # Times go through the write path's own binding: back as the same aware UTC values.
     assert min(executions) == START and all(t.tzinfo is not None for t in executions)
     assert firsts["ada@example.org"] == START
+
+
+async def test_a_group_gives_its_identity_even_when_its_events_were_stored_before(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path)
+    engine = create_engine(settings).execution_options(**{WRITE_TX: True})
+    first = event(eventId="run-1", userName="Ada", teamName="A", userId="u-1")
+
+    async def write(*items: dict) -> GroupResult:
+        async with engine.begin() as conn:
+            return await writer.write_group(conn, validate_batch(list(items), settings).events)
+
+    async def stored() -> tuple:
+        identity = select(
+            Student.email_address, Student.user_id, Student.user_name, Student.team_name
+        )
+        async with engine.connect() as conn:
+            row = (await conn.execute(identity)).one()
+            state = state_from_row((await conn.execute(select(*STATE_COLUMNS))).one())
+        return tuple(row), state
+
+    try:
+        await write(first)
+        _, state = await stored()
+        # The same event again, sent under a new name and team: nothing is counted twice,
+        # the identity follows.
+        resent = await write({**first, "userName": "Ada L.", "teamName": "B"})
+        assert [o.value for o in resent.outcomes] == ["duplicate"] and not resent.changes
+        identity, again = await stored()
+        assert identity == ("ada@example.org", "u-1", "Ada L.", "B")
+        assert again == state.__class__(**{**vars(state), "user_name": "Ada L.", "team_name": "B"})
+        # Events that say nothing of the team keep the stored one; `before` has it.
+        later = await write(event(userName=None, teamName=None, userId=None))
+        [(before, after)] = later.changes
+        assert before is not None and (before.user_name, before.team_name) == ("Ada L.", "B")
+        assert before.version == state.version and after.version == state.version + 1
+        identity, _ = await stored()
+        assert identity == ("ada@example.org", "u-1", "Ada L.", "B")
+    finally:
+        await engine.dispose()
+
+
+# How long a group is given to go ahead (wrongly) while another holds its student.
+WAIT_SECONDS = 1
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+@pytest.mark.parametrize("existing", [False, True], ids=["new student", "existing student"])
+async def test_concurrent_groups_of_a_student_apply_one_after_the_other(
+    database_url: str, tmp_path: Path, existing: bool
+) -> None:
+    # The second group waits for the first's row (inserted or locked, not yet
+    # committed), then reads what it committed: no count is lost, whether the
+    # student was new to both (the second finds the row the first inserted) or not.
+    settings = make_settings(database_url, tmp_path)
+    engine = create_engine(settings).execution_options(**{WRITE_TX: True})
+
+    def events_of(*students: str) -> list:
+        items = [event(emailAddress=f"{s}@example.org") for s in students]
+        return validate_batch(items, settings).events
+
+    async def second_group() -> GroupResult:
+        async with engine.begin() as conn:
+            return await writer.write_group(conn, events_of("ada", "bob"))
+
+    try:
+        if existing:
+            async with engine.begin() as conn:
+                await writer.write_group(conn, events_of("ada"))
+        async with engine.connect() as first:
+            transaction = await first.begin()
+            await writer.write_group(first, events_of("ada"))
+            second = asyncio.create_task(second_group())
+            done, _ = await asyncio.wait({second}, timeout=WAIT_SECONDS)
+            assert not done, "a group went ahead while another held its student"
+            await transaction.commit()
+        result = await second
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(*STATE_COLUMNS))).all()
+    finally:
+        await engine.dispose()
+    before, _ = result.changes[0]
+    runs = 3 if existing else 2
+    assert before is not None and before.event_count == runs - 1
+    states = {s.student: s for s in map(state_from_row, rows)}
+    assert states["ada@example.org"].event_count == runs
+    assert states["ada@example.org"].version == runs
+    assert states["bob@example.org"].event_count == 1
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_rows_naming_a_student_are_not_held_up_by_a_group_in_flight(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A group locks its students as an UPDATE of their state does (not their key):
+    # another transaction's rows referencing the student (its foreign key's check)
+    # go ahead meanwhile.
+    settings = make_settings(database_url, tmp_path)
+    engine = create_engine(settings).execution_options(**{WRITE_TX: True})
+
+    def events() -> list:
+        return validate_batch([event()], settings).events
+
+    async def record_an_action(student_id: int) -> None:
+        async with engine.begin() as conn:
+            values = {"student_id": student_id, "action": "note", "actor": "ta", "at": START}
+            await conn.execute(insert(InstructorAction).values(**values))
+
+    try:
+        async with engine.begin() as conn:
+            await writer.write_group(conn, events())
+        async with engine.connect() as group:
+            transaction = await group.begin()
+            result = await writer.write_group(group, events())
+            assert result.changes
+            student_id = (await group.execute(select(Student.id))).scalar_one()
+            action = asyncio.create_task(record_an_action(student_id))
+            done, _ = await asyncio.wait({action}, timeout=WAIT_SECONDS)
+            await transaction.commit()
+        assert done, "a row naming the student waited for the group's commit"
+        await action
+    finally:
+        await engine.dispose()
