@@ -212,7 +212,9 @@ class GroupCommitter:
         count = len(self._lanes)
         self._queued_events += len(events)
         metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
-        self._wakeup.set()
+        if not self._in_flight or self._queued_events >= self._lane_events:
+            # Otherwise no worker would take it yet: the commit in flight wakes them when it ends.
+            self._wakeup.set()
         if count == 1:
             single: asyncio.Future[list[Outcome]] = loop.create_future()
             self._queue(self._lanes[0], _Submission(events, single))
