@@ -33,9 +33,13 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def started(engine: AsyncEngine, lanes: int) -> GroupCommitter:
+async def started(engine: AsyncEngine, lanes: int, lane_events: int = 300) -> GroupCommitter:
     committer = GroupCommitter(
-        engine, max_group_events=50, max_queued_events=10_000, concurrency=lanes
+        engine,
+        max_group_events=50,
+        max_queued_events=10_000,
+        concurrency=lanes,
+        lane_events=lane_events,
     )
     committer.start()
     return committer
@@ -172,10 +176,7 @@ async def test_once_enough_waits_a_lane_commits_beside_a_slow_one(
         pytest.skip("one writer at a time on SQLite")
     by_lane = _lane_students(3)
     slow, other = by_lane[0][0], by_lane[1][:8]
-    committer = GroupCommitter(
-        engine, max_group_events=50, max_queued_events=10_000, concurrency=3, lane_events=8
-    )
-    committer.start()
+    committer = await started(engine, 3, lane_events=8)
     holder = None
     try:
         assert await committer.submit([record(slow, 0)]) == ["inserted"]
@@ -202,10 +203,7 @@ async def test_while_little_waits_it_waits_for_the_commit_in_flight_then_goes_at
     by_lane = _lane_students(3)
     slow = by_lane[0][0]
     few = [by_lane[1][0], by_lane[2][0], by_lane[1][1]]  # two other lanes
-    committer = GroupCommitter(
-        engine, max_group_events=50, max_queued_events=10_000, concurrency=3, lane_events=100
-    )
-    committer.start()
+    committer = await started(engine, 3, lane_events=100)
     url = settings.database_url
     holder = None
     try:
