@@ -165,7 +165,6 @@ class GroupCommitter:
         self._workers = [_Worker() for _ in range(concurrency)]
         self._lane_events = lane_events
         self._wakeup = asyncio.Event()
-        self._in_flight = 0  # groups being committed
         self._queued_events = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -212,7 +211,7 @@ class GroupCommitter:
         count = len(self._lanes)
         self._queued_events += len(events)
         metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
-        if not self._in_flight or self._queued_events >= self._lane_events:
+        if not self._committing() or self._queued_events >= self._lane_events:
             # Otherwise no worker would take it yet: the commit in flight wakes them when it ends.
             self._wakeup.set()
         if count == 1:
@@ -241,6 +240,10 @@ class GroupCommitter:
                 outcomes[position] = outcome
         return outcomes
 
+    def _committing(self) -> bool:
+        """Whether a group is in flight (each holds at least one lane)."""
+        return any(lane.busy for lane in self._lanes)
+
     @staticmethod
     def _queue(lane: _Lane, submission: _Submission) -> None:
         lane.queue.append(submission)
@@ -257,11 +260,9 @@ class GroupCommitter:
                     await self._wakeup.wait()
                     continue
                 lanes, submissions = group
-                self._in_flight += 1
                 try:
                     await self._commit(worker, submissions)
                 finally:
-                    self._in_flight -= 1
                     for lane in lanes:
                         lane.busy = False
                     self._wakeup.set()  # those lanes may have more for an idle worker
@@ -275,7 +276,7 @@ class GroupCommitter:
             return None
         waiting = sum(lane.events for lane in idle)
         if waiting < self._lane_events:
-            if self._in_flight:
+            if self._committing():
                 return None  # taken all at once when the commit in flight ends
         elif len(idle) > 1:
             # Enough waits for commits to overlap: one lane alone, the one waiting

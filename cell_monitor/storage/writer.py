@@ -55,7 +55,7 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
     bulk = bulk_for(conn)
 
     await notebook_guard.writing_group(conn)
-    students = await _upsert_students(conn, bulk, unique)
+    students = await _lock_students(conn, bulk, unique)
     student_ids = {key: student.pk for key, student in students.items()}
     notebook_ids = await _upsert_notebooks(conn, bulk, unique)
     session_ids = await _upsert_sessions(conn, bulk, unique, student_ids)
@@ -104,7 +104,7 @@ class _Student:
         return self.stored if self.stored.version else None
 
 
-async def _upsert_students(
+async def _lock_students(
     conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent]
 ) -> dict[str, _Student]:
     """Create missing students and lock every one; key → what is stored of it.
