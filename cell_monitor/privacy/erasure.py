@@ -95,8 +95,8 @@ async def erase_from_database(
         progress.advance(1, "event_ids")
         # While their events are still there to say what to subtract.
         counts.update(await report_removal.remove_students(conn, ids))
-        # Children first: SQLite does not enforce the ON DELETE CASCADE of the schema
-        # unless foreign keys are switched on, and explicit counts are the report.
+        # Children first, each table by itself: explicit counts are the report, and
+        # on PostgreSQL the event log has no key to students to cascade (revision 0018).
         for name, stmt in (
             ("message_replies", delete(MessageReply).where(MessageReply.student_id.in_(ids))),
             (

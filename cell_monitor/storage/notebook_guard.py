@@ -1,11 +1,12 @@
-"""Erasure and ingest agree on which notebooks are unused (PostgreSQL).
+"""Erasure and ingest agree on which rows an erasure deletes (PostgreSQL).
 
-Erasure deletes the notebooks that no stored row names any more (a path may name
-its author). PostgreSQL's event log has no foreign key to notebooks (revision
-0016), so nothing else stops a group that has just looked up a notebook's id
-from storing events under it while erasure deletes it. So each write group holds
-this transaction lock shared, and an erasure holds it exclusively: an erasure
-waits for the groups in flight and its statements see every group that
+Erasure deletes a student's rows, and the notebooks that no stored row names any
+more (a path may name its author). PostgreSQL's event log has no foreign key to
+notebooks (revision 0016) or to students (0018), so nothing else stops a group
+from storing events under a notebook or a student it has just looked up while
+erasure deletes it: no cascade would delete them afterwards. So each write group
+holds this transaction lock shared, and an erasure holds it exclusively: an
+erasure waits for the groups in flight and its statements see every group that
 committed; groups wait while a student is erased (well under a second for a
 term's events) and never for each other.
 

@@ -4,7 +4,9 @@ Erasure deletes the notebooks that only the erased student used. A write group
 in flight may just have looked up such a notebook for another student's first
 events in it: the erasure must wait for that group, then see its events and
 keep the notebook (on PostgreSQL no foreign key from the event log to notebooks
-would stop it otherwise).
+would stop it otherwise). Likewise a group in flight for the erased student
+itself: on PostgreSQL no foreign key from the event log to students would
+cascade to the rows it commits.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cell_monitor.ingest.parse import validate_batch
 from cell_monitor.privacy.erasure import erase_from_database
 from cell_monitor.storage import notebook_guard, writer
 from cell_monitor.storage.engine import WRITE_TX, create_engine
-from cell_monitor.storage.models import Event, Notebook
+from cell_monitor.storage.models import CellExecution, Event, Notebook, Student
 from tests.support import event, make_settings
 
 # How long the erasure is given to finish (wrongly) while the group is open.
@@ -81,5 +83,36 @@ async def test_an_erasure_waits_for_a_group_that_has_only_begun(
             await transaction.commit()
         _, counts = await erasure
         assert counts["notebooks"] == 1  # nobody else used it
+    finally:
+        await engine.dispose()
+
+
+async def test_an_erasure_takes_the_rows_of_a_group_in_flight_for_that_student(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path)
+    engine = create_engine(settings).execution_options(**{WRITE_TX: True})
+
+    def events_of(count: int) -> list:
+        items = [event(emailAddress="ada@example.org") for _ in range(count)]
+        return validate_batch(items, settings).events
+
+    try:
+        async with engine.begin() as conn:
+            await writer.write_group(conn, events_of(2))
+        async with engine.connect() as group:
+            transaction = await group.begin()
+            await writer.write_group(group, events_of(3))  # not committed yet
+            erasure = asyncio.create_task(erase_from_database(engine, ["ada@example.org"]))
+            done, _ = await asyncio.wait({erasure}, timeout=WAIT_SECONDS)
+            assert not done, "the erasure went ahead while a group of the student was open"
+            await transaction.commit()
+        found, counts = await erasure
+        assert found == ["ada@example.org"]
+        assert (counts["events"], counts["cell_executions"], counts["students"]) == (5, 5, 1)
+        async with engine.connect() as conn:
+            for table in (Event, CellExecution, Student):
+                left = await conn.scalar(select(func.count()).select_from(table))
+                assert left == 0, f"{table.__tablename__} kept {left} rows of the erased student"
     finally:
         await engine.dispose()

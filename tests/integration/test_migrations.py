@@ -172,7 +172,6 @@ async def test_0016_drops_the_log_keys_to_notebooks_on_postgresql(
                 return
             assert ("events", "notebooks") not in keys
             assert ("cell_executions", "notebooks") not in keys
-            assert {("events", "students"), ("cell_executions", "students")} <= keys
             await conn.exec_driver_sql(
                 "INSERT INTO students (id, student_key, first_seen, last_seen)"
                 " VALUES (1, 'ada@example.org', now(), now())"
@@ -247,5 +246,74 @@ async def test_0017_indexes_of_the_write_path(empty_database_url: str, tmp_path:
             assert len(notebook_time) == 1
         await migrations.upgrade_async(settings)
         assert await definitions() == head
+    finally:
+        await engine.dispose()
+
+
+async def test_0018_drops_the_log_keys_to_students_on_postgresql(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """0018 drops the keys from events and cell_executions to students (PostgreSQL
+    only); its downgrade deletes the rows naming no student and adds them back,
+    cascading as before."""
+    settings = make_settings(empty_database_url, tmp_path)
+    await migrations.upgrade_async(settings)
+    engine = create_engine(settings)
+
+    def foreign_keys(conn: Connection) -> set[tuple[str, str]]:
+        return {
+            (table, key["referred_table"])
+            for table in ("events", "cell_executions", "latest_runs")
+            for key in inspect(conn).get_foreign_keys(table)
+        }
+
+    async def log_rows() -> list[tuple[str, int, int]]:
+        async with engine.connect() as conn:
+            rows = await conn.exec_driver_sql(
+                "SELECT 'events', id, student_id FROM events UNION ALL "
+                "SELECT 'cell_executions', event_pk, student_id FROM cell_executions "
+                "ORDER BY 1, 2"
+            )
+            return [tuple(row) for row in rows]
+
+    try:
+        async with engine.begin() as conn:
+            keys = await conn.run_sync(foreign_keys)
+        if engine.dialect.name == "sqlite":
+            assert {("events", "students"), ("cell_executions", "students")} <= keys
+            return
+        assert ("events", "students") not in keys
+        assert ("cell_executions", "students") not in keys
+        assert ("latest_runs", "students") in keys  # the other tables keep theirs
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO students (id, student_key, first_seen, last_seen)"
+                " VALUES (1, 'ada@example.org', now(), now()), (2, 'bob@example.org', now(), now())"
+            )
+            for pk, student in ((1, 1), (2, 2), (3, 99)):  # 99 names no student
+                await conn.exec_driver_sql(
+                    "INSERT INTO events (id, event_id, event_type, event_time, received_at,"
+                    f" student_id, truncated) VALUES ({pk}, 'e{pk}', 'cell_executed',"
+                    f" now(), now(), {student}, false)"
+                )
+                await conn.exec_driver_sql(
+                    "INSERT INTO cell_executions (event_pk, student_id, event_time, has_error)"
+                    f" VALUES ({pk}, {student}, now(), false)"
+                )
+        await asyncio.to_thread(migrations.downgrade, settings, None, "0017")
+        async with engine.begin() as conn:
+            keys = await conn.run_sync(foreign_keys)
+            assert {("events", "students"), ("cell_executions", "students")} <= keys
+        assert await log_rows() == [
+            ("cell_executions", 1, 1), ("cell_executions", 2, 2), ("events", 1, 1), ("events", 2, 2)
+        ]  # fmt: skip
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("DELETE FROM students WHERE id = 2")  # cascades again
+        assert await log_rows() == [("cell_executions", 1, 1), ("events", 1, 1)]
+        await migrations.upgrade_async(settings)
+        async with engine.connect() as conn:
+            keys = await conn.run_sync(foreign_keys)
+        assert ("events", "students") not in keys
+        assert ("cell_executions", "students") not in keys
     finally:
         await engine.dispose()
