@@ -163,6 +163,7 @@ def validate_batch(
     """Validate and normalize each item; invalid ones go to `rejected`."""
     batch = ParsedBatch()
     now = datetime.now(timezone.utc)
+    latest_time = latest_event_time(settings, now)
     verdicts: list[list[str] | None] = []
     for index, item in enumerate(items):
         if index in too_deep:
@@ -174,7 +175,7 @@ def validate_batch(
         errors, model = verdicts[index], models[index]
         if model is not None:
             try:
-                event = normalize(model, settings, now)
+                event = normalize(model, settings, now, latest_time)
             except ValidationError as exc:
                 errors = [_describe(error) for error in exc.errors(include_url=False)]
             except EngagementOff as exc:
@@ -291,8 +292,19 @@ class _Clip:
         return value[:limit] + TRUNCATION_MARK if mark else value[:limit]
 
 
-def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewEvent:
-    """The stored form of a valid event, with text clipped to the limits."""
+def normalize(
+    model: EventIn,
+    settings: Settings,
+    received_at: datetime,
+    latest_time: datetime | None = None,
+) -> NewEvent:
+    """The stored form of a valid event, with text clipped to the limits.
+
+    `latest_time` is the latest event time believed: received_at plus the
+    allowed clock skew (computed here unless the batch did, once for all).
+    """
+    if latest_time is None:
+        latest_time = latest_event_time(settings, received_at)
     clip = _Clip()
     short = min(settings.max_field_chars, FIELD_COLUMN_CHARS)
     email = clip.text(model.email_address, short, mark=False)
@@ -306,7 +318,7 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
         error_name = match[1] if match else None
     event_time = model.event_time or received_at
     client_time = None
-    if event_time > received_at + timedelta(seconds=settings.clock_skew_seconds):
+    if event_time > latest_time:
         # A client clock ahead of ours: believe the receipt, keep what it said.
         client_time, event_time = event_time, received_at
     event = NewEvent(
@@ -362,6 +374,11 @@ def normalize(model: EventIn, settings: Settings, received_at: datetime) -> NewE
         event.extra = {**(event.extra or {}), **server_metadata}
     event.truncated = clip.truncated
     return event
+
+
+def latest_event_time(settings: Settings, received_at: datetime) -> datetime:
+    """An eventTime later than this is a client clock ahead of ours."""
+    return received_at + timedelta(seconds=settings.clock_skew_seconds)
 
 
 def _within_bytes(value: str | None, limit: int, clip: _Clip) -> str | None:
