@@ -165,6 +165,8 @@ class EventIn(BaseModel):
     @field_validator("event_type", mode="after")
     @classmethod
     def _event_type(cls, value: str) -> str:
+        if value in KNOWN_EVENT_TYPES:  # nearly every event: already lower case and valid
+            return value
         value = value.lower()
         if not set(value) <= _EVENT_TYPE_CHARS:
             raise ValueError("must contain only letters, digits, '_', '.' or '-'")

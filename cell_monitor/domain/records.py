@@ -57,12 +57,15 @@ class NewEvent:
     hidden_ms: float | None = None
     # Set by the store once the event is committed.
     pk: int | None = field(default=None, compare=False)
+    # Whether the event is a run of code: derived from event_type and cell_type when
+    # the event is made (the write path, the live state and the pipeline read it
+    # several times per event; nothing changes those two fields).
+    is_execution: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def is_execution(self) -> bool:
+    def __post_init__(self) -> None:
         # The reference extension reports "running" a markdown cell (a render) as
         # cell_executed too: it is no run of code, counts as none and ends no error streak.
-        return self.event_type == "cell_executed" and (
+        self.is_execution = self.event_type == "cell_executed" and (
             self.cell_type is None or self.cell_type.lower() not in RENDERED_CELL_TYPES
         )
 

@@ -47,6 +47,8 @@ def signal_metadata(event: NewEvent) -> dict[str, Any]:
     """The signals as the event log keeps them (events.extra): the log stays the
     whole record, from which test_results, cell_activity and the edits/active time
     of latest_runs could be rebuilt."""
+    if not event.tests and not event.activity and event.event_type != "engagement":
+        return {}  # most events: none to keep
     meta: dict[str, Any] = {}
     if event.tests:
         meta["tests"] = [
