@@ -150,7 +150,7 @@ def apply_event(state: LiveState, event: NewEvent) -> LiveState:
     """The state after `event` (events of one student, any order)."""
     view = SimpleNamespace(**vars(state))
     _apply(view, event)
-    return _frozen(vars(view))
+    return state_of_fields(vars(view))
 
 
 def _apply(view: SimpleNamespace, event: NewEvent) -> None:
@@ -299,17 +299,17 @@ def apply_events(state: LiveState, events: Iterable[NewEvent]) -> LiveState:
     for event in events:
         _apply(view, event)
     view.version = state.version + 1
-    return _frozen(vars(view))
+    return state_of_fields(vars(view))
 
 
-# Every commit builds each of its students' states anew: the frozen dataclass's
-# __init__ (one object.__setattr__ per field) cost as much as applying an event.
-# The values are LiveState's own fields, taken from a LiveState; there is no
-# __post_init__ to skip.
+# Every commit builds each of its students' states anew (from their rows, then
+# with their events): the frozen dataclass's __init__ (one object.__setattr__ per
+# field) cost as much as applying an event. There is no __post_init__ to skip.
 assert not hasattr(LiveState, "__post_init__") and not hasattr(LiveState, "__slots__")
 
 
-def _frozen(values: dict[str, Any]) -> LiveState:
+def state_of_fields(values: dict[str, Any]) -> LiveState:
+    """The LiveState of `values`: every one of its fields, as a LiveState holds them."""
     state = object.__new__(LiveState)
     state.__dict__.update(values)
     return state

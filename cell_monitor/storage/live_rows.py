@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any
 
-from cell_monitor.domain.live_status import LiveState
+from cell_monitor.domain.live_status import LiveState, state_of_fields
 from cell_monitor.storage.models import Student, UtcDateTime
 
 # LiveState fields stored under the same column name on `students`.
@@ -37,13 +38,18 @@ _PLAIN = [(n, c.name) for n, c in zip(_COLUMN, STATE_COLUMNS, strict=True) if no
 _STORED = [(n, c) for n, c in _COLUMN.items() if c not in ("student_key", "user_name", "team_name")]
 
 
+# Every group write reads each of its students' rows: the columns in one C call.
+_COLUMNS_OF_ROW = operator.itemgetter(*_COLUMN.values())
+_TIMED_FIELDS = [n for n, _ in _TIMED]
+
+
 def state_from_row(row: Any) -> LiveState:
     """A LiveState from a row or mapping holding STATE_COLUMNS."""
     mapping = row._mapping if hasattr(row, "_mapping") else row
-    values = {name: mapping[column] for name, column in _PLAIN}
-    for name, column in _TIMED:
-        values[name] = _aware(mapping[column])
-    return LiveState(**values)
+    values = dict(zip(_COLUMN, _COLUMNS_OF_ROW(mapping), strict=True))
+    for name in _TIMED_FIELDS:
+        values[name] = _aware(values[name])
+    return state_of_fields(values)
 
 
 def _aware(value: Any) -> Any:
@@ -58,3 +64,14 @@ def state_values(state: LiveState) -> dict[str, Any]:
     """Column values that store `state` (identity columns excluded)."""
     stored = vars(state)
     return {column: stored[name] for name, column in _STORED}
+
+
+def changed_columns(before: LiveState, after: LiveState) -> list[str]:
+    """The columns of `state_values` in which the two states differ."""
+    old, new = vars(before), vars(after)
+    return [column for name, column in _STORED if old[name] != new[name]]
+
+
+def state_fields(columns: set[str]) -> list[tuple[str, str]]:
+    """(column, LiveState field) of those of `state_values`' columns in `columns`, in its order."""
+    return [(column, name) for name, column in _STORED if column in columns]
