@@ -19,9 +19,10 @@ shared counters go in report_tables.record (sharded, after everything else).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,6 +42,8 @@ from cell_monitor.storage.live_rows import (
     state_fields,
     state_from_row,
 )
+
+_K = TypeVar("_K")
 
 
 @dataclass
@@ -159,16 +162,28 @@ async def _lock_students(
     return students
 
 
+def _spans(times: Iterable[tuple[_K, datetime]]) -> dict[_K, list[datetime]]:
+    """Key → [earliest, latest] of its times."""
+    spans: dict[_K, list[datetime]] = {}
+    for key, at in times:
+        span = spans.get(key)
+        if span is None:
+            spans[key] = [at, at]
+        elif at < span[0]:
+            span[0] = at
+        elif at > span[1]:
+            span[1] = at
+    return spans
+
+
 async def _upsert_notebooks(
     conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent]
 ) -> dict[str, int]:
-    spans: dict[str, list[Any]] = {}
-    for event in events:
-        if event.notebook_path is None:
-            continue
-        span = spans.setdefault(event.notebook_path, [event.event_time, event.event_time])
-        span[0] = min(span[0], event.event_time)
-        span[1] = max(span[1], event.event_time)
+    spans = _spans(
+        (event.notebook_path, event.event_time)
+        for event in events
+        if event.notebook_path is not None
+    )
     if not spans:
         return {}
     rows = [
@@ -185,7 +200,9 @@ async def _touch_notebooks(
     for event in events:
         if event.notebook_path is not None:
             pk = notebook_ids[event.notebook_path]
-            latest[pk] = max(latest.get(pk, event.event_time), event.event_time)
+            at = latest.get(pk)
+            if at is None or event.event_time > at:
+                latest[pk] = event.event_time
     if latest:
         await bulk.touch_notebooks(
             conn, [{"id": pk, "last_seen": at} for pk, at in sorted(latest.items())]
@@ -195,14 +212,11 @@ async def _touch_notebooks(
 async def _upsert_sessions(
     conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent], student_ids: dict[str, int]
 ) -> dict[tuple[int, str], int]:
-    spans: dict[tuple[int, str], list[Any]] = {}
-    for event in events:
-        if event.session_key is None:
-            continue
-        key = (student_ids[event.student_key], event.session_key)
-        span = spans.setdefault(key, [event.event_time, event.event_time])
-        span[0] = min(span[0], event.event_time)
-        span[1] = max(span[1], event.event_time)
+    spans = _spans(
+        ((student_ids[event.student_key], event.session_key), event.event_time)
+        for event in events
+        if event.session_key is not None
+    )
     if not spans:
         return {}
     rows = [
