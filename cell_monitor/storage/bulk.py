@@ -50,7 +50,8 @@ Columns = Mapping[str, list[Any]]
 
 class Bulk(Protocol):
     async def lock_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Mapping[str, Any]]:
-        """Insert missing students and lock every one; LOCKED_COLUMNS of each, as stored.
+        """Insert missing students and lock every one; LOCKED_COLUMNS of each, as stored
+        (a mapping whose keys and values are in that order).
 
         An existing row is read, not written: the group's one UPDATE of it
         (`update_states`) sets its identity and live state together."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any
@@ -32,32 +33,34 @@ def _is_time(column: Any) -> bool:
 
 
 # Every group write reads and compares each of its students' states: only times
-# need `_aware`, and a state's values are its __dict__ (a plain dataclass).
-_TIMED = [(n, c.name) for n, c in zip(_COLUMN, STATE_COLUMNS, strict=True) if _is_time(c)]
-_PLAIN = [(n, c.name) for n, c in zip(_COLUMN, STATE_COLUMNS, strict=True) if not _is_time(c)]
+# need making aware, and a state's values are its __dict__ (a plain dataclass).
+_TIMED = [n for n, c in zip(_COLUMN, STATE_COLUMNS, strict=True) if _is_time(c)]
 _STORED = [(n, c) for n, c in _COLUMN.items() if c not in ("student_key", "user_name", "team_name")]
-
-
-# Every group write reads each of its students' rows: the columns in one C call.
 _COLUMNS_OF_ROW = operator.itemgetter(*_COLUMN.values())
-_TIMED_FIELDS = [n for n, _ in _TIMED]
+# The same from a row of LOCKED_COLUMNS in that order: by position, in one C call.
+_FIELDS_OF_LOCKED = operator.itemgetter(*(LOCKED_COLUMNS.index(c) for c in _COLUMN.values()))
 
 
 def state_from_row(row: Any) -> LiveState:
     """A LiveState from a row or mapping holding STATE_COLUMNS."""
     mapping = row._mapping if hasattr(row, "_mapping") else row
-    values = dict(zip(_COLUMN, _COLUMNS_OF_ROW(mapping), strict=True))
-    for name in _TIMED_FIELDS:
-        values[name] = _aware(values[name])
+    return _state(_COLUMNS_OF_ROW(mapping))
+
+
+def state_from_locked(row: Mapping[str, Any]) -> LiveState:
+    """A LiveState from a mapping of LOCKED_COLUMNS whose values are in that order."""
+    return _state(_FIELDS_OF_LOCKED(tuple(row.values())))
+
+
+def _state(values_of_fields: Sequence[Any]) -> LiveState:
+    values = dict(zip(_COLUMN, values_of_fields, strict=True))
+    for name in _TIMED:
+        # Raw rows (bulk.py's RETURNING on PostgreSQL) skip UtcDateTime; asyncpg
+        # gives ±infinity as naive datetime.max/min.
+        value = values[name]
+        if isinstance(value, datetime) and value.tzinfo is None:
+            values[name] = value.replace(tzinfo=timezone.utc)
     return state_of_fields(values)
-
-
-def _aware(value: Any) -> Any:
-    # Raw rows (bulk.py's RETURNING on PostgreSQL) skip UtcDateTime; asyncpg gives
-    # ±infinity as naive datetime.max/min.
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def state_values(state: LiveState) -> dict[str, Any]:

@@ -38,9 +38,10 @@ from cell_monitor.storage import (
 from cell_monitor.storage.bulk import Bulk, bulk_for
 from cell_monitor.storage.live_rows import (
     IDENTITY_COLUMNS,
+    LOCKED_COLUMNS,
     changed_columns,
     state_fields,
-    state_from_row,
+    state_from_locked,
 )
 
 _K = TypeVar("_K")
@@ -145,7 +146,9 @@ async def _lock_students(
             if event.event_time > wanted["last_seen"]:
                 wanted["last_seen"] = event.event_time
     students: dict[str, _Student] = {}
-    for row in await bulk.lock_students(conn, list(given.values())):
+    locked = await bulk.lock_students(conn, list(given.values()))
+    assert not locked or tuple(locked[0].keys()) == LOCKED_COLUMNS  # state_from_locked's order
+    for row in locked:
         key = row["student_key"]
         identity = {}
         renamed = []
@@ -158,7 +161,7 @@ async def _lock_students(
             identity[column] = value
         if renamed:
             row = {**row, **identity}
-        students[key] = _Student(row["id"], identity, renamed, state_from_row(row))
+        students[key] = _Student(row["id"], identity, renamed, state_from_locked(row))
     return students
 
 
