@@ -31,9 +31,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import bindparam, case, select
@@ -108,9 +109,7 @@ async def record(
         error_minutes, group_counts = await _record_errors(conn, errors)
     # The shared counters last: their rows are held until COMMIT from here on.
     minutes = _minute_counts(executions)
-    types: dict[str, int] = defaultdict(int)
-    for event in events:
-        types[event.event_type] += 1
+    types = Counter(map(attrgetter("event_type"), events))
     await _add_counters(conn, shard_of(conn), group_counts, minutes, error_minutes, types)
 
 

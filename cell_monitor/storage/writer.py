@@ -60,7 +60,7 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
     first_of: dict[str, NewEvent] = {}
     for event in events:
         first_of.setdefault(event.event_id, event)
-    unique = sorted(first_of.values(), key=lambda e: e.event_id)
+    unique = [first_of[event_id] for event_id in sorted(first_of)]
     bulk = bulk_for(conn)
 
     by_student = _by_student(unique)
@@ -71,15 +71,23 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
     notebook_ids = await _upsert_notebooks(conn, bulk, unique)
     session_ids = await _upsert_sessions(conn, bulk, unique, student_ids)
     inserted = await _insert_events(conn, bulk, unique, student_ids, notebook_ids, session_ids)
-    stored = [e for e in unique if e.event_id in inserted]
-    for event in stored:
-        event.pk = inserted[event.event_id]
+    stored = []
+    for event in unique:
+        pk = inserted.get(event.event_id)
+        if pk is not None:
+            event.pk = pk
+            stored.append(event)
     if len(stored) < len(unique):
         by_student = _by_student(stored)
     changes = await _store_states(conn, bulk, by_student, students)
     # Help requests follow the help state, in the same transaction (help_rows.py).
     await help_rows.record(
-        conn, [help_rows.HelpChange(student_ids[a.student], b, a) for b, a in changes]
+        conn,
+        [
+            help_rows.HelpChange(student_ids[a.student], b, a)
+            for b, a in changes
+            if help_rows.help_changed(b, a)  # the only changes it acts on
+        ],
     )
     # What the dashboard's views read, in the same transaction (report_tables.py).
     await report_tables.record(conn, stored, student_ids, notebook_ids)
