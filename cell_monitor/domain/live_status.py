@@ -16,6 +16,7 @@ as that receipt. A clock set to 9999 can therefore hide nothing that comes after
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
@@ -288,12 +289,16 @@ def bounded(state: LiveState, now: datetime, instead: datetime) -> LiveState:
     return replace(state, **late) if late else state
 
 
+_live_time = operator.attrgetter("live_time")
+_received_at = operator.attrgetter("received_at")
+
+
 def apply_events(state: LiveState, events: Iterable[NewEvent]) -> LiveState:
     """Apply events in time order and bump the version once."""
-    events = sorted(events, key=lambda e: e.live_time)
+    events = sorted(events, key=_live_time)
     if events:
         # What an impossible stored time said is taken as older than these events.
-        state = bounded(state, max(e.received_at for e in events), events[0].live_time)
+        state = bounded(state, max(map(_received_at, events)), events[0].live_time)
     # One mutable namespace for the whole batch; the frozen state is built once.
     view = SimpleNamespace(**vars(state))
     for event in events:

@@ -591,14 +591,15 @@ class PostgresBulk:
     ) -> dict[tuple[int, str], int]:
         args = json_columns(rows, self._session_columns)
         records = await self._fetch(conn, "insert", self._sessions_sql, args)
-        return {(r["student_id"], r["session_key"]): r["id"] for r in records}
+        # RETURNING id, student_id, session_key
+        return {(student, key): pk for pk, student, key in records}
 
     async def insert_events(
         self, conn: AsyncConnection, rows: Columns, runs: Columns
     ) -> dict[str, int]:
         args = json_columns(rows, self._event_columns) + json_columns(runs, self._run_columns)
         records = await self._fetch(conn, "insert", self._events_sql, args)
-        return {r["event_id"]: r["id"] for r in records}
+        return {event_id: pk for pk, event_id in records}  # SELECT id, event_id
 
     async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
         columns = tuple(rows[0])

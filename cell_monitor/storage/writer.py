@@ -237,10 +237,6 @@ async def _upsert_sessions(
     return await bulk.upsert_sessions(conn, rows)
 
 
-def _notebook_id(notebook_ids: dict[str, int], event: NewEvent) -> int | None:
-    return notebook_ids.get(event.notebook_path) if event.notebook_path else None
-
-
 async def _insert_events(
     conn: AsyncConnection,
     bulk: Bulk,
@@ -258,7 +254,9 @@ async def _insert_events(
         "event_time": [e.event_time for e in events],
         "received_at": [e.received_at for e in events],
         "student_id": students,
-        "notebook_id": [_notebook_id(notebook_ids, e) for e in events],
+        "notebook_id": [
+            notebook_ids.get(e.notebook_path) if e.notebook_path else None for e in events
+        ],
         "session_id": [
             session_ids.get((s, e.session_key)) if e.session_key else None
             for s, e in zip(students, events, strict=True)
