@@ -16,6 +16,7 @@ as that receipt. A clock set to 9999 can therefore hide nothing that comes after
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
@@ -148,34 +149,40 @@ def _not_older(when: datetime, than: datetime | None) -> bool:
 
 def apply_event(state: LiveState, event: NewEvent) -> LiveState:
     """The state after `event` (events of one student, any order)."""
-    return replace(state, **_changes(state, event))
+    view = SimpleNamespace(**vars(state))
+    _apply(view, event)
+    return state_of_fields(vars(view))
 
 
-def _changes(state: Any, event: NewEvent) -> dict[str, Any]:
-    """What `event` changes in `state` (a LiveState or a namespace of its fields)."""
+def _apply(view: SimpleNamespace, event: NewEvent) -> None:
+    """Apply `event` to `view` (a namespace of LiveState's fields), in place.
+
+    Every rule reads the fields as they were before the event: a field is
+    written only once the rules have read it (the state of a group's commit is
+    updated per event without a dict of changes)."""
+    state = vars(view)
     t = event.live_time
-    changes: dict[str, Any] = {
-        "event_count": state.event_count + 1,
-        "first_seen": t if state.first_seen is None else min(state.first_seen, t),
-        "last_seen": t if state.last_seen is None else max(state.last_seen, t),
-    }
+    first_seen, last_seen = state["first_seen"], state["last_seen"]
+    state["event_count"] += 1
+    state["first_seen"] = t if first_seen is None else min(first_seen, t)
+    state["last_seen"] = t if last_seen is None else max(last_seen, t)
     if event.user_name:
-        changes["user_name"] = event.user_name
+        state["user_name"] = event.user_name
     if event.team_name:
-        changes["team_name"] = event.team_name
-    if event.notebook_path and _not_older(t, state.last_seen):
-        changes["last_notebook"] = event.notebook_path
+        state["team_name"] = event.team_name
+    is_execution = event.is_execution
+    if event.notebook_path and _not_older(t, last_seen):
+        state["last_notebook"] = event.notebook_path
         # Only executions store a cell position, so only they move it.
-        if event.is_execution:
-            changes["last_cell_index"] = event.cell_index
-            changes["last_cell_id"] = event.cell_id
-    if event.is_execution:
-        changes.update(_execution(state, event))
-    elif event.event_type == "engagement" and _not_older(t, state.engagement_at):
-        changes.update(_engagement(state, event))
-    elif event.event_type in ("help", "help_stop") and _not_older(t, state.help_changed_at):
-        changes.update(_help(state, event.event_type, t, event.help_ask_id))
-    return changes
+        if is_execution:
+            state["last_cell_index"] = event.cell_index
+            state["last_cell_id"] = event.cell_id
+    if is_execution:
+        _execution(state, event, t)
+    elif event.event_type == "engagement" and _not_older(t, state["engagement_at"]):
+        state.update(_engagement(view, event))
+    elif event.event_type in ("help", "help_stop") and _not_older(t, state["help_changed_at"]):
+        state.update(_help(view, event.event_type, t, event.help_ask_id))
 
 
 _UNCLAIMED = {"help_claimed_by": None, "help_claimed_at": None}
@@ -248,31 +255,26 @@ def _began(t: datetime, ms_before: float | None, last_run: datetime | None) -> d
     return max(began, last_run) if last_run is not None and last_run <= t else began
 
 
-def _execution(state: Any, event: NewEvent) -> dict[str, object]:
-    t = event.live_time
-    changes: dict[str, object] = {
-        "execution_count": state.execution_count + 1,
-        "error_count": state.error_count + event.has_error,
-    }
-    if not _not_older(t, state.last_execution_at):
-        return changes
-    changes["last_execution_at"] = t
-    changes["last_execution_failed"] = event.has_error
+def _execution(state: dict[str, Any], event: NewEvent, t: datetime) -> None:
+    """Apply a run at live time `t` to `state` (LiveState's fields), in place."""
+    state["execution_count"] += 1
+    state["error_count"] += event.has_error
+    if not _not_older(t, state["last_execution_at"]):
+        return
+    state["last_execution_at"] = t
+    state["last_execution_failed"] = event.has_error
     if event.has_error:
         message = event.error_message
-        changes.update(
-            consecutive_errors=state.consecutive_errors + 1,
-            last_error_name=event.error_name,
-            last_error_message=message[:ERROR_MESSAGE_CHARS] if message else None,
-            last_error_at=t,
-            last_error_cell_index=event.cell_index,
-        )
+        state["consecutive_errors"] += 1
+        state["last_error_name"] = event.error_name
+        state["last_error_message"] = message[:ERROR_MESSAGE_CHARS] if message else None
+        state["last_error_at"] = t
+        state["last_error_cell_index"] = event.cell_index
     else:
-        changes["consecutive_errors"] = 0
+        state["consecutive_errors"] = 0
         # A passing run ends editing without running (the `quiet` rule).
-        changes["editing_since"] = None
-        changes["editing_cell_index"] = None
-    return changes
+        state["editing_since"] = None
+        state["editing_cell_index"] = None
 
 
 _TIMES = tuple(f.name for f in fields(LiveState) if f.type in ("datetime | None", datetime))
@@ -287,28 +289,32 @@ def bounded(state: LiveState, now: datetime, instead: datetime) -> LiveState:
     return replace(state, **late) if late else state
 
 
+_live_time = operator.attrgetter("live_time")
+_received_at = operator.attrgetter("received_at")
+
+
 def apply_events(state: LiveState, events: Iterable[NewEvent]) -> LiveState:
     """Apply events in time order and bump the version once."""
-    events = sorted(events, key=lambda e: e.live_time)
+    events = sorted(events, key=_live_time)
     if events:
         # What an impossible stored time said is taken as older than these events.
-        state = bounded(state, max(e.received_at for e in events), events[0].live_time)
+        state = bounded(state, max(map(_received_at, events)), events[0].live_time)
     # One mutable namespace for the whole batch; the frozen state is built once.
     view = SimpleNamespace(**vars(state))
     for event in events:
-        vars(view).update(_changes(view, event))
+        _apply(view, event)
     view.version = state.version + 1
-    return _frozen(vars(view))
+    return state_of_fields(vars(view))
 
 
-# Every commit builds each of its students' states anew: the frozen dataclass's
-# __init__ (one object.__setattr__ per field) cost as much as applying an event.
-# The values are LiveState's own fields, taken from a LiveState; there is no
-# __post_init__ to skip.
+# Every commit builds each of its students' states anew (from their rows, then
+# with their events): the frozen dataclass's __init__ (one object.__setattr__ per
+# field) cost as much as applying an event. There is no __post_init__ to skip.
 assert not hasattr(LiveState, "__post_init__") and not hasattr(LiveState, "__slots__")
 
 
-def _frozen(values: dict[str, Any]) -> LiveState:
+def state_of_fields(values: dict[str, Any]) -> LiveState:
+    """The LiveState of `values`: every one of its fields, as a LiveState holds them."""
     state = object.__new__(LiveState)
     state.__dict__.update(values)
     return state

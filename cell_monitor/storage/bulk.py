@@ -50,7 +50,8 @@ Columns = Mapping[str, list[Any]]
 
 class Bulk(Protocol):
     async def lock_students(self, conn: AsyncConnection, rows: Rows) -> Sequence[Mapping[str, Any]]:
-        """Insert missing students and lock every one; LOCKED_COLUMNS of each, as stored.
+        """Insert missing students and lock every one; LOCKED_COLUMNS of each, as stored
+        (a mapping whose keys and values are in that order).
 
         An existing row is read, not written: the group's one UPDATE of it
         (`update_states`) sets its identity and live state together."""
@@ -590,14 +591,15 @@ class PostgresBulk:
     ) -> dict[tuple[int, str], int]:
         args = json_columns(rows, self._session_columns)
         records = await self._fetch(conn, "insert", self._sessions_sql, args)
-        return {(r["student_id"], r["session_key"]): r["id"] for r in records}
+        # RETURNING id, student_id, session_key
+        return {(student, key): pk for pk, student, key in records}
 
     async def insert_events(
         self, conn: AsyncConnection, rows: Columns, runs: Columns
     ) -> dict[str, int]:
         args = json_columns(rows, self._event_columns) + json_columns(runs, self._run_columns)
         records = await self._fetch(conn, "insert", self._events_sql, args)
-        return {r["event_id"]: r["id"] for r in records}
+        return {event_id: pk for pk, event_id in records}  # SELECT id, event_id
 
     async def update_states(self, conn: AsyncConnection, rows: Rows) -> None:
         columns = tuple(rows[0])

@@ -31,9 +31,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import bindparam, case, select
@@ -108,9 +109,7 @@ async def record(
         error_minutes, group_counts = await _record_errors(conn, errors)
     # The shared counters last: their rows are held until COMMIT from here on.
     minutes = _minute_counts(executions)
-    types: dict[str, int] = defaultdict(int)
-    for event in events:
-        types[event.event_type] += 1
+    types = Counter(map(attrgetter("event_type"), events))
     await _add_counters(conn, shard_of(conn), group_counts, minutes, error_minutes, types)
 
 
@@ -144,10 +143,16 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
             continue  # the heatmap places a run by notebook and cell
         key = (student_id, notebook_id, event.cell_index)
         at, pk = event.event_time, event.pk
-        edits, active_ms = event.run_activity
+        # What run_activity gives for a run that reports no activity, without its work.
+        edits, active_ms = event.run_activity if event.activity else (0, 0)
         row = rows.get(key)
         if row is None:
-            rows[key] = [at, pk, *_outcome(event), 1, edits, active_ms, at]
+            # [at, pk, *_outcome(event), 1, edits, active_ms, at], without the call.
+            if event.has_error:
+                failed = [at, pk, True, event.error_name, event.error_message]
+                rows[key] = [*failed, 1, edits, active_ms, at]
+            else:
+                rows[key] = [at, pk, False, None, None, 1, edits, active_ms, at]
             continue
         row[5] += 1
         row[6] += edits
@@ -216,10 +221,13 @@ async def _record_errors(
     groups: dict[str, tuple[int | None, int | None, str | None, str | None]] = {}
     per_student: dict[tuple[str, int], list[Any]] = {}
     per_minute: dict[tuple[int, str], int] = defaultdict(int)
+    keys: dict[tuple[int | None, int | None, str | None, str | None], str] = {}
     for event, student_id, notebook_id in errors:
         parts = (notebook_id, event.cell_index, event.error_name, event.error_message)
-        key = group_key(*parts)
-        groups[key] = parts
+        key = keys.get(parts)
+        if key is None:  # one hash per group, however many of its errors
+            key = keys[parts] = group_key(*parts)
+            groups[key] = parts
         entry = per_student.setdefault((key, student_id), [0, event.event_time])
         entry[0] += 1
         entry[1] = max(entry[1], event.event_time)

@@ -47,6 +47,8 @@ async def record(
     notebook_ids: dict[str, int],
 ) -> None:
     """Add the newly stored `events` (their pk set) of a group to both tables."""
+    if not any(e.tests or e.activity for e in events):
+        return  # most groups: nothing for either table
     placed = [
         (e, student_ids[e.student_key], notebook_ids[e.notebook_path])
         for e in events

@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,7 +36,15 @@ from cell_monitor.storage import (
     signal_tables,
 )
 from cell_monitor.storage.bulk import Bulk, bulk_for
-from cell_monitor.storage.live_rows import IDENTITY_COLUMNS, state_from_row, state_values
+from cell_monitor.storage.live_rows import (
+    IDENTITY_COLUMNS,
+    LOCKED_COLUMNS,
+    changed_columns,
+    state_fields,
+    state_from_locked,
+)
+
+_K = TypeVar("_K")
 
 
 @dataclass
@@ -51,22 +60,34 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
     first_of: dict[str, NewEvent] = {}
     for event in events:
         first_of.setdefault(event.event_id, event)
-    unique = sorted(first_of.values(), key=lambda e: e.event_id)
+    unique = [first_of[event_id] for event_id in sorted(first_of)]
     bulk = bulk_for(conn)
 
+    by_student = _by_student(unique)
+
     await notebook_guard.writing_group(conn)
-    students = await _lock_students(conn, bulk, unique)
+    students = await _lock_students(conn, bulk, by_student)
     student_ids = {key: student.pk for key, student in students.items()}
     notebook_ids = await _upsert_notebooks(conn, bulk, unique)
     session_ids = await _upsert_sessions(conn, bulk, unique, student_ids)
     inserted = await _insert_events(conn, bulk, unique, student_ids, notebook_ids, session_ids)
-    stored = [e for e in unique if e.event_id in inserted]
-    for event in stored:
-        event.pk = inserted[event.event_id]
-    changes = await _store_states(conn, bulk, stored, students)
+    stored = []
+    for event in unique:
+        pk = inserted.get(event.event_id)
+        if pk is not None:
+            event.pk = pk
+            stored.append(event)
+    if len(stored) < len(unique):
+        by_student = _by_student(stored)
+    changes = await _store_states(conn, bulk, by_student, students)
     # Help requests follow the help state, in the same transaction (help_rows.py).
     await help_rows.record(
-        conn, [help_rows.HelpChange(student_ids[a.student], b, a) for b, a in changes]
+        conn,
+        [
+            help_rows.HelpChange(student_ids[a.student], b, a)
+            for b, a in changes
+            if help_rows.help_changed(b, a)  # the only changes it acts on
+        ],
     )
     # What the dashboard's views read, in the same transaction (report_tables.py).
     await report_tables.record(conn, stored, student_ids, notebook_ids)
@@ -82,12 +103,11 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
     return GroupResult(outcomes, changes)
 
 
-def _latest(values: Iterable[str | None]) -> str | None:
-    last = None
-    for value in values:
-        if value is not None:
-            last = value
-    return last
+def _by_student(events: Sequence[NewEvent]) -> dict[str, list[NewEvent]]:
+    by_student: dict[str, list[NewEvent]] = defaultdict(list)
+    for event in events:
+        by_student[event.student_key].append(event)
+    return by_student
 
 
 @dataclass
@@ -105,31 +125,38 @@ class _Student:
 
 
 async def _lock_students(
-    conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent]
+    conn: AsyncConnection, bulk: Bulk, by_student: dict[str, list[NewEvent]]
 ) -> dict[str, _Student]:
     """Create missing students and lock every one; key → what is stored of it.
     Existing rows are written once, by `_store_states`."""
-    by_key: dict[str, list[NewEvent]] = defaultdict(list)
-    for event in events:
-        by_key[event.student_key].append(event)
-    rows = []
-    for key in sorted(by_key):
-        group = by_key[key]
-        times = [e.event_time for e in group]
-        rows.append(
-            {
-                "student_key": key,
-                "email_address": _latest(e.email_address for e in group),
-                "user_id": _latest(e.user_id for e in group),
-                "user_name": _latest(e.user_name for e in group),
-                "team_name": _latest(e.team_name for e in group),
-                "first_seen": min(times),
-                "last_seen": max(times),
-            }
-        )
-    given = {row["student_key"]: row for row in rows}
+    given: dict[str, dict[str, Any]] = {}
+    for key in sorted(by_student):
+        group = by_student[key]
+        first = group[0]
+        wanted = given[key] = {
+            "student_key": key,
+            **dict.fromkeys(IDENTITY_COLUMNS),
+            "first_seen": first.event_time,
+            "last_seen": first.event_time,
+        }
+        for event in group:
+            # The group's latest value of each (events in eventId order), else none.
+            if event.email_address is not None:
+                wanted["email_address"] = event.email_address
+            if event.user_id is not None:
+                wanted["user_id"] = event.user_id
+            if event.user_name is not None:
+                wanted["user_name"] = event.user_name
+            if event.team_name is not None:
+                wanted["team_name"] = event.team_name
+            if event.event_time < wanted["first_seen"]:
+                wanted["first_seen"] = event.event_time
+            if event.event_time > wanted["last_seen"]:
+                wanted["last_seen"] = event.event_time
     students: dict[str, _Student] = {}
-    for row in await bulk.lock_students(conn, rows):
+    locked = await bulk.lock_students(conn, list(given.values()))
+    assert not locked or tuple(locked[0].keys()) == LOCKED_COLUMNS  # state_from_locked's order
+    for row in locked:
         key = row["student_key"]
         identity = {}
         renamed = []
@@ -142,20 +169,32 @@ async def _lock_students(
             identity[column] = value
         if renamed:
             row = {**row, **identity}
-        students[key] = _Student(row["id"], identity, renamed, state_from_row(row))
+        students[key] = _Student(row["id"], identity, renamed, state_from_locked(row))
     return students
+
+
+def _spans(times: Iterable[tuple[_K, datetime]]) -> dict[_K, list[datetime]]:
+    """Key → [earliest, latest] of its times."""
+    spans: dict[_K, list[datetime]] = {}
+    for key, at in times:
+        span = spans.get(key)
+        if span is None:
+            spans[key] = [at, at]
+        elif at < span[0]:
+            span[0] = at
+        elif at > span[1]:
+            span[1] = at
+    return spans
 
 
 async def _upsert_notebooks(
     conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent]
 ) -> dict[str, int]:
-    spans: dict[str, list[Any]] = {}
-    for event in events:
-        if event.notebook_path is None:
-            continue
-        span = spans.setdefault(event.notebook_path, [event.event_time, event.event_time])
-        span[0] = min(span[0], event.event_time)
-        span[1] = max(span[1], event.event_time)
+    spans = _spans(
+        (event.notebook_path, event.event_time)
+        for event in events
+        if event.notebook_path is not None
+    )
     if not spans:
         return {}
     rows = [
@@ -172,7 +211,9 @@ async def _touch_notebooks(
     for event in events:
         if event.notebook_path is not None:
             pk = notebook_ids[event.notebook_path]
-            latest[pk] = max(latest.get(pk, event.event_time), event.event_time)
+            at = latest.get(pk)
+            if at is None or event.event_time > at:
+                latest[pk] = event.event_time
     if latest:
         await bulk.touch_notebooks(
             conn, [{"id": pk, "last_seen": at} for pk, at in sorted(latest.items())]
@@ -182,14 +223,11 @@ async def _touch_notebooks(
 async def _upsert_sessions(
     conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent], student_ids: dict[str, int]
 ) -> dict[tuple[int, str], int]:
-    spans: dict[tuple[int, str], list[Any]] = {}
-    for event in events:
-        if event.session_key is None:
-            continue
-        key = (student_ids[event.student_key], event.session_key)
-        span = spans.setdefault(key, [event.event_time, event.event_time])
-        span[0] = min(span[0], event.event_time)
-        span[1] = max(span[1], event.event_time)
+    spans = _spans(
+        ((student_ids[event.student_key], event.session_key), event.event_time)
+        for event in events
+        if event.session_key is not None
+    )
     if not spans:
         return {}
     rows = [
@@ -197,10 +235,6 @@ async def _upsert_sessions(
         for k, s in sorted(spans.items())
     ]
     return await bulk.upsert_sessions(conn, rows)
-
-
-def _notebook_id(notebook_ids: dict[str, int], event: NewEvent) -> int | None:
-    return notebook_ids.get(event.notebook_path) if event.notebook_path else None
 
 
 async def _insert_events(
@@ -220,7 +254,9 @@ async def _insert_events(
         "event_time": [e.event_time for e in events],
         "received_at": [e.received_at for e in events],
         "student_id": students,
-        "notebook_id": [_notebook_id(notebook_ids, e) for e in events],
+        "notebook_id": [
+            notebook_ids.get(e.notebook_path) if e.notebook_path else None for e in events
+        ],
         "session_id": [
             session_ids.get((s, e.session_key)) if e.session_key else None
             for s, e in zip(students, events, strict=True)
@@ -250,35 +286,40 @@ async def _insert_events(
 async def _store_states(
     conn: AsyncConnection,
     bulk: Bulk,
-    events: Sequence[NewEvent],
+    by_student: dict[str, list[NewEvent]],
     students: dict[str, _Student],
 ) -> list[tuple[LiveState | None, LiveState]]:
-    """Each student's one UPDATE of the group: the new identity and live state."""
-    by_student: dict[str, list[NewEvent]] = defaultdict(list)
-    for event in events:
-        by_student[event.student_key].append(event)
+    """Each student's one UPDATE of the group: the new identity and live state
+    (`by_student`: the stored events of each student who has some)."""
     changes = []
-    updates: list[tuple[int, dict[str, Any]]] = []
+    updates: list[tuple[_Student, LiveState]] = []
     changed: set[str] = set()
     for key in sorted(students):
         student = students[key]
-        old = state_values(student.stored)
         if key in by_student:
             before = student.before
             after = apply_events(before or LiveState(student=key), by_student[key])
             changes.append((before, after))
-            values = state_values(after)
-            changed.update(name for name, value in values.items() if old[name] != value)
+            changed.update(changed_columns(student.stored, after))
         elif student.renamed:
-            values = old  # none of its events is new: only its identity changes
+            after = student.stored  # none of its events is new: only its identity changes
         else:
             continue
         changed.update(student.renamed)
-        updates.append((student.pk, {**student.identity, **values}))
+        updates.append((student, after))
     if updates:
         # Only the columns some student's row changed in (`stored` is the row as
         # stored): fewer values to bind, and to write on PostgreSQL.
-        columns = [n for n in updates[0][1] if n in changed]
-        rows = [{"id": pk, **{n: values[n] for n in columns}} for pk, values in updates]
+        identity = [c for c in IDENTITY_COLUMNS if c in changed]
+        state = state_fields(changed)
+        rows = []
+        for student, after in updates:
+            row: dict[str, Any] = {"id": student.pk}
+            for column in identity:
+                row[column] = student.identity[column]
+            values = vars(after)
+            for column, name in state:
+                row[column] = values[name]
+            rows.append(row)
         await bulk.update_states(conn, rows)
     return changes
