@@ -48,7 +48,7 @@ from cell_monitor.storage.engine import WRITE_TX, create_engine
 
 # (module, function, label): the steps of write_group, in the order it runs them.
 STEPS = [
-    (writer, "_upsert_students", "students (upsert, lock)"),
+    (writer, "_lock_students", "students (insert, lock)"),
     (writer, "_upsert_notebooks", "notebooks"),
     (writer, "_upsert_sessions", "sessions"),
     (writer, "_insert_events", "events (+ event_ids, cell_executions)"),
@@ -56,6 +56,7 @@ STEPS = [
     (report_tables, "_record_latest_runs", "report: latest_runs"),
     (report_tables, "_record_errors", "report: error groups, students"),
     (report_tables, "_add_counters", "report: counters (group counts, minutes, types)"),
+    (writer, "_touch_notebooks", "notebooks (last seen)"),
 ]
 # Older writers (a comparison run): steps that are parts of the ones above now.
 OLDER_STEPS = [
