@@ -292,13 +292,25 @@ async def _upsert_error_students(
     return {(g, s) for g, s, _, _ in pairs if (g, s) not in existing}
 
 
+_GROUP_LOOKUP = select(ErrorGroup.group_key, ErrorGroup.id).where(
+    ErrorGroup.group_key.in_(bindparam("keys", expanding=True))
+)
+# One statement text whatever the number of keys, so PostgreSQL prepares and plans
+# it once per connection (an expanded IN list is a new statement for each length).
+_PG_GROUP_LOOKUP = "SELECT group_key, id FROM error_groups WHERE group_key = ANY($1::text[])"
+
+
+async def _lookup_groups(conn: AsyncConnection, keys: list[str]) -> dict[str, int]:
+    if conn.dialect.name == "postgresql":
+        records = await pg_fetch(conn, "select", _PG_GROUP_LOOKUP, [keys])
+        return {record[0]: record[1] for record in records}
+    return dict((await conn.execute(_GROUP_LOOKUP, {"keys": keys})).all())
+
+
 async def _group_ids(
     conn: AsyncConnection, groups: dict[str, tuple[int | None, int | None, str | None, str | None]]
 ) -> dict[str, int]:
-    lookup = select(ErrorGroup.group_key, ErrorGroup.id).where(
-        ErrorGroup.group_key.in_(bindparam("keys", expanding=True))
-    )
-    ids = dict((await conn.execute(lookup, {"keys": sorted(groups)})).all())
+    ids = await _lookup_groups(conn, sorted(groups))
     missing = sorted(set(groups) - set(ids))
     if missing:
         # DO NOTHING, not an update: an existing group row is never locked here.
@@ -313,7 +325,7 @@ async def _group_ids(
             for key in missing
         ]
         await conn.execute(upsert(conn, _new_groups), rows)
-        ids.update((await conn.execute(lookup, {"keys": missing})).all())
+        ids.update(await _lookup_groups(conn, missing))
     return ids
 
 
