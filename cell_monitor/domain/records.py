@@ -80,6 +80,8 @@ class NewEvent:
     @property
     def run_activity(self) -> tuple[int, float]:
         """The edits and active ms this run carries for its own cell."""
+        if not self.activity:  # nearly every run: nothing to add up
+            return 0, 0
         own = [a for a in self.activity if self.carries(a)]
         return sum(a.edits for a in own), sum(a.active_ms for a in own)
 

@@ -143,16 +143,10 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
             continue  # the heatmap places a run by notebook and cell
         key = (student_id, notebook_id, event.cell_index)
         at, pk = event.event_time, event.pk
-        # What run_activity gives for a run that reports no activity, without its work.
-        edits, active_ms = event.run_activity if event.activity else (0, 0)
+        edits, active_ms = event.run_activity
         row = rows.get(key)
         if row is None:
-            # [at, pk, *_outcome(event), 1, edits, active_ms, at], without the call.
-            if event.has_error:
-                failed = [at, pk, True, event.error_name, event.error_message]
-                rows[key] = [*failed, 1, edits, active_ms, at]
-            else:
-                rows[key] = [at, pk, False, None, None, 1, edits, active_ms, at]
+            rows[key] = [at, pk, *_outcome(event), 1, edits, active_ms, at]
             continue
         row[5] += 1
         row[6] += edits
