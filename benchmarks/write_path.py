@@ -55,7 +55,8 @@ STEPS = [
     (writer, "_store_states", "students (live state)"),
     (report_tables, "_record_latest_runs", "report: latest_runs"),
     (report_tables, "_record_errors", "report: error groups, students"),
-    (report_tables, "_add_counters", "report: counters (group counts, minutes, types)"),
+    (report_tables, "_add_counters", "shared: counters (group counts, minutes, types), notebooks"),
+    # Older code (a comparison run): the notebooks' last_seen in a statement of its own.
     (writer, "_touch_notebooks", "notebooks (last seen)"),
 ]
 # Older writers (a comparison run): steps that are parts of the ones above now.

@@ -59,9 +59,6 @@ class Bulk(Protocol):
     async def upsert_notebooks(self, conn: AsyncConnection, rows: Rows) -> dict[str, int]:
         """Insert missing notebooks; path → id. Existing rows are not locked."""
 
-    async def touch_notebooks(self, conn: AsyncConnection, rows: Rows) -> None:
-        """Advance `last_seen` (rows of `id`, `last_seen`): last, it locks shared rows."""
-
     async def upsert_sessions(
         self, conn: AsyncConnection, rows: Rows
     ) -> dict[tuple[int, str], int]: ...
@@ -123,7 +120,7 @@ class SqliteBulk:
         )
         self._students_reader = SqliteReader(students, LOCKED_COLUMNS)
         # One writer at a time here (SQLite's BEGIN IMMEDIATE): the upsert also
-        # advances last_seen, so touch_notebooks has nothing left to do.
+        # advances last_seen (PostgreSQL does it last, report_counters.py).
         self._notebooks = (
             "INSERT INTO notebooks (path, first_seen, last_seen)",
             "ON CONFLICT (path) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen) "
@@ -172,9 +169,6 @@ class SqliteBulk:
         columns = ["path", "first_seen", "last_seen"]
         found = await sqlite_returning(conn, Notebook.__table__, self._notebooks, columns, rows)
         return {path: pk for pk, path in found}
-
-    async def touch_notebooks(self, conn: AsyncConnection, rows: Rows) -> None:
-        return None
 
     async def upsert_sessions(
         self, conn: AsyncConnection, rows: Rows
@@ -498,7 +492,7 @@ class PostgresBulk:
         self._notebook_columns = ["path", "first_seen", "last_seen"]
         # Every group of every lane and worker writes the same few notebook rows:
         # here they are only read (a missing one inserted), and their last_seen
-        # is advanced at the end of the group (touch_notebooks), so the row lock
+        # is advanced at the end of the group (report_counters.py), so the row lock
         # is held from there to COMMIT only.
         self._notebooks_sql = (
             f"WITH u AS (SELECT * FROM {_table_rows(Notebook.__table__, self._notebook_columns)}), "
@@ -510,11 +504,6 @@ class PostgresBulk:
         # A row another transaction inserted meanwhile is not in the statement's
         # snapshot: read once more, after it committed.
         self._notebook_ids_sql = "SELECT id, path FROM notebooks WHERE path = ANY($1::text[])"
-        self._touch_notebooks_sql = (
-            "UPDATE notebooks AS n SET last_seen = u.last_seen "
-            "FROM unnest($1::bigint[], $2::timestamptz[]) AS u(id, last_seen) "
-            "WHERE n.id = u.id AND n.last_seen < u.last_seen"
-        )
         self._session_columns = ["student_id", "session_key", "first_seen", "last_seen"]
         self._sessions_sql = (
             f"INSERT INTO sessions ({', '.join(self._session_columns)}) "
@@ -581,10 +570,6 @@ class PostgresBulk:
             records = await self._fetch(conn, "select", self._notebook_ids_sql, [missing])
             ids.update((r["path"], r["id"]) for r in records)
         return ids
-
-    async def touch_notebooks(self, conn: AsyncConnection, rows: Rows) -> None:
-        args = _columns_of(rows, ["id", "last_seen"])
-        await self._fetch(conn, "update", self._touch_notebooks_sql, args)
 
     async def upsert_sessions(
         self, conn: AsyncConnection, rows: Rows

@@ -1,17 +1,20 @@
-"""The shared counters of a group (report_tables.py) in one PostgreSQL statement.
+"""The rows every group shares (report_tables.py), in one PostgreSQL statement.
 
 error_group_counts, execution_minutes, error_minutes and event_type_counts are
-four upserts that need nothing from one another: one statement is one round
-trip instead of four (a group of a few events, as single events make, spent
-more in those round trips than in its rows). Each upsert waits for the one
-before it (`WHERE (SELECT count(*) FROM previous) >= 0`), so every transaction
-locks the tables in the same order, and the rows in key order within each, as
-the four statements did: concurrent commits sharing a shard cannot deadlock.
+four upserts, and the notebooks' last_seen one update, that need nothing from
+one another: one statement is one round trip instead of five (a group of a few
+events, as single events make, spent more in those round trips than in its
+rows). Each part waits for the one before it (`WHERE (SELECT count(*) FROM
+previous) >= 0`), so every transaction locks the tables in the same order, and
+the rows in key order within each, as separate statements did: concurrent
+commits sharing a shard or a notebook cannot deadlock. The statement is a
+group's last, so these rows are held from there to COMMIT only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,6 +26,7 @@ from cell_monitor.storage.models import (
     ErrorMinute,
     EventTypeCount,
     ExecutionMinute,
+    Notebook,
 )
 
 # (table, key columns, added columns), in the order the rows are locked.
@@ -32,6 +36,9 @@ _COUNTERS: Sequence[tuple[type[Base], tuple[str, ...], tuple[str, ...]]] = (
     (ErrorMinute, ("minute", "group_id", "shard"), ("occurrences",)),
     (EventTypeCount, ("event_type", "shard"), ("events",)),
 )
+
+
+_NOTEBOOK_COLUMNS = ("id", "last_seen")
 
 
 def _statement() -> str:
@@ -51,7 +58,14 @@ def _statement() -> str:
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sums} RETURNING 1)"
         )
         previous = n
-    return f"WITH {', '.join(parts)} SELECT count(*) FROM c{previous}"
+    # The notebooks last: every group of every lane and worker writes the same few rows.
+    seen = json_rows_sql(Notebook.__table__, _NOTEBOOK_COLUMNS, first=first)
+    parts.append(
+        f"seen AS (UPDATE notebooks AS n SET last_seen = u.last_seen FROM {seen} "
+        f"WHERE n.id = u.id AND n.last_seen < u.last_seen "
+        f"AND (SELECT count(*) FROM c{previous}) >= 0 RETURNING 1)"
+    )
+    return f"WITH {', '.join(parts)} SELECT count(*) FROM seen"
 
 
 _SQL = _statement()
@@ -64,9 +78,11 @@ async def add(
     minutes: dict[tuple[int, int], list[int]],
     error_minutes: dict[tuple[int, int], list[int]],
     types: dict[str, int],
+    notebooks_seen: dict[int, datetime],
 ) -> None:
     """Add {group id: [students, occurrences]}, {(minute, notebook id): [executions,
-    errors]}, {(minute, group id): [errors]} and {event type: events} to `shard`."""
+    errors]}, {(minute, group id): [errors]} and {event type: events} to `shard`, and
+    advance the notebooks' last_seen to {notebook id: latest event time}."""
     rows: list[list[tuple[Any, ...]]] = [
         [(g, shard, *d) for g, d in sorted(group_counts.items())],
         [(m, n, shard, *c) for (m, n), c in sorted(minutes.items())],
@@ -78,4 +94,7 @@ async def add(
         columns = [*keys, *added]
         cells = [list(c) for c in zip(*table_rows, strict=True)] or [[] for _ in columns]
         args.extend(json_columns(dict(zip(columns, cells, strict=True)), columns))
+    ids = sorted(notebooks_seen)
+    seen: dict[str, list[Any]] = {"id": ids, "last_seen": [notebooks_seen[pk] for pk in ids]}
+    args.extend(json_columns(seen, _NOTEBOOK_COLUMNS))
     await pg_fetch(conn, "insert", _SQL, args)

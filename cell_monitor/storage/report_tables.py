@@ -33,6 +33,7 @@ import itertools
 import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from operator import attrgetter
 from typing import Any
@@ -87,47 +88,81 @@ def _later(a: Any, b: Any) -> Any:
     return case((b > a, b), else_=a)
 
 
+@dataclass
+class SharedRows:
+    """What a group adds to the rows every group shares: written last (`add_shared`)."""
+
+    group_counts: dict[int, list[int]] = field(default_factory=dict)
+    minutes: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    error_minutes: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    types: dict[str, int] = field(default_factory=dict)
+    # {notebook id: its latest event time in the group}, for notebooks.last_seen.
+    notebooks_seen: dict[int, datetime] = field(default_factory=dict)
+
+
 async def record(
     conn: AsyncConnection,
     events: Sequence[NewEvent],
     student_ids: dict[str, int],
     notebook_ids: dict[str, int],
-) -> None:
-    """Add the newly stored `events` (their pk set) of a group to the report tables."""
+) -> SharedRows:
+    """Add the newly stored `events` (their pk set) of a group to the report tables
+    keyed by student; returns what they add to the shared rows, for `add_shared`."""
     if not events:
-        return
+        return SharedRows()
     executions = [
         (e, student_ids[e.student_key], notebook_ids.get(e.notebook_path or ""))
         for e in events
         if e.is_execution
     ]
-    error_minutes: dict[tuple[int, int], list[int]] = {}
-    group_counts: dict[int, list[int]] = {}
+    shared = SharedRows(
+        minutes=_minute_counts(executions),
+        types=Counter(map(attrgetter("event_type"), events)),
+        notebooks_seen=_notebooks_seen(events, notebook_ids),
+    )
     if executions:
         await _record_latest_runs(conn, executions)
         errors = [x for x in executions if x[0].has_error]
-        error_minutes, group_counts = await _record_errors(conn, errors)
-    # The shared counters last: their rows are held until COMMIT from here on.
-    minutes = _minute_counts(executions)
-    types = Counter(map(attrgetter("event_type"), events))
-    await _add_counters(conn, shard_of(conn), group_counts, minutes, error_minutes, types)
+        shared.error_minutes, shared.group_counts = await _record_errors(conn, errors)
+    return shared
 
 
-async def _add_counters(
-    conn: AsyncConnection,
-    shard: int,
-    group_counts: dict[int, list[int]],
-    minutes: dict[tuple[int, int], list[int]],
-    error_minutes: dict[tuple[int, int], list[int]],
-    types: dict[str, int],
-) -> None:
+async def add_shared(conn: AsyncConnection, shared: SharedRows) -> None:
+    """Add a group's `shared` rows: its transaction's last statement, since these
+    rows are locked from here to COMMIT and every other group waits for them."""
+    if shared.types:  # some event was stored
+        await _add_counters(conn, shard_of(conn), shared)
+
+
+def _notebooks_seen(events: Sequence[NewEvent], notebook_ids: dict[str, int]) -> dict[int, Any]:
+    latest: dict[int, Any] = {}
+    for event in events:
+        if event.notebook_path is not None:
+            pk = notebook_ids[event.notebook_path]
+            at = latest.get(pk)
+            if at is None or event.event_time > at:
+                latest[pk] = event.event_time
+    return latest
+
+
+async def _add_counters(conn: AsyncConnection, shard: int, shared: SharedRows) -> None:
     if conn.dialect.name == "postgresql":
-        await report_counters.add(conn, shard, group_counts, minutes, error_minutes, types)
+        await report_counters.add(
+            conn,
+            shard,
+            shared.group_counts,
+            shared.minutes,
+            shared.error_minutes,
+            shared.types,
+            shared.notebooks_seen,
+        )
         return
-    await _add_group_counts(conn, group_counts, shard)
-    await add_minutes(conn, minutes, shard)
-    await add_error_minutes(conn, error_minutes, shard)
-    await add_types(conn, types, shard)
+    # SQLite: one writer at a time, and the notebooks' upsert (bulk.py) already
+    # advanced their last_seen.
+    await _add_group_counts(conn, shared.group_counts, shard)
+    await add_minutes(conn, shared.minutes, shard)
+    await add_error_minutes(conn, shared.error_minutes, shard)
+    await add_types(conn, shared.types, shard)
 
 
 Execution = tuple[NewEvent, int, int | None]

@@ -3,17 +3,18 @@
 Rows are touched in a fixed order (students, notebooks, sessions, events with
 their executions, then the report tables; keys sorted within each) so that concurrent
 transactions of several workers lock the same rows in the same order and cannot
-deadlock each other. Rows that every group shares are locked last: the
-report tables' counters (sharded), then the notebooks' last_seen, right before
-COMMIT; what comes before touches only the group's own students' rows (which
-the committer's lanes keep apart, ingest/committer.py) or inserts.
+deadlock each other. Rows that every group shares are locked last, in one
+statement right before COMMIT: the report tables' counters (sharded), then the
+notebooks' last_seen (report_tables.add_shared); what comes before touches only
+the group's own students' rows (which the committer's lanes keep apart,
+ingest/committer.py) or inserts.
 The statements themselves are in bulk.py, one implementation per database.
 
 Extension point: a new event type with rows of its own (or a per-event side
 effect) adds a step in `write_group` between the executions and the live
 states, taking the stored events (`stored`: only those whose eventId was new,
 their `pk` set) and the ids resolved above; rows keyed by student belong there,
-shared counters go in report_tables.record (sharded, after everything else).
+shared counters go in report_tables.SharedRows (sharded, after everything else).
 """
 
 from __future__ import annotations
@@ -90,11 +91,12 @@ async def write_group(conn: AsyncConnection, events: Sequence[NewEvent]) -> Grou
         ],
     )
     # What the dashboard's views read, in the same transaction (report_tables.py).
-    await report_tables.record(conn, stored, student_ids, notebook_ids)
+    shared = await report_tables.record(conn, stored, student_ids, notebook_ids)
     # Students' answers to messages: durable with their events.
     await message_receipts.record(conn, stored, student_ids)
     await signal_tables.record(conn, stored, student_ids, notebook_ids)
-    await _touch_notebooks(conn, bulk, stored, notebook_ids)
+    # Last: the counters and the notebooks' last_seen, rows every group shares.
+    await report_tables.add_shared(conn, shared)
 
     outcomes = []
     for event in events:
@@ -202,22 +204,6 @@ async def _upsert_notebooks(
         for path in sorted(spans)
     ]
     return await bulk.upsert_notebooks(conn, rows)
-
-
-async def _touch_notebooks(
-    conn: AsyncConnection, bulk: Bulk, events: Sequence[NewEvent], notebook_ids: dict[str, int]
-) -> None:
-    latest: dict[int, Any] = {}
-    for event in events:
-        if event.notebook_path is not None:
-            pk = notebook_ids[event.notebook_path]
-            at = latest.get(pk)
-            if at is None or event.event_time > at:
-                latest[pk] = event.event_time
-    if latest:
-        await bulk.touch_notebooks(
-            conn, [{"id": pk, "last_seen": at} for pk, at in sorted(latest.items())]
-        )
 
 
 async def _upsert_sessions(

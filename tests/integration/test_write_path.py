@@ -19,7 +19,14 @@ from cell_monitor.ingest.parse import validate_batch
 from cell_monitor.storage import writer
 from cell_monitor.storage.engine import WRITE_TX, create_engine
 from cell_monitor.storage.live_rows import STATE_COLUMNS, state_from_row
-from cell_monitor.storage.models import CellExecution, Event, InstructorAction, Student
+from cell_monitor.storage.models import (
+    CellExecution,
+    Event,
+    EventTypeCount,
+    InstructorAction,
+    Notebook,
+    Student,
+)
 from cell_monitor.storage.writer import GroupResult
 from tests.support import event, make_settings
 
@@ -212,3 +219,37 @@ async def test_rows_naming_a_student_are_not_held_up_by_a_group_in_flight(
         await action
     finally:
         await engine.dispose()
+
+
+async def test_a_notebooks_last_seen_follows_its_latest_event_and_no_late_one(
+    database_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL advances last_seen in the group's last statement, with the shared
+    counters; SQLite in the notebooks' upsert. Either way: the latest time stored."""
+    settings = make_settings(database_url, tmp_path)
+    engine = create_engine(settings).execution_options(**{WRITE_TX: True})
+
+    def at(minutes: int, **fields: object) -> dict:
+        return event(eventTime=(START + timedelta(minutes=minutes)).isoformat(), **fields)
+
+    groups = [
+        [at(0), at(1, notebookPath="other.ipynb")],
+        [at(5), at(2, eventType="notebook_saved", cellIndex=None, code=None)],
+        [at(3), at(4, notebookPath="other.ipynb")],  # late for one notebook, not the other
+        [at(1, eventType="notebook_opened", cellIndex=None, code=None)],  # late: no execution
+    ]
+    try:
+        for items in groups:
+            async with engine.begin() as conn:
+                await writer.write_group(conn, validate_batch(items, settings).events)
+        async with engine.connect() as conn:
+            seen = dict((await conn.execute(select(Notebook.path, Notebook.last_seen))).all())
+            types = (await conn.execute(select(EventTypeCount.events))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert seen == {
+        "lesson1.ipynb": START + timedelta(minutes=5),
+        "other.ipynb": START + timedelta(minutes=4),
+    }
+    # The counters of the same statement took every stored event.
+    assert sum(types) == 7
