@@ -134,8 +134,10 @@ async def add_shared(conn: AsyncConnection, shared: SharedRows) -> None:
         await _add_counters(conn, shard_of(conn), shared)
 
 
-def _notebooks_seen(events: Sequence[NewEvent], notebook_ids: dict[str, int]) -> dict[int, Any]:
-    latest: dict[int, Any] = {}
+def _notebooks_seen(
+    events: Sequence[NewEvent], notebook_ids: dict[str, int]
+) -> dict[int, datetime]:
+    latest: dict[int, datetime] = {}
     for event in events:
         if event.notebook_path is not None:
             pk = notebook_ids[event.notebook_path]

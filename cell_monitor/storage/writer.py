@@ -3,9 +3,9 @@
 Rows are touched in a fixed order (students, notebooks, sessions, events with
 their executions, then the report tables; keys sorted within each) so that concurrent
 transactions of several workers lock the same rows in the same order and cannot
-deadlock each other. Rows that every group shares are locked last, in one
-statement right before COMMIT: the report tables' counters (sharded), then the
-notebooks' last_seen (report_tables.add_shared); what comes before touches only
+deadlock each other. Rows that every group shares are locked last, right before
+COMMIT (on PostgreSQL in one statement): the report tables' counters (sharded),
+then the notebooks' last_seen (report_tables.add_shared); what comes before touches only
 the group's own students' rows (which the committer's lanes keep apart,
 ingest/committer.py) or inserts.
 The statements themselves are in bulk.py, one implementation per database.
