@@ -231,3 +231,40 @@ async def test_while_little_waits_it_waits_for_the_commit_in_flight_then_goes_at
         f"({', '.join(repr(f'{s}-0') for s in few)})",
     )
     assert rows[0][0] == 1
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+async def test_a_group_waits_for_half_the_requests_being_parsed(
+    engine: AsyncEngine, settings: Settings, backend: str, lanes: int
+) -> None:
+    """Requests announced before their parse (large bodies): a group starts once as
+    many wait as are still being parsed, and one that gives up is not waited for."""
+    committer = await started(engine, lanes)
+    try:
+        first, second, gone, last = (committer.arrival() for _ in range(4))
+        early = asyncio.ensure_future(committer.submit([record(STUDENTS[0], 0)], first))
+        await asyncio.sleep(0.3)
+        assert not early.done()  # one waits, three are being parsed
+        together = await asyncio.wait_for(
+            committer.submit([record(STUDENTS[1], 0), record(STUDENTS[2], 0)], second), timeout=20
+        )
+        assert together == ["inserted", "inserted"]
+        assert await asyncio.wait_for(early, timeout=20) == ["inserted"]
+        with gone:
+            pass  # its body was unusable: it never submits
+        assert await asyncio.wait_for(
+            committer.submit([record(STUDENTS[3], 0)], last), timeout=20
+        ) == ["inserted"]
+        # Nothing announced, nothing waited for.
+        assert await asyncio.wait_for(committer.submit([record(STUDENTS[4], 0)]), timeout=20)
+    finally:
+        await committer.stop()
+    if backend == "postgresql":
+        # The first two requests went in one transaction.
+        rows = await asyncio.to_thread(
+            query_sql,
+            settings.database_url,
+            "SELECT count(DISTINCT xmin::text) FROM event_ids WHERE event_id IN "
+            f"({', '.join(repr(f'{s}-0') for s in STUDENTS[:3])})",
+        )
+        assert rows[0][0] == 1

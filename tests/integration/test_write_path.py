@@ -253,3 +253,52 @@ async def test_a_notebooks_last_seen_follows_its_latest_event_and_no_late_one(
     }
     # The counters of the same statement took every stored event.
     assert sum(types) == 7
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_each_commit_updates_the_students_rows_in_place(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Every commit updates the row of each of its students: PostgreSQL can do it
+    without new entries in the table's indexes while the page has room for the
+    new version (fillfactor, revision 0019) and no indexed column changes."""
+    settings = make_settings(database_url, tmp_path)
+    engine = create_engine(settings).execution_options(**{WRITE_TX: True})
+    at = iter(START + timedelta(seconds=n) for n in range(10_000))
+    students = [f"s{n}@example.org" for n in range(60)]  # several pages of rows
+
+    def runs(**fields: object) -> list:
+        items = [event(emailAddress=s, eventTime=next(at).isoformat(), **fields) for s in students]
+        return validate_batch(items, settings).events
+
+    failing = {"hasError": True, "errorName": "NameError", "errorMessage": "x", "result": None}
+    try:
+        async with engine.connect() as conn:
+            [options] = (
+                await conn.exec_driver_sql(
+                    "SELECT array_to_string(reloptions, ',') FROM pg_class"
+                    " WHERE relname = 'students'"
+                )
+            ).one()
+            await conn.commit()
+            assert options == "fillfactor=50"
+            updated = in_place = 0
+            groups = [runs()] + [runs(**(failing if n % 2 else {})) for n in range(8)]
+            for group in groups:  # inserted, then failed, fixed, ...: a new version each time
+                async with conn.begin():  # one commit each, as the committer's
+                    await writer.write_group(conn, group)
+                    counts = (
+                        await conn.exec_driver_sql(
+                            "SELECT pg_stat_get_xact_tuples_updated(oid),"
+                            " pg_stat_get_xact_tuples_hot_updated(oid) FROM pg_class"
+                            " WHERE relname = 'students'"
+                        )
+                    ).one()
+                updated += counts[0]
+                in_place += counts[1]
+    finally:
+        await engine.dispose()
+    assert updated >= 8 * len(students)
+    assert in_place >= 0.9 * updated
