@@ -33,6 +33,7 @@ from cell_monitor.storage.models import (
     MessageRecipient,
     MessageReply,
     Notebook,
+    NotebookStudent,
     Student,
     StudentCredential,
     TestResultRow,
@@ -115,6 +116,7 @@ _EXPORTED: tuple[tuple[str, type[Base], Callable[[list[int]], Any]], ...] = (
     ("helpRequests", HelpRequest, lambda ids: HelpRequest.student_id.in_(ids)),
     # Derived from their executions by the writer (storage/report_tables.py).
     ("latestRuns", LatestRun, lambda ids: LatestRun.student_id.in_(ids)),
+    ("notebookStudents", NotebookStudent, lambda ids: NotebookStudent.student_id.in_(ids)),
     ("errorGroupEntries", ErrorStudent, lambda ids: ErrorStudent.student_id.in_(ids)),
     # Messages addressed to them, what they did with each, and their replies.
     ("messages", Message, lambda ids: Message.id.in_(messages_of(ids))),

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, distinct, func, select, text
+from sqlalchemy import String, bindparam, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cell_monitor.contract.reads import (
@@ -37,6 +37,7 @@ from cell_monitor.storage.models import (
     ExecutionMinute,
     LatestRun,
     Notebook,
+    NotebookStudent,
     Student,
     UtcDateTime,
 )
@@ -52,9 +53,9 @@ async def list_notebooks(engine: AsyncEngine, since: datetime) -> NotebookList:
 
     The counts cover a window, not all time, and come from the tables the writer
     keeps (storage/report_tables.py): executions and errors from the per-minute
-    counts (whole minutes: from the minute of `since` on), students from the
-    latest runs (a student ran a cell of the notebook in the window exactly when
-    their latest run of some cell of it is in the window).
+    counts (whole minutes: from the minute of `since` on), students from
+    notebook_students (a student ran a cell of the notebook in the window exactly
+    when their latest run of some cell of it is in the window).
     """
     notebooks = select(Notebook.id, Notebook.path, Notebook.last_seen).order_by(
         Notebook.last_seen.desc(), Notebook.path
@@ -70,9 +71,9 @@ async def list_notebooks(engine: AsyncEngine, since: datetime) -> NotebookList:
         .group_by(minutes.notebook_id)
     )
     students = (
-        select(LatestRun.notebook_id, func.count(distinct(LatestRun.student_id)))
-        .where(LatestRun.last_at >= since)
-        .group_by(LatestRun.notebook_id)
+        select(NotebookStudent.notebook_id, func.count())
+        .where(NotebookStudent.last_at >= since)
+        .group_by(NotebookStudent.notebook_id)
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(notebooks)).all()

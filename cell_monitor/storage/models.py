@@ -257,6 +257,25 @@ class LatestRun(Base):
     active_ms: Mapped[float] = mapped_column(Float, server_default="0")
 
 
+class NotebookStudent(Base):
+    """When each student last ran a cell of each notebook, kept by the writer.
+
+    The notebook list's students of a window: the newest `last_at` of the
+    student's latest_runs rows of the notebook, kept apart so that no index of
+    latest_runs holds a column every run changes and its updates stay in place
+    (revision 0020). One row per student and notebook, read whole.
+    """
+
+    __tablename__ = "notebook_students"
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), primary_key=True
+    )
+    notebook_id: Mapped[int] = mapped_column(
+        ForeignKey("notebooks.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class TestResultRow(Base):
     """A student's latest outcome of one question of a notebook, kept by the writer.
 
@@ -539,17 +558,11 @@ Index("ix_cell_executions_student_time", CellExecution.student_id, CellExecution
 # which sort what they export, and erasure's orphan check): the executions keep no
 # (notebook, time) index (revision 0017 dropped it).
 Index("ix_cell_executions_notebook_cell", CellExecution.notebook_id, CellExecution.cell_index)
-# The report tables' lookups (revisions 0008, 0013): a notebook's heatmap (covering:
-# read from the index alone), the notebook list's students of a window, a
+# The report tables' lookups (revisions 0008, 0013): a notebook's heatmap, a
 # hotspot's students (of the term, of a window), a student's rows on erasure.
-Index(
-    "ix_latest_runs_cells",
-    LatestRun.notebook_id,
-    LatestRun.student_id,
-    LatestRun.cell_index,
-    LatestRun.failed,
-)
-Index("ix_latest_runs_last_at", LatestRun.last_at)
+# No index of latest_runs holds a column a run changes, so its updates leave
+# them alone (revision 0020; the notebook list reads notebook_students).
+Index("ix_latest_runs_cells", LatestRun.notebook_id, LatestRun.student_id, LatestRun.cell_index)
 Index("ix_error_students_group_last", ErrorStudent.group_id, ErrorStudent.last_at.desc())
 Index("ix_error_students_last_at", ErrorStudent.last_at, ErrorStudent.group_id)
 Index("ix_error_students_student", ErrorStudent.student_id)

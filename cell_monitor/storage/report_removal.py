@@ -26,6 +26,7 @@ from cell_monitor.storage.models import (
     EventTypeCount,
     ExecutionMinute,
     LatestRun,
+    NotebookStudent,
     UtcDateTime,
 )
 from cell_monitor.storage.report_tables import NO_NOTEBOOK, epoch_minute, group_key
@@ -58,7 +59,12 @@ async def remove_students(conn: AsyncConnection, ids: Sequence[int]) -> dict[str
         conn, ExecutionMinute, {(m, nb): [n, int(e)] for m, nb, n, e in per_minute.all()}
     )
     await subtract(conn, ErrorMinute, await _error_minutes_of(conn, ids))
-    counts = {"latest_runs": await _delete(conn, delete(LatestRun), LatestRun.student_id, ids)}
+    counts = {
+        "latest_runs": await _delete(conn, delete(LatestRun), LatestRun.student_id, ids),
+        "notebook_students": await _delete(
+            conn, delete(NotebookStudent), NotebookStudent.student_id, ids
+        ),
+    }
     counts.update(await _remove_error_students(conn, ErrorStudent.student_id.in_(ids)))
     return counts
 
@@ -77,6 +83,10 @@ async def prune_before(conn: AsyncConnection, cutoff: datetime) -> dict[str, int
         )
     counts = {
         "latest_runs": await _delete(conn, delete(LatestRun), LatestRun.last_at, cutoff, "<"),
+        # Exactly when every latest_runs row of the student's in the notebook went.
+        "notebook_students": await _delete(
+            conn, delete(NotebookStudent), NotebookStudent.last_at, cutoff, "<"
+        ),
         "execution_minutes": await _delete(
             conn, delete(ExecutionMinute), ExecutionMinute.minute, epoch_minute(cutoff), "<"
         ),

@@ -3,9 +3,12 @@
 A group write (writer.py) adds its stored events here in the same transaction,
 so the views cost what they show instead of what the log holds:
 
-- latest_runs: the newest run per (student, notebook, cell): the progress heatmap,
-  and the notebook list's students of a window; and the edits and active time
-  the runs carried for their cell (time on task, with signal_tables.py);
+- latest_runs: the newest run per (student, notebook, cell): the progress heatmap;
+  and the edits and active time the runs carried for their cell (time on task,
+  with signal_tables.py);
+- notebook_students: when each student last ran a cell of each notebook (the
+  newest last_at of their latest_runs rows of it): the notebook list's students
+  of a window;
 - event_type_counts: events per type (`/api/v1/stats`);
 - execution_minutes: executions and errors per minute and notebook (activity
   chart, notebook list);
@@ -52,6 +55,7 @@ from cell_monitor.storage.models import (
     EventTypeCount,
     ExecutionMinute,
     LatestRun,
+    NotebookStudent,
 )
 from cell_monitor.storage.upserts import upsert
 
@@ -199,12 +203,35 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
     values = dict(zip(_LATEST_COLUMNS[:3], map(list, zip(*keys, strict=True)), strict=True))
     ordered = [rows[k] for k in keys]
     values.update(zip(_LATEST_COLUMNS[3:], map(list, zip(*ordered, strict=True)), strict=True))
+    # The newest run of each (student, notebook), in key order as the rows above.
+    seen: dict[tuple[int, int], datetime] = {}
+    for (student_id, notebook_id, _), row in zip(keys, ordered, strict=True):
+        pair = (student_id, notebook_id)
+        newest = seen.get(pair)
+        if newest is None or row[0] > newest:
+            seen[pair] = row[0]
+    students: dict[str, list[Any]] = {
+        "student_id": [pair[0] for pair in seen],
+        "notebook_id": [pair[1] for pair in seen],
+        "last_at": list(seen.values()),
+    }
     if conn.dialect.name == "postgresql":
         # One statement text whatever the row count, a JSON text per column (bulk.py).
         await pg_fetch(conn, "insert", _PG_LATEST_RUNS, json_columns(values, _LATEST_COLUMNS))
+        await pg_fetch(
+            conn, "insert", _PG_NOTEBOOK_STUDENTS, json_columns(students, _NOTEBOOK_STUDENTS)
+        )
         return
     await driver_executemany(
         conn, "insert", _SQLITE_LATEST_RUNS, LatestRun.__table__, _LATEST_COLUMNS, values
+    )
+    await driver_executemany(
+        conn,
+        "insert",
+        _SQLITE_NOTEBOOK_STUDENTS,
+        NotebookStudent.__table__,
+        _NOTEBOOK_STUDENTS,
+        students,
     )
 
 
@@ -239,6 +266,23 @@ _PG_LATEST_RUNS = (
 _SQLITE_LATEST_RUNS = (
     f"INSERT INTO latest_runs ({', '.join(_LATEST_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _LATEST_COLUMNS)}) " + _LATEST_UPDATE.format(least="min")
+)
+
+
+_NOTEBOOK_STUDENTS = ["student_id", "notebook_id", "last_at"]
+# Only a newer run changes the row: a late event writes no new version of it.
+_NOTEBOOK_STUDENTS_UPDATE = (
+    "ON CONFLICT (student_id, notebook_id) DO UPDATE SET last_at = excluded.last_at "
+    "WHERE excluded.last_at > notebook_students.last_at"
+)
+_PG_NOTEBOOK_STUDENTS = (
+    f"INSERT INTO notebook_students ({', '.join(_NOTEBOOK_STUDENTS)}) "
+    f"SELECT * FROM {json_rows_sql(NotebookStudent.__table__, _NOTEBOOK_STUDENTS)} "
+    + _NOTEBOOK_STUDENTS_UPDATE
+)
+_SQLITE_NOTEBOOK_STUDENTS = (
+    f"INSERT INTO notebook_students ({', '.join(_NOTEBOOK_STUDENTS)}) "
+    "VALUES (?, ?, ?) " + _NOTEBOOK_STUDENTS_UPDATE
 )
 
 

@@ -18,7 +18,8 @@ events per type of `/api/v1/stats` (event_type_counts) count everything ever
 stored and are not decreased by a prune. The other report tables
 (storage/report_tables.py) lose what lies before the cutoff: a cell's latest run
 (latest_runs) when that run is older (its `runs`, and the edits and active time
-the runs carried, keep counting older ones), the
+the runs carried, keep counting older ones), when a student last ran a cell of
+a notebook (notebook_students) when that is older, the
 per-minute counts (execution_minutes, error_minutes) before the cutoff's minute, and a student's
 hotspot entry (error_students, and with it their part of the group's counts)
 when their latest such error is older; a group no student is left in goes.

@@ -232,6 +232,9 @@ async def test_export_has_everything_about_the_student(database_url: str, tmp_pa
     ]
     assert len(data["sessions"]) == 1
     assert {n["path"] for n in data["notebooks"]} == {"ada-notes.ipynb", "lesson1.ipynb"}
+    # When she last ran a cell of each notebook she ran cells of (derived for the dashboard).
+    ran_in = {c["notebook_id"] for c in data["cellExecutions"]}
+    assert {r["notebook_id"] for r in data["notebookStudents"]} == ran_in
     assert [a["action"] for a in data["instructorActions"]] == ["dismiss_help"]
     [request] = data["helpRequests"]
     assert request["state"] == "dismissed" and request["closed_by"] == "admin"

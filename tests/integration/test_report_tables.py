@@ -116,8 +116,15 @@ def maintained(url: str) -> dict[str, Any]:
             url, "SELECT group_id, student_id, occurrences, last_at FROM error_students"
         )
     }
+    notebook_students = {
+        (s, n): ts(at)
+        for s, n, at in query_sql(
+            url, "SELECT student_id, notebook_id, last_at FROM notebook_students"
+        )
+    }
     return {
         "latest_runs": latest,
+        "notebook_students": notebook_students,
         "event_types": {k: v for k, v in types.items() if v},
         "minutes": {k: tuple(v) for k, v in minutes.items() if v != [0, 0]},
         "error_groups": {k: tuple(v) for k, v in group_counts.items() if v != [0, 0]},
@@ -165,8 +172,12 @@ def recomputed(url: str) -> dict[str, Any]:
     for (*group, _), (n, _) in errors.items():
         groups[tuple(group)][0] += 1
         groups[tuple(group)][1] += n
+    notebook_students: dict[tuple[int, int], datetime] = {}
+    for (student, nb, _), (at, *_) in latest.items():
+        notebook_students[(student, nb)] = max(at, notebook_students.get((student, nb), at))
     return {
         "latest_runs": {k: (*v, runs[k][0], runs[k][1]) for k, v in latest.items()},
+        "notebook_students": notebook_students,
         "event_types": dict(query_sql(url, "SELECT event_type, count(*) FROM events GROUP BY 1")),
         "minutes": {k: tuple(v) for k, v in minutes.items()},
         "error_groups": {k: tuple(v) for k, v in groups.items()},
@@ -266,6 +277,7 @@ async def test_report_tables_equal_a_recomputation_from_the_log(
     finally:
         await engine.dispose()
     assert found == [STUDENTS[0]] and counts["latest_runs"] > 0
+    assert counts["notebook_students"] > 0
     after = await asyncio.to_thread(assert_consistent, database_url)
     erased = (await asyncio.to_thread(query_sql, database_url, "SELECT count(*) FROM students"))[0][
         0
@@ -322,10 +334,13 @@ async def test_prune_removes_report_rows_of_pruned_history(
     finally:
         await engine.dispose()
     assert report.events == 3 and report.report_rows["latest_runs"] == 2
+    assert report.report_rows["notebook_students"] == 1  # bob's runs were all old
     kept = await asyncio.to_thread(maintained, database_url)
     # What is left describes only kept history, except `runs` (every run stored).
     assert sorted((k[2], v[5]) for k, v in kept["latest_runs"].items()) == [(1, 2), (2, 1)]
     assert all(ts(v[0]) > NOW - timedelta(days=5) for v in kept["latest_runs"].values())
+    assert len(kept["notebook_students"]) == 2
+    assert all(ts(at) > NOW - timedelta(days=5) for at in kept["notebook_students"].values())
     assert sum(n for n, _ in kept["minutes"].values()) == 2
     groups = {k[1:3]: v for k, v in kept["error_groups"].items()}
     assert groups == {(2, "NameError"): (1, 1)}  # cell 0's group went with its only student
