@@ -19,13 +19,6 @@ runs, error students), so they overlap (one builds rows in Python while
 another's statements run in the database) instead of queueing on each other's
 row locks.
 
-Large requests announce themselves before they are parsed (`arrival`): a
-worker with idle lanes waits while more announced requests are still being
-parsed than are queued, so the requests answered by one commit come back as
-two cohorts, one parsed while the other commits, instead of one cohort that
-parses while nothing commits and then commits while nothing parses. When
-nothing is being parsed (an idle server, small requests) nothing waits.
-
 A group that fails for a reason in the data (not the database being away) is
 split: each request is retried on its own, then each event, so one bad event
 can only fail itself.
@@ -119,42 +112,14 @@ class CommitHealth:
         return f"unhealthy: commits failing since {since}: {self.reason}"
 
 
-_arrival_order = itertools.count()
-
-
-@dataclass
-class _Request:
-    """One submit() call, whose events may be queued in several lanes."""
-
-    queued: bool = True  # until a worker took its first part
+_arrival = itertools.count()
 
 
 @dataclass
 class _Submission:
     events: Sequence[NewEvent]
     future: asyncio.Future[list[Outcome]]
-    request: _Request
-    order: int = field(default_factory=lambda: next(_arrival_order))
-
-
-class Arrival:
-    """A request being parsed, counted by the committer until it submits or gives up."""
-
-    def __init__(self, committer: GroupCommitter) -> None:
-        self._committer: GroupCommitter | None = committer
-
-    def settle(self) -> None:
-        """No longer arriving: queued by submit(), or refused before it."""
-        committer, self._committer = self._committer, None
-        if committer is not None:
-            committer._arriving -= 1
-            committer._wakeup.set()  # a worker may have waited for it
-
-    def __enter__(self) -> Arrival:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.settle()
+    order: int = field(default_factory=lambda: next(_arrival))
 
 
 @dataclass
@@ -201,8 +166,6 @@ class GroupCommitter:
         self._lane_events = lane_events
         self._wakeup = asyncio.Event()
         self._queued_events = 0
-        self._queued_requests = 0  # of which no part was taken yet
-        self._arriving = 0  # announced requests still being parsed
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self.health = CommitHealth()
@@ -238,29 +201,14 @@ class GroupCommitter:
         self._wakeup.set()
         await asyncio.gather(*self._tasks)
 
-    def arrival(self) -> Arrival:
-        """Announce a request that is about to be parsed; pass it to submit().
-
-        Used as a context manager around parse and submit, so a request that
-        fails before it submits is no longer waited for.
-        """
-        self._arriving += 1
-        return Arrival(self)
-
-    async def submit(
-        self, events: Sequence[NewEvent], arrival: Arrival | None = None
-    ) -> list[Outcome]:
+    async def submit(self, events: Sequence[NewEvent]) -> list[Outcome]:
         """Wait until `events` are committed; one outcome per event."""
-        if arrival is not None:
-            arrival.settle()
         if self._closing or not self.running:
             raise StorageUnavailable("the server is shutting down")
         if self._queued_events + len(events) > self._max_queued:
             raise Overloaded(f"{self._queued_events} events are already waiting for commit")
         loop = asyncio.get_running_loop()
         count = len(self._lanes)
-        request = _Request()
-        self._queued_requests += 1
         self._queued_events += len(events)
         metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
         if not self._committing() or self._queued_events >= self._lane_events:
@@ -268,7 +216,7 @@ class GroupCommitter:
             self._wakeup.set()
         if count == 1:
             single: asyncio.Future[list[Outcome]] = loop.create_future()
-            self._queue(self._lanes[0], _Submission(events, single, request))
+            self._queue(self._lanes[0], _Submission(events, single))
             return await single
         parts: dict[int, list[int]] = {}
         for position, event in enumerate(events):
@@ -276,8 +224,7 @@ class GroupCommitter:
         futures = []
         for lane, positions in parts.items():
             future: asyncio.Future[list[Outcome]] = loop.create_future()
-            part = [events[i] for i in positions]
-            self._queue(self._lanes[lane], _Submission(part, future, request))
+            self._queue(self._lanes[lane], _Submission([events[i] for i in positions], future))
             futures.append((positions, future))
         if len(futures) == 1:
             return await futures[0][1]
@@ -327,11 +274,6 @@ class GroupCommitter:
         idle = [lane for lane in self._lanes if lane.queue and not lane.busy]
         if not idle:
             return None
-        if self._arriving > self._queued_requests and self._queued_events < self._max_group:
-            # More requests are being parsed than wait: the next group takes at
-            # least half of them, the rest are parsed while it commits. Each
-            # one that submits (or fails) wakes the workers again.
-            return None
         waiting = sum(lane.events for lane in idle)
         if waiting < self._lane_events:
             if self._committing():
@@ -353,9 +295,6 @@ class GroupCommitter:
             # The first submission goes in whatever its size; then up to the limit.
             while queue and (not group or size + len(queue[0].events) <= self._max_group):
                 submission = queue.popleft()
-                if submission.request.queued:
-                    submission.request.queued = False
-                    self._queued_requests -= 1
                 group.append(submission)
                 size += len(submission.events)
                 lane.events -= len(submission.events)

@@ -6,7 +6,6 @@ committed, and only once: duplicates never reach them.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections import Counter
 from collections.abc import Callable
@@ -21,13 +20,12 @@ from cell_monitor.config import Settings
 from cell_monitor.contract.events import IngestResponse, RejectedEvent
 from cell_monitor.domain.records import WriteOutcome
 from cell_monitor.ingest.committer import (
-    Arrival,
     CommitListener,
     Failed,
     GroupCommitter,
     StateListener,
 )
-from cell_monitor.ingest.parse import ParsedBatch, UnusableBody, parse_body, validate_batch
+from cell_monitor.ingest.parse import UnusableBody, parse_body, validate_batch
 from cell_monitor.privacy.pseudonyms import is_pseudonym, stored_key
 
 
@@ -41,11 +39,6 @@ def _stored_events(event_type_label: str) -> Any:
 @functools.cache
 def _stored_executions(outcome_label: str) -> Any:
     return metrics.CELL_EXECUTIONS.labels(outcome_label)
-
-
-# Bodies from this size on (a few events) are parsed one at a time, each after
-# a turn of the event loop (see Pipeline.ingest); a single event is not.
-GATED_BODY_BYTES = 8 * 1024
 
 
 class TooManyEvents(ValueError):
@@ -69,7 +62,6 @@ class Pipeline:
             concurrency=settings.commit_concurrency if engine.dialect.name == "postgresql" else 1,
             lane_events=settings.commit_lane_events,
         )
-        self._parse_gate = asyncio.Lock()
 
     def add_listener(self, listener: CommitListener) -> None:
         """Call `listener` with each commit's newly stored events (must not block)."""
@@ -97,25 +89,7 @@ class Pipeline:
 
         With an `identity` (bound by the request's credential) every event is
         stored under it, whatever its body says.
-
-        A large body is announced to the committer, then parsed when its turn
-        at the gate comes: parsing takes a millisecond or more and does not
-        yield, so requests read together would otherwise be parsed back to
-        back while the commits waiting for the event loop make no progress.
-        One at a time, each after a turn of the loop, the commit workers run
-        between them, and the committer knows how many are still coming.
         """
-        if len(body) < GATED_BODY_BYTES:
-            return await self._store(self._validate(body, identity), None)
-        with self.committer.arrival() as arrival:
-            async with self._parse_gate:
-                # Lets the other requests read with this one reach the gate (and
-                # be counted) before any of them is parsed.
-                await asyncio.sleep(0)
-                batch = self._validate(body, identity)
-            return await self._store(batch, arrival)
-
-    def _validate(self, body: bytes, identity: BoundIdentity | None) -> ParsedBatch:
         posted = parse_body(body)
         items = posted.items
         if len(items) > self.settings.max_events_per_request:
@@ -129,17 +103,15 @@ class Pipeline:
             items, mismatches = bind_all(items, identity, self._stored_form(identity))
             if mismatches:
                 metrics.INGEST_IDENTITY_MISMATCH.labels(OVERWRITTEN).inc(mismatches)
-        return validate_batch(
+        batch = validate_batch(
             items, self.settings, lenient=posted.lenient, too_deep=posted.too_deep
         )
-
-    async def _store(self, batch: ParsedBatch, arrival: Arrival | None) -> IngestResult:
         rejected = list(batch.rejected)
         accepted = duplicates = truncated = clock_adjusted = 0
         by_type: Counter[str] = Counter()
         outcomes_by_label: Counter[str] = Counter()
         if batch.events:
-            outcomes = await self.committer.submit(batch.events, arrival)
+            outcomes = await self.committer.submit(batch.events)
             for index, event, outcome in zip(batch.indexes, batch.events, outcomes, strict=True):
                 if outcome == WriteOutcome.inserted:
                     accepted += 1
