@@ -558,11 +558,18 @@ Index("ix_cell_executions_student_time", CellExecution.student_id, CellExecution
 # which sort what they export, and erasure's orphan check): the executions keep no
 # (notebook, time) index (revision 0017 dropped it).
 Index("ix_cell_executions_notebook_cell", CellExecution.notebook_id, CellExecution.cell_index)
-# The report tables' lookups (revisions 0008, 0013): a notebook's heatmap, a
-# hotspot's students (of the term, of a window), a student's rows on erasure.
-# No index of latest_runs holds a column a run changes, so its updates leave
-# them alone (revision 0020; the notebook list reads notebook_students).
-Index("ix_latest_runs_cells", LatestRun.notebook_id, LatestRun.student_id, LatestRun.cell_index)
+# The report tables' lookups (revisions 0008, 0013): a notebook's heatmap (covering:
+# read from the index alone), a hotspot's students (of the term, of a window), a
+# student's rows on erasure. latest_runs has no index on last_at, which every run
+# changes, so a run that keeps its outcome leaves the indexes alone (revision 0020:
+# the notebook list's students of a window come from notebook_students).
+Index(
+    "ix_latest_runs_cells",
+    LatestRun.notebook_id,
+    LatestRun.student_id,
+    LatestRun.cell_index,
+    LatestRun.failed,
+)
 Index("ix_error_students_group_last", ErrorStudent.group_id, ErrorStudent.last_at.desc())
 Index("ix_error_students_last_at", ErrorStudent.last_at, ErrorStudent.group_id)
 Index("ix_error_students_student", ErrorStudent.student_id)

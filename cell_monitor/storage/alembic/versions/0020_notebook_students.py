@@ -2,16 +2,18 @@
 
 Written by hand. Every run updates its latest_runs row, and PostgreSQL updates
 a row without new index entries (a heap-only tuple) only when no indexed column
-changes. Two indexes held columns every run changes:
+changes. ix_latest_runs_last_at held a column every run changes; it goes.
 
-- ix_latest_runs_last_at, read by the notebook list (how many students ran a
-  cell of each notebook in a window), goes: notebook_students keeps, per
-  student and notebook, when the student last ran a cell of it (the newest
-  last_at of their rows of the notebook), backfilled from latest_runs. It has
-  a row per student and notebook, few enough to read whole, and no index but
-  its key, so its updates stay in place too;
-- ix_latest_runs_cells loses `failed`: the heatmap reads a notebook's rows
-  through it and `failed` from the row.
+It was read by the notebook list (how many students ran a cell of each
+notebook in a window). notebook_students keeps that instead: per student and
+notebook, when the student last ran a cell of it (the newest last_at of their
+rows of the notebook), backfilled from latest_runs. It has a row per student
+and notebook, few enough to read whole, and no index but its key, so its
+updates stay in place too.
+
+`failed` stays in ix_latest_runs_cells, so that the heatmap still reads a
+notebook from the index alone: a run that turns its cell from failed to
+passed (or back) is not updated in place, the others are.
 
 On PostgreSQL both tables leave room on each page for the next version of its
 rows (fillfactor 70; pages written from now on). Measured with
@@ -64,10 +66,6 @@ def upgrade() -> None:
         "GROUP BY student_id, notebook_id"
     )
     op.drop_index("ix_latest_runs_last_at", table_name="latest_runs")
-    op.drop_index("ix_latest_runs_cells", table_name="latest_runs")
-    op.create_index(
-        "ix_latest_runs_cells", "latest_runs", ["notebook_id", "student_id", "cell_index"]
-    )
     if op.get_bind().dialect.name == "postgresql":
         for table in ("latest_runs", "notebook_students"):
             op.execute(f"ALTER TABLE {table} SET (fillfactor = {FILLFACTOR})")
@@ -76,9 +74,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE latest_runs RESET (fillfactor)")
-    op.drop_index("ix_latest_runs_cells", table_name="latest_runs")
-    op.create_index(
-        "ix_latest_runs_cells", "latest_runs", ["notebook_id", "student_id", "cell_index", "failed"]
-    )
     op.create_index("ix_latest_runs_last_at", "latest_runs", ["last_at"])
     op.drop_table("notebook_students")
