@@ -10,9 +10,9 @@ the table's three indexes. With fillfactor 50 nearly all of them do (8,071 of
 8,150). The table holds a row per student: the space it costs is small. The
 setting applies to pages written from now on (a VACUUM FULL rewrites the old).
 
-latest_runs, updated as often, is left as it is: its ix_latest_runs_last_at
+latest_runs, updated as often, is left as it is here: its ix_latest_runs_last_at
 (the notebook list's students of a window) changes with every run, so none of
-its updates can be in place (docs/benchmarks.md).
+its updates can be in place (revision 0020 takes that index away).
 
 Revision ID: 0019
 Revises: 0018
