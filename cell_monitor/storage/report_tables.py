@@ -210,7 +210,7 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
         newest = seen.get(pair)
         if newest is None or row[0] > newest:
             seen[pair] = row[0]
-    students: dict[str, list[Any]] = {
+    last_runs: dict[str, list[Any]] = {
         "student_id": [pair[0] for pair in seen],
         "notebook_id": [pair[1] for pair in seen],
         "last_at": list(seen.values()),
@@ -219,7 +219,7 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
         # One statement text whatever the row count, a JSON text per column (bulk.py).
         await pg_fetch(conn, "insert", _PG_LATEST_RUNS, json_columns(values, _LATEST_COLUMNS))
         await pg_fetch(
-            conn, "insert", _PG_NOTEBOOK_STUDENTS, json_columns(students, _NOTEBOOK_STUDENTS)
+            conn, "insert", _PG_NOTEBOOK_STUDENTS, json_columns(last_runs, _NOTEBOOK_STUDENTS)
         )
         return
     await driver_executemany(
@@ -231,7 +231,7 @@ async def _record_latest_runs(conn: AsyncConnection, executions: Sequence[Execut
         _SQLITE_NOTEBOOK_STUDENTS,
         NotebookStudent.__table__,
         _NOTEBOOK_STUDENTS,
-        students,
+        last_runs,
     )
 
 
