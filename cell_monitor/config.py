@@ -196,16 +196,16 @@ class Settings(BaseSettings):
         3,
         ge=1,
         le=32,
-        description="Lanes of students per worker on PostgreSQL, and the most group commits "
-        "in flight: a student's events stay in one lane, in order. While fewer than "
-        "`commit_lane_events` wait, one commit takes every lane's; beyond, each lane commits "
-        "on its own and the commits overlap. SQLite has one writer at a time and always "
-        "uses 1 (see docs/benchmarks.md).",
+        description="Group commits in flight at once per worker on PostgreSQL. Students are "
+        "spread over 8 buckets per commit; a bucket is in one commit at a time, so a student's "
+        "events stay in order. While fewer than `commit_lane_events` wait, one commit takes "
+        "them all; beyond, each idle commit takes an equal share and the commits overlap. "
+        "SQLite has one writer at a time and always uses 1 (see docs/benchmarks.md).",
     )
     commit_lane_events: int = Field(
         300,
         ge=1,
-        description="Events waiting in idle lanes from which each lane commits on its own "
+        description="Events waiting from which commits overlap, each taking its share "
         "(PostgreSQL, `commit_concurrency` > 1).",
     )
     commit_queue_events: int = Field(

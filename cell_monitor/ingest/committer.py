@@ -6,22 +6,25 @@ waiter once the commit returned. Under load, groups grow by themselves while
 the previous commit is in flight, so throughput rises without a timer adding
 latency when the server is idle.
 
-With `concurrency` > 1 each student belongs to one of that many *lanes* (a
-hash of the student key): a request's events are split by lane and it is
-answered when every part committed. A lane is in at most one group in flight,
-so a student's events are still written one group at a time, in order. While
-little is waiting, one group takes every idle lane's events: one commit, as
-with one lane, so the dozen statements a commit costs whatever its size are
-paid once. Once `lane_events` or more wait, each lane commits on its own (the
-one waiting longest first), up to `concurrency` transactions at once: groups
-of different lanes touch different student rows (students, sessions, latest
-runs, error students), so they overlap (one builds rows in Python while
-another's statements run in the database) instead of queueing on each other's
-row locks.
+With `concurrency` > 1 up to that many groups are in flight at once. Students
+are spread over `BUCKETS_PER_COMMIT` times `concurrency` *buckets* (a hash of the
+student key): a request's events are split by bucket and it is answered when
+every part committed. A bucket is in at most one group in flight, so a
+student's events are still written one group at a time, in order. While little
+is waiting, one group takes every idle bucket's events: one commit, as with a
+single worker, so the dozen statements a commit costs whatever its size are
+paid once. Once `lane_events` or more wait, each idle worker takes its share of
+them (the buckets waiting longest first, until its group holds the waiting
+events divided by the idle workers), so the commits in flight are about equal:
+a request waits for its slowest part, and a fixed student-to-worker hash gave
+one worker 41 % of a class's events. Groups of different buckets touch
+different student rows (students, sessions, latest runs, error students), so
+they overlap (one builds rows in Python while another's statements run in the
+database) instead of queueing on each other's row locks.
 
 A group that fails for a reason in the data (not the database being away) is
-split: each request is retried on its own, then each event, so one bad event
-can only fail itself.
+split: each request's part is retried on its own, then each event, so one bad
+event can only fail itself.
 """
 
 from __future__ import annotations
@@ -114,19 +117,36 @@ class CommitHealth:
 
 _arrival = itertools.count()
 
+# Buckets per commit in flight: enough to split waiting events into near-equal
+# groups, few enough that a request's parts stay a handful of objects.
+BUCKETS_PER_COMMIT = 8
+
 
 @dataclass
-class _Submission:
+class _Request:
+    """One `submit`: answered when every part of it committed."""
+
     events: Sequence[NewEvent]
     future: asyncio.Future[list[Outcome]]
+    outcomes: list[Outcome] = field(default_factory=list)
+    pending: int = 0  # events of parts not committed yet
     order: int = field(default_factory=lambda: next(_arrival))
 
 
 @dataclass
-class _Lane:
+class _Part:
+    """The events of one request that belong to one bucket (`positions` in the request)."""
+
+    request: _Request
+    events: Sequence[NewEvent]
+    positions: list[int] | None = None  # None: the whole request
+
+
+@dataclass
+class _Bucket:
     """The queue of the students whose key hashes to it."""
 
-    queue: deque[_Submission] = field(default_factory=deque)
+    queue: deque[_Part] = field(default_factory=deque)
     events: int = 0  # in the queue
     busy: bool = False  # part of a group being committed
 
@@ -141,9 +161,9 @@ class _Worker:
     connection: AsyncConnection | None = None
 
 
-def lane_of(student_key: str, lanes: int) -> int:
-    """The lane of a student (stable across processes and restarts)."""
-    return zlib.crc32(student_key.encode()) % lanes if lanes > 1 else 0
+def bucket_of(student_key: str, buckets: int) -> int:
+    """The bucket of a student (stable across processes and restarts)."""
+    return zlib.crc32(student_key.encode()) % buckets if buckets > 1 else 0
 
 
 class GroupCommitter:
@@ -161,8 +181,11 @@ class GroupCommitter:
         self._max_queued = max_queued_events
         self._listeners: list[CommitListener] = []
         self._state_listeners: list[StateListener] = []
-        self._lanes = [_Lane() for _ in range(concurrency)]
+        self._buckets = [
+            _Bucket() for _ in range(BUCKETS_PER_COMMIT * concurrency if concurrency > 1 else 1)
+        ]
         self._workers = [_Worker() for _ in range(concurrency)]
+        self._groups_in_flight = 0
         self._lane_events = lane_events
         self._wakeup = asyncio.Event()
         self._queued_events = 0
@@ -208,46 +231,33 @@ class GroupCommitter:
         if self._queued_events + len(events) > self._max_queued:
             raise Overloaded(f"{self._queued_events} events are already waiting for commit")
         loop = asyncio.get_running_loop()
-        count = len(self._lanes)
+        count = len(self._buckets)
         self._queued_events += len(events)
         metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
-        if not self._committing() or self._queued_events >= self._lane_events:
+        if not self._groups_in_flight or self._queued_events >= self._lane_events:
             # Otherwise no worker would take it yet: the commit in flight wakes them when it ends.
             self._wakeup.set()
+        request = _Request(events, loop.create_future(), pending=len(events))
         if count == 1:
-            single: asyncio.Future[list[Outcome]] = loop.create_future()
-            self._queue(self._lanes[0], _Submission(events, single))
-            return await single
+            self._queue(self._buckets[0], _Part(request, events))
+            return await request.future
         parts: dict[int, list[int]] = {}
         for position, event in enumerate(events):
-            parts.setdefault(lane_of(event.student_key, count), []).append(position)
-        futures = []
-        for lane, positions in parts.items():
-            future: asyncio.Future[list[Outcome]] = loop.create_future()
-            self._queue(self._lanes[lane], _Submission([events[i] for i in positions], future))
-            futures.append((positions, future))
-        if len(futures) == 1:
-            return await futures[0][1]
-        # Every part is waited for, so a failed one leaves no other unobserved.
-        answers = await asyncio.gather(*(f for _, f in futures), return_exceptions=True)
-        for answer in answers:
-            if isinstance(answer, BaseException):
-                raise answer
-        outcomes: list[Outcome] = [WriteOutcome.duplicate] * len(events)
-        for (positions, _), answer in zip(futures, answers, strict=True):
-            assert not isinstance(answer, BaseException)
-            for position, outcome in zip(positions, answer, strict=True):
-                outcomes[position] = outcome
-        return outcomes
-
-    def _committing(self) -> bool:
-        """Whether a group is in flight (each holds at least one lane)."""
-        return any(lane.busy for lane in self._lanes)
+            parts.setdefault(bucket_of(event.student_key, count), []).append(position)
+        if len(parts) == 1:
+            ((bucket, _),) = parts.items()
+            self._queue(self._buckets[bucket], _Part(request, events))
+            return await request.future
+        request.outcomes = [WriteOutcome.duplicate] * len(events)
+        for bucket, positions in parts.items():
+            part = _Part(request, [events[i] for i in positions], positions)
+            self._queue(self._buckets[bucket], part)
+        return await request.future
 
     @staticmethod
-    def _queue(lane: _Lane, submission: _Submission) -> None:
-        lane.queue.append(submission)
-        lane.events += len(submission.events)
+    def _queue(bucket: _Bucket, part: _Part) -> None:
+        bucket.queue.append(part)
+        bucket.events += len(part.events)
 
     async def _run(self, worker: _Worker) -> None:
         try:
@@ -255,55 +265,61 @@ class GroupCommitter:
                 group = self._take_group()
                 if group is None:
                     if self._closing:
-                        return  # what busy lanes still hold, their own worker commits
+                        return  # what busy buckets still hold, their own worker commits
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
-                lanes, submissions = group
+                buckets, parts = group
+                self._groups_in_flight += 1
                 try:
-                    await self._commit(worker, submissions)
+                    await self._commit(worker, parts)
                 finally:
-                    for lane in lanes:
-                        lane.busy = False
-                    self._wakeup.set()  # those lanes may have more for an idle worker
+                    self._groups_in_flight -= 1
+                    for bucket in buckets:
+                        bucket.busy = False
+                    self._wakeup.set()  # those buckets may have more for an idle worker
         finally:
             await _release(worker)
 
-    def _take_group(self) -> tuple[list[_Lane], list[_Submission]] | None:
-        """The next group and the lanes it holds, or None when it should wait."""
-        idle = [lane for lane in self._lanes if lane.queue and not lane.busy]
+    def _take_group(self) -> tuple[list[_Bucket], list[_Part]] | None:
+        """The next group and the buckets it holds, or None when it should wait."""
+        idle = [bucket for bucket in self._buckets if bucket.queue and not bucket.busy]
         if not idle:
             return None
-        waiting = sum(lane.events for lane in idle)
+        waiting = sum(bucket.events for bucket in idle)
+        share = self._max_group
         if waiting < self._lane_events:
-            if self._committing():
+            if self._groups_in_flight:
                 return None  # taken all at once when the commit in flight ends
         elif len(idle) > 1:
-            # Enough waits for commits to overlap: one lane alone, the one waiting
-            # longest (so none starves); the others are left to the workers this wakes.
-            idle = [min(idle, key=lambda lane: lane.queue[0].order)]
-            self._wakeup.set()
-        lanes: list[_Lane] = []
-        group: list[_Submission] = []
+            # Enough waits for commits to overlap: this worker's share of it, the
+            # buckets waiting longest first (so none starves); the rest is left
+            # to the workers this wakes.
+            free_workers = len(self._workers) - self._groups_in_flight
+            share = min(share, -(-waiting // max(free_workers, 1)))
+            idle.sort(key=lambda bucket: bucket.queue[0].request.order)
+        buckets: list[_Bucket] = []
+        group: list[_Part] = []
         size = 0
-        for lane in idle:
-            queue = lane.queue
-            if size and size + len(queue[0].events) > self._max_group:
+        for bucket in idle:
+            queue = bucket.queue
+            if size and (size >= share or size + len(queue[0].events) > self._max_group):
+                self._wakeup.set()  # idle buckets are left for another worker
                 break
-            lanes.append(lane)
-            lane.busy = True
-            # The first submission goes in whatever its size; then up to the limit.
+            buckets.append(bucket)
+            bucket.busy = True
+            # The first part goes in whatever its size; then up to the limit.
             while queue and (not group or size + len(queue[0].events) <= self._max_group):
-                submission = queue.popleft()
-                group.append(submission)
-                size += len(submission.events)
-                lane.events -= len(submission.events)
+                part = queue.popleft()
+                group.append(part)
+                size += len(part.events)
+                bucket.events -= len(part.events)
         self._queued_events -= size
         metrics.COMMIT_QUEUE_EVENTS.set(self._queued_events)
-        return lanes, group
+        return buckets, group
 
-    async def _commit(self, worker: _Worker, group: list[_Submission]) -> None:
-        events = [e for submission in group for e in submission.events]
+    async def _commit(self, worker: _Worker, group: list[_Part]) -> None:
+        events = [e for part in group for e in part.events]
         try:
             result = await self._write(worker, events)
         except Exception as exc:
@@ -311,8 +327,8 @@ class GroupCommitter:
                 log.error("Commit of %d events failed: %s", len(events), _short(exc))
                 self.health.failed(describe_storage_failure(exc))
                 error = StorageUnavailable(describe_storage_failure(exc))
-                for submission in group:
-                    _settle(submission.future, error)
+                for part in group:
+                    _fail(part, error)
                 return
             log.warning(
                 "A group of %d events was refused (%s); isolating", len(events), _short(exc)
@@ -321,16 +337,16 @@ class GroupCommitter:
             return
         self._finish(group, events, list(result.outcomes), result.changes)
 
-    async def _isolate(self, worker: _Worker, group: list[_Submission]) -> None:
-        """Commit each submission alone; within a refused one, each event alone."""
+    async def _isolate(self, worker: _Worker, group: list[_Part]) -> None:
+        """Commit each part alone; within a refused one, each event alone."""
         if len(group) > 1:
-            for submission in group:
-                await self._commit(worker, [submission])
+            for part in group:
+                await self._commit(worker, [part])
             return
-        submission = group[0]
+        part = group[0]
         outcomes: list[Outcome] = []
         changes: list[StateChange] = []
-        for event in submission.events:
+        for event in part.events:
             try:
                 result = await self._write(worker, [event])
                 outcomes.extend(result.outcomes)
@@ -339,11 +355,11 @@ class GroupCommitter:
                 if _is_unavailable(exc):
                     self.health.failed(describe_storage_failure(exc))
                     log.error("Commit of an event failed: %s", _short(exc))
-                    _settle(submission.future, StorageUnavailable(describe_storage_failure(exc)))
+                    _fail(part, StorageUnavailable(describe_storage_failure(exc)))
                     return
                 log.info("The database refused an event: %s", _kind(exc))
                 outcomes.append(Failed(f"the database refused this event: {describe_refusal(exc)}"))
-        self._finish(group, list(submission.events), outcomes, changes)
+        self._finish(group, list(part.events), outcomes, changes)
 
     async def _write(self, worker: _Worker, events: Sequence[NewEvent]) -> GroupResult:
         for attempt in range(1, _RETRIES + 1):
@@ -375,15 +391,15 @@ class GroupCommitter:
 
     def _finish(
         self,
-        group: list[_Submission],
+        group: list[_Part],
         events: list[NewEvent],
         outcomes: list[Outcome],
         changes: Sequence[StateChange],
     ) -> None:
         position = 0
-        for submission in group:
-            count = len(submission.events)
-            _settle(submission.future, outcomes[position : position + count])
+        for part in group:
+            count = len(part.events)
+            _answer(part, outcomes[position : position + count])
             position += count
         stored = [
             e
@@ -422,15 +438,28 @@ def _notify(listener: Callable[[Any], None], payload: Sequence[Any]) -> None:
         log.exception("Commit listener %r failed", listener)
 
 
-def _settle(future: asyncio.Future[list[Outcome]], result: list[Outcome] | Exception) -> None:
-    # The waiting request may have been cancelled (client gone); its events are
-    # committed all the same and a resend will be reported as duplicate.
-    if future.done():
+def _answer(part: _Part, outcomes: list[Outcome]) -> None:
+    """Record a committed part's outcomes; the request is answered with its last part."""
+    request = part.request
+    # The waiting request may have been cancelled (client gone), or failed by
+    # another part: its events are committed all the same and a resend will be
+    # reported as duplicate.
+    if request.future.done():
         return
-    if isinstance(result, Exception):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
+    if part.positions is None:
+        request.future.set_result(outcomes)
+        return
+    for position, outcome in zip(part.positions, outcomes, strict=True):
+        request.outcomes[position] = outcome
+    request.pending -= len(outcomes)
+    if not request.pending:
+        request.future.set_result(request.outcomes)
+
+
+def _fail(part: _Part, error: Exception) -> None:
+    """A part that could not commit fails its whole request (nothing more to wait for)."""
+    if not part.request.future.done():
+        part.request.future.set_exception(error)
 
 
 def _sqlstate(exc: BaseException) -> str:

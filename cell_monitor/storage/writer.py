@@ -6,7 +6,7 @@ transactions of several workers lock the same rows in the same order and cannot
 deadlock each other. Rows that every group shares are locked last, right before
 COMMIT (on PostgreSQL in one statement): the report tables' counters (sharded),
 then the notebooks' last_seen (report_tables.add_shared); what comes before touches only
-the group's own students' rows (which the committer's lanes keep apart,
+the group's own students' rows (which the committer's buckets keep apart,
 ingest/committer.py) or inserts.
 The statements themselves are in bulk.py, one implementation per database.
 

@@ -1,8 +1,9 @@
-"""Group commit in lanes of students (SQLite, PostgreSQL): split, answered in order, once.
+"""Group commit in buckets of students (SQLite, PostgreSQL): split, answered in order, once.
 
-A request whose events belong to students of several lanes is split by lane
+A request whose events belong to students of several buckets is split by bucket
 and answered when every part committed, each outcome at its event's position;
-a student's events stay in one lane, so their live state advances in order.
+a student's events stay in one bucket, in at most one commit at a time, so their
+live state advances in order. Commits that overlap take equal shares of what waits.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cell_monitor.config import Settings
-from cell_monitor.ingest.committer import GroupCommitter, StorageUnavailable, lane_of
+from cell_monitor.ingest.committer import (
+    BUCKETS_PER_COMMIT,
+    GroupCommitter,
+    StorageUnavailable,
+    bucket_of,
+)
 from cell_monitor.storage.engine import create_engine
 from tests.integration.test_committer_isolation import record
 from tests.support import make_settings, query_sql
@@ -33,10 +39,12 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def started(engine: AsyncEngine, lanes: int, lane_events: int = 300) -> GroupCommitter:
+async def started(
+    engine: AsyncEngine, lanes: int, lane_events: int = 300, max_group_events: int = 50
+) -> GroupCommitter:
     committer = GroupCommitter(
         engine,
-        max_group_events=50,
+        max_group_events=max_group_events,
         max_queued_events=10_000,
         concurrency=lanes,
         lane_events=lane_events,
@@ -45,11 +53,12 @@ async def started(engine: AsyncEngine, lanes: int, lane_events: int = 300) -> Gr
     return committer
 
 
-def test_a_student_always_has_the_same_lane() -> None:
-    lanes = {lane_of(student, 3) for student in STUDENTS}
-    assert lanes == {0, 1, 2}  # these twelve students spread over every lane
-    assert [lane_of(s, 3) for s in STUDENTS] == [lane_of(s, 3) for s in STUDENTS]
-    assert {lane_of(s, 1) for s in STUDENTS} == {0}
+def test_a_student_always_has_the_same_bucket() -> None:
+    buckets = {bucket_of(student, 3) for student in STUDENTS}
+    assert buckets == {0, 1, 2}  # these twelve students spread over every bucket
+    assert [bucket_of(s, 24) for s in STUDENTS] == [bucket_of(s, 24) for s in STUDENTS]
+    assert len({bucket_of(s, 24) for s in STUDENTS}) > 6
+    assert {bucket_of(s, 1) for s in STUDENTS} == {0}
 
 
 @pytest.mark.parametrize("lanes", [1, 3])
@@ -153,12 +162,25 @@ async def test_a_commit_connection_that_died_while_idle_costs_no_request(
     assert stored[0][0] == 24
 
 
-def _lane_students(lanes: int) -> dict[int, list[str]]:
-    by_lane: dict[int, list[str]] = {}
-    for n in range(200):
+def _students_by_bucket(lanes: int, count: int = 200) -> dict[int, list[str]]:
+    """`count` students by their bucket in a committer of `lanes` commits."""
+    by_bucket: dict[int, list[str]] = {}
+    for n in range(count):
         student = f"lane-{n}@example.org"
-        by_lane.setdefault(lane_of(student, lanes), []).append(student)
-    return by_lane
+        by_bucket.setdefault(bucket_of(student, BUCKETS_PER_COMMIT * lanes), []).append(student)
+    return by_bucket
+
+
+def _apart_from(student: str, lanes: int, count: int) -> list[str]:
+    """`count` students none of whom shares `student`'s bucket."""
+    buckets = BUCKETS_PER_COMMIT * lanes
+    others = [
+        s
+        for group in _students_by_bucket(lanes).values()
+        for s in group
+        if bucket_of(s, buckets) != bucket_of(student, buckets)
+    ]
+    return others[:count]
 
 
 async def _holding_student(url: str, student: str) -> Any:
@@ -169,21 +191,23 @@ async def _holding_student(url: str, student: str) -> Any:
     return holder
 
 
-async def test_once_enough_waits_a_lane_commits_beside_a_slow_one(
+async def test_once_enough_waits_groups_commit_beside_a_slow_one(
     engine: AsyncEngine, settings: Settings, backend: str
 ) -> None:
     if backend == "sqlite":
         pytest.skip("one writer at a time on SQLite")
-    by_lane = _lane_students(3)
-    slow, other = by_lane[0][0], by_lane[1][:8]
+    slow = "lane-0@example.org"
+    other = _apart_from(slow, 3, 8)
     committer = await started(engine, 3, lane_events=8)
     holder = None
     try:
         assert await committer.submit([record(slow, 0)]) == ["inserted"]
         holder = await _holding_student(settings.database_url, slow)
-        # Queued together while no commit runs: nine events of two lanes, enough
-        # for each lane to commit on its own, so the held one costs the other nothing.
+        # A commit that waits on a row lock (here: the held student's) ...
         held = asyncio.ensure_future(committer.submit([record(slow, 1)]))
+        await asyncio.sleep(0.3)
+        # ... costs the students of other buckets nothing once enough of them wait:
+        # they commit beside it.
         beside = await asyncio.wait_for(committer.submit([record(s, 0) for s in other]), timeout=20)
         assert beside == ["inserted"] * 8
         assert not held.done()
@@ -200,9 +224,8 @@ async def test_while_little_waits_it_waits_for_the_commit_in_flight_then_goes_at
 ) -> None:
     if backend == "sqlite":
         pytest.skip("one writer at a time on SQLite")
-    by_lane = _lane_students(3)
-    slow = by_lane[0][0]
-    few = [by_lane[1][0], by_lane[2][0], by_lane[1][1]]  # two other lanes
+    slow = "lane-0@example.org"
+    few = _apart_from(slow, 3, 3)  # of other buckets than the held student's
     committer = await started(engine, 3, lane_events=100)
     url = settings.database_url
     holder = None
@@ -223,7 +246,7 @@ async def test_while_little_waits_it_waits_for_the_commit_in_flight_then_goes_at
         if holder is not None:
             await holder.close()
         await committer.stop()
-    # ...and then went in one transaction, both lanes together.
+    # ...and then went in one transaction, their buckets together.
     rows = await asyncio.to_thread(
         query_sql,
         url,
@@ -231,3 +254,33 @@ async def test_while_little_waits_it_waits_for_the_commit_in_flight_then_goes_at
         f"({', '.join(repr(f'{s}-0') for s in few)})",
     )
     assert rows[0][0] == 1
+
+
+async def test_overlapping_commits_take_equal_shares_of_what_waits(
+    engine: AsyncEngine, settings: Settings, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("one writer at a time on SQLite")
+    # A class whose students a fixed hash would split 2:1:1 over three commits.
+    by_third: dict[int, list[str]] = {}
+    for group in _students_by_bucket(3, 400).values():
+        for student in group:
+            by_third.setdefault(bucket_of(student, 3), []).append(student)
+    students = by_third[0][:40] + by_third[1][:20] + by_third[2][:20]
+    committer = await started(engine, 3, lane_events=30, max_group_events=1000)
+    try:
+        # Queued at once while no commit runs: three commits start together.
+        batch = [record(s, n) for n in range(5) for s in students]
+        assert await committer.submit(batch) == ["inserted"] * 400
+    finally:
+        await committer.stop()
+    rows = await asyncio.to_thread(
+        query_sql,
+        settings.database_url,
+        "SELECT count(*) FROM event_ids GROUP BY xmin::text ORDER BY count(*) DESC",
+    )
+    sizes = [count for (count,) in rows]
+    assert sum(sizes) == 400
+    assert len(sizes) == 3
+    # Each about a third (400 / 3), not half of the class in one of them.
+    assert max(sizes) <= 180 and min(sizes) >= 90, sizes
