@@ -17,7 +17,7 @@ paid once. Once `lane_events` or more wait, each idle worker takes its share of
 them (the buckets waiting longest first, until its group holds the waiting
 events divided by the idle workers), so the commits in flight are about equal:
 a request waits for its slowest part, and a fixed student-to-worker hash gave
-one worker 41 % of a class's events. Groups of different buckets touch
+one worker 41 % of the benchmark class's events. Groups of different buckets touch
 different student rows (students, sessions, latest runs, error students), so
 they overlap (one builds rows in Python while another's statements run in the
 database) instead of queueing on each other's row locks.
