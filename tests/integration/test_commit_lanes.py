@@ -40,13 +40,13 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 async def started(
-    engine: AsyncEngine, lanes: int, lane_events: int = 300, max_group_events: int = 50
+    engine: AsyncEngine, commits: int, lane_events: int = 300, max_group_events: int = 50
 ) -> GroupCommitter:
     committer = GroupCommitter(
         engine,
         max_group_events=max_group_events,
         max_queued_events=10_000,
-        concurrency=lanes,
+        concurrency=commits,
         lane_events=lane_events,
     )
     committer.start()
@@ -61,17 +61,17 @@ def test_a_student_always_has_the_same_bucket() -> None:
     assert {bucket_of(s, 1) for s in STUDENTS} == {0}
 
 
-@pytest.mark.parametrize("lanes", [1, 3])
-async def test_a_request_across_lanes_is_answered_in_order_and_stored_once(
-    engine: AsyncEngine, settings: Settings, lanes: int
+@pytest.mark.parametrize("commits", [1, 3])
+async def test_a_request_across_buckets_is_answered_in_order_and_stored_once(
+    engine: AsyncEngine, settings: Settings, commits: int
 ) -> None:
-    committer = await started(engine, lanes)
+    committer = await started(engine, commits)
     try:
         first = [record(s, n) for n in range(4) for s in STUDENTS]  # students interleaved
         resent = [replace(first[5]), replace(first[17])]  # as parsed again from a body
         outcomes = await committer.submit([*first, *resent])
         assert outcomes == ["inserted"] * len(first) + ["duplicate", "duplicate"]
-        # Concurrent requests, each across lanes, half of it resent.
+        # Concurrent requests, each across buckets, half of it resent.
         again = [
             [*map(replace, first[k : k + 6]), *(record(s, 10 + k) for s in STUDENTS[:6])]
             for k in range(0, 24, 6)
@@ -93,9 +93,9 @@ async def test_a_request_across_lanes_is_answered_in_order_and_stored_once(
     assert {key: count for key, _, count in rows} == expected
 
 
-async def test_a_failed_lane_fails_the_request(tmp_path: object, backend: str) -> None:
+async def test_a_failed_part_fails_the_whole_request(tmp_path: object, backend: str) -> None:
     if backend == "sqlite":
-        pytest.skip("one lane on SQLite")
+        pytest.skip("one bucket on SQLite")
     settings = make_settings("postgresql://postgres@127.0.0.1:1/none", tmp_path)  # type: ignore[arg-type]
     engine = create_engine(settings)
     committer = await started(engine, 3)
@@ -107,14 +107,14 @@ async def test_a_failed_lane_fails_the_request(tmp_path: object, backend: str) -
         await engine.dispose()
 
 
-async def test_lanes_creating_the_same_notebook_at_once_both_find_it(
+async def test_commits_creating_the_same_notebook_at_once_both_find_it(
     engine: AsyncEngine, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="cell_monitor.ingest.committer")
     committer = await started(engine, 3)
     try:
         for round_ in range(3):
-            path = f"new-{round_}.ipynb"  # new to every lane's transaction at once
+            path = f"new-{round_}.ipynb"  # new to every commit's transaction at once
             batches = [[record(s, 100 + round_, notebook_path=path)] for s in STUDENTS]
             answers = await asyncio.gather(*(committer.submit(b) for b in batches))
             assert all(answer == ["inserted"] for answer in answers)
@@ -138,7 +138,7 @@ async def test_lanes_creating_the_same_notebook_at_once_both_find_it(
 async def test_a_commit_connection_that_died_while_idle_costs_no_request(
     engine: AsyncEngine, settings: Settings, backend: str
 ) -> None:
-    # Each lane keeps its connection between commits; a database restart (here:
+    # Each worker keeps its connection between commits; a database restart (here:
     # its backend ended) while the class is quiet must not fail the next group.
     if backend == "sqlite":
         pytest.skip("no server to end the connection of")
@@ -152,7 +152,7 @@ async def test_a_commit_connection_that_died_while_idle_costs_no_request(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()",
         )
-        assert ended[0][0] >= 1  # the lanes' connections
+        assert ended[0][0] >= 1  # the workers' connections
         outcomes = await committer.submit([record(s, 1) for s in STUDENTS])
         assert outcomes == ["inserted"] * 12
         assert not committer.health.failing
@@ -162,21 +162,21 @@ async def test_a_commit_connection_that_died_while_idle_costs_no_request(
     assert stored[0][0] == 24
 
 
-def _students_by_bucket(lanes: int, count: int = 200) -> dict[int, list[str]]:
-    """`count` students by their bucket in a committer of `lanes` commits."""
+def _students_by_bucket(commits: int, count: int = 200) -> dict[int, list[str]]:
+    """`count` students by their bucket in a committer of `commits` commits in flight."""
     by_bucket: dict[int, list[str]] = {}
     for n in range(count):
         student = f"lane-{n}@example.org"
-        by_bucket.setdefault(bucket_of(student, BUCKETS_PER_COMMIT * lanes), []).append(student)
+        by_bucket.setdefault(bucket_of(student, BUCKETS_PER_COMMIT * commits), []).append(student)
     return by_bucket
 
 
-def _apart_from(student: str, lanes: int, count: int) -> list[str]:
+def _apart_from(student: str, commits: int, count: int) -> list[str]:
     """`count` students none of whom shares `student`'s bucket."""
-    buckets = BUCKETS_PER_COMMIT * lanes
+    buckets = BUCKETS_PER_COMMIT * commits
     others = [
         s
-        for group in _students_by_bucket(lanes).values()
+        for group in _students_by_bucket(commits).values()
         for s in group
         if bucket_of(s, buckets) != bucket_of(student, buckets)
     ]
